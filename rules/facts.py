@@ -1,0 +1,32 @@
+"""Fact identity: which events are versions of the same fact.
+
+For the same (event_type, school or district, year) a higher seq supersedes a lower one.
+Inspections, milestones and projects are several facts per district or school and year, so
+their item or kind is part of the key.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+FactKey = tuple[str, str, int, str]
+
+_SUBKEY_FIELD = {"district.inspection": "item", "district.milestone": "kind", "school.project": "kind"}
+
+
+def fact_key(event: Mapping[str, Any]) -> FactKey:
+    etype = event["event_type"]
+    entity = event.get("school_id") if etype.startswith("school.") else event["district_code"]
+    sub = _SUBKEY_FIELD.get(etype)
+    return (etype, str(entity), int(event["year"]), str(event["payload"][sub]) if sub else "")
+
+
+def key_str(key: FactKey) -> str:
+    return "|".join(str(k) for k in key)
+
+
+def fact_key_str(event: Mapping[str, Any]) -> str:
+    """fact_key() joined into one string: the hot path's dictionary key."""
+    etype = event["event_type"]
+    sub = _SUBKEY_FIELD.get(etype)
+    entity = event.get("school_id") if etype[0] == "s" else event["district_code"]
+    return f"{etype}|{entity}|{event['year']}|{event['payload'][sub] if sub else ''}"

@@ -1,0 +1,435 @@
+"""The per-district state machine: apply one event, learn what changed.
+
+One `DistrictState` holds everything about one district (the unit of the coefficient of
+variation), which is why Kafka keys events by district_code. `apply` is idempotent (a
+repeated event_id changes nothing), keeps the highest seq per fact (a late lower seq is
+stale), and updates the district by retracting the changed school's old contribution and
+adding its new one: no ordinary update re-reads the district's other schools.
+
+The state serialises to plain data as its facts and their versions; derived totals are
+rebuilt from the facts on load, so a restored state is exactly a replayed one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from rules.accountability import Accountability, assess
+from rules.city import DistrictYear
+from rules.contributions import Contribution, school_contribution, year_over_year_contribution
+from rules.district import AttainmentSummary, DistrictEvaluator, DistrictView, summarise
+from rules.facts import fact_key_str
+from rules.loader import Catalogue
+from rules.model import RuleResult
+from rules.moments import WeightedMoments
+from rules.sections import SchoolEval, SchoolFacts, SectionEvaluator
+
+APPLIED, DUPLICATE, STALE, REJECTED = "applied", "duplicate", "stale", "rejected"
+_SCHOOL_FACT_FIELD = {"school.enrolment": "enrolment", "school.staff": "staff",
+                      "school.facilities": "facilities", "school.finance": "finance"}
+
+
+class Engine:
+    """A catalogue with its evaluators, built once and shared by every district state."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.sections = SectionEvaluator(catalogue)
+        self.district = DistrictEvaluator(catalogue)
+        self.dimension_of = {r.id: r.dimension for r in self.district.attainment_rules}
+        self.balance_rule = self.district.balance
+
+    def new_state(self, district_code: str) -> "DistrictState":
+        return DistrictState(self, district_code)
+
+
+@dataclass
+class Changes:
+    """What one applied event changed. Sections and balances are named, not materialised,
+    so the hot path builds no output the caller does not read."""
+
+    sections: list[tuple[str, int]] = field(default_factory=list)          # (school_id, year)
+    balances: list[tuple[int, str, str]] = field(default_factory=list)     # (year, level, indicator)
+    status: list[tuple[int, AttainmentSummary | None, AttainmentSummary]] = field(default_factory=list)
+
+
+@dataclass
+class ApplyResult:
+    outcome: str
+    reason: str | None = None
+    changes: Changes | None = None
+
+
+@dataclass
+class _School:
+    profiles: dict[int, Mapping[str, Any]] = field(default_factory=dict)
+    facts: dict[int, SchoolFacts] = field(default_factory=dict)
+    evals: dict[int, SchoolEval] = field(default_factory=dict)
+    contrib: dict[int, Contribution] = field(default_factory=dict)
+    yoy: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def profile_for(self, year: int) -> Mapping[str, Any] | None:
+        """The registration in force in a year: the latest one not after it, else the first."""
+        if not self.profiles:
+            return None
+        years = [y for y in self.profiles if y <= year]
+        return self.profiles[max(years) if years else min(self.profiles)]
+
+
+@dataclass
+class _Year:
+    counters: dict[str, int] = field(default_factory=dict)
+    moments: dict[tuple[str, str], WeightedMoments] = field(default_factory=dict)
+    verdicts: dict[str, bool | None] = field(default_factory=dict)
+    dirty_pairs: set[tuple[str, str]] = field(default_factory=set)
+    dirty_school: bool = False
+    dirty_district: bool = False
+    balance: dict[tuple[str, str], bool | None] = field(default_factory=dict)
+    summary: AttainmentSummary | None = None
+    view: DistrictView | None = None
+
+
+class DistrictState:
+    def __init__(self, engine: Engine, district_code: str) -> None:
+        self.engine = engine
+        self.code = district_code
+        self.versions: dict[str, list[Any]] = {}     # fact key → [seq, event_id, other ids seen]
+        self.schools: dict[str, _School] = {}
+        self.profiles: dict[int, Mapping[str, Any]] = {}
+        self.stats: dict[int, Mapping[str, Any]] = {}
+        self.inspections: dict[int, dict[str, Mapping[str, Any]]] = {}
+        self.milestones: dict[int, dict[str, Mapping[str, Any]]] = {}
+        self.projects: dict[int, dict[str, Mapping[str, Any]]] = {}
+        self.years: dict[int, _Year] = {}
+        self._dirty_years: set[int] = set()
+        self._batching = False
+
+    # ------------------------------------------------------------------ apply
+    def apply(self, event: Mapping[str, Any]) -> ApplyResult:
+        """Apply one validated event. Rejects (without changing anything) an event for
+        another district or for a school never registered here."""
+        if event["district_code"] != self.code:
+            return ApplyResult(REJECTED, f"wrong_district: event for {event['district_code']} sent to {self.code}")
+        etype = event["event_type"]
+        school_id = event.get("school_id")
+        if etype.startswith("school.") and etype != "school.registered" and school_id not in self.schools:
+            return ApplyResult(REJECTED, f"unknown_school: {school_id} is not registered in {self.code}")
+        key = fact_key_str(event)
+        seq, event_id = int(event["seq"]), str(event["event_id"])
+        version = self.versions.get(key)
+        if version is not None:
+            if event_id == version[1] or event_id in version[2]:
+                return ApplyResult(DUPLICATE)
+            if seq < version[0]:
+                version[2].append(event_id)
+                return ApplyResult(STALE, f"seq {seq} older than applied {version[0]}")
+            if seq == version[0]:
+                return ApplyResult(REJECTED, f"seq_conflict: seq {seq} of {key} already applied from event {version[1]}")
+            version[2].append(version[1])
+            version[0], version[1] = seq, event_id
+        else:
+            self.versions[key] = [seq, event_id, []]
+        changes = Changes()
+        self._store(etype, school_id, int(event["year"]), event["payload"], changes)
+        if not self._batching:
+            self.flush(changes)
+        return ApplyResult(APPLIED, None, changes)
+
+    def apply_batch(self, events: Iterable[Mapping[str, Any]]) -> tuple[list[ApplyResult], Changes]:
+        """Apply several events and judge the district once at the end: the outcome of each
+        event, and every change of the batch together. Sections and coefficients are as
+        exact as with apply(); status changes are reported once per batch, not per event."""
+        self._batching = True
+        try:
+            results = [self.apply(e) for e in events]
+        finally:
+            self._batching = False
+        changes = Changes()
+        for r in results:
+            if r.changes is not None:
+                changes.sections += r.changes.sections
+        self.flush(changes)
+        return results, changes
+
+    def flush(self, changes: Changes) -> None:
+        """Re-judge what the applied events made dirty: changed coefficients, then the
+        school-derived and district-derived rules, then the summary if a verdict moved."""
+        ev = self.engine.district
+        rule = self.engine.balance_rule
+        for year in sorted(self._dirty_years):
+            agg = self.years[year]
+            view = agg.view
+            if rule is not None:
+                for level, ind in agg.dirty_pairs:
+                    agg.balance[(level, ind)] = ev.balance_verdict(rule, view, level, ind)  # type: ignore[arg-type]
+                    changes.balances.append((year, level, ind))
+            rules: list[Any] = []
+            if agg.dirty_school or agg.dirty_pairs:
+                rules += ev.school_derived
+            if agg.dirty_district:
+                rules += ev.district_derived
+            agg.dirty_pairs = set()
+            agg.dirty_school = agg.dirty_district = False
+            self._set_verdicts(year, agg, rules, changes)
+        self._dirty_years.clear()
+
+    def _store(self, etype: str, school_id: str | None, year: int, payload: Mapping[str, Any],
+               changes: Changes) -> None:
+        if etype in _SCHOOL_FACT_FIELD:
+            school = self.schools[school_id]  # type: ignore[index]
+            facts = school.facts.get(year)
+            if facts is None:
+                facts = school.facts[year] = SchoolFacts()
+            facts.set(_SCHOOL_FACT_FIELD[etype], payload)
+            self._recompute_school(school_id, school, year, changes)  # type: ignore[arg-type]
+        elif etype == "school.registered":
+            school = self.schools.setdefault(school_id, _School())  # type: ignore[arg-type]
+            school.profiles[year] = payload
+            for y in sorted(set(school.facts) | {year}):
+                self._recompute_school(school_id, school, y, changes)  # type: ignore[arg-type]
+        elif etype == "school.project":
+            self.projects.setdefault(year, {})[f"{school_id}|{payload['kind']}"] = payload
+        elif etype == "district.registered":
+            self.profiles[year] = payload
+            for y in list(self.years):
+                self._refresh_district_rules(y, changes)
+        elif etype == "district.statistics":
+            self.stats[year] = payload
+            self._refresh_district_rules(year, changes)
+        elif etype == "district.inspection":
+            self.inspections.setdefault(year, {})[payload["item"]] = payload
+            self._refresh_district_rules(year, changes)
+        elif etype == "district.milestone":
+            self.milestones.setdefault(year, {})[payload["kind"]] = payload
+
+    # ------------------------------------------------------------------ incremental core
+    def _year(self, year: int) -> _Year:
+        y = self.years.get(year)
+        if y is None:
+            y = self.years[year] = _Year()
+            y.view = self._new_view(year, y)
+        return y
+
+    def _recompute_school(self, school_id: str, school: _School, year: int, changes: Changes) -> None:
+        """Re-evaluate one school-year and move the district's totals by the difference
+        between its old and new contribution; only changed totals are touched."""
+        engine = self.engine
+        facts = school.facts.get(year) or SchoolFacts()
+        facts.profile = school.profile_for(year)
+        new_eval = engine.sections.evaluate(facts, year)
+        new = school_contribution(engine.sections, new_eval)
+        old = school.contrib.get(year)
+        old_eval = school.evals.get(year)
+        agg = self._year(year)
+        counters, moments = agg.counters, agg.moments
+        changed_keys = False
+        changed_pairs: set[tuple[str, str]] = set()
+        old_counters = old.counters if old is not None else {}
+        for k, v in new.counters.items():
+            d = v - old_counters.get(k, 0)
+            if d:
+                counters[k] = counters.get(k, 0) + d
+                changed_keys = True
+                if k[0] == "R":  # an indicator's missing-input count moves its balance verdict
+                    ind, level, _ = k.split(":")
+                    changed_pairs.add((level, ind))
+        for k, v in old_counters.items():
+            if k not in new.counters:
+                counters[k] -= v
+                changed_keys = True
+                if k[0] == "R":
+                    ind, level, _ = k.split(":")
+                    changed_pairs.add((level, ind))
+        old_terms = old.terms if old is not None else {}
+        for pair, term in new.terms.items():
+            before = old_terms.get(pair)
+            if before != term:
+                m = moments.get(pair)
+                if m is None:
+                    m = moments[pair] = WeightedMoments()
+                if before is not None:
+                    m.remove(*before)
+                m.add(*term)
+                changed_pairs.add(pair)
+        for pair, before in old_terms.items():
+            if pair not in new.terms:
+                moments[pair].remove(*before)
+                changed_pairs.add(pair)
+        school.evals[year] = new_eval
+        school.contrib[year] = new
+        if old_eval is None or _yoy_inputs(old_eval) != _yoy_inputs(new_eval):
+            self._refresh_yoy(school, year)
+            if year + 1 in school.evals:
+                self._refresh_yoy(school, year + 1)
+        changes.sections.append((school_id, year))
+        if changed_keys or changed_pairs:
+            agg.dirty_school = True
+            agg.dirty_pairs |= changed_pairs
+            self._dirty_years.add(year)
+
+    def _refresh_yoy(self, school: _School, year: int) -> None:
+        profile = school.profile_for(year)
+        opened_now = bool(profile) and profile.get("opened_year") == year  # type: ignore[union-attr]
+        new = year_over_year_contribution(school.evals[year], school.evals.get(year - 1), opened_now)
+        counters = self._year(year).counters
+        old = school.yoy.get(year)
+        if old:
+            _add_counters(counters, old, -1)
+        _add_counters(counters, new, 1)
+        school.yoy[year] = new
+
+    def _new_view(self, year: int, agg: _Year) -> DistrictView:
+        return DistrictView(
+            code=self.code, year=year, counters=agg.counters, moments=agg.moments,
+            stats=self.stats.get(year), stats_prev=self.stats.get(year - 1),
+            inspections=self.inspections.get(year, {}), profile=self._profile_for(year),
+            history_cv=self._history_cv, balance_parts=agg.balance)
+
+    def _view(self, year: int) -> DistrictView:
+        agg = self._year(year)
+        return agg.view  # type: ignore[return-value]
+
+    def _history_cv(self, year: int, level: str, indicator: str) -> tuple[float | None, bool]:
+        agg = self.years.get(year)
+        m = agg.moments.get((level, indicator)) if agg else None
+        if m is None or m.is_empty():
+            return None, False
+        return m.cv(), True
+
+    def _profile_for(self, year: int) -> Mapping[str, Any] | None:
+        if not self.profiles:
+            return None
+        years = [y for y in self.profiles if y <= year]
+        return self.profiles[max(years) if years else min(self.profiles)]
+
+    def _refresh_district_rules(self, year: int, changes: Changes) -> None:
+        agg = self._year(year)
+        # district facts changed: point the year's view at the current ones
+        agg.view = self._new_view(year, agg)
+        agg.dirty_district = True
+        self._dirty_years.add(year)
+        nxt = self.years.get(year + 1)
+        if nxt is not None:  # year-over-year rules of the next year read this year's facts
+            nxt.view = self._new_view(year + 1, nxt)
+            nxt.dirty_district = True
+            self._dirty_years.add(year + 1)
+
+    def _set_verdicts(self, year: int, agg: _Year, rules: list[Any], changes: Changes) -> None:
+        ev = self.engine.district
+        view = agg.view
+        verdicts = agg.verdicts
+        moved = len(verdicts) < len(self.engine.dimension_of)
+        if moved:  # first sight of this year: every rule gets a verdict
+            rules = ev.attainment_rules
+        for r in rules:
+            v = ev.verdict(r, view)  # type: ignore[arg-type]
+            if moved or verdicts.get(r.id, 0) is not v:
+                verdicts[r.id] = v
+                moved = True
+        if moved:
+            summary = summarise(verdicts, self.engine.dimension_of)
+            if summary != agg.summary:
+                changes.status.append((year, agg.summary, summary))
+                agg.summary = summary
+
+    # ------------------------------------------------------------------ reading
+    def summary(self, year: int) -> AttainmentSummary | None:
+        agg = self.years.get(year)
+        return agg.summary if agg else None
+
+    def results(self, year: int) -> dict[str, RuleResult]:
+        """Every attainment rule's result for the year with its explanation."""
+        view = self._view(year)
+        return {r.id: self.engine.district.evaluate(r, view) for r in self.engine.district.attainment_rules}
+
+    def balance(self, year: int) -> dict[tuple[str, str], RuleResult]:
+        """RA-CV per (level, indicator) for the levels the district has, explained."""
+        rule = self.engine.balance_rule
+        agg = self.years.get(year)
+        if rule is None or agg is None:
+            return {}
+        view = self._view(year)
+        return {(lv, ind): self.engine.district.balance_result(rule, view, lv, ind)
+                for lv in view.levels_present(rule.levels) for ind in rule.params["indicators"]}
+
+    def section_evals(self, year: int) -> Iterable[tuple[str, SchoolEval]]:
+        for school_id, school in self.schools.items():
+            ev = school.evals.get(year)
+            if ev is not None and ev.active:
+                yield school_id, ev
+
+    def counters(self, year: int) -> Mapping[str, int]:
+        agg = self.years.get(year)
+        return dict(agg.counters) if agg else {}
+
+    def evaluate_rule(self, rule_id: str, year: int) -> RuleResult:
+        """Any district-scoped rule (including city-plan targets) for a year."""
+        return self.engine.district.evaluate(self.engine.catalogue.rule(rule_id), self._view(year))
+
+    def accountability(self, year: int, as_of: dt.date) -> Accountability:
+        """The district against the city plan for a statistical year, judged on `as_of`."""
+        catalogue = self.engine.catalogue
+        view = self._view(year)
+        targets = {r.id: self.engine.district.evaluate(r, view) for r in catalogue.rules.values()
+                   if r.dimension == "city_target" and r.scope == "district" and r.in_force(year)}
+        summary = self.summary(year)
+        return assess(self.code, year, as_of, profile=self._profile_for(year),
+                      attained=summary.attained if summary else None, targets=targets,
+                      deadline_rules=catalogue.of_kind("deadline"), milestones=self.milestones.get(year, {}),
+                      plan_deadline_year=catalogue.settings.get("plan_deadline_year"))
+
+    def city_input(self, year: int) -> DistrictYear:
+        summary = self.summary(year)
+        return DistrictYear(district_code=self.code, attained=summary.attained if summary else None,
+                            projects=len(self.projects.get(year, {})), stats=dict(self.stats.get(year) or {}))
+
+    # ------------------------------------------------------------------ serialisation
+    def to_state(self) -> dict[str, Any]:
+        """Facts and versions only: derived totals are rebuilt on load."""
+        return {
+            "code": self.code,
+            "versions": self.versions,
+            "schools": {sid: {"profiles": {str(y): p for y, p in s.profiles.items()},
+                              "facts": {str(y): {f: getattr(facts, f) for f in _SCHOOL_FACT_FIELD.values()
+                                                 if getattr(facts, f) is not None}
+                                        for y, facts in s.facts.items()}}
+                        for sid, s in self.schools.items()},
+            "profiles": {str(y): p for y, p in self.profiles.items()},
+            "stats": {str(y): p for y, p in self.stats.items()},
+            "inspections": {str(y): v for y, v in self.inspections.items()},
+            "milestones": {str(y): v for y, v in self.milestones.items()},
+            "projects": {str(y): v for y, v in self.projects.items()},
+        }
+
+    @classmethod
+    def from_state(cls, engine: Engine, state: Mapping[str, Any]) -> "DistrictState":
+        self = cls(engine, state["code"])
+        self.versions = {k: [v[0], v[1], list(v[2])] for k, v in state["versions"].items()}
+        self.profiles = {int(y): p for y, p in state["profiles"].items()}
+        self.stats = {int(y): p for y, p in state["stats"].items()}
+        self.inspections = {int(y): dict(v) for y, v in state["inspections"].items()}
+        self.milestones = {int(y): dict(v) for y, v in state["milestones"].items()}
+        self.projects = {int(y): dict(v) for y, v in state["projects"].items()}
+        sink = Changes()
+        for sid, raw in state["schools"].items():
+            school = self.schools[sid] = _School()
+            school.profiles = {int(y): p for y, p in raw["profiles"].items()}
+            for y, facts in raw["facts"].items():
+                school.facts[int(y)] = SchoolFacts(**facts)
+        for sid, school in self.schools.items():
+            for y in sorted(set(school.facts) | set(school.profiles)):
+                self._recompute_school(sid, school, y, sink)
+        for y in set(self.stats) | set(self.inspections) | set(self.profiles):
+            self._refresh_district_rules(y, sink)
+        self.flush(sink)
+        return self
+
+
+def _yoy_inputs(ev: SchoolEval) -> tuple[bool, bool | None, bool | None]:
+    return ev.active, ev.large, ev.noncompliant
+
+
+def _add_counters(into: dict[str, int], delta: Mapping[str, int], sign: int) -> None:
+    for k, v in delta.items():
+        into[k] = into.get(k, 0) + sign * v
