@@ -361,7 +361,7 @@ class DistrictState:
 
     def counters(self, year: int) -> Mapping[str, int]:
         agg = self.years.get(year)
-        return dict(agg.counters) if agg else {}
+        return {k: v for k, v in agg.counters.items() if v} if agg else {}
 
     def evaluate_rule(self, rule_id: str, year: int) -> RuleResult:
         """Any district-scoped rule (including city-plan targets) for a year."""
