@@ -87,8 +87,8 @@ def evaluate_district(engine: Engine, code: str, events: Iterable[Mapping[str, A
     for year in sorted(years):
         counters: dict[str, int] = {}
         pairs: dict[tuple[str, str], list[tuple[int, float]]] = {}
-        for sid, by_year in evals.items():
-            ev = by_year.get(year)
+        for sid, evals_by_year in evals.items():
+            ev = evals_by_year.get(year)
             if ev is None:
                 continue
             c = school_contribution(engine.sections, ev)
@@ -98,7 +98,7 @@ def evaluate_district(engine: Engine, code: str, events: Iterable[Mapping[str, A
                 pairs.setdefault(pair, []).append(term)
             p = profile_at(profiles[sid], year)
             opened_now = bool(p) and p.get("opened_year") == year  # type: ignore[union-attr]
-            for k, v in year_over_year_contribution(ev, by_year.get(year - 1), opened_now).items():
+            for k, v in year_over_year_contribution(ev, evals_by_year.get(year - 1), opened_now).items():
                 counters[k] = counters.get(k, 0) + v
         moments: dict[tuple[str, str], WeightedMoments] = {}
         for pair, terms in pairs.items():

@@ -178,6 +178,7 @@ class DistrictEvaluator:
                   "weighted_mean": m.mean() if m else None, "sections_missing_input": missing}
         cv = m.cv() if m is not None and not m.is_empty() else None
         passed = self.balance_verdict(rule, view, level, indicator)
+        reason: str | None
         if cv is None:
             reason = "no section with students and inputs" if not m or m.is_empty() else "weighted mean is zero"
             passed = None
@@ -240,7 +241,9 @@ class DistrictEvaluator:
         return compare(value, check.comparator, float(threshold)), value, float(threshold), None
 
     def _metric(self, rule: Rule, view: DistrictView) -> RuleResult:
-        verdicts, inputs, reasons = [], {}, []
+        verdicts: list[bool | None] = []
+        inputs: dict[str, Any] = {}
+        reasons: list[str] = []
         value = threshold = None
         for check in rule.checks:
             ok, v, t, why = self._check(check, view, inputs)
@@ -250,7 +253,7 @@ class DistrictEvaluator:
             if why:
                 reasons.append(why)
             elif ok is False:
-                label = check.input or f"{check.ratio[0]}/{check.ratio[1]}"
+                label = check.input or "/".join(check.ratio or ())
                 reasons.append(f"{label} = {v:.4g}, needs {check.comparator} {t:.4g}")
         passed = all_of(verdicts)
         return self._result(rule, view, passed, value=value, threshold=threshold,
@@ -296,7 +299,8 @@ class DistrictEvaluator:
             return self._result(rule, view, True, inputs={"enabled": False}, reason="not required here")
         if view.history_cv is None or self.balance is None:
             return self._result(rule, view, None, reason="no history available")
-        verdicts, inputs = [], {}
+        verdicts: list[bool | None] = []
+        inputs: dict[str, Any] = {}
         indicators = self.balance.params["indicators"]
         for back in range(1, int(rule.params["years"]) + 1):
             y = view.year - back
@@ -323,9 +327,11 @@ class DistrictEvaluator:
                             reason=inner.reason)
 
     def _year_over_year(self, rule: Rule, view: DistrictView) -> RuleResult:
-        verdicts, inputs, reasons = [], {}, []
+        verdicts: list[bool | None] = []
+        inputs: dict[str, Any] = {}
+        reasons: list[str] = []
         for check in rule.checks:
-            name = check.input[5:]
+            name = (check.input or "")[5:]
             now = view.stats.get(name) if view.stats else None
             before = view.stats_prev.get(name) if view.stats_prev else None
             inputs[name] = {"year": now, "previous_year": before}
@@ -411,9 +417,11 @@ def summarise(verdicts: Mapping[str, bool | None], dimension_of: Mapping[str, st
         by_dim[dimension_of[rid]].append(passed)
     veto_clear = all_of(by_dim["veto"])
     vetoed = None if veto_clear is None else not veto_clear
-    dims = [all_of(by_dim[d]) if by_dim[d] else None for d in ATTAINMENT_DIMENSIONS[:5]]
-    attained = all_of(dims + [veto_clear])
+    resource, government, quality, social, prerequisite = (
+        all_of(by_dim[d]) if by_dim[d] else None for d in ATTAINMENT_DIMENSIONS[:5])
+    attained = all_of([resource, government, quality, social, prerequisite, veto_clear])
     failed = tuple(sorted(rid for rid, p in verdicts.items() if p is False))
     undecided = tuple(sorted(rid for rid, p in verdicts.items() if p is None))
-    return AttainmentSummary(*dims, vetoed=vetoed, attained=attained, failed_items=failed,
+    return AttainmentSummary(resource_passed=resource, government_passed=government, quality_passed=quality,
+                             social_passed=social, prerequisite_passed=prerequisite, vetoed=vetoed, attained=attained, failed_items=failed,
                              undecided_items=undecided)

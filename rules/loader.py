@@ -85,7 +85,7 @@ def _catalogue_dir() -> Path:
 
 def load_catalogue(name_or_path: str | Path = DEFAULT_CATALOGUE) -> Catalogue:
     """Load a catalogue by name (a file in rules/catalogue/) or by path, with its parents."""
-    path = _resolve(name_or_path)
+    path: Path | None = _resolve(name_or_path)
     chain: list[tuple[Path, dict[str, Any]]] = []
     seen: set[Path] = set()
     while path is not None:

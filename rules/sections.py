@@ -95,7 +95,7 @@ class SectionEvaluator:
         # per indicator: numerator, whether it is a staff field, scale, comparator, bound per level
         self._fast = tuple(
             (r.params["numerator"], r.params["numerator"] in STAFF_FIELDS, float(r.params["scale"]), r.comparator,
-             {lv: bound(r.comparator, t) for lv, t in r.thresholds.items()})
+             {lv: bound(r.comparator or ">=", t) for lv, t in r.thresholds.items()})
             for r in self.indicators
         )
         ras = catalogue.of_kind("section_rule")
