@@ -1,0 +1,173 @@
+"""`junheng`: the platform's command line.
+
+    junheng demo                       generate the sample city and run everything embedded
+    junheng run FILES... --warehouse DIR [--json]
+    junheng generate --out FILE        write the synthetic city as JSONL
+    junheng kafka start|stop|status    the local single-node Kafka (needs Java and Maven)
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from junheng import settings
+
+
+def _as_of(value: str | None) -> dt.date:
+    return dt.date.fromisoformat(value) if value else dt.date.today()
+
+
+def _count_lines(paths: Sequence[str]) -> int:
+    total = 0
+    for p in paths:
+        with open(p, "rb") as fh:
+            total += sum(1 for line in fh if line.strip())
+    return total
+
+
+def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False) -> tuple[Any, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rules import load_catalogue
+    from streams.embedded import EmbeddedRunner
+
+    runner = EmbeddedRunner(warehouse, catalogue=load_catalogue(settings.catalogue_name()))
+    if quiet:
+        return runner, runner.run(paths)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), transient=False) as progress:
+        task = progress.add_task("validate, apply, land", total=_count_lines(paths))
+        summary = runner.run(paths, progress=lambda n: progress.advance(task, n))
+    return runner, summary
+
+
+def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from junheng.summary import city_rows, district_rows, years_of
+
+    console = Console()
+    counts = summary.as_dict()
+    console.print(f"\n[bold]Events[/bold]: read {counts['read']:,} = applied {counts['applied']:,} + duplicate "
+                  f"{counts['duplicate']:,} + stale {counts['stale']:,} + dead-lettered {counts['dead_lettered']:,}"
+                  f"  ({'balanced' if summary.balanced() else '[red]NOT BALANCED[/red]'}, {counts['elapsed_s']:.1f} s)")
+    if counts["dead_letter_reasons"]:
+        console.print("Dead letters by reason: " + ", ".join(f"{k} {v}" for k, v in
+                                                              sorted(counts["dead_letter_reasons"].items())))
+    states = runner.states
+    years = years_of(states)
+    if not years:
+        return
+    names = {c: d.name_zh for c, d in runner.districts.items()}
+    table = Table(title=f"District attainment (judged as of {as_of})", show_lines=False)
+    table.add_column("district")
+    table.add_column("declared")
+    for y in years:
+        table.add_column(str(y), justify="center")
+    table.add_column(f"failing in {years[-1]}")
+    table.add_column("on track")
+    mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]?[/yellow]"}
+    for row in district_rows(states, names, years, as_of):
+        failing = ", ".join(row["failed_items"][:6]) + (" …" if len(row["failed_items"]) > 6 else "")
+        table.add_row(f"{row['district_code']} {row['name']}", str(row["declared_creation_year"] or "?"),
+                      *[mark[row["attained"][y]] for y in years], failing or "-", mark[row["on_track"]])
+    console.print(table)
+    city = Table(title="Qingdao against its plan (C1: ≥30% of districts by 2023, all by 2025)")
+    for col in ("year", "attained", "share", "plan wants", "on track", "C4 projects/yr", "C10 groups"):
+        city.add_column(col, justify="right")
+    for row in city_rows(states, years):
+        t = row["targets"]
+        city.add_row(str(row["year"]), f"{row['districts_attained']}/{row['districts_total']}",
+                     f"{(row['attained_share'] or 0):.0%}", f"{row['target_share']:.0%}", mark[row["on_track"]],
+                     f"{t['C4']['value']:.1f}" if "C4" in t and t["C4"]["value"] is not None else "-",
+                     f"{t['C10']['value']:.0f}" if "C10" in t and t["C10"]["value"] is not None else "-")
+    console.print(city)
+    console.print(f"Landing files: {summary.landing}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ingestion.synthetic import generate_city
+
+    warehouse = Path(args.warehouse)
+    demo_dir = warehouse / "demo"
+    if demo_dir.exists() or (warehouse / "state").exists() or (warehouse / "landing").exists():
+        import shutil
+
+        for sub in ("demo", "state", "landing"):
+            shutil.rmtree(warehouse / sub, ignore_errors=True)
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    events = demo_dir / "events.jsonl"
+    city = generate_city(seed=args.seed, schools=args.schools, bad_fraction=0.01, duplicate_fraction=0.01,
+                         stale_fraction=0.01)
+    city.write_jsonl(events)
+    print(f"Generated {len(city.lines):,} events for {city.manifest['schools']} schools in "
+          f"{city.manifest['districts']} districts → {events}")
+    runner, summary = run_embedded([str(events)], warehouse)
+    print_report(runner, summary, _as_of(args.as_of))
+    return 0 if summary.balanced() else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    runner, summary = run_embedded(args.files, Path(args.warehouse), quiet=args.json)
+    if args.json:
+        print(json.dumps(summary.as_dict(), ensure_ascii=False))
+    else:
+        print_report(runner, summary, _as_of(args.as_of))
+    return 0 if summary.balanced() else 1
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from ingestion.synthetic import generate_city
+
+    city = generate_city(seed=args.seed, schools=args.schools, bad_fraction=args.bad_fraction)
+    city.write_jsonl(args.out)
+    print(json.dumps(city.manifest, ensure_ascii=False))
+    return 0
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    script = settings.PROJECT_ROOT / "infra" / "kafka" / "kafka.sh"
+    return subprocess.call(["bash", str(script), args.action])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="junheng", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="generate the sample city and run everything embedded")
+    demo.add_argument("--warehouse", default=str(settings.default_warehouse()))
+    demo.add_argument("--schools", type=int, default=1000)
+    demo.add_argument("--seed", type=int, default=2021)
+    demo.add_argument("--as-of", help="judge deadlines on this date (default: today)")
+    demo.set_defaults(func=cmd_demo)
+    run = sub.add_parser("run", help="validate, apply and land event files (embedded, no Kafka)")
+    run.add_argument("files", nargs="+")
+    run.add_argument("--warehouse", required=True)
+    run.add_argument("--json", action="store_true", help="print one JSON object with the counts")
+    run.add_argument("--as-of")
+    run.set_defaults(func=cmd_run)
+    gen = sub.add_parser("generate", help="write the synthetic city as JSONL")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--schools", type=int, default=1000)
+    gen.add_argument("--seed", type=int, default=2021)
+    gen.add_argument("--bad-fraction", type=float, default=0.0)
+    gen.set_defaults(func=cmd_generate)
+    kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker")
+    kafka.add_argument("action", choices=["start", "stop", "status", "restart", "reset"])
+    kafka.set_defaults(func=cmd_kafka)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

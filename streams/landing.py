@@ -1,0 +1,92 @@
+"""Landing files for dbt: Parquet, written in batches, each file renamed into place only when
+complete, so a reader (dbt, DuckDB, a BI tool) never sees half a file.
+
+Layout: <root>/<table>/part-<batch>-<writer>.parquet. A file name sorts by batch, and every
+row carries the batch number (`landed_batch`) and its position (`landed_pos`), so "the latest
+version of a row" is well defined for dbt whatever the file-system order.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# Explicit schemas: a table's columns must not depend on which values a batch happened to hold
+# (an all-null column would otherwise change type between files and break dbt's union).
+SCHEMAS: dict[str, pa.Schema] = {
+    "events": pa.schema([
+        ("event_id", pa.string()), ("event_type", pa.string()), ("schema_version", pa.int32()),
+        ("occurred_at", pa.string()), ("source", pa.string()), ("district_code", pa.string()),
+        ("school_id", pa.string()), ("year", pa.int32()), ("seq", pa.int64()), ("payload", pa.string()),
+    ]),
+    "section_results": pa.schema([
+        ("district_code", pa.string()), ("school_id", pa.string()), ("year", pa.int32()), ("section", pa.string()),
+        ("active", pa.bool_()), ("students", pa.int64()), ("included", pa.bool_()), ("indicators_met", pa.int32()),
+        ("passed", pa.bool_()), ("reason", pa.string()), ("values", pa.string()), ("met", pa.string()),
+    ]),
+    "district_status": pa.schema([
+        ("district_code", pa.string()), ("year", pa.int32()), ("resource_passed", pa.bool_()),
+        ("government_passed", pa.bool_()), ("quality_passed", pa.bool_()), ("social_passed", pa.bool_()),
+        ("prerequisite_passed", pa.bool_()), ("vetoed", pa.bool_()), ("attained", pa.bool_()),
+        ("failed_items", pa.string()), ("undecided_items", pa.string()), ("previous_attained", pa.bool_()),
+    ]),
+    "dead_letters": pa.schema([
+        ("reason", pa.string()), ("reason_code", pa.string()), ("origin", pa.string()), ("raw", pa.string()),
+    ]),
+}
+_META = [("landed_batch", pa.int64()), ("landed_pos", pa.int32()), ("landed_at", pa.string())]
+
+
+def event_row(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An applied event as a landing row: the envelope as columns, the payload as JSON text."""
+    return {"event_id": event["event_id"], "event_type": event["event_type"],
+            "schema_version": event["schema_version"], "occurred_at": event["occurred_at"],
+            "source": event["source"], "district_code": event["district_code"],
+            "school_id": event.get("school_id"), "year": event["year"], "seq": event["seq"],
+            "payload": json.dumps(event["payload"], ensure_ascii=False, sort_keys=True)}
+
+
+class LandingWriter:
+    """Writes one Parquet file per table per batch under `root`, atomically."""
+
+    def __init__(self, root: str | Path, writer_id: str | None = None) -> None:
+        self.root = Path(root)
+        self.writer_id = writer_id or uuid.uuid4().hex[:8]
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def write(self, table: str, rows: Sequence[Mapping[str, Any]], batch: int) -> Path | None:
+        if not rows:
+            return None
+        schema = SCHEMAS[table]
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        data = {name: [r.get(name) for r in rows] for name in schema.names}
+        data["landed_batch"] = [batch] * len(rows)
+        data["landed_pos"] = list(range(len(rows)))
+        data["landed_at"] = [stamp] * len(rows)
+        full = pa.schema(list(schema) + [pa.field(n, t) for n, t in _META])
+        arrow = pa.Table.from_pydict(data, schema=full)
+        folder = self.root / table
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"part-{batch:012d}-{self.writer_id}.parquet"
+        tmp = folder / f".{final.name}.tmp"
+        pq.write_table(arrow, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        return final
+
+    def next_batch_number(self) -> int:
+        """One past the highest batch already landed, so a restarted writer never reuses a name."""
+        highest = -1
+        for path in self.root.glob("*/part-*.parquet"):
+            try:
+                highest = max(highest, int(path.name.split("-")[1]))
+            except (IndexError, ValueError):
+                continue
+        return highest + 1

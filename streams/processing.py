@@ -1,0 +1,153 @@
+"""The processing core both drivers share: check, validate, apply, and say what happened.
+
+Kafka and Faust (streams/app.py) or the embedded loop (streams/embedded.py) hand this module
+micro-batches of raw records; it returns, for every record, exactly one outcome — applied,
+duplicate, stale or dead-lettered with its reason — plus the rows the landing sink writes. It
+imports no Kafka and no Faust, so both drivers run the very same steps:
+
+1. the per-event contract check (size, JSON, schema, impossible values) and reference check
+   (is the district known?);
+2. the batch validator (Great Expectations suites) over the micro-batch's valid events;
+3. the rules engine: each district's state applies its events, in order, as one batch.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
+
+from ingestion.contract import check_event
+from rules.state import APPLIED, DUPLICATE, REJECTED, STALE, DistrictState, Engine
+
+DEAD_LETTERED = "dead_lettered"
+OUTCOMES = (APPLIED, DUPLICATE, STALE, DEAD_LETTERED)
+BatchValidator = Callable[[list[dict[str, Any]]], list[str | None]]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One message as read: its bytes and where it came from (topic/partition/offset, or file/line)."""
+
+    raw: bytes
+    origin: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    raw: bytes
+    reason: str
+    origin: Mapping[str, Any]
+
+    def to_row(self) -> dict[str, Any]:
+        return {"reason": self.reason, "reason_code": self.reason.split(":", 1)[0],
+                "origin": json.dumps(dict(self.origin), ensure_ascii=False, sort_keys=True),
+                "raw": self.raw.decode("utf-8", errors="replace")[:65536]}
+
+
+@dataclass
+class BatchResult:
+    """Everything one micro-batch produced."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    applied: list[dict[str, Any]] = field(default_factory=list)
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Processor:
+    """Holds the engine and drives district states; `states` may be any mapping (a dict for
+    the embedded driver, the worker's partition-local dict rebuilt from a Faust table)."""
+
+    def __init__(self, engine: Engine, known_districts: Iterable[str],
+                 batch_validator: BatchValidator | None = None,
+                 states: MutableMapping[str, DistrictState] | None = None) -> None:
+        self.engine = engine
+        self.known_districts = frozenset(known_districts)
+        self.batch_validator = batch_validator
+        self.states: MutableMapping[str, DistrictState] = {} if states is None else states
+        self.indicator_ids = engine.sections.indicator_ids
+
+    def state(self, code: str) -> DistrictState:
+        s = self.states.get(code)
+        if s is None:
+            s = self.states[code] = self.engine.new_state(code)
+        return s
+
+    def process(self, records: Sequence[Record]) -> BatchResult:
+        result = BatchResult()
+        result.counts["read"] += len(records)
+        valid: list[tuple[Record, dict[str, Any]]] = []
+        for rec in records:
+            verdict = check_event(rec.raw)
+            if not verdict.ok:
+                self._dead(result, rec, verdict.reason or "invalid")
+            elif verdict.event["district_code"] not in self.known_districts:  # type: ignore[index]
+                self._dead(result, rec, f"unknown_district: {verdict.event['district_code']} is not a district of this jurisdiction")  # type: ignore[index]
+            else:
+                valid.append((rec, verdict.event))  # type: ignore[arg-type]
+        if self.batch_validator is not None and valid:
+            reasons = self.batch_validator([e for _, e in valid])
+            kept = []
+            for (rec, event), reason in zip(valid, reasons):
+                if reason is None:
+                    kept.append((rec, event))
+                else:
+                    self._dead(result, rec, reason)
+            valid = kept
+        by_district: dict[str, list[tuple[Record, dict[str, Any]]]] = {}
+        for rec, event in valid:
+            by_district.setdefault(event["district_code"], []).append((rec, event))
+        for code, items in by_district.items():
+            state = self.state(code)
+            outcomes, changes = state.apply_batch([e for _, e in items])
+            for (rec, event), outcome in zip(items, outcomes):
+                if outcome.outcome == REJECTED:
+                    self._dead(result, rec, outcome.reason or "rejected")
+                else:
+                    result.counts[outcome.outcome] += 1
+                    if outcome.outcome == APPLIED:
+                        result.applied.append(event)
+            seen: set[tuple[str, int]] = set()
+            for school_id, year in changes.sections:
+                if (school_id, year) not in seen:
+                    seen.add((school_id, year))
+                    result.sections += self.section_rows(state, school_id, year)
+            for year, before, after in changes.status:
+                result.statuses.append(self.status_row(code, year, after, before))
+        return result
+
+    @staticmethod
+    def _dead(result: BatchResult, rec: Record, reason: str) -> None:
+        result.dead_letters.append(DeadLetter(rec.raw, reason, rec.origin))
+        result.counts[DEAD_LETTERED] += 1
+
+    def section_rows(self, state: DistrictState, school_id: str, year: int) -> list[dict[str, Any]]:
+        """The school's sections as the engine now judges them (an inactive school: no rows,
+        and a row with `active` false so a reader knows it left)."""
+        ev = state.schools[school_id].evals.get(year)
+        if ev is None or not ev.active:
+            return [{"district_code": state.code, "school_id": school_id, "year": year, "section": None,
+                     "active": False, "students": None, "included": None, "indicators_met": None,
+                     "passed": None, "reason": "school not active this year", "values": "{}", "met": "{}"}]
+        rows = []
+        for level, s in ev.sections.items():
+            rows.append({
+                "district_code": state.code, "school_id": school_id, "year": year, "section": level,
+                "active": True, "students": s.students, "included": s.included,
+                "indicators_met": s.indicators_met, "passed": s.passed,
+                "reason": s.reason or s.excluded_reason,
+                "values": json.dumps(dict(zip(self.indicator_ids, s.values))),
+                "met": json.dumps(dict(zip(self.indicator_ids, s.met))),
+            })
+        return rows
+
+    @staticmethod
+    def status_row(code: str, year: int, summary: Any, before: Any = None) -> dict[str, Any]:
+        row = {"district_code": code, "year": year}
+        row.update(summary.to_dict())
+        row["failed_items"] = json.dumps(row["failed_items"])
+        row["undecided_items"] = json.dumps(row["undecided_items"])
+        row["previous_attained"] = None if before is None else before.attained
+        return row
