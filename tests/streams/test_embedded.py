@@ -1,0 +1,99 @@
+"""The embedded driver end to end: every event accounted for, landing files dbt can read,
+idempotent re-runs, and the `junheng run --json` contract."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.synthetic import generate_city
+from streams.embedded import EmbeddedRunner
+
+
+@pytest.fixture(scope="module")
+def city():
+    return generate_city(seed=7, schools=120, bad_fraction=0.03, duplicate_fraction=0.03, stale_fraction=0.03)
+
+
+@pytest.fixture(scope="module")
+def events_file(city, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("events") / "city.jsonl"
+    city.write_jsonl(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def first_run(events_file, tmp_path_factory):
+    warehouse = tmp_path_factory.mktemp("wh")
+    runner = EmbeddedRunner(warehouse)
+    return warehouse, runner, runner.run([events_file])
+
+
+def test_every_event_is_accounted_for_and_matches_what_the_generator_planted(city, first_run):
+    _, _, summary = first_run
+    c = summary.as_dict()
+    assert summary.balanced()
+    assert c["read"] == len(city.lines)
+    assert c["applied"] == city.manifest["valid_unique"]
+    assert c["duplicate"] == city.manifest["duplicates"]
+    assert c["stale"] == city.manifest["stale"]
+    assert c["dead_lettered"] == city.manifest["bad_total"]
+    assert c["dead_letter_reasons"]["unknown_district"] == city.manifest["bad"]["unknown_district"]
+    assert c["dead_letter_reasons"]["unknown_school"] == city.manifest["bad"]["unknown_school"]
+    assert c["dead_letter_reasons"]["oversized"] == city.manifest["bad"]["oversized"]
+
+
+def test_landing_files_are_complete_parquet_that_duckdb_reads(first_run, city):
+    warehouse, runner, summary = first_run
+    landing = warehouse / "landing"
+    assert not list(landing.rglob("*.tmp")), "no half-written file may be left behind"
+    con = duckdb.connect()
+    applied = con.execute(f"select count(*) from read_parquet('{landing}/events/*.parquet')").fetchone()[0]
+    assert applied == summary.counts["applied"]
+    dead = con.execute(f"select count(*) from read_parquet('{landing}/dead_letters/*.parquet')").fetchone()[0]
+    assert dead == summary.counts["dead_lettered"]
+    latest = con.execute(f"""
+        select district_code, year, attained from (
+          select *, row_number() over (partition by district_code, year
+                                       order by landed_batch desc, landed_pos desc) as rn
+          from read_parquet('{landing}/district_status/*.parquet')) where rn = 1""").fetchall()
+    states = runner.states
+    assert latest
+    for code, year, attained in latest:
+        assert states[code].summary(year).attained == attained
+
+
+def test_a_second_run_of_the_same_files_applies_nothing(first_run, events_file, city):
+    warehouse, _, _ = first_run
+    again = EmbeddedRunner(warehouse).run([events_file]).as_dict()
+    assert again["applied"] == 0 and again["stale"] == 0
+    assert again["duplicate"] == city.manifest["valid_unique"] + city.manifest["duplicates"] + city.manifest["stale"]
+    assert again["dead_lettered"] == city.manifest["bad_total"]
+
+
+def test_bad_input_corpus_is_all_dead_lettered_with_reasons(tmp_path):
+    corpus = Path(__file__).parents[1] / "contract" / "corpus"
+    files = sorted(p for p in corpus.iterdir() if p.is_file())
+    assert files, "the contract tests' bad-input corpus is missing"
+    lines = tmp_path / "bad.jsonl"
+    with lines.open("wb") as fh:
+        for p in files:
+            fh.write(p.read_bytes().replace(b"\n", b" ").strip() + b"\n")
+    summary = EmbeddedRunner(tmp_path / "wh").run([lines]).as_dict()
+    assert summary["read"] == summary["dead_lettered"] == len([p for p in files if p.read_bytes().strip()])
+    assert summary["applied"] == 0
+
+
+def test_cli_run_json_reports_the_counts(events_file, tmp_path, city):
+    out = subprocess.run([sys.executable, "-m", "junheng.cli", "run", str(events_file), "--warehouse",
+                          str(tmp_path / "wh"), "--json"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    counts = json.loads(out.stdout)
+    for key in ("read", "applied", "duplicate", "stale", "dead_lettered"):
+        assert isinstance(counts[key], int)
+    assert counts["read"] == counts["applied"] + counts["duplicate"] + counts["stale"] + counts["dead_lettered"]
+    assert counts["read"] == len(city.lines)
