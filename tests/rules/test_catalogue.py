@@ -125,3 +125,21 @@ def test_bad_settings_and_bad_yaml_are_refused(tmp_path):
         load_catalogue(broken)
     with pytest.raises(CatalogueError, match="not found"):
         load_catalogue("no-such-catalogue")
+
+
+def test_docs_rules_md_is_generated_from_the_current_catalogue(catalogue):
+    from rules.docs import render
+
+    doc = (Path(__file__).parents[2] / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert doc == render(catalogue), "docs/rules.md is stale: run `python -m rules.docs > docs/rules.md`"
+
+
+def test_the_documented_local_catalogue_example_loads_and_applies(tmp_path):
+    doc = (Path(__file__).parents[2] / "docs" / "rules.md").read_text(encoding="utf-8")
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "qingdao-2026.yaml"
+    path.write_text(example, encoding="utf-8")
+    cat = load_catalogue(path)
+    assert cat.settings["teaching_point_min_students"] == 50
+    assert dict(cat.rule("R1").thresholds) == {"primary": 4.5, "junior": 5.5}
+    assert cat.rule("L1").checks[0].threshold == 90 and "C1" in cat.rules

@@ -1,0 +1,134 @@
+"""Render the catalogue as the rule reference in docs/rules.md, so the document cannot drift
+from the data: `python -m rules.docs > docs/rules.md` (a test checks it is current)."""
+from __future__ import annotations
+
+import sys
+
+from rules.loader import Catalogue, load_catalogue
+
+DIMENSIONS = [
+    ("resource_allocation", "Resource allocation (资源配置)"),
+    ("government_guarantee", "Government guarantee (政府保障程度)"),
+    ("education_quality", "Education quality (教育质量)"),
+    ("social_recognition", "Social recognition (社会认可度)"),
+    ("prerequisite", "Prerequisites (申请条件)"),
+    ("veto", "Vetoes (一票否决)"),
+    ("city_target", "Qingdao's targets (city plan)"),
+    ("calendar", "Qingdao's calendar"),
+]
+
+HEADER = """# The rules
+
+Generated from the catalogue by `python -m rules.docs` — edit `rules/catalogue/*.yaml` and
+`rules/docs.py`, not this file (a test fails when it is out of date).
+
+The engine judges school **sections** (a nine-year school is a primary and a junior section), then
+**districts** (the unit of the coefficient of variation), then the **city**. Every result is three-valued:
+met, not met, or undecided (`null`) when an input is missing, and carries its rule id, inputs, value,
+threshold, comparator and clause. A value exactly at a threshold meets it.
+
+## How a bureau changes a number or adds a local rule — without code
+
+Catalogues are layered YAML files in `rules/catalogue/`: `qingdao-2021.yaml` `extends:
+national-2017`. A province or city writes its own file that extends one of them, and selects it with
+`JUNHENG_CATALOGUE=<name or path>`:
+
+```yaml
+catalogue: qingdao-2026
+version: "2026.1"
+extends: qingdao-2021
+documents:
+  QD-2026: {ref: 青教通字〔2026〕1号, title_zh: …, title_en: …}
+settings:
+  teaching_point_min_students: 50        # leave teaching points under 50 students out of RA
+overrides:
+  R1: {thresholds: {primary: 4.5, junior: 5.5}}   # tighten a national threshold
+rules:
+  - id: L1                                # a local rule, of a kind the engine knows
+    name_zh: 满意度达到90%
+    name_en: Satisfaction at least 90%
+    dimension: city_target
+    scope: district
+    kind: district_metric
+    params:
+      checks:
+        - {input: stat.satisfaction_pct, comparator: ">=", threshold: 90}
+    clause: {document: QD-2026, item: "三"}
+    in_force: {from: 2026}
+    severity: minor
+```
+
+The file is validated on load: an unknown kind or field, a missing threshold for a level, a bad
+comparator, an unknown document or referenced rule, or an override of a rule that does not exist
+stops the platform with the file, the rule id and what is wrong. Inputs of `district_metric` checks
+are `stat.<field>` (a `district.statistics` field) or `sum.<field>` (a staff field summed over the
+district's schools); a check compares an input, or a `ratio: [numerator, denominator]` with a
+`scale`, against a `threshold` or a `threshold_input`.
+
+## Interpretations the catalogue makes explicit
+
+- **Q9** reads `monitoring_level_iii_share_pct` as the share of monitored subjects whose result is
+  at level III or above; the standard asks for all of them (100%).
+- **G3** asks for at least ⌈classes / 12⌉ music rooms and as many art rooms (at least one each), every
+  room at its minimum area; classes are the school's compulsory classes.
+- **G6** checks that a village (rural) school or teaching point under 100 students has a public-funds
+  budget of at least 100 × its per-student quota.
+- **Vetoes** with no inspection on file are undecided (`veto_without_inspection: undecided`); a
+  jurisdiction may set `clear`.
+- **C2** counts from its deadline (2025); before it, the yearly rates C3 and C5 measure progress.
+- **C3/C5** compare a school with itself in the previous year; a school new this year counts as not
+  large / not previously non-compliant.
+- Facilities reported for a whole school are apportioned to its sections by enrolment (a twelve-year
+  school's senior part takes its share too, then is not evaluated).
+
+## Exactness of the coefficient of variation
+
+Per (district, year, level, indicator) the engine keeps W = ΣP, A = ΣP·X and B = ΣP·X² — but as
+exact integers: every float X is a dyadic rational, so with a common power-of-two scale the sums are
+Python integers, a retraction removes exactly what was added, and CV² = (B·W − A²)/A² is evaluated once
+and rounded once. It therefore equals the standard's two-pass formula to the last bits, and the variance
+can never be negative (tests: `tests/rules/test_balance.py`, the hypothesis tests in
+`tests/rules/test_properties.py`).
+"""
+
+
+def _threshold(rule) -> str:
+    if rule.thresholds:
+        return ", ".join(f"{lv} {rule.comparator} {t:g}" for lv, t in rule.thresholds.items())
+    if rule.threshold is not None:
+        return f"{rule.comparator} {rule.threshold:g}"
+    if rule.checks:
+        parts = []
+        for c in rule.checks:
+            what = c.input or f"{c.ratio[0]}/{c.ratio[1]}×{c.scale:g}"
+            bound = f"{c.threshold:g}" if c.threshold is not None else (c.threshold_input or "last year")
+            parts.append(f"{what} {c.comparator} {bound}")
+        return "; ".join(parts)
+    interesting = {k: v for k, v in rule.params.items() if k not in ("indicators",)}
+    return ", ".join(f"{k}: {v}" for k, v in interesting.items())
+
+
+def render(catalogue: Catalogue) -> str:
+    out = [HEADER, f"\n## The catalogue `{catalogue.name}` ({catalogue.version})\n"]
+    for key, title in DIMENSIONS:
+        rules = [r for r in catalogue.rules.values() if r.dimension == key]
+        if not rules:
+            continue
+        out.append(f"\n### {title}\n")
+        out.append("| id | rule | scope | kind | threshold | clause | in force | severity |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for r in rules:
+            years = f"{r.in_force_from}–{r.in_force_to or ''}"
+            out.append(f"| {r.id} | {r.name_zh}<br>{r.name_en} | {r.scope} | {r.kind} | "
+                       f"{_threshold(r).replace('|', '/')} | {r.clause.cite()} | {years} | {r.severity} |")
+    settings = ", ".join(f"`{k}`: {v}" for k, v in catalogue.settings.items() if k != "school_sections")
+    out.append(f"\nSettings: {settings}.\n")
+    return "\n".join(out)
+
+
+def main() -> None:
+    sys.stdout.write(render(load_catalogue()))
+
+
+if __name__ == "__main__":
+    main()
