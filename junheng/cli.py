@@ -3,6 +3,7 @@
     junheng demo                       generate the sample city and run everything embedded
     junheng run FILES... --warehouse DIR [--json]
     junheng generate --out FILE        write the synthetic city as JSONL
+    junheng load-report FILE --state S --out EVENTS.jsonl   events for what a report changed
     junheng kafka start|stop|status    the local single-node Kafka (needs Java and Maven)
 """
 from __future__ import annotations
@@ -131,6 +132,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load_report(args: argparse.Namespace) -> int:
+    from ingestion.reports import load_report
+
+    events = load_report(args.report, args.state)
+    with open(args.out, "a", encoding="utf-8") as fh:
+        for e in events:
+            fh.write(json.dumps(e, ensure_ascii=False) + "\n")
+    print(f"{len(events)} changed facts from {args.report} appended to {args.out}")
+    return 0
+
+
 def cmd_kafka(args: argparse.Namespace) -> int:
     script = settings.PROJECT_ROOT / "infra" / "kafka" / "kafka.sh"
     return subprocess.call(["bash", str(script), args.action])
@@ -158,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=2021)
     gen.add_argument("--bad-fraction", type=float, default=0.0)
     gen.set_defaults(func=cmd_generate)
+    rep = sub.add_parser("load-report", help="turn a CSV/XLSX statistical report into events for what changed")
+    rep.add_argument("report")
+    rep.add_argument("--state", required=True, help="JSON file remembering what earlier loads emitted")
+    rep.add_argument("--out", required=True, help="JSONL file the events are appended to")
+    rep.set_defaults(func=cmd_load_report)
     kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker")
     kafka.add_argument("action", choices=["start", "stop", "status", "restart", "reset"])
     kafka.set_defaults(func=cmd_kafka)
