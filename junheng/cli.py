@@ -31,13 +31,13 @@ def _count_lines(paths: Sequence[str]) -> int:
     return total
 
 
-def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False) -> tuple[Any, Any]:
+def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx: bool = True) -> tuple[Any, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from rules import load_catalogue
     from streams.embedded import EmbeddedRunner
 
-    runner = EmbeddedRunner(warehouse, catalogue=load_catalogue(settings.catalogue_name()))
+    runner = EmbeddedRunner(warehouse, catalogue=load_catalogue(settings.catalogue_name()), gx=gx)
     if quiet:
         return runner, runner.run(paths)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -109,13 +109,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     city.write_jsonl(events)
     print(f"Generated {len(city.lines):,} events for {city.manifest['schools']} schools in "
           f"{city.manifest['districts']} districts → {events}")
-    runner, summary = run_embedded([str(events)], warehouse)
+    runner, summary = run_embedded([str(events)], warehouse, gx=not args.no_gx)
     print_report(runner, summary, _as_of(args.as_of))
     return 0 if summary.balanced() else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    runner, summary = run_embedded(args.files, Path(args.warehouse), quiet=args.json)
+    runner, summary = run_embedded(args.files, Path(args.warehouse), quiet=args.json, gx=not args.no_gx)
     if args.json:
         print(json.dumps(summary.as_dict(), ensure_ascii=False))
     else:
@@ -157,12 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--schools", type=int, default=1000)
     demo.add_argument("--seed", type=int, default=2021)
     demo.add_argument("--as-of", help="judge deadlines on this date (default: today)")
+    demo.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
     demo.set_defaults(func=cmd_demo)
     run = sub.add_parser("run", help="validate, apply and land event files (embedded, no Kafka)")
     run.add_argument("files", nargs="+")
     run.add_argument("--warehouse", required=True)
     run.add_argument("--json", action="store_true", help="print one JSON object with the counts")
     run.add_argument("--as-of")
+    run.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
     run.set_defaults(func=cmd_run)
     gen = sub.add_parser("generate", help="write the synthetic city as JSONL")
     gen.add_argument("--out", required=True)

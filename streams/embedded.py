@@ -21,6 +21,9 @@ from streams.landing import LandingWriter, event_row
 from streams.processing import BatchResult, BatchValidator, Processor, Record
 
 ProgressHook = Callable[[int], None]
+# A GX call costs ~15 ms plus 10–40 ms per expectation whatever the batch size, so batches are
+# large; the engine's own cost per event does not depend on the batch size.
+DEFAULT_BATCH_SIZE = 5000
 
 
 @dataclass
@@ -69,11 +72,18 @@ class EmbeddedRunner:
     """Processes event files into a warehouse folder: landing/ for dbt, state/ for the next run."""
 
     def __init__(self, warehouse: str | Path, catalogue: Catalogue | None = None,
-                 batch_validator: BatchValidator | None = None, batch_size: int = 500) -> None:
+                 batch_validator: BatchValidator | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                 gx: bool = False) -> None:
+        """`gx=True` runs the Great Expectations suites on every micro-batch (what the CLI does);
+        an explicit `batch_validator` replaces them."""
         self.warehouse = Path(warehouse)
         self.engine = Engine(catalogue or load_catalogue())
         self.districts = load_districts()
         self.state_dir = self.warehouse / "state"
+        if batch_validator is None and gx:
+            from expectations import BatchValidator as GXValidator
+
+            batch_validator = GXValidator().validate
         self.processor = Processor(self.engine, self.districts, batch_validator, self._load_states())
         self.landing = LandingWriter(self.warehouse / "landing", writer_id="embedded")
         self.batch_size = batch_size

@@ -97,3 +97,22 @@ def test_cli_run_json_reports_the_counts(events_file, tmp_path, city):
         assert isinstance(counts[key], int)
     assert counts["read"] == counts["applied"] + counts["duplicate"] + counts["stale"] + counts["dead_lettered"]
     assert counts["read"] == len(city.lines)
+
+
+def test_the_gx_suites_run_on_each_micro_batch_and_dead_letter_implausible_events(tmp_path):
+    import factories as f
+
+    sid = "3702021234"
+    events = [f.district_registered(), f.registered(sid, "primary"),
+              f.enrolment(sid, {"primary": (900, 20)}),
+              f.enrolment(sid, {"primary": (9000, 100)}, seq=1)]   # schema-valid, implausible
+    path = tmp_path / "e.jsonl"
+    path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n", encoding="utf-8")
+    runner = EmbeddedRunner(tmp_path / "wh", gx=True)
+    summary = runner.run([path]).as_dict()
+    assert summary["applied"] == 3 and summary["dead_lettered"] == 1
+    con = duckdb.connect()
+    reason = con.execute(f"select reason from read_parquet('{tmp_path}/wh/landing/dead_letters/*.parquet')").fetchone()[0]
+    assert reason.startswith("gx:school.enrolment:") and "students" in reason
+    school = runner.states[f.DISTRICT].schools[sid].facts[2023]
+    assert school.enrolment["sections"]["primary"]["students"] == 900
