@@ -4,6 +4,8 @@
     junheng run FILES... --warehouse DIR [--json]
     junheng generate --out FILE        write the synthetic city as JSONL
     junheng load-report FILE --state S --out EVENTS.jsonl   events for what a report changed
+    junheng produce [--create-topics] FILES...   send event files to Kafka
+    junheng worker --warehouse DIR     the Faust worker: validate, apply, land from Kafka
     junheng kafka start|stop|status    the local single-node Kafka (needs Java and Maven)
 """
 from __future__ import annotations
@@ -143,6 +145,18 @@ def cmd_load_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_produce(args: argparse.Namespace) -> int:
+    from ingestion.producer import main as produce_main
+
+    return int(produce_main(args.args) or 0)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.worker import main as worker_main
+
+    return int(worker_main(args.args) or 0)
+
+
 def cmd_kafka(args: argparse.Namespace) -> int:
     script = settings.PROJECT_ROOT / "infra" / "kafka" / "kafka.sh"
     return subprocess.call(["bash", str(script), args.action])
@@ -177,13 +191,27 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--state", required=True, help="JSON file remembering what earlier loads emitted")
     rep.add_argument("--out", required=True, help="JSONL file the events are appended to")
     rep.set_defaults(func=cmd_load_report)
+    produce = sub.add_parser("produce", add_help=False,
+                             help="send event files to Kafka (see `junheng produce --help`)")
+    produce.add_argument("args", nargs=argparse.REMAINDER)
+    produce.set_defaults(func=cmd_produce)
+    worker = sub.add_parser("worker", add_help=False,
+                            help="run the Faust worker on Kafka (see `junheng worker --help`)")
+    worker.add_argument("args", nargs=argparse.REMAINDER)
+    worker.set_defaults(func=cmd_worker)
     kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker")
     kafka.add_argument("action", choices=["start", "stop", "status", "restart", "reset"])
     kafka.set_defaults(func=cmd_kafka)
     return parser
 
 
+PASS_THROUGH = {"produce": cmd_produce, "worker": cmd_worker}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PASS_THROUGH:  # these parse their own options, --help included
+        return PASS_THROUGH[argv[0]](argparse.Namespace(args=argv[1:]))
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

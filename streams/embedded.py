@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from ingestion.reference import load_districts
 from rules import Catalogue, load_catalogue
 from rules.state import DistrictState, Engine
-from streams.landing import LandingWriter, event_row
+from streams.landing import LandingWriter
+from streams.sink import land_result
 from streams.processing import BatchResult, BatchValidator, Processor, Record
 
 ProgressHook = Callable[[int], None]
@@ -105,10 +106,7 @@ class EmbeddedRunner:
             tmp.replace(path)
 
     def land(self, result: BatchResult, batch: int) -> None:
-        self.landing.write("events", [event_row(e) for e in result.applied], batch)
-        self.landing.write("section_results", result.sections, batch)
-        self.landing.write("district_status", result.statuses, batch)
-        self.landing.write("dead_letters", [d.to_row() for d in result.dead_letters], batch)
+        land_result(self.landing, result, batch)
 
     def run(self, paths: Sequence[str | Path], progress: ProgressHook | None = None) -> RunSummary:
         summary = RunSummary(landing=str(self.landing.root))

@@ -1,0 +1,54 @@
+"""What a processed micro-batch leaves behind, shared by both drivers.
+
+`land_result` writes a `BatchResult` to the landing folder exactly as the embedded driver does
+(one Parquet file per table per batch, written atomically by `LandingWriter`); the Kafka worker
+calls it so both drivers land identical rows. `merge_results` joins the results of several
+`Processor.process` calls (the worker processes one call per source partition) into one landing
+batch. `dead_letter_headers` is the dead-letter topic's message format.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from streams.landing import LandingWriter, event_row
+from streams.processing import BatchResult, DeadLetter
+
+LANDED_TABLES = ("events", "section_results", "district_status", "dead_letters")
+
+
+def land_result(writer: LandingWriter, result: BatchResult, batch: int) -> None:
+    """Land one batch: applied events, section results, district status changes, dead letters
+    (the same four tables and rows as `EmbeddedRunner.land`)."""
+    writer.write("events", [event_row(e) for e in result.applied], batch)
+    writer.write("section_results", result.sections, batch)
+    writer.write("district_status", result.statuses, batch)
+    writer.write("dead_letters", [d.to_row() for d in result.dead_letters], batch)
+
+
+def merge_results(results: Iterable[BatchResult]) -> BatchResult:
+    """The results of several process() calls as one batch, in the order given."""
+    merged = BatchResult()
+    for r in results:
+        merged.counts.update(r.counts)
+        merged.dead_letters += r.dead_letters
+        merged.applied += r.applied
+        merged.sections += r.sections
+        merged.statuses += r.statuses
+    return merged
+
+
+def dead_letter_headers(dl: DeadLetter) -> list[tuple[str, bytes]]:
+    """Kafka headers of a dead-letter message (its value is the original bytes, unchanged):
+    ``reason`` ("<code>: <message>"), ``reason_code`` and ``origin`` (JSON: topic, partition,
+    offset of the message that was read)."""
+    return [
+        ("reason", dl.reason.encode("utf-8")),
+        ("reason_code", dl.reason.split(":", 1)[0].encode("utf-8")),
+        ("origin", json.dumps(dict(dl.origin), ensure_ascii=False, sort_keys=True).encode("utf-8")),
+    ]
+
+
+def json_bytes(row: dict[str, Any]) -> bytes:
+    """A result row as a JSON message value (UTF-8, keys sorted)."""
+    return json.dumps(row, ensure_ascii=False, sort_keys=True).encode("utf-8")

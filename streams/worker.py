@@ -1,0 +1,110 @@
+"""Run the Kafka worker: the Faust app of streams/app.py, from the command line.
+
+    python -m streams.worker --warehouse DIR [--batch-size 500] [--batch-seconds 1.0]
+
+Connection, security and topic names come from the JUNHENG_KAFKA_* and JUNHENG_TOPIC_PREFIX
+environment variables (junheng/settings.py). The worker creates the project's topics if they
+are missing (idempotent; Faust would silently ignore a missing source topic), then consumes the
+events topic until SIGTERM/SIGINT. It logs its running counts every --log-every seconds and
+writes them after every batch to <warehouse>/worker-counts.json (or --counts-file):
+read = applied + duplicate + stale + dead_lettered.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from junheng import settings as junheng_settings
+from junheng.settings import KafkaSettings
+
+log = logging.getLogger("streams.worker")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m streams.worker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warehouse", default=str(junheng_settings.default_warehouse()),
+                        help="landing/ goes here, and worker-counts.json (default: JUNHENG_WAREHOUSE or ./warehouse)")
+    parser.add_argument("--batch-size", type=int, default=500, help="events per micro-batch at most (500)")
+    parser.add_argument("--batch-seconds", type=float, default=1.0,
+                        help="a micro-batch closes after this many seconds even when not full (1.0)")
+    parser.add_argument("--worker-id", help="names this worker's landing files (default: <host>_<pid>)")
+    parser.add_argument("--app-id", help="Faust app id = consumer group and changelog prefix "
+                                         "(default: <JUNHENG_TOPIC_PREFIX>-worker)")
+    parser.add_argument("--partitions", type=int, default=4,
+                        help="partitions of the events topic if the worker has to create it (4)")
+    parser.add_argument("--replication-factor", type=int, default=1)
+    parser.add_argument("--no-create-topics", action="store_true",
+                        help="do not create missing topics (e.g. no admin rights); the events topic must exist")
+    parser.add_argument("--standby-replicas", type=int, default=1, help="Faust table standby replicas (1)")
+    parser.add_argument("--session-timeout", type=float, default=60.0,
+                        help="seconds before the group gives a silent (crashed) worker's partitions to "
+                             "another (60; the broker allows 6-300 by default)")
+    parser.add_argument("--log-every", type=float, default=10.0, help="seconds between count log lines (10)")
+    parser.add_argument("--counts-file", help="default: <warehouse>/worker-counts.json")
+    parser.add_argument("--catalogue", help="rules catalogue (default: JUNHENG_CATALOGUE or qingdao-2021)")
+    parser.add_argument("--loglevel", default="info")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.loglevel.upper(), format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    for name in ("kafka", "aiokafka"):  # connection chatter at INFO
+        logging.getLogger(name).setLevel(logging.WARNING)
+    from ingestion.producer import create_topics, topic_partitions
+    from streams.app import FACTS_TABLE, WorkerConfig, create_app, default_app_id, default_worker_id
+
+    settings = KafkaSettings()
+    if not args.no_create_topics:
+        status = create_topics(settings, partitions=args.partitions, replication_factor=args.replication_factor)
+        created = [t for t, s in status.items() if s == "created"]
+        if created:
+            log.info("created topics %s", created)
+    events = settings.topic("events")
+    partitions = topic_partitions(settings, events)
+    if partitions is None:
+        log.error("events topic %s does not exist", events)
+        return 2
+    app_id = args.app_id or default_app_id(settings)
+    changelog = f"{app_id}-{FACTS_TABLE}-changelog"
+    have = topic_partitions(settings, changelog)
+    if have is not None and have != partitions:
+        log.error("changelog %s has %d partitions but %s has %d: the table must be co-partitioned with the "
+                  "events topic (repartitioning moves districts; rebuild the table under a new --app-id)",
+                  changelog, have, events, partitions)
+        return 2
+    config = WorkerConfig(warehouse=Path(args.warehouse), partitions=partitions, batch_size=args.batch_size,
+                          batch_seconds=args.batch_seconds, worker_id=args.worker_id or default_worker_id(),
+                          app_id=app_id, replication_factor=args.replication_factor, log_every_s=args.log_every,
+                          counts_file=Path(args.counts_file) if args.counts_file else None,
+                          catalogue=args.catalogue, standby_replicas=args.standby_replicas,
+                          session_timeout_s=args.session_timeout)
+    config.warehouse.mkdir(parents=True, exist_ok=True)
+    app, runtime = create_app(settings, config)
+    runtime.write_counts()
+    log.info("worker %s: app %s, events %s (%d partitions), batches of %d / %.1f s, warehouse %s",
+             config.worker_id, app_id, events, partitions, config.batch_size, config.batch_seconds,
+             config.warehouse)
+
+    import faust
+
+    worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    else:  # pragma: no cover - execute_from_commandline always raises SystemExit
+        code = 0
+    finally:
+        if runtime.status != "crashed":
+            runtime.status = "stopped"
+        runtime.log_counts()
+        runtime.write_counts()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
