@@ -187,34 +187,9 @@ def check_event_dict(event: Any) -> Verdict:
     return _check(event)
 
 
-# Extra key component per event type, for facts of which one subject has several per year.
-_KEY_EXTRA: dict[str, str] = {
-    "district.inspection": "item",
-    "district.milestone": "kind",
-    "school.project": "kind",
-}
-
-
-def fact_key(event: dict[str, Any]) -> tuple[Any, ...]:
-    """The key a fact is versioned under: a higher ``seq`` for the same key supersedes a lower one.
-
-    ``(event_type, school_id or district_code, year)``, plus ``payload.item`` for
-    district.inspection and ``payload.kind`` for district.milestone and school.project (one district
-    has one result per inspected item per year, one date per calendar step; one school may finish a
-    new building and an expansion in one year). School events are keyed by school_id alone: it is
-    national and unique, and a school that changes district must stay one fact.
-
-    Expects an event that passed :func:`check_event`; it does not validate.
-    """
-    event_type = event["event_type"]
-    subject = event["school_id"] if event_type.startswith("school.") else event["district_code"]
-    extra = _KEY_EXTRA.get(event_type)
-    if extra is None:
-        return (event_type, subject, event["year"])
-    return (event_type, subject, event["year"], event["payload"][extra])
-
-
-# --- internals ------------------------------------------------------------------------------------
+# One definition of fact identity for the whole platform: the rules engine's, re-exported here
+# because the contract is where a reader looks for what makes two events versions of one fact.
+from rules.facts import fact_key  # noqa: E402
 
 
 def _check(obj: dict[str, Any]) -> Verdict:
