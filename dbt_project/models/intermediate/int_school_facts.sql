@@ -1,0 +1,12 @@
+-- The facts in force per school-year, one column per fact type (payloads as JSON).
+select
+    school_id,
+    year,
+    any_value(payload) filter (where event_type = 'school.enrolment')  as enrolment,
+    any_value(payload) filter (where event_type = 'school.staff')      as staff,
+    any_value(payload) filter (where event_type = 'school.facilities') as facilities,
+    any_value(payload) filter (where event_type = 'school.finance')    as finance
+from {{ ref('stg_events') }}
+where is_latest
+  and event_type in ('school.enrolment', 'school.staff', 'school.facilities', 'school.finance')
+group by school_id, year
