@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the project needs beyond Python: Java 17 and Maven for the local Kafka broker.
+# Debian packages the project needs beyond Python: Java 17 and Maven for the local Kafka broker,
+# Prometheus Alertmanager for alert routing, Chromium for the report's browser test.
 # Installs only what is missing (apt-get needs root, as on this project's machines and CI).
 set -euo pipefail
 need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "system-deps: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
