@@ -75,8 +75,9 @@ class WorkerConfig:
 
     warehouse: Path
     partitions: int = 4                    # of the events topic; the table changelog gets as many
-    batch_size: int = 500
-    batch_seconds: float = 1.0
+    batch_size: int = 5000                 # a GX call costs tens of ms whatever its size: big batches,
+    batch_seconds: float = 1.0             # cut by time when the stream is slow
+    gx: bool = True                        # run the Great Expectations suites on every micro-batch
     worker_id: str = field(default_factory=lambda: default_worker_id())
     app_id: str | None = None              # default: "<topic prefix>-worker"
     replication_factor: int = 1
@@ -213,6 +214,13 @@ async def _delivered(futures: Sequence[Awaitable[Any]]) -> None:
         await asyncio.gather(*futures)
 
 
+def _gx_validator() -> Any:
+    """The second validation layer, built once per worker (importing GX takes seconds)."""
+    from expectations import BatchValidator
+
+    return BatchValidator().validate
+
+
 # --------------------------------------------------------------------------- the runtime
 class StreamRuntime:
     """The worker's per-process state and the batch handler the agent calls."""
@@ -225,7 +233,8 @@ class StreamRuntime:
         self.table = table
         self.engine = engine or Engine(load_catalogue(config.catalogue or catalogue_name()))
         self.states = TableStates(self.engine, table)
-        self.processor = Processor(self.engine, load_districts(), None, self.states)
+        self.processor = Processor(self.engine, load_districts(), _gx_validator() if config.gx else None,
+                                   self.states)
         self.landing = LandingWriter(config.warehouse / "landing", writer_id=config.worker_id)
         self.batch_no = self.landing.next_batch_number()
         self.counts: Counter[str] = Counter({k: 0 for k in COUNT_KEYS})

@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m streams.worker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--warehouse", default=str(junheng_settings.default_warehouse()),
                         help="landing/ goes here, and worker-counts.json (default: JUNHENG_WAREHOUSE or ./warehouse)")
-    parser.add_argument("--batch-size", type=int, default=500, help="events per micro-batch at most (500)")
+    parser.add_argument("--batch-size", type=int, default=5000, help="events per micro-batch at most (5000)")
+    parser.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
     parser.add_argument("--batch-seconds", type=float, default=1.0,
                         help="a micro-batch closes after this many seconds even when not full (1.0)")
     parser.add_argument("--worker-id", help="names this worker's landing files (default: <host>_<pid>)")
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           app_id=app_id, replication_factor=args.replication_factor, log_every_s=args.log_every,
                           counts_file=Path(args.counts_file) if args.counts_file else None,
                           catalogue=args.catalogue, standby_replicas=args.standby_replicas,
-                          session_timeout_s=args.session_timeout)
+                          session_timeout_s=args.session_timeout, gx=not args.no_gx)
     config.warehouse.mkdir(parents=True, exist_ok=True)
     app, runtime = create_app(settings, config)
     runtime.write_counts()

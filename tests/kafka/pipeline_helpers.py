@@ -192,7 +192,7 @@ def embedded_reference(lines: Sequence[bytes], tmp: Path) -> dict[str, Any]:
         for line in lines:
             fh.write(line + b"\n")
     warehouse = tmp / "warehouse"
-    runner = EmbeddedRunner(warehouse, catalogue=load_catalogue(catalogue_name()))
+    runner = EmbeddedRunner(warehouse, catalogue=load_catalogue(catalogue_name()), gx=True)  # as the worker
     summary = runner.run([path])
     return {"counts": summary.as_dict(), "warehouse": warehouse, "summary": summary}
 
