@@ -6,6 +6,7 @@
     junheng load-report FILE --state S --out EVENTS.jsonl   events for what a report changed
     junheng produce [--create-topics] FILES...   send event files to Kafka
     junheng worker --warehouse DIR     the Faust worker: validate, apply, land from Kafka
+    junheng report [--warehouse DIR]   the static HTML report from the built marts
     junheng kafka start|stop|status    the local single-node Kafka (needs Java and Maven)
 """
 from __future__ import annotations
@@ -157,6 +158,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return int(worker_main(args.args) or 0)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from junheng.report import write_report
+
+    path = write_report(Path(args.warehouse), Path(args.out) if args.out else None, _as_of(args.as_of))
+    print(f"Report written to {path}")
+    return 0
+
+
 def cmd_kafka(args: argparse.Namespace) -> int:
     script = settings.PROJECT_ROOT / "infra" / "kafka" / "kafka.sh"
     return subprocess.call(["bash", str(script), args.action])
@@ -199,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
                             help="run the Faust worker on Kafka (see `junheng worker --help`)")
     worker.add_argument("args", nargs=argparse.REMAINDER)
     worker.set_defaults(func=cmd_worker)
+    report = sub.add_parser("report", help="write the static HTML report from the built marts")
+    report.add_argument("--warehouse", default=str(settings.default_warehouse()))
+    report.add_argument("--out", help="default: <warehouse>/report/index.html")
+    report.add_argument("--as-of")
+    report.set_defaults(func=cmd_report)
     kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker")
     kafka.add_argument("action", choices=["start", "stop", "status", "restart", "reset"])
     kafka.set_defaults(func=cmd_kafka)
