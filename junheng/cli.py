@@ -6,6 +6,7 @@
     junheng load-report FILE --state S --out EVENTS.jsonl   events for what a report changed
     junheng produce [--create-topics] FILES...   send event files to Kafka
     junheng worker --warehouse DIR     the Faust worker: validate, apply, land from Kafka
+    junheng alerts [--warehouse DIR]   evaluate alerts on the marts; Alertmanager, webhook, Kafka
     junheng report [--warehouse DIR]   the static HTML report from the built marts
     junheng kafka start|stop|status    the local single-node Kafka (needs Java and Maven)
 """
@@ -166,6 +167,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from streams.alerting.cli import exit_code, print_run, run_from_args
+
+    run = run_from_args(args)
+    if args.json:
+        print(json.dumps(run.as_dict(), ensure_ascii=False))
+    else:
+        print_run(run)
+    return exit_code(run)
+
+
 def cmd_kafka(args: argparse.Namespace) -> int:
     script = settings.PROJECT_ROOT / "infra" / "kafka" / "kafka.sh"
     return subprocess.call(["bash", str(script), args.action])
@@ -213,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="default: <warehouse>/report/index.html")
     report.add_argument("--as-of")
     report.set_defaults(func=cmd_report)
+    from streams.alerting.cli import add_arguments as add_alert_arguments
+
+    alerts = add_alert_arguments(sub.add_parser("alerts", help="evaluate alerts on the marts and deliver them"))
+    alerts.set_defaults(func=cmd_alerts)
     kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker")
     kafka.add_argument("action", choices=["start", "stop", "status", "restart", "reset"])
     kafka.set_defaults(func=cmd_kafka)

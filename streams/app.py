@@ -38,6 +38,7 @@ districts it owns. (Store: ``memory://``; RocksDB would need the same partition 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import json
 import logging
 import os
@@ -251,6 +252,18 @@ class StreamRuntime:
         self.dead_letter_topic = settings.topic("dead-letters")
         self.section_topic = settings.topic("section-results")
         self.status_topic = settings.topic("district-status")
+        # stream alerts (a district losing attainment) go out off the hot path: fire-and-forget on
+        # one thread; if it fails, the next `junheng alerts` rebuilds the same state from the landing
+        from streams.alerting.run import StreamAlerter, env_alertmanager_url, env_webhook_url
+
+        self.alerter = StreamAlerter(config.warehouse, alertmanager_url=env_alertmanager_url(),
+                                     webhook_url=env_webhook_url(), kafka=True)
+        self._alert_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts")
+
+    def close_alerts(self) -> None:
+        """Let a queued stream alert finish, then close its delivery channels."""
+        self._alert_pool.shutdown(wait=True)
+        self.alerter.close()
 
     # ---------------------------------------------------------------- rebalance
     def on_assignment_change(self, what: str, tps: Any) -> None:
@@ -291,6 +304,9 @@ class StreamRuntime:
         t = time.perf_counter()
         land_result(self.landing, merged, self.batch_no)
         self.batch_no += 1
+        if merged.statuses:
+            asyncio.get_running_loop().run_in_executor(self._alert_pool, self.alerter.on_statuses,
+                                                        list(merged.statuses))
         timing["land_s"] += time.perf_counter() - t
         t = time.perf_counter()
         await _delivered(await self._send_outputs(merged, keys))

@@ -104,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runtime.status = "stopped"
         runtime.log_counts()
         runtime.write_counts()
+        runtime.close_alerts()
     return code
 
 

@@ -1,12 +1,70 @@
--- Alerts on districts falling behind (one row per alert × state change). Alerting comes later: the
--- model exists now, empty but typed, so BI tools and the alerting service can bind to its contract.
+-- Alerts on districts (and the city) falling behind: one row per alert × state change, from the
+-- history the alert evaluator lands (streams/alerting: landing/alert_events, one Parquet file per
+-- evaluation that changed something). A firing row opens an episode (starts_at, ends_at null); a
+-- resolved row closes it (same starts_at, ends_at). alert_id is the stable fingerprint of
+-- alertname + district_code + rule_id + year (docs/alerts.md). City alerts have district_code null
+-- (scope 'city'). Times are UTC. A state change landed twice (the evaluator is at least once) is
+-- kept once: the first landed row of each event_id.
+{%- set pattern = landing_root() ~ '/alert_events/part-*.parquet' %}
+{%- set found = run_query("select count(*) from glob('" ~ pattern ~ "')").columns[0].values()[0] if execute else 1 %}
+with landed as (
+    {%- if found > 0 %}
+    select * from {{ source('alerting', 'alert_events') }}
+    {%- else %}
+    select
+        cast(null as varchar) as event_id, cast(null as varchar) as alert_id, cast(null as varchar) as alertname,
+        cast(null as varchar) as district_code, cast(null as varchar) as district_name, cast(null as varchar) as scope,
+        cast(null as varchar) as rule_id, cast(null as integer) as year, cast(null as varchar) as severity,
+        cast(null as varchar) as state, cast(null as varchar) as source, cast(null as timestamp) as starts_at,
+        cast(null as timestamp) as ends_at, cast(null as varchar) as summary, cast(null as varchar) as description,
+        cast(null as varchar) as clause, cast(null as varchar) as fix, cast(null as varchar) as labels,
+        cast(null as varchar) as annotations, cast(null as timestamp) as evaluated_at, cast(null as date) as as_of,
+        cast(null as varchar) as run_id, cast(null as bigint) as landed_batch, cast(null as integer) as landed_pos,
+        cast(null as varchar) as landed_at
+    where false
+    {%- endif %}
+),
+
+deduplicated as (
+    select *
+    from landed
+    qualify row_number() over (partition by event_id order by landed_batch, landed_pos) = 1
+),
+
+ordered as (
+    select
+        *,
+        row_number() over (partition by alert_id
+                           order by evaluated_at desc, case state when 'resolved' then 0 else 1 end, landed_batch desc,
+                                    landed_pos desc) = 1 as is_latest
+    from deduplicated
+)
+
 select
-    cast(null as varchar)   as alert_id,
-    cast(null as varchar)   as district_code,
-    cast(null as varchar)   as rule_id,
-    cast(null as varchar)   as severity,
-    cast(null as varchar)   as state,
-    cast(null as timestamp) as starts_at,
-    cast(null as timestamp) as ends_at,
-    cast(null as varchar)   as summary
-where false
+    cast(alert_id as varchar)                  as alert_id,
+    cast(district_code as varchar)             as district_code,
+    cast(rule_id as varchar)                   as rule_id,
+    cast(severity as varchar)                  as severity,
+    cast(state as varchar)                     as state,
+    cast(starts_at as timestamp)               as starts_at,
+    cast(ends_at as timestamp)                 as ends_at,
+    cast(summary as varchar)                   as summary,
+    cast(event_id as varchar)                  as event_id,
+    cast(alertname as varchar)                 as alertname,
+    cast(year as integer)                      as year,
+    cast(scope as varchar)                     as scope,
+    cast(district_name as varchar)             as district_name,
+    cast(source as varchar)                    as source,
+    cast(description as varchar)               as description,
+    cast(clause as varchar)                    as clause,
+    cast(fix as varchar)                       as fix,
+    cast(labels as json)                       as labels,
+    cast(annotations as json)                  as annotations,
+    cast(evaluated_at as timestamp)            as changed_at,
+    cast(as_of as date)                        as as_of,
+    cast(run_id as varchar)                    as run_id,
+    is_latest,
+    is_latest and state = 'firing'             as is_open,
+    cast(landed_batch as bigint)               as landed_batch,
+    cast(landed_pos as integer)                as landed_pos
+from ordered
