@@ -6,6 +6,7 @@
     junheng load-report FILE --state S --out EVENTS.jsonl   events for what a report changed
     junheng produce [--create-topics] FILES...   send event files to Kafka
     junheng worker --warehouse DIR     the Faust worker: validate, apply, land from Kafka
+    junheng build [--warehouse DIR]    dbt build + GX checkpoint on the marts + Parquet export
     junheng alerts [--warehouse DIR]   evaluate alerts on the marts; Alertmanager, webhook, Kafka
     junheng report [--warehouse DIR]   the static HTML report from the built marts
     junheng kafka start|stop|status    the local single-node Kafka (needs Java and Maven)
@@ -96,6 +97,34 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     console.print(f"Landing files: {summary.landing}")
 
 
+def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, Any]:
+    """After events are landed: build the marts (dbt + GX checkpoint + export), evaluate alerts
+    (delivered where JUNHENG_ALERTMANAGER_URL / JUNHENG_ALERT_WEBHOOK_URL point), write the report."""
+    from junheng.build import BuildError, build
+    from junheng.report import write_report
+    from streams.alerting.run import env_alertmanager_url, env_webhook_url, evaluate_and_send
+
+    out: dict[str, Any] = {"marts": str(warehouse / "junheng.duckdb")}
+    try:
+        result = build(warehouse, as_of=as_of, echo=None)
+    except BuildError as exc:
+        out.update(build_ok=False, build_error=f"{exc.stage}: {exc}")
+        if not quiet:
+            print(f"junheng build failed at {exc.stage}: {exc}", file=sys.stderr)
+        return out
+    out.update(build_ok=True, build=result.to_dict())
+    run = evaluate_and_send(warehouse, as_of=as_of, alertmanager_url=env_alertmanager_url(),
+                            webhook_url=env_webhook_url(), kafka=False)
+    out["alerts"] = {"firing": len(run.firing), "fired": len(run.fired), "resolved": len(run.resolved)}
+    out["report"] = str(write_report(warehouse, None, as_of))
+    if not quiet:
+        print(result.summary())
+        print(f"Alerts: {len(run.firing)} firing ({len(run.fired)} new, {len(run.resolved)} resolved)"
+              + ("" if env_alertmanager_url() else " — set JUNHENG_ALERTMANAGER_URL to deliver them"))
+        print(f"Report: {out['report']}")
+    return out
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from ingestion.synthetic import generate_city
 
@@ -115,16 +144,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"{city.manifest['districts']} districts → {events}")
     runner, summary = run_embedded([str(events)], warehouse, gx=not args.no_gx)
     print_report(runner, summary, _as_of(args.as_of))
-    return 0 if summary.balanced() else 1
+    if args.no_build:
+        return 0 if summary.balanced() else 1
+    print("\nBuilding the marts (dbt), checking them (GX), evaluating alerts, writing the report …")
+    done = finish(warehouse, _as_of(args.as_of))
+    return 0 if summary.balanced() and done["build_ok"] else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     runner, summary = run_embedded(args.files, Path(args.warehouse), quiet=args.json, gx=not args.no_gx)
-    if args.json:
-        print(json.dumps(summary.as_dict(), ensure_ascii=False))
-    else:
+    if not args.json:
         print_report(runner, summary, _as_of(args.as_of))
-    return 0 if summary.balanced() else 1
+    done: dict[str, Any] = {"build_ok": True}
+    if not args.no_build:
+        done = finish(Path(args.warehouse), _as_of(args.as_of), quiet=args.json)
+    if args.json:
+        print(json.dumps(summary.as_dict() | done, ensure_ascii=False))
+    return 0 if summary.balanced() and done["build_ok"] else 1
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -193,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2021)
     demo.add_argument("--as-of", help="judge deadlines on this date (default: today)")
     demo.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
+    demo.add_argument("--no-build", action="store_true", help="stop after landing: no marts, alerts or report")
     demo.set_defaults(func=cmd_demo)
     run = sub.add_parser("run", help="validate, apply and land event files (embedded, no Kafka)")
     run.add_argument("files", nargs="+")
@@ -200,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object with the counts")
     run.add_argument("--as-of")
     run.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
+    run.add_argument("--no-build", action="store_true", help="stop after landing: no marts, alerts or report")
     run.set_defaults(func=cmd_run)
     gen = sub.add_parser("generate", help="write the synthetic city as JSONL")
     gen.add_argument("--out", required=True)
@@ -220,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
                             help="run the Faust worker on Kafka (see `junheng worker --help`)")
     worker.add_argument("args", nargs=argparse.REMAINDER)
     worker.set_defaults(func=cmd_worker)
+    from junheng.build import add_arguments as add_build_arguments, cmd_build
+
+    build = add_build_arguments(sub.add_parser("build", help="dbt build, marts checkpoint (GX), Parquet export"))
+    build.set_defaults(func=cmd_build)
     report = sub.add_parser("report", help="write the static HTML report from the built marts")
     report.add_argument("--warehouse", default=str(settings.default_warehouse()))
     report.add_argument("--out", help="default: <warehouse>/report/index.html")

@@ -1,0 +1,728 @@
+"""The marts checkpoint: GX 1.x suites over every mart of the built warehouse.
+
+``run_checkpoint(warehouse)`` reads each mart of ``<warehouse>/junheng.duckdb`` (read-only, DuckDB →
+pandas; GX's SQL path is not used), validates it against its suite in ``suites/<mart>.json`` and
+returns a :class:`CheckpointResult`. Side effects, all under ``<warehouse>/gx/``:
+
+- ``results/<run-id>.json`` — this module's summary of the run (the :class:`CheckpointResult`);
+- ``data_docs/index.html`` — GX's own Data Docs site (one page per suite and per validation);
+- the file-backed GX project that makes Data Docs possible (``great_expectations.yml``, the suites,
+  validation definitions and, in ``uncommitted/validations/``, GX's full validation results).
+
+The suites are declarative GX 1.x ``ExpectationSuite`` JSON. Their ``meta.junheng`` says which mart
+they check, its key (the columns failing rows are reported by) and ``derived_columns``: SQL
+expressions added to the mart's ``select *`` when it is read, for what pandas cannot compare
+directly (``len(failed_items)`` of a list column, ``cv / threshold``). Values that come from the rules
+catalogue (R1–R7, the thresholds, RA-S's ``min_met``, C1's milestones) are GX suite parameters
+(``{"$PARAMETER": name}``) filled in from the catalogue by :func:`catalogue_parameters`, so a bureau
+that changes its catalogue does not edit the suites.
+
+The GX context is file-backed because Data Docs need a validation results store on disk; its
+configuration is rewritten from the JSON suites on every run (the JSON files are the source of
+truth, what ``<warehouse>/gx/expectations/`` holds is a copy).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+__all__ = [
+    "CheckpointError", "CheckpointResult", "FailedExpectation", "MartSuite", "SuiteStatistics",
+    "SUITES_DIR", "catalogue_parameters", "load_mart_suites", "read_mart", "run_checkpoint",
+]
+
+SUITES_DIR = Path(__file__).with_name("suites")
+DATABASE_FILE = "junheng.duckdb"
+GX_DIR = "gx"
+RESULTS_DIR = "results"
+DATA_DOCS_DIR = "data_docs"
+SITE_NAME = "junheng_marts"
+DATASOURCE_NAME = "junheng_marts"
+BATCH_DEFINITION_NAME = "whole_mart"
+#: How many failing values / keys a result keeps per failed expectation.
+EXAMPLES = 10
+#: GX validation results (and their Data Docs pages) kept, in runs; the JSON summaries in
+#: gx/results/ are small and all kept.
+KEEP_RUNS = 100
+
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+_LOCK = threading.Lock()   # one checkpoint at a time per process: the GX context is not thread-safe
+
+
+class CheckpointError(RuntimeError):
+    """The checkpoint could not run at all (no warehouse file, a suite GX does not accept, …).
+
+    A mart that fails its expectations is not an error: it is a :class:`CheckpointResult` with
+    ``success = False``.
+    """
+
+
+# -- suites ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MartSuite:
+    """A suite as stored in ``suites/<mart>.json``."""
+
+    name: str
+    mart: str
+    key: tuple[str, ...]
+    derived_columns: Mapping[str, str]
+    document: Mapping[str, Any]
+    path: Path
+
+    @property
+    def expectations(self) -> list[dict[str, Any]]:
+        return [dict(e) for e in self.document["expectations"]]
+
+    def parameters(self) -> set[str]:
+        """Names of the suite parameters (``{"$PARAMETER": name}``) its expectations use."""
+        found: set[str] = set()
+
+        def walk(value: Any) -> None:
+            if isinstance(value, Mapping):
+                if set(value) == {"$PARAMETER"}:
+                    found.add(str(value["$PARAMETER"]))
+                for v in value.values():
+                    walk(v)
+            elif isinstance(value, list):
+                for v in value:
+                    walk(v)
+
+        for e in self.document["expectations"]:
+            walk(e.get("kwargs", {}))
+        return found
+
+    def columns(self) -> set[str]:
+        """The columns the expectations name (row conditions included)."""
+        found: set[str] = set()
+        for e in self.document["expectations"]:
+            kwargs = e.get("kwargs", {})
+            found.update(str(kwargs[k]) for k in _COLUMN_KWARGS if k in kwargs)
+            found.update(str(c) for c in kwargs.get("column_list") or [])
+            if e["type"] == "expect_table_columns_to_match_set":
+                found.update(str(c) for c in kwargs.get("column_set") or [])
+            found.update(_condition_columns(kwargs.get("row_condition")))
+        return found
+
+
+def _condition_columns(condition: Any) -> set[str]:
+    if not isinstance(condition, Mapping):
+        return set()
+    out = set()
+    if isinstance(condition.get("column"), Mapping):
+        out.add(str(condition["column"]["name"]))
+    for c in condition.get("conditions") or []:
+        out |= _condition_columns(c)
+    return out
+
+
+def load_mart_suites(directory: Path | str = SUITES_DIR) -> list[MartSuite]:
+    """Read and sanity-check every ``*.json`` suite in ``directory``, sorted by name."""
+    directory = Path(directory)
+    suites = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"{path}: not valid JSON ({exc})") from exc
+        name = document.get("name")
+        if name != path.stem:
+            raise CheckpointError(f"{path.name}: suite name {name!r} does not match the file name")
+        meta = (document.get("meta") or {}).get("junheng") or {}
+        mart = meta.get("mart")
+        if mart != name:
+            raise CheckpointError(f"{path.name}: meta.junheng.mart must name the mart the suite checks ({name})")
+        key = meta.get("key")
+        if not isinstance(key, list) or not key:
+            raise CheckpointError(f"{path.name}: meta.junheng.key must list the mart's key columns")
+        derived = meta.get("derived_columns") or {}
+        if not isinstance(derived, Mapping):
+            raise CheckpointError(f"{path.name}: meta.junheng.derived_columns must map a column name to SQL")
+        expectations = document.get("expectations")
+        if not isinstance(expectations, list) or not expectations:
+            raise CheckpointError(f"{path.name}: 'expectations' must be a non-empty list")
+        for i, e in enumerate(expectations):
+            if not isinstance(e, Mapping) or not isinstance(e.get("type"), str):
+                raise CheckpointError(f"{path.name}: expectation {i} has no type")
+        suites.append(MartSuite(name, mart, tuple(key), dict(derived), document, path))
+    if not suites:
+        raise CheckpointError(f"no suite in {directory}")
+    return suites
+
+
+def catalogue_parameters(catalogue: Any = None) -> dict[str, Any]:
+    """The suite parameters taken from the rules catalogue (a name, a path, a Catalogue or None for
+    ``$JUNHENG_CATALOGUE`` / qingdao-2021): the same numbers the seeds carry into the SQL."""
+    from rules import load_catalogue
+
+    if catalogue is None or isinstance(catalogue, (str, os.PathLike)):
+        from junheng import settings
+
+        catalogue = load_catalogue(os.fspath(catalogue) if catalogue else settings.catalogue_name())
+    indicators = catalogue.section_indicators()
+    ras = catalogue.of_kind("section_rule")
+    balance = catalogue.of_kind("balance")
+    shares = {0.0}
+    for r in catalogue.of_kind("city_attainment_share"):
+        shares.update(float(p) / 100.0 for p in r.params["milestones"].values())
+    return {
+        "indicators": [r.id for r in indicators],
+        "indicator_thresholds": [[f"{r.id}|{lv}", float(r.thresholds[lv])] for r in indicators for lv in r.levels],
+        "cv_thresholds": [[lv, float(r.thresholds[lv])] for r in balance for lv in r.levels],
+        "ras_min_met": min(int(r.params["min_met"]) for r in ras) if ras else 0,
+        "target_shares": sorted(shares),
+    }
+
+
+def read_mart(con: Any, suite: MartSuite) -> Any:
+    """The mart as a pandas DataFrame: ``select *`` plus the suite's derived columns."""
+    derived = "".join(f", ({sql}) as {_ident(name)}" for name, sql in suite.derived_columns.items())
+    return con.execute(f"select *{derived} from main.{_ident(suite.mart)}").df()
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+@dataclass
+class FailedExpectation:
+    """One expectation a mart does not meet (or that could not be evaluated: ``error`` is set)."""
+
+    mart: str
+    expectation: str
+    column: str
+    description: str | None
+    unexpected_count: int | None = None
+    element_count: int | None = None
+    unexpected_percent: float | None = None
+    observed_value: Any = None
+    unexpected_values: list[Any] = field(default_factory=list)
+    unexpected_rows: list[dict[str, Any]] = field(default_factory=list)
+    row_condition: str | None = None
+    details: Any = None
+    error: str | None = None
+
+    def line(self) -> str:
+        """``mart: expectation(column) — description: N of M rows unexpected, e.g. {key}``."""
+        head = f"{self.mart}: {self.expectation}" + (f"({self.column})" if self.column != "-" else "")
+        if self.description:
+            head += f" — {self.description.rstrip('.')}"
+        if self.error:
+            return f"{head}: could not be evaluated: {self.error}"
+        if self.unexpected_count is not None:
+            where = f" where {self.row_condition}" if self.row_condition else ""
+            tail = f"{self.unexpected_count} of {self.element_count} rows{where} unexpected"
+            if self.unexpected_rows:
+                tail += ", e.g. " + "; ".join(_short(r) for r in self.unexpected_rows[:3])
+            elif self.unexpected_values:
+                tail += ", e.g. " + ", ".join(repr(v) for v in self.unexpected_values[:5])
+            return f"{head}: {tail}"
+        missing = ((self.details or {}).get("mismatched") or {}).get("missing") if isinstance(self.details, dict) else None
+        if missing:
+            return f"{head}: missing {', '.join(map(str, missing))}"
+        return f"{head}: observed {self.observed_value!r}"
+
+
+def _short(row: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in row.items())
+
+
+@dataclass
+class SuiteStatistics:
+    mart: str
+    success: bool
+    rows: int | None
+    evaluated: int
+    successful: int
+    unsuccessful: int
+    elapsed_s: float
+
+
+@dataclass
+class CheckpointResult:
+    """What :func:`run_checkpoint` found. ``success`` is true when every expectation of every suite
+    passed and every mart a suite checks exists."""
+
+    run_id: str
+    success: bool
+    warehouse: str
+    database: str
+    catalogue: str
+    started_at: str
+    elapsed_s: float
+    suites: list[SuiteStatistics]
+    failures: list[FailedExpectation]
+    parameters: dict[str, Any]
+    results_path: str | None = None
+    data_docs_index: str | None = None
+    summary_page: str | None = None
+    data_docs_error: str | None = None
+    unchecked_marts: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def statistics(self) -> dict[str, int]:
+        return {
+            "suites": len(self.suites),
+            "evaluated": sum(s.evaluated for s in self.suites),
+            "successful": sum(s.successful for s in self.suites),
+            "unsuccessful": sum(s.unsuccessful for s in self.suites),
+        }
+
+    def message(self) -> str:
+        """A few lines for a person: the verdict, each failed expectation, where the details are."""
+        st = self.statistics
+        verdict = "passed" if self.success else "FAILED"
+        lines = [f"marts checkpoint {self.run_id} {verdict}: {st['successful']} of {st['evaluated']} expectations "
+                 f"met over {st['suites']} marts ({self.elapsed_s:.1f} s)"]
+        for f in self.failures:
+            lines.append("  - " + f.line())
+        if self.unchecked_marts:
+            lines.append("  (no suite for: " + ", ".join(self.unchecked_marts) + ")")
+        if self.results_path:
+            lines.append(f"  results: {self.results_path}")
+        if self.summary_page:
+            lines.append(f"  summary: {self.summary_page}")
+        if self.data_docs_index:
+            lines.append(f"  Data Docs: {self.data_docs_index}")
+        if self.data_docs_error:
+            lines.append(f"  Data Docs were not built: {self.data_docs_error}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["statistics"] = self.statistics
+        return out
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+_RESULT_FORMAT_BASE = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES,
+                       "include_unexpected_rows": False, "return_unexpected_index_query": False}
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: bool = True,
+                   run_id: str | None = None, suites_dir: Path | str = SUITES_DIR,
+                   keep_runs: int = KEEP_RUNS) -> CheckpointResult:
+    """Validate every mart of ``<warehouse>/junheng.duckdb`` against its suite.
+
+    ``catalogue``: the rules catalogue the parameters come from (default ``$JUNHENG_CATALOGUE`` or
+    qingdao-2021). Writes ``<warehouse>/gx/results/<run-id>.json`` and, unless ``data_docs=False``,
+    updates ``<warehouse>/gx/data_docs/``; GX's validation results and pages of all but the newest
+    ``keep_runs`` runs are removed. Raises :class:`CheckpointError` when it cannot run at all.
+    """
+    warehouse = Path(warehouse).resolve()
+    database = warehouse / DATABASE_FILE
+    if not database.is_file():
+        raise CheckpointError(f"no warehouse database at {database}: run the dbt build first")
+    started = dt.datetime.now(dt.timezone.utc)
+    run_id = run_id or new_run_id(started)
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    suites = load_mart_suites(suites_dir)
+    catalogue_name = catalogue if isinstance(catalogue, str) else getattr(catalogue, "name", None)
+    if catalogue_name is None:
+        from junheng import settings
+        catalogue_name = settings.catalogue_name()
+    params = catalogue_parameters(catalogue)
+    for s in suites:
+        missing = s.parameters() - set(params)
+        if missing:
+            raise CheckpointError(f"suite {s.name} uses parameters {sorted(missing)} the catalogue does not provide")
+
+    import duckdb
+
+    t = time.perf_counter()
+    frames: dict[str, Any] = {}
+    failures: list[FailedExpectation] = []
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        existing = {r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+        for s in suites:
+            if s.mart not in existing:
+                failures.append(FailedExpectation(s.mart, "mart_exists", "-", "The mart is in the warehouse.",
+                                                  error=f"table main.{s.mart} not found in {database}"))
+                continue
+            try:
+                frames[s.name] = read_mart(con, s)
+            except duckdb.Error as exc:   # e.g. a derived column naming a column the mart lost
+                failures.append(FailedExpectation(s.mart, "mart_readable", "-",
+                                                  "The mart can be read with the suite's derived columns.",
+                                                  error=f"{type(exc).__name__}: {exc}"))
+    finally:
+        con.close()
+    unchecked = sorted(n for n in existing if n.startswith("mart_") and n not in {s.mart for s in suites})
+    timings["read_marts"] = time.perf_counter() - t
+
+    with _LOCK:
+        t = time.perf_counter()
+        context, definitions = _prepare_context(warehouse, [s for s in suites if s.name in frames])
+        timings["gx_context"] = time.perf_counter() - t
+
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        gx_run_id = RunIdentifier(run_name=run_id, run_time=started)
+        stats: list[SuiteStatistics] = []
+        t = time.perf_counter()
+        for s in suites:
+            if s.name not in frames:
+                stats.append(SuiteStatistics(s.mart, False, None, 0, 0, 0, 0.0))
+                continue
+            ts = time.perf_counter()
+            frame = frames[s.name]
+            try:
+                validation = definitions[s.name].run(
+                    batch_parameters={"dataframe": frame}, expectation_parameters=params,
+                    result_format={**_RESULT_FORMAT_BASE, "unexpected_index_column_names": list(s.key)},
+                    run_id=gx_run_id)
+            except Exception as exc:   # GX itself gave up: the suite validated nothing
+                failures.append(FailedExpectation(s.mart, "suite_run", "-", "GX runs the suite.",
+                                                  error=f"{type(exc).__name__}: {exc}"))
+                stats.append(SuiteStatistics(s.mart, False, len(frame), 0, 0, 0, round(time.perf_counter() - ts, 3)))
+                continue
+            suite_failures = [_failure(s, r) for r in validation.results
+                              if not r.success or _raised(r.exception_info)]
+            failures.extend(suite_failures)
+            evaluated = len(validation.results)
+            stats.append(SuiteStatistics(
+                s.mart, not suite_failures, len(frame), evaluated, evaluated - len(suite_failures),
+                len(suite_failures), round(time.perf_counter() - ts, 3)))
+        timings["validate"] = time.perf_counter() - t
+
+        docs_index = docs_error = None
+        docs_dir = Path(context.root_directory) / DATA_DOCS_DIR
+        try:
+            _prune(context, docs_dir, keep_runs)
+        except Exception as exc:  # housekeeping; never let it hide the verdict
+            docs_error = f"removing old runs failed: {type(exc).__name__}: {exc}"
+        if data_docs:
+            t = time.perf_counter()
+            try:
+                docs_index = _build_data_docs(context, run_id, [s.name for s in suites])
+            except Exception as exc:  # Data Docs are a report; never let them hide the verdict
+                docs_error = ((docs_error + "; ") if docs_error else "") + f"{type(exc).__name__}: {exc}"
+            timings["data_docs"] = time.perf_counter() - t
+
+    result = CheckpointResult(
+        run_id=run_id,
+        success=not failures,
+        warehouse=str(warehouse),
+        database=str(database),
+        catalogue=str(catalogue_name),
+        started_at=started.isoformat(),
+        elapsed_s=0.0,
+        suites=stats,
+        failures=failures,
+        parameters=params,
+        data_docs_index=docs_index,
+        data_docs_error=docs_error,
+        unchecked_marts=unchecked,
+        timings={k: round(v, 3) for k, v in timings.items()},
+    )
+    result.results_path = str(warehouse / GX_DIR / RESULTS_DIR / f"{run_id}.json")
+    if data_docs:
+        try:
+            result.summary_page = str(_write_summary_page(docs_dir, result))
+        except OSError as exc:
+            result.data_docs_error = (result.data_docs_error or "") + f" summary page: {exc}"
+    result.elapsed_s = round(time.perf_counter() - t0, 3)
+    _write_results(warehouse, result)
+    return result
+
+
+def _prepare_context(warehouse: Path, suites: Sequence[MartSuite]) -> tuple[Any, dict[str, Any]]:
+    """The file-backed GX context in ``<warehouse>/gx`` with one pandas asset, suite and validation
+    definition per mart, rewritten from the JSON suites."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=str(warehouse))
+    # GX draws a tqdm bar on stderr for every validation unless told not to. (Read back from
+    # great_expectations.yml the setting is a dict, set in this process a ProgressBarsConfig.)
+    configured: Any = context.variables.progress_bars
+    bars: Mapping[str, Any] = (configured if isinstance(configured, Mapping)
+                               else vars(configured) if configured is not None else {})
+    if bars.get("globally") is not False or bars.get("metric_calculations") is not False:
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        context.variables.save()
+    site: Any = {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": f"{DATA_DOCS_DIR}/"},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    sites = context.list_data_docs_sites()
+    if "local_site" in sites:   # the scaffold's default site, in uncommitted/: ours replaces it
+        context.delete_data_docs_site("local_site")
+    if SITE_NAME not in sites:
+        context.add_data_docs_site(SITE_NAME, site)
+    elif sites[SITE_NAME] != site:
+        context.update_data_docs_site(SITE_NAME, site)
+
+    source: Any
+    try:
+        source = context.data_sources.get(DATASOURCE_NAME)
+    except KeyError:
+        source = context.data_sources.add_pandas(name=DATASOURCE_NAME)
+    definitions: dict[str, Any] = {}
+    for s in suites:
+        if s.name in source.get_asset_names():
+            asset = source.get_asset(s.name)
+        else:
+            asset = source.add_dataframe_asset(name=s.name)
+        try:
+            batch_definition = asset.get_batch_definition(BATCH_DEFINITION_NAME)
+        except KeyError:
+            batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION_NAME)
+        expectations = s.expectations
+        suite = gx.ExpectationSuite(name=s.name, expectations=expectations, meta=dict(s.document.get("meta") or {}))
+        # ExpectationSuite() logs and DROPS an expectation it cannot build (unknown type, bad
+        # kwargs) instead of raising: a suite silently missing a check is worse than none.
+        if len(suite.expectations) != len(expectations):
+            raise CheckpointError(f"suite {s.name}: GX accepted {len(suite.expectations)} of {len(expectations)} "
+                                  "expectations (see the GX log for the invalid one)")
+        suite = context.suites.add_or_update(suite)
+        definitions[s.name] = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=s.name, data=batch_definition, suite=suite))
+    return context, definitions
+
+
+def _prune(context: Any, docs_dir: Path, keep_runs: int) -> None:
+    """Remove GX's validation results, and their Data Docs pages, of all but the newest runs."""
+    store = context.validation_results_store
+    runs: dict[str, list[Any]] = {}
+    for key in store.list_keys():
+        runs.setdefault(str(key.run_id.run_name), []).append(key)
+    if len(runs) <= keep_runs:
+        return
+
+    def newest(name: str) -> str:
+        times = [k.run_id.run_time for k in runs[name] if k.run_id.run_time is not None]
+        return max(times).isoformat() if times else name
+
+    base = getattr(store.store_backend, "full_base_directory", None)
+    for name in sorted(runs, key=newest, reverse=True)[max(keep_runs, 1):]:
+        for key in runs[name]:
+            store.remove_key(key)
+            suite = key.expectation_suite_identifier.name
+            page_dir = docs_dir / "validations" / suite / name
+            if page_dir.is_dir():
+                shutil.rmtree(page_dir, ignore_errors=True)
+            # GX leaves the emptied <suite>/<run>/<time>/ folders of its store behind
+            run_dir = Path(base) / suite / name if base else None
+            if run_dir is not None and run_dir.is_dir() and not any(p.is_file() for p in run_dir.rglob("*")):
+                shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _build_data_docs(context: Any, run_id: str, suite_names: Sequence[str]) -> str | None:
+    """Render this run's validation pages, the suites' pages and the index (GX's incremental
+    build: older runs' pages stay as they are)."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    store = context.validation_results_store
+    ids: list[Any] = [k for k in store.list_keys() if getattr(k.run_id, "run_name", None) == run_id]
+    ids += [ExpectationSuiteIdentifier(name=n) for n in suite_names]
+    urls = context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=ids)
+    index = Path(context.root_directory) / DATA_DOCS_DIR / "index.html"
+    if not index.is_file():
+        raise CheckpointError(f"GX reported {urls} but wrote no {index}")
+    return str(index)
+
+
+def _raised(info: Any) -> str | None:
+    """The message of an exception GX caught while evaluating an expectation, if any."""
+    if not isinstance(info, Mapping):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "an exception")
+    for value in info.values():
+        if isinstance(value, Mapping):
+            message = _raised(value)
+            if message is not None:
+                return message
+    return None
+
+
+def _failure(suite: MartSuite, r: Any) -> FailedExpectation:
+    config = r.expectation_config
+    kwargs = dict(config.kwargs)
+    if "column" in kwargs:
+        column = str(kwargs["column"])
+    elif "column_A" in kwargs:
+        column = f"{kwargs['column_A']}, {kwargs['column_B']}"
+    elif kwargs.get("column_list"):
+        column = "+".join(str(c) for c in kwargs["column_list"])
+    else:
+        column = "-"
+    res = dict(r.result or {})
+    condition = kwargs.get("row_condition")
+    rows = []
+    for item in res.get("partial_unexpected_index_list") or []:
+        if isinstance(item, Mapping):   # the mart's key first, then the values checked
+            ordered = {k: item[k] for k in suite.key if k in item}
+            ordered.update((k, v) for k, v in item.items() if k not in ordered)
+            rows.append({k: _plain(v) for k, v in ordered.items()})
+    return FailedExpectation(
+        mart=suite.mart,
+        expectation=config.type,
+        column=column,
+        description=getattr(config, "description", None) or (config.notes if isinstance(config.notes, str) else None),
+        unexpected_count=_plain(res.get("unexpected_count")),
+        element_count=_plain(res.get("element_count")),
+        unexpected_percent=_plain(res.get("unexpected_percent")),
+        observed_value=_plain(res.get("observed_value")),
+        unexpected_values=[_plain(v) for v in (res.get("partial_unexpected_list") or [])[:EXAMPLES]],
+        unexpected_rows=rows[:EXAMPLES],
+        row_condition=_condition_text(condition),
+        details=_plain(res.get("details")),
+        error=_raised(r.exception_info),
+    )
+
+
+def _condition_text(condition: Any) -> str | None:
+    """A row condition as a person reads it: ``met == True and comparator == '>='``."""
+    if condition is None:
+        return None
+    if hasattr(condition, "dict") and not isinstance(condition, Mapping):
+        condition = condition.dict()
+    if not isinstance(condition, Mapping):
+        return str(condition)
+    kind = condition.get("type")
+    if kind == "comparison":
+        op = {"IN": "in", "NOT_IN": "not in"}.get(str(condition["operator"]), str(condition["operator"]))
+        return f"{condition['column']['name']} {op} {condition['parameter']!r}"
+    if kind == "nullity":
+        return f"{condition['column']['name']} is {'null' if condition['is_null'] else 'not null'}"
+    if kind in ("and", "or"):
+        parts = [_condition_text(c) or "" for c in condition.get("conditions") or []]
+        return f" {kind} ".join(f"({p})" if " or " in p else p for p in parts)
+    if kind == "pass_through":
+        return str(condition.get("pass_through_filter"))
+    return str(dict(condition))
+
+
+def _plain(value: Any) -> Any:
+    """numpy / pandas scalars and arrays as JSON-able Python values."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):          # numpy scalar or array
+        return _plain(value.tolist())
+    if hasattr(value, "isoformat"):       # datetime, pandas Timestamp
+        return value.isoformat()
+    try:
+        import pandas as pd  # type: ignore[import-untyped]
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError, ImportError):
+        pass
+    return str(value)
+
+
+_PAGE_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC",sans-serif;margin:2em;color:#222;max-width:78em}
+h1{font-size:1.4em} h2{font-size:1.15em;margin-top:1.6em} table{border-collapse:collapse;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top;font-size:.92em}
+th{background:#f3f3f3} .ok{color:#17702f;font-weight:600} .bad{color:#b00020;font-weight:600}
+code{background:#f5f5f5;padding:0 .2em} .muted{color:#666;font-size:.9em}
+td{overflow-wrap:anywhere} table.wide{width:100%}
+"""
+
+
+def _write_summary_page(docs_dir: Path, result: CheckpointResult) -> Path:
+    """``<warehouse>/gx/data_docs/latest.html``: this run on one self-contained page (no script, no
+    CDN), linking to GX's pages. GX's own index builds its lists with scripts loaded from public CDNs,
+    so without internet access it shows empty lists; this page does not depend on them."""
+    from html import escape
+
+    def e(value: Any) -> str:
+        return escape("" if value is None else str(value))
+
+    def link(path: Path | None, text: str) -> str:
+        if path is None or not path.is_file():
+            return e(text)
+        return f'<a href="{e(path.relative_to(docs_dir).as_posix())}">{e(text)}</a>'
+
+    verdict = '<span class="ok">passed</span>' if result.success else '<span class="bad">FAILED</span>'
+    st = result.statistics
+    out = [f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Marts checkpoint "
+           f"{e(result.run_id)}</title><style>{_PAGE_STYLE}</style></head><body>",
+           f"<h1>Junheng marts checkpoint {verdict}</h1>",
+           f"<p>Run <code>{e(result.run_id)}</code>, started {e(result.started_at)}, catalogue "
+           f"<code>{e(result.catalogue)}</code>: {st['successful']} of {st['evaluated']} expectations met over "
+           f"{st['suites']} marts of <code>{e(result.database)}</code>.</p>",
+           "<h2>Marts</h2><table><tr><th>mart</th><th>rows</th><th>expectations</th><th>met</th><th>failed</th>"
+           "<th>status</th><th>GX pages</th></tr>"]
+    for s in result.suites:
+        pages = sorted((docs_dir / "validations" / s.mart / result.run_id).glob("*/*.html"))
+        cell = link(pages[0] if pages else None, "validation") + " · " + link(
+            docs_dir / "expectations" / f"{s.mart}.html", "suite")
+        status = '<span class="ok">ok</span>' if s.success else '<span class="bad">failed</span>'
+        out.append(f"<tr><td>{e(s.mart)}</td><td>{e(s.rows)}</td><td>{s.evaluated}</td><td>{s.successful}</td>"
+                   f"<td>{s.unsuccessful}</td><td>{status}</td><td>{cell}</td></tr>")
+    out.append("</table>")
+    if result.failures:
+        out.append("<h2>Failed expectations</h2><table class=\"wide\"><tr><th>mart</th><th>expectation</th><th>column</th>"
+                   "<th>what it checks</th><th>rows</th><th>unexpected</th><th>examples (key)</th></tr>")
+        for f in result.failures:
+            rows = "<br>".join(e(_short(r)) for r in f.unexpected_rows[:EXAMPLES]) or e(
+                ", ".join(repr(v) for v in f.unexpected_values[:EXAMPLES]))
+            scope = e(f.element_count) + (f"<br><span class=\"muted\">where {e(f.row_condition)}</span>"
+                                          if f.row_condition else "")
+            unexpected = e(f.unexpected_count) if f.error is None else f'<span class="bad">error: {e(f.error)}</span>'
+            if f.unexpected_count is None and f.error is None:
+                unexpected = "observed " + e(f.observed_value)
+            out.append(f"<tr><td>{e(f.mart)}</td><td><code>{e(f.expectation)}</code></td><td>{e(f.column.replace('+', ' + '))}</td>"
+                       f"<td>{e(f.description)}</td><td>{scope}</td><td>{unexpected}</td><td>{rows}</td></tr>")
+        out.append("</table>")
+    if result.unchecked_marts:
+        out.append("<p>No suite for: " + e(", ".join(result.unchecked_marts)) + "</p>")
+    out.append(f"<h2>Files</h2><ul><li>results (JSON): <code>{e(result.results_path)}</code></li>"
+               f"<li>{link(docs_dir / 'index.html', 'GX Data Docs index')} "
+               "<span class=\"muted\">(its lists need the public CDNs GX loads scripts from)</span></li></ul>")
+    out.append("<p class=\"muted\">How to read a failure: docs/data-quality.md.</p></body></html>")
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    path = docs_dir / "latest.html"
+    tmp = path.with_name(".latest.html.tmp")
+    tmp.write_text("\n".join(out) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _write_results(warehouse: Path, result: CheckpointResult) -> Path:
+    folder = warehouse / GX_DIR / RESULTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{result.run_id}.json"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(_plain(result.to_dict()), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

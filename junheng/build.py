@@ -1,0 +1,393 @@
+"""`junheng build`: landing files → dbt marts → GX checkpoint → Parquet exports, or a clear failure.
+
+    build(warehouse, as_of=None, catalogue=None) -> BuildResult      raises BuildError
+
+1. **seeds**: the dbt seeds must be what the rules catalogue renders today (the check of
+   ``python -m rules.seeds dbt_project/seeds --check``); stale seeds stop the build before dbt runs.
+2. **dbt**: ``dbt build`` with the venv's dbt (beside ``sys.executable``), ``JUNHENG_WAREHOUSE`` set
+   and ``--vars '{as_of: …}'``; target and logs go to ``<warehouse>/dbt-target`` and
+   ``<warehouse>/dbt-logs``. GX is imported in a background thread meanwhile (it takes ~10 s).
+3. **checkpoint**: :func:`expectations.marts.run_checkpoint` — GX suites over every mart; results in
+   ``<warehouse>/gx/results/<run-id>.json``, Data Docs in ``<warehouse>/gx/data_docs/``.
+4. **export**: only after a passed checkpoint, every ``main.mart_*`` table to
+   ``<warehouse>/export/<mart>.parquet`` (each written beside and renamed into place), then
+   ``export/_manifest.json`` (run id, as_of, row counts) last.
+
+A failure at any stage raises :class:`BuildError` (``stage``, a message naming what failed and where
+to look, ``log_tail`` for dbt, ``checkpoint`` for a failed checkpoint); a failed checkpoint leaves the
+previous export untouched.
+
+This module also runs as ``python -m junheng.build --warehouse DIR [--as-of D] [--catalogue C] [--json]``;
+:func:`add_arguments` and :func:`cmd_build` are what the ``junheng`` CLI needs to offer the same.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from junheng import settings
+
+__all__ = ["BuildError", "BuildResult", "ExportedMart", "add_arguments", "build", "cmd_build", "main"]
+
+DATABASE_FILE = "junheng.duckdb"
+EXPORT_DIR = "export"
+MANIFEST = "_manifest.json"
+#: dbt output lines kept for the error message.
+LOG_TAIL_LINES = 30
+
+
+class BuildError(RuntimeError):
+    """The build stopped. ``str(error)`` says at which stage, what failed and where to look."""
+
+    def __init__(self, stage: str, message: str, *, log_tail: str | None = None, checkpoint: Any = None,
+                 timings: dict[str, float] | None = None) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.log_tail = log_tail
+        self.checkpoint = checkpoint
+        self.timings = timings if timings is not None else {}
+
+
+@dataclass
+class ExportedMart:
+    path: str
+    rows: int
+
+
+@dataclass
+class BuildResult:
+    warehouse: str
+    database: str
+    as_of: str
+    catalogue: str
+    timings: dict[str, float]
+    dbt: dict[str, int]
+    checkpoint: Any
+    exports: dict[str, ExportedMart] = field(default_factory=dict)
+    manifest: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return True   # a build that did not succeed raised BuildError
+
+    def summary(self) -> str:
+        t = self.timings
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.dbt.items()))
+        st = self.checkpoint.statistics
+        lines = [
+            f"build of {self.warehouse} passed in {t.get('total', 0):.1f} s "
+            f"(as of {self.as_of}, catalogue {self.catalogue})",
+            f"  seeds current ({t.get('seeds', 0):.1f} s)",
+            f"  dbt build: {counts} ({t.get('dbt', 0):.1f} s)",
+            f"  checkpoint {self.checkpoint.run_id}: {st['successful']} of {st['evaluated']} expectations met over "
+            f"{st['suites']} marts ({t.get('checkpoint', 0):.1f} s)",
+            f"  exported {len(self.exports)} marts, {sum(e.rows for e in self.exports.values()):,} rows, to "
+            f"{Path(self.warehouse) / EXPORT_DIR} ({t.get('export', 0):.1f} s)",
+        ]
+        if self.checkpoint.summary_page:
+            lines.append(f"  checkpoint summary: {self.checkpoint.summary_page}")
+        if self.checkpoint.data_docs_index:
+            lines.append(f"  Data Docs: {self.checkpoint.data_docs_index}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "success": True,
+            "warehouse": self.warehouse,
+            "database": self.database,
+            "as_of": self.as_of,
+            "catalogue": self.catalogue,
+            "timings": self.timings,
+            "dbt": self.dbt,
+            "checkpoint": {
+                "run_id": self.checkpoint.run_id,
+                "success": self.checkpoint.success,
+                "statistics": self.checkpoint.statistics,
+                "results_path": self.checkpoint.results_path,
+                "summary_page": self.checkpoint.summary_page,
+                "data_docs_index": self.checkpoint.data_docs_index,
+            },
+            "exports": {k: {"path": v.path, "rows": v.rows} for k, v in self.exports.items()},
+            "manifest": self.manifest,
+        }
+
+
+def _dbt_executable() -> str:
+    found = shutil.which("dbt", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise BuildError("dbt", f"dbt is not installed beside {sys.executable}: run scripts/bootstrap.sh "
+                                "(dbt-core and dbt-duckdb are dependencies of the project)")
+    return found
+
+
+def _preload_gx() -> threading.Thread:
+    """Import GX in the background while dbt runs in its subprocess (the import takes ~10 s)."""
+    def target() -> None:
+        try:
+            import great_expectations  # noqa: F401
+        except Exception:   # the checkpoint will import it again and report the error
+            pass
+
+    thread = threading.Thread(target=target, name="junheng-gx-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | None = None, *,
+          project_dir: Path | str | None = None, echo: Callable[[str], object] | None = None,
+          data_docs: bool = True) -> BuildResult:
+    """Build the marts of ``warehouse`` from its landing files, check them, export them.
+
+    ``as_of``: the date deadlines (D1–D3) are judged on (default: today). ``catalogue``: rules
+    catalogue name or path (default ``$JUNHENG_CATALOGUE`` or qingdao-2021). ``project_dir``: the dbt
+    project (default ``dbt_project/`` of this repository). ``echo``: called with each line dbt prints,
+    for a live view. Raises :class:`BuildError`.
+    """
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    warehouse = Path(warehouse).resolve()
+    project = Path(project_dir).resolve() if project_dir else settings.PROJECT_ROOT / "dbt_project"
+    as_of = as_of or dt.date.today()
+    catalogue_name = str(catalogue or settings.catalogue_name())
+
+    landing = Path(os.environ.get("JUNHENG_LANDING") or warehouse / "landing")
+    if not landing.is_dir():
+        raise BuildError("landing", f"no landing folder at {landing}: land events first "
+                                    f"(junheng run FILE --warehouse {warehouse})")
+    if not (project / "dbt_project.yml").is_file():
+        raise BuildError("dbt", f"no dbt project at {project}")
+
+    # 1. the seeds are what the catalogue renders
+    t = time.perf_counter()
+    from rules import load_catalogue
+    from rules.seeds import render, stale
+
+    try:
+        cat = load_catalogue(catalogue_name)
+    except Exception as exc:
+        raise BuildError("seeds", f"cannot load the rules catalogue {catalogue_name!r}: {exc}") from exc
+    bad = stale(project / "seeds", render(cat))
+    timings["seeds"] = round(time.perf_counter() - t, 3)
+    if bad:
+        raise BuildError(
+            "seeds",
+            f"the dbt seeds in {project / 'seeds'} are stale for catalogue {catalogue_name}: {', '.join(bad)}. "
+            f"The marts would compare against other numbers than the rules engine. Regenerate them with "
+            f"`python -m rules.seeds {project / 'seeds'} --catalogue {catalogue_name}` and build again.",
+            timings=timings)
+
+    # 2. dbt build (GX imports meanwhile)
+    gx_import = _preload_gx()
+    t = time.perf_counter()
+    try:
+        dbt_counts = _run_dbt(project, warehouse, as_of, catalogue_name, echo, timings)
+    finally:
+        timings["dbt"] = round(time.perf_counter() - t, 3)
+
+    # 3. the checkpoint
+    t = time.perf_counter()
+    gx_import.join()
+    from expectations.marts import CheckpointError, run_checkpoint
+
+    try:
+        checkpoint = run_checkpoint(warehouse, cat, data_docs=data_docs)
+    except Exception as exc:   # CheckpointError, or GX failing to set up its context: no verdict
+        timings["checkpoint"] = round(time.perf_counter() - t, 3)
+        reason = str(exc) if isinstance(exc, CheckpointError) else f"{type(exc).__name__}: {exc}"
+        raise BuildError("checkpoint", f"the marts checkpoint could not run, so nothing was exported: {reason}",
+                         timings=timings) from exc
+    timings["checkpoint"] = round(time.perf_counter() - t, 3)
+    if not checkpoint.success:
+        n = len(checkpoint.failures)
+        raise BuildError(
+            "checkpoint",
+            f"the marts were built but {n} expectation{'s' if n != 1 else ''} failed, so nothing was exported "
+            f"(the previous export, if any, is unchanged):\n{checkpoint.message()}",
+            checkpoint=checkpoint, timings=timings)
+
+    # 4. export
+    t = time.perf_counter()
+    exports, manifest = _export(warehouse, as_of, catalogue_name, checkpoint.run_id)
+    timings["export"] = round(time.perf_counter() - t, 3)
+    timings["total"] = round(time.perf_counter() - t_start, 3)
+    return BuildResult(
+        warehouse=str(warehouse), database=str(warehouse / DATABASE_FILE), as_of=as_of.isoformat(),
+        catalogue=catalogue_name, timings=timings, dbt=dbt_counts, checkpoint=checkpoint, exports=exports,
+        manifest=str(manifest))
+
+
+def _run_dbt(project: Path, warehouse: Path, as_of: dt.date, catalogue: str,
+             echo: Callable[[str], object] | None, timings: dict[str, float]) -> dict[str, int]:
+    dbt = _dbt_executable()
+    target, logs = warehouse / "dbt-target", warehouse / "dbt-logs"
+    env = dict(os.environ, JUNHENG_WAREHOUSE=str(warehouse), JUNHENG_CATALOGUE=catalogue,
+               DBT_SEND_ANONYMOUS_USAGE_STATS="false", DBT_USE_COLORS="false")
+    cmd = [dbt, "build", "--project-dir", str(project), "--profiles-dir", str(project),
+           "--target-path", str(target), "--log-path", str(logs),
+           "--vars", json.dumps({"as_of": as_of.isoformat()})]
+    results_file = target / "run_results.json"
+    started = time.time()
+    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
+    try:
+        proc = subprocess.Popen(cmd, cwd=str(settings.PROJECT_ROOT), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise BuildError("dbt", f"could not start {dbt}: {exc}", timings=timings) from exc
+    assert proc.stdout is not None
+    with proc:
+        for line in proc.stdout:
+            line = _ANSI.sub("", line.rstrip("\n"))
+            tail.append(line)
+            if echo is not None:
+                echo(line)
+    results = _run_results(results_file, started)
+    counts = collections.Counter(r.get("status", "?") for r in results)
+    if proc.returncode == 0:
+        return dict(counts)
+
+    log_tail = "\n".join(tail)
+    failed = [r for r in results if r.get("status") in ("error", "fail", "runtime error")]
+    lines = [f"dbt build failed (exit {proc.returncode})"
+             + (f": {len(failed)} of {len(results)} nodes failed" if results else " before running any node")]
+    for r in failed[:15]:
+        message = " ".join(str(r.get("message") or "").split())
+        lines.append(f"  - {r.get('unique_id')}: {r.get('status')}: {message[:300]}")
+    if len(failed) > 15:
+        lines.append(f"  … and {len(failed) - 15} more (see {results_file})")
+    said = _error_lines(tail)
+    if said:
+        lines.append("dbt reported:")
+        lines.extend(f"  {line}" for line in said)
+    if "Could not set lock on file" in log_tail or "Conflicting lock" in log_tail:
+        lines.append(f"  {warehouse / DATABASE_FILE} is open in another process (a BI tool or a notebook?): "
+                     "DuckDB allows one writer or many readers, not both (docs/marts.md).")
+    lines.append(f"last lines of dbt's output (full log: {logs / 'dbt.log'}):")
+    lines.append(log_tail)
+    raise BuildError("dbt", "\n".join(lines), log_tail=log_tail, timings=timings)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_ERROR_LINE = re.compile(r"(Error|ERROR|Exception|error:|Failure in|Compilation Error|Runtime Error)")
+
+
+def _error_lines(tail: Sequence[str], keep: int = 6) -> list[str]:
+    """The lines of dbt's output that state an error (not traceback frames), last ``keep``, once each."""
+    out: list[str] = []
+    for line in tail:
+        text = line.strip()
+        if not text or text.startswith(("File \"", "^", "Traceback")) or not _ERROR_LINE.search(text):
+            continue
+        if text not in out:
+            out.append(text)
+    return out[-keep:]
+
+
+def _run_results(path: Path, since: float) -> list[dict[str, Any]]:
+    """The node results of this run's run_results.json (none if dbt did not get to write it)."""
+    try:
+        if path.stat().st_mtime < since - 1:
+            return []
+        return list(json.loads(path.read_text(encoding="utf-8")).get("results") or [])
+    except (OSError, ValueError):
+        return []
+
+
+def _export(warehouse: Path, as_of: dt.date, catalogue: str, run_id: str) -> tuple[dict[str, ExportedMart], Path]:
+    import duckdb
+
+    folder = warehouse / EXPORT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    exports: dict[str, ExportedMart] = {}
+    tmp_files: list[Path] = []
+    try:
+        con = duckdb.connect(str(warehouse / DATABASE_FILE), read_only=True)
+        try:
+            marts = [r[0] for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main' "
+                "and table_name like 'mart\\_%' escape '\\' order by table_name").fetchall()]
+            # every file first beside its final name, then all renamed: a reader never sees half a
+            # file, and a failure part-way leaves the previous export as it was
+            for mart in marts:
+                tmp = folder / f".{mart}.parquet.tmp-{os.getpid()}"
+                tmp_files.append(tmp)
+                escaped = str(tmp).replace("'", "''")
+                con.execute(f"copy (select * from main.\"{mart}\") to '{escaped}' (format parquet, compression zstd)")
+                (rows,) = con.execute(f"select count(*) from main.\"{mart}\"").fetchone() or (0,)
+                exports[mart] = ExportedMart(str(folder / f"{mart}.parquet"), int(rows))
+        finally:
+            con.close()
+        for mart, tmp in zip(exports, tmp_files):
+            os.replace(tmp, exports[mart].path)
+        manifest = folder / MANIFEST
+        document = {
+            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "as_of": as_of.isoformat(),
+            "catalogue": catalogue,
+            "checkpoint_run_id": run_id,
+            "marts": {k: {"file": Path(v.path).name, "rows": v.rows} for k, v in exports.items()},
+        }
+        tmp = folder / f".{MANIFEST}.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, manifest)
+    except (OSError, duckdb.Error) as exc:
+        raise BuildError("export", f"exporting the marts to {folder} failed: {exc}") from exc
+    finally:
+        for tmp in tmp_files:
+            tmp.unlink(missing_ok=True)
+    return exports, manifest
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--warehouse", default=str(settings.default_warehouse()),
+                        help="the folder holding landing/ (default: $JUNHENG_WAREHOUSE or ./warehouse)")
+    parser.add_argument("--as-of", help="judge deadlines on this date, YYYY-MM-DD (default: today)")
+    parser.add_argument("--catalogue", help="rules catalogue name or path (default: $JUNHENG_CATALOGUE or qingdao-2021)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    parser.add_argument("--quiet", action="store_true", help="do not echo dbt's output")
+    return parser
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Run :func:`build` for parsed arguments; 0 on success, 1 with the failure on stderr."""
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    quiet = bool(getattr(args, "quiet", False) or getattr(args, "json", False))
+    echo = None if quiet else (lambda line: print(line, flush=True))
+    try:
+        result = build(Path(args.warehouse), as_of=as_of, catalogue=args.catalogue, echo=echo)
+    except BuildError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"success": False, "stage": exc.stage, "error": str(exc), "timings": exc.timings,
+                              "checkpoint_results": getattr(exc.checkpoint, "results_path", None)},
+                             ensure_ascii=False))
+        print(f"junheng build failed at {exc.stage}: {exc}", file=sys.stderr)
+        return 1
+    if getattr(args, "json", False):
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(result.summary())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = add_arguments(argparse.ArgumentParser(
+        prog="python -m junheng.build", description="dbt build, marts checkpoint, Parquet export"))
+    return cmd_build(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
