@@ -7,7 +7,7 @@ through `DistrictView`, never through the schools, which is what keeps updates i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import AbstractSet, Any, Callable, Mapping
 
 from rules.loader import Catalogue
 from rules.logic import all_of, compare, from_counts
@@ -57,13 +57,20 @@ class DistrictView:
             v = self.stats.get(name[5:])
             return (None, f"{name[5:]} not reported") if v is None else (float(v), None)
         if name.startswith("sum."):
-            if self.count("schools") == 0:
+            c = self.counters
+            if not c.get("schools"):
                 return None, "no schools reported"
-            missing = self.count("sum:missing")
+            missing = c.get("sum:missing", 0)
             if missing:
                 return None, f"{missing} schools lack staff data"
-            return float(self.count(f"sum:{name[4:]}")), None
+            key = _SUM_KEYS.get(name)
+            if key is None:
+                key = _SUM_KEYS[name] = "sum:" + name[4:]
+            return float(c.get(key, 0)), None
         raise KeyError(name)
+
+
+_SUM_KEYS: dict[str, str] = {}  # "sum.X" → its counter "sum:X", formatted once
 
 
 class DistrictEvaluator:
@@ -77,6 +84,16 @@ class DistrictEvaluator:
                                              if r.dimension in ATTAINMENT_DIMENSIONS and r.kind != "section_indicator"]
         self.school_derived = [r for r in self.attainment_rules if self._school_derived(r)]
         self.district_derived = [r for r in self.attainment_rules if not self._school_derived(r)]
+        # school-derived rules that read coefficients: RA-CV (and its aliases) reads only the
+        # per-pair verdicts; a kind not known here may read the moments themselves
+        self.pair_verdict_readers = tuple(r for r in self.school_derived if self._target(r).kind == "balance")
+        self.moment_readers = tuple(r for r in self.school_derived if self._reads_moments(r))
+        self._readers: dict[str, tuple[Rule, ...]] = {}
+        self._fact_readers: dict[str, tuple[Rule, ...]] = {}
+        self._readers_of_sets: dict[tuple[frozenset[str], bool, bool], tuple[Rule, ...]] = {}
+        # counter names the verdicts read, formatted once per rule rather than per event
+        self._keys: dict[str, Any] = {}
+        self._missing_keys: dict[tuple[str, str], str] = {}
         self.balance = next(iter(catalogue.of_kind("balance")), None)
         self._dispatch: dict[str, Callable[[Rule, DistrictView], RuleResult]] = {
             "section_rule": self._section_rule,
@@ -105,6 +122,94 @@ class DistrictEvaluator:
             return any(n.startswith("sum.") for c in rule.checks for n in c.inputs())
         return rule.kind in SCHOOL_DERIVED_KINDS
 
+    # ------------------------------------------------------------------ what a verdict reads
+    def rules_reading(self, key: str) -> tuple[Rule, ...]:
+        """The school-derived rules whose verdict reads the counter `key`: after a school
+        event only these need judging again. Memoised, as a district has ~100 counter names."""
+        found = self._readers.get(key)
+        if found is None:
+            found = self._readers[key] = tuple(r for r in self.school_derived if self._reads_counter(r, key))
+        return found
+
+    def rules_to_judge(self, keys: AbstractSet[str], moments_moved: bool, pair_verdicts_moved: bool) -> tuple[Rule, ...]:
+        """The school-derived rules reading any of the counters `keys` (rules_reading()),
+        any coefficient's moments when `moments_moved`, any per-pair RA-CV verdict when
+        `pair_verdicts_moved`. Memoised by the set of keys, because events of one kind move
+        the same few sets of counters again and again; the memo is emptied when large, as
+        batches form many different unions."""
+        memo_key = (frozenset(keys), moments_moved, pair_verdicts_moved)
+        found = self._readers_of_sets.get(memo_key)
+        if found is None:
+            if len(self._readers_of_sets) >= 4096:
+                self._readers_of_sets.clear()
+            rules = {r.id: r for key in memo_key[0] for r in self.rules_reading(key)}
+            if moments_moved:
+                rules.update((r.id, r) for r in self.moment_readers)
+            if pair_verdicts_moved:
+                rules.update((r.id, r) for r in self.pair_verdict_readers)
+            found = self._readers_of_sets[memo_key] = tuple(rules.values())
+        return found
+
+    def rules_reading_facts(self, facts: AbstractSet[str]) -> tuple[Rule, ...]:
+        """The attainment rules reading any of the district facts named in `facts`:
+        "statistics", "registered", "inspection:<item>", or "*" for all of them."""
+        found: dict[str, Rule] = {}
+        for fact in facts:
+            rules = self._fact_readers.get(fact)
+            if rules is None:
+                rules = self._fact_readers[fact] = tuple(
+                    r for r in self.attainment_rules if self._reads_fact(r, fact))
+            found.update((r.id, r) for r in rules)
+        return tuple(found.values())
+
+    def _reads_fact(self, rule: Rule, fact: str) -> bool:
+        """Whether the rule's verdict may read the district fact; every district-derived
+        kind not listed here (e.g. prerequisite_history) is assumed to read them all."""
+        if fact == "*":
+            return rule in self.district_derived or self._reads_fact(rule, "statistics")
+        rule = self._target(rule)
+        kind = rule.kind
+        if kind in ("inspection", "veto"):
+            return fact == "inspection:" + rule.params["item"]
+        if kind == "district_metric":
+            return fact == "statistics" and any(n.startswith("stat.") for c in rule.checks for n in c.inputs())
+        if kind == "year_over_year":  # this year's and last year's statistics
+            return fact == "statistics"
+        if kind == "prerequisite":
+            return fact == "registered"
+        return kind not in SCHOOL_DERIVED_KINDS
+
+    def _target(self, rule: Rule) -> Rule:
+        while rule.kind == "alias":
+            rule = self.catalogue.rule(rule.params["rule"])
+        return rule
+
+    def _reads_counter(self, rule: Rule, key: str) -> bool:
+        """Whether verdict(rule) may read counter `key`; it must cover every counter the
+        kind's evaluator reads (a kind not listed here is assumed to read them all)."""
+        rule = self._target(rule)
+        kind = rule.kind
+        if kind in _EVERY_SCHOOL_KINDS:
+            return key.startswith(rule.id + ":")
+        if kind == "section_rule":
+            return key.startswith((rule.id + ":", "sections:", "sections_unknown:"))
+        if kind == "balance":  # levels_present(); its coefficients arrive as dirty pairs
+            return key.startswith(("sections:", "sections_unknown:"))
+        if kind == "district_metric":  # resolve() of sum.* inputs; stat.* are district facts
+            return key == "schools" or key.startswith("sum:")
+        if kind == "no_large_classes_or_schools":
+            return key in ("large_classes", "large_schools", "large:undecided", "schools")
+        if kind == "large_school_reduction":
+            return key.startswith("C3:")
+        if kind == "compliance_improvement":
+            return key.startswith("C5:")
+        return True
+
+    def _reads_moments(self, rule: Rule) -> bool:
+        """Whether the rule may read coefficients' moments themselves (not through the
+        per-pair verdicts): no kind known here does, an unknown one is assumed to."""
+        return self._target(rule).kind not in SCHOOL_DERIVED_KINDS | {"district_metric"}
+
     def evaluate(self, rule: Rule, view: DistrictView) -> RuleResult:
         """The rule's result with its explanation."""
         return self._dispatch[rule.kind](rule, view)
@@ -116,36 +221,76 @@ class DistrictEvaluator:
         kind = rule.kind
         if kind in _EVERY_SCHOOL_KINDS:
             c = view.counters
-            return from_counts(c.get(rule.id + ":fail", 0), c.get(rule.id + ":undecided", 0),
-                               c.get(rule.id + ":total", 0))
+            fail, undecided, total = self._counter_keys(rule)
+            return from_counts(c.get(fail, 0), c.get(undecided, 0), c.get(total, 0))
         if kind == "section_rule":
             return self._section_rule_verdict(rule, view)
         if kind == "district_metric":
-            return all_of(self._check(check, view, None)[0] for check in rule.checks)
+            checks = rule.checks
+            if len(checks) == 1:  # the usual case: all_of() of one verdict is that verdict
+                return self._check(checks[0], view, None)[0]
+            return all_of([self._check(check, view, None)[0] for check in checks])
         if kind == "balance" and view.balance_parts is not None:
-            parts = view.balance_parts
-            levels = view.levels_present(rule.levels)
-            if not levels:
-                return None
-            return all_of(parts.get((lv, ind)) for lv in levels for ind in rule.params["indicators"])
+            return self._balance_verdict(rule, view, view.balance_parts)
         return self._dispatch[kind](rule, view).passed
+
+    def _counter_keys(self, rule: Rule) -> Any:
+        """The counter names a rule's fast verdict reads: (fail, undecided, total) for an
+        every-school rule; per level (sections, sections_unknown, fail, undecided) for RA-S;
+        per level (sections, sections_unknown, its (level, indicator) pairs) for RA-CV."""
+        keys = self._keys.get(rule.id)
+        if keys is None:
+            if rule.kind == "section_rule":
+                keys = tuple((f"sections:{lv}", f"sections_unknown:{lv}", f"{rule.id}:{lv}:fail",
+                              f"{rule.id}:{lv}:undecided") for lv in rule.levels)
+            elif rule.kind == "balance":
+                keys = tuple((f"sections:{lv}", f"sections_unknown:{lv}",
+                              tuple((lv, ind) for ind in rule.params["indicators"])) for lv in rule.levels)
+            else:
+                keys = (f"{rule.id}:fail", f"{rule.id}:undecided", f"{rule.id}:total")
+            self._keys[rule.id] = keys
+        return keys
 
     def _section_rule_verdict(self, rule: Rule, view: DistrictView) -> bool | None:
         verdicts = []
         c = view.counters
-        for lv in rule.levels:
-            total = c.get("sections:" + lv, 0) + c.get("sections_unknown:" + lv, 0)
+        for sections, unknown, fail, undecided in self._counter_keys(rule):
+            total = c.get(sections, 0) + c.get(unknown, 0)
             if total:
-                verdicts.append(from_counts(c.get(f"{rule.id}:{lv}:fail", 0), c.get(f"{rule.id}:{lv}:undecided", 0), total))
+                verdicts.append(from_counts(c.get(fail, 0), c.get(undecided, 0), total))
         return all_of(verdicts) if verdicts else None
+
+    def _balance_verdict(self, rule: Rule, view: DistrictView,
+                         parts: Mapping[tuple[str, str], bool | None]) -> bool | None:
+        """RA-CV from its per-pair verdicts over the levels present (levels_present()), as
+        all_of() but with the membership tests done in C on a list."""
+        c = view.counters
+        verdicts: list[bool | None] = []
+        for sections, unknown, pairs in self._counter_keys(rule):
+            if c.get(sections) or c.get(unknown):
+                verdicts += map(parts.get, pairs)
+        if not verdicts:
+            return None
+        # verdicts hold only True, False and None, so `in` (identity, then ==) is all_of's test
+        return False if False in verdicts else None if None in verdicts else True
 
     def balance_verdict(self, rule: Rule, view: DistrictView, level: str, indicator: str) -> bool | None:
         """RA-CV for one pair, without building its explanation."""
-        m = view.moments.get((level, indicator))
-        if m is None or m.is_empty() or view.counters.get(f"{indicator}:{level}:missing", 0):
+        pair = (level, indicator)
+        m = view.moments.get(pair)
+        if m is None or m.count == 0:
+            return None
+        missing = self._missing_keys.get(pair) or self._missing_key(pair)
+        if view.counters.get(missing):
             return None
         cv = m.cv()
         return None if cv is None else compare(cv, rule.comparator or "<=", rule.thresholds[level])
+
+    def _missing_key(self, pair: tuple[str, str]) -> str:
+        key = self._missing_keys.get(pair)
+        if key is None:
+            key = self._missing_keys[pair] = f"{pair[1]}:{pair[0]}:missing"
+        return key
 
     def _result(self, rule: Rule, view: DistrictView, passed: bool | None, **kw: Any) -> RuleResult:
         return RuleResult(rule_id=rule.id, subject=view.code, year=view.year, passed=passed,
@@ -307,13 +452,14 @@ class DistrictEvaluator:
             for lv in rule.levels:
                 cvs = [view.history_cv(y, lv, ind) for ind in indicators]
                 present = [c for c, has in cvs if has]
-                if not any(has for _, has in cvs):
+                if not present:
                     continue
-                if any(c is None for c in present):
+                known = [c for c in present if c is not None]
+                if len(known) < len(present):
                     verdicts.append(None)
                     inputs[f"{y}/{lv}"] = None
                     continue
-                comprehensive = sum(present) / len(present)  # type: ignore[arg-type]
+                comprehensive = sum(known) / len(known)
                 inputs[f"{y}/{lv}"] = comprehensive
                 verdicts.append(compare(comprehensive, rule.comparator or "<=", rule.thresholds[lv]))
         passed = all_of(verdicts) if verdicts else None
@@ -408,6 +554,57 @@ class AttainmentSummary:
             "attained": self.attained, "failed_items": list(self.failed_items),
             "undecided_items": list(self.undecided_items),
         }
+
+
+class SummaryTally:
+    """summarise() kept current one verdict at a time: per dimension, how many rules are
+    judged and how many of them are False or None, and the failed and undecided rule ids.
+    A moved verdict then costs O(1), and summary() O(failed + undecided), not O(rules)."""
+
+    def __init__(self, dimension_of: Mapping[str, str]) -> None:
+        self._dimension_of = dimension_of
+        self._judged = dict.fromkeys(ATTAINMENT_DIMENSIONS, 0)
+        self._false = dict.fromkeys(ATTAINMENT_DIMENSIONS, 0)
+        self._none = dict.fromkeys(ATTAINMENT_DIMENSIONS, 0)
+        self._failed: set[str] = set()
+        self._undecided: set[str] = set()
+
+    def judged(self, rule_id: str, passed: bool | None) -> None:
+        """A rule judged for the first time."""
+        self._judged[self._dimension_of[rule_id]] += 1
+        self._count(rule_id, passed, 1)
+
+    def moved(self, rule_id: str, before: bool | None, after: bool | None) -> None:
+        self._count(rule_id, before, -1)
+        self._count(rule_id, after, 1)
+
+    def _count(self, rule_id: str, passed: bool | None, by: int) -> None:
+        """Count a verdict in (by=1) or out (by=-1); a True verdict only counts as judged."""
+        if passed is True:
+            return
+        counts, ids = (self._false, self._failed) if passed is False else (self._none, self._undecided)
+        counts[self._dimension_of[rule_id]] += by
+        if by > 0:
+            ids.add(rule_id)
+        else:
+            ids.discard(rule_id)
+
+    def _dimension(self, d: str, if_empty: bool | None) -> bool | None:
+        """all_of() over the dimension's verdicts, from its counts."""
+        if not self._judged[d]:
+            return if_empty
+        return False if self._false[d] else None if self._none[d] else True
+
+    def summary(self) -> AttainmentSummary:
+        veto_clear = self._dimension("veto", True)
+        resource, government, quality, social, prerequisite = (
+            self._dimension(d, None) for d in ATTAINMENT_DIMENSIONS[:5])
+        return AttainmentSummary(
+            resource_passed=resource, government_passed=government, quality_passed=quality,
+            social_passed=social, prerequisite_passed=prerequisite,
+            vetoed=None if veto_clear is None else not veto_clear,
+            attained=all_of([resource, government, quality, social, prerequisite, veto_clear]),
+            failed_items=tuple(sorted(self._failed)), undecided_items=tuple(sorted(self._undecided)))
 
 
 def summarise(verdicts: Mapping[str, bool | None], dimension_of: Mapping[str, str]) -> AttainmentSummary:

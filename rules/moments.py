@@ -69,10 +69,11 @@ class WeightedMoments:
 
     def cv(self) -> float | None:
         """Coefficient of variation S/x̄, or None when the mean is zero or there is no weight."""
-        if self.weight <= 0 or self._a == 0:
+        a = self._a
+        if self.weight <= 0 or a == 0:
             return None
-        numerator = self._b * self.weight - self._a * self._a
-        return math.sqrt(numerator / (self._a * self._a))
+        a2 = a * a
+        return math.sqrt((self._b * self.weight - a2) / a2)
 
     def is_empty(self) -> bool:
         return self.count == 0

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from rules.accountability import Accountability, assess
 from rules.city import DistrictYear
-from rules.contributions import Contribution, school_contribution, year_over_year_contribution
-from rules.district import AttainmentSummary, DistrictEvaluator, DistrictView, summarise
+from rules.contributions import Totals, contribution_keys, move_contribution, year_over_year_contribution
+from rules.district import AttainmentSummary, DistrictEvaluator, DistrictView, SummaryTally
 from rules.facts import fact_key_str
 from rules.loader import Catalogue
 from rules.model import RuleResult
@@ -36,6 +36,7 @@ class Engine:
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         self.sections = SectionEvaluator(catalogue)
+        self.keys = contribution_keys(self.sections)
         self.district = DistrictEvaluator(catalogue)
         self.dimension_of = {r.id: r.dimension for r in self.district.attainment_rules}
         self.balance_rule = self.district.balance
@@ -66,25 +67,25 @@ class _School:
     profiles: dict[int, Mapping[str, Any]] = field(default_factory=dict)
     facts: dict[int, SchoolFacts] = field(default_factory=dict)
     evals: dict[int, SchoolEval] = field(default_factory=dict)
-    contrib: dict[int, Contribution] = field(default_factory=dict)
     yoy: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def profile_for(self, year: int) -> Mapping[str, Any] | None:
         """The registration in force in a year: the latest one not after it, else the first."""
-        if not self.profiles:
-            return None
+        if len(self.profiles) <= 1:  # the usual case: one registration, in force every year
+            return next(iter(self.profiles.values()), None)
         years = [y for y in self.profiles if y <= year]
         return self.profiles[max(years) if years else min(self.profiles)]
 
 
 @dataclass
 class _Year:
+    tally: SummaryTally   # the summary of `verdicts`, kept current verdict by verdict
     counters: dict[str, int] = field(default_factory=dict)
     moments: dict[tuple[str, str], WeightedMoments] = field(default_factory=dict)
     verdicts: dict[str, bool | None] = field(default_factory=dict)
     dirty_pairs: set[tuple[str, str]] = field(default_factory=set)
-    dirty_school: bool = False
-    dirty_district: bool = False
+    dirty_keys: set[str] = field(default_factory=set)     # counters moved by school events
+    dirty_facts: set[str] = field(default_factory=set)    # district facts changed (see rules_reading_facts)
     balance: dict[tuple[str, str], bool | None] = field(default_factory=dict)
     summary: AttainmentSummary | None = None
     view: DistrictView | None = None
@@ -94,7 +95,11 @@ class DistrictState:
     def __init__(self, engine: Engine, district_code: str) -> None:
         self.engine = engine
         self.code = district_code
-        self.versions: dict[str, list[Any]] = {}     # fact key → [seq, event_id, other ids seen]
+        # fact key → (seq, event_id, other ids seen). Tuples, replaced on change, because a
+        # district holds one per fact and the garbage collector soon stops tracking tuples of
+        # numbers and strings, while it walks every list on each full collection. Lists (as a
+        # restore may write) work too: versions are only read by index here.
+        self.versions: dict[str, Sequence[Any]] = {}
         self.schools: dict[str, _School] = {}
         self.profiles: dict[int, Mapping[str, Any]] = {}
         self.stats: dict[int, Mapping[str, Any]] = {}
@@ -104,6 +109,7 @@ class DistrictState:
         self.years: dict[int, _Year] = {}
         self._dirty_years: set[int] = set()
         self._batching = False
+        self._pending: dict[tuple[str, int], None] = {}   # school-years to re-evaluate at flush (batches)
 
     # ------------------------------------------------------------------ apply
     def apply(self, event: Mapping[str, Any]) -> ApplyResult:
@@ -119,17 +125,17 @@ class DistrictState:
         seq, event_id = int(event["seq"]), str(event["event_id"])
         version = self.versions.get(key)
         if version is not None:
-            if event_id == version[1] or event_id in version[2]:
+            applied_seq, applied_id, seen = version[0], version[1], version[2]
+            if event_id == applied_id or event_id in seen:
                 return ApplyResult(DUPLICATE)
-            if seq < version[0]:
-                version[2].append(event_id)
-                return ApplyResult(STALE, f"seq {seq} older than applied {version[0]}")
-            if seq == version[0]:
-                return ApplyResult(REJECTED, f"seq_conflict: seq {seq} of {key} already applied from event {version[1]}")
-            version[2].append(version[1])
-            version[0], version[1] = seq, event_id
+            if seq < applied_seq:
+                self.versions[key] = (applied_seq, applied_id, (*seen, event_id))
+                return ApplyResult(STALE, f"seq {seq} older than applied {applied_seq}")
+            if seq == applied_seq:
+                return ApplyResult(REJECTED, f"seq_conflict: seq {seq} of {key} already applied from event {applied_id}")
+            self.versions[key] = (seq, event_id, (*seen, applied_id))
         else:
-            self.versions[key] = [seq, event_id, []]
+            self.versions[key] = (seq, event_id, ())
         changes = Changes()
         self._store(etype, school_id, int(event["year"]), event["payload"], changes)
         if not self._batching:
@@ -153,26 +159,51 @@ class DistrictState:
         return results, changes
 
     def flush(self, changes: Changes) -> None:
-        """Re-judge what the applied events made dirty: changed coefficients, then the
-        school-derived and district-derived rules, then the summary if a verdict moved."""
-        ev = self.engine.district
-        rule = self.engine.balance_rule
+        """Re-judge what the applied events made dirty: the schools a batch changed, then
+        changed coefficients, the school-derived and district-derived rules, and the
+        summary if a verdict moved."""
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            for school_id, year in pending:
+                self._recompute_school(school_id, self.schools[school_id], year)
         for year in sorted(self._dirty_years):
             agg = self.years[year]
-            view = agg.view
-            if rule is not None:
-                for level, ind in agg.dirty_pairs:
-                    agg.balance[(level, ind)] = ev.balance_verdict(rule, view, level, ind)  # type: ignore[arg-type]
-                    changes.balances.append((year, level, ind))
-            rules: list[Any] = []
-            if agg.dirty_school or agg.dirty_pairs:
-                rules += ev.school_derived
-            if agg.dirty_district:
-                rules += ev.district_derived
+            verdicts_moved = self._judge_pairs(year, agg, changes)
+            rules = self._rules_to_judge(agg, verdicts_moved)
             agg.dirty_pairs = set()
-            agg.dirty_school = agg.dirty_district = False
+            agg.dirty_keys = set()
+            agg.dirty_facts = set()
             self._set_verdicts(year, agg, rules, changes)
         self._dirty_years.clear()
+
+    def _judge_pairs(self, year: int, agg: _Year, changes: Changes) -> bool:
+        """RA-CV of each (level, indicator) whose inputs moved; whether a verdict changed."""
+        rule = self.engine.balance_rule
+        if rule is None or not agg.dirty_pairs:
+            return False
+        ev, view, parts = self.engine.district, agg.view, agg.balance
+        moved = False
+        for pair in agg.dirty_pairs:
+            v = ev.balance_verdict(rule, view, *pair)  # type: ignore[arg-type]
+            if pair not in parts or parts[pair] is not v:
+                parts[pair] = v
+                moved = True
+            changes.balances.append((year, *pair))
+        return moved
+
+    def _rules_to_judge(self, agg: _Year, pair_verdicts_moved: bool) -> tuple[Any, ...]:
+        """Only the rules whose inputs moved: those reading a changed counter, coefficient
+        or per-pair verdict, or a changed district fact. A finance update that flips no
+        check, for instance, judges nothing; an inspection judges the rules of its item;
+        a moved coefficient whose verdict stays judges nothing more."""
+        ev = self.engine.district
+        moments_moved = bool(agg.dirty_pairs and ev.moment_readers)
+        rules: tuple[Any, ...] = ()
+        if agg.dirty_keys or moments_moved or pair_verdicts_moved:
+            rules = ev.rules_to_judge(agg.dirty_keys, moments_moved, pair_verdicts_moved)
+        if agg.dirty_facts:
+            rules = tuple({r.id: r for r in rules + ev.rules_reading_facts(agg.dirty_facts)}.values())
+        return rules
 
     def _store(self, etype: str, school_id: str | None, year: int, payload: Mapping[str, Any],
                changes: Changes) -> None:
@@ -182,24 +213,24 @@ class DistrictState:
             if facts is None:
                 facts = school.facts[year] = SchoolFacts()
             facts.set(_SCHOOL_FACT_FIELD[etype], payload)
-            self._recompute_school(school_id, school, year, changes)  # type: ignore[arg-type]
+            self._school_changed(school_id, school, year, changes)  # type: ignore[arg-type]
         elif etype == "school.registered":
             school = self.schools.setdefault(school_id, _School())  # type: ignore[arg-type]
             school.profiles[year] = payload
             for y in sorted(set(school.facts) | {year}):
-                self._recompute_school(school_id, school, y, changes)  # type: ignore[arg-type]
+                self._school_changed(school_id, school, y, changes)  # type: ignore[arg-type]
         elif etype == "school.project":
             self.projects.setdefault(year, {})[f"{school_id}|{payload['kind']}"] = payload
         elif etype == "district.registered":
             self.profiles[year] = payload
             for y in list(self.years):
-                self._refresh_district_rules(y, changes)
+                self._refresh_district_rules(y, "registered")
         elif etype == "district.statistics":
             self.stats[year] = payload
-            self._refresh_district_rules(year, changes)
+            self._refresh_district_rules(year, "statistics")
         elif etype == "district.inspection":
             self.inspections.setdefault(year, {})[payload["item"]] = payload
-            self._refresh_district_rules(year, changes)
+            self._refresh_district_rules(year, "inspection:" + payload["item"])
         elif etype == "district.milestone":
             self.milestones.setdefault(year, {})[payload["kind"]] = payload
 
@@ -207,77 +238,57 @@ class DistrictState:
     def _year(self, year: int) -> _Year:
         y = self.years.get(year)
         if y is None:
-            y = self.years[year] = _Year()
+            y = self.years[year] = _Year(tally=SummaryTally(self.engine.dimension_of))
             y.view = self._new_view(year, y)
         return y
 
-    def _recompute_school(self, school_id: str, school: _School, year: int, changes: Changes) -> None:
+    def _school_changed(self, school_id: str, school: _School, year: int, changes: Changes) -> None:
+        """A fact of the school-year changed: re-evaluate it now, or in a batch once at
+        flush(), however many of its facts the batch changes (within a 500-event batch of a
+        city's stream, fewer than half of the school events are to distinct school-years)."""
+        changes.sections.append((school_id, year))
+        if self._batching:
+            self._pending[(school_id, year)] = None
+        else:
+            self._recompute_school(school_id, school, year)
+
+    def _recompute_school(self, school_id: str, school: _School, year: int) -> None:
         """Re-evaluate one school-year and move the district's totals by the difference
-        between its old and new contribution; only changed totals are touched."""
+        between its old and new contribution; only what differs is touched."""
         engine = self.engine
         facts = school.facts.get(year) or SchoolFacts()
         facts.profile = school.profile_for(year)
         new_eval = engine.sections.evaluate(facts, year)
-        new = school_contribution(engine.sections, new_eval)
-        old = school.contrib.get(year)
         old_eval = school.evals.get(year)
         agg = self._year(year)
-        counters, moments = agg.counters, agg.moments
-        changed_keys = False
-        changed_pairs: set[tuple[str, str]] = set()
-        old_counters = old.counters if old is not None else {}
-        for k, v in new.counters.items():
-            d = v - old_counters.get(k, 0)
-            if d:
-                counters[k] = counters.get(k, 0) + d
-                changed_keys = True
-                if k[0] == "R":  # an indicator's missing-input count moves its balance verdict
-                    ind, level, _ = k.split(":")
-                    changed_pairs.add((level, ind))
-        for k, v in old_counters.items():
-            if k not in new.counters:
-                counters[k] -= v
-                changed_keys = True
-                if k[0] == "R":
-                    ind, level, _ = k.split(":")
-                    changed_pairs.add((level, ind))
-        old_terms = old.terms if old is not None else {}
-        for pair, term in new.terms.items():
-            before = old_terms.get(pair)
-            if before != term:
-                m = moments.get(pair)
-                if m is None:
-                    m = moments[pair] = WeightedMoments()
-                if before is not None:
-                    m.remove(*before)
-                m.add(*term)
-                changed_pairs.add(pair)
-        for pair, before in old_terms.items():
-            if pair not in new.terms:
-                moments[pair].remove(*before)
-                changed_pairs.add(pair)
+        pairs: set[tuple[str, str]] = set()
+        move_contribution(engine.keys, Totals(agg.counters, agg.moments, agg.dirty_keys, pairs), old_eval, new_eval)
         school.evals[year] = new_eval
-        school.contrib[year] = new
         if old_eval is None or _yoy_inputs(old_eval) != _yoy_inputs(new_eval):
             self._refresh_yoy(school, year)
             if year + 1 in school.evals:
                 self._refresh_yoy(school, year + 1)
-        changes.sections.append((school_id, year))
-        if changed_keys or changed_pairs:
-            agg.dirty_school = True
-            agg.dirty_pairs |= changed_pairs
+        if pairs:
+            agg.dirty_pairs |= pairs
+        if agg.dirty_keys or pairs:  # dirty_keys is emptied only by flush(), with _dirty_years
             self._dirty_years.add(year)
 
     def _refresh_yoy(self, school: _School, year: int) -> None:
         profile = school.profile_for(year)
         opened_now = bool(profile) and profile.get("opened_year") == year  # type: ignore[union-attr]
         new = year_over_year_contribution(school.evals[year], school.evals.get(year - 1), opened_now)
-        counters = self._year(year).counters
         old = school.yoy.get(year)
-        if old:
-            _add_counters(counters, old, -1)
-        _add_counters(counters, new, 1)
         school.yoy[year] = new
+        if (old or {}) == new:
+            return
+        agg = self._year(year)
+        if old:
+            _add_counters(agg.counters, old, -1)
+        _add_counters(agg.counters, new, 1)
+        # C3/C5 counters: rules reading them (none among the attainment rules today) are re-judged
+        agg.dirty_keys.update(old or ())
+        agg.dirty_keys.update(new)
+        self._dirty_years.add(year)
 
     def _new_view(self, year: int, agg: _Year) -> DistrictView:
         return DistrictView(
@@ -303,32 +314,39 @@ class DistrictState:
         years = [y for y in self.profiles if y <= year]
         return self.profiles[max(years) if years else min(self.profiles)]
 
-    def _refresh_district_rules(self, year: int, changes: Changes) -> None:
+    def _refresh_district_rules(self, year: int, fact: str = "*") -> None:
+        """A district fact of the year changed ("*": any may have): point the year's view at
+        the current facts and have the rules reading that fact judged again."""
         agg = self._year(year)
-        # district facts changed: point the year's view at the current ones
         agg.view = self._new_view(year, agg)
-        agg.dirty_district = True
+        agg.dirty_facts.add(fact)
         self._dirty_years.add(year)
         nxt = self.years.get(year + 1)
         if nxt is not None:  # year-over-year rules of the next year read this year's facts
             nxt.view = self._new_view(year + 1, nxt)
-            nxt.dirty_district = True
+            nxt.dirty_facts.add(fact)
             self._dirty_years.add(year + 1)
 
-    def _set_verdicts(self, year: int, agg: _Year, rules: list[Any], changes: Changes) -> None:
+    def _set_verdicts(self, year: int, agg: _Year, rules: Iterable[Any], changes: Changes) -> None:
         ev = self.engine.district
         view = agg.view
         verdicts = agg.verdicts
+        tally = agg.tally
         moved = len(verdicts) < len(self.engine.dimension_of)
         if moved:  # first sight of this year: every rule gets a verdict
             rules = ev.attainment_rules
         for r in rules:
             v = ev.verdict(r, view)  # type: ignore[arg-type]
-            if moved or verdicts.get(r.id, 0) is not v:
+            if r.id not in verdicts:
+                verdicts[r.id] = v
+                tally.judged(r.id, v)
+                moved = True
+            elif verdicts[r.id] is not v:
+                tally.moved(r.id, verdicts[r.id], v)
                 verdicts[r.id] = v
                 moved = True
         if moved:
-            summary = summarise(verdicts, self.engine.dimension_of)
+            summary = tally.summary()
             if summary != agg.summary:
                 changes.status.append((year, agg.summary, summary))
                 agg.summary = summary
@@ -405,7 +423,7 @@ class DistrictState:
     @classmethod
     def from_state(cls, engine: Engine, state: Mapping[str, Any]) -> "DistrictState":
         self = cls(engine, state["code"])
-        self.versions = {k: [v[0], v[1], list(v[2])] for k, v in state["versions"].items()}
+        self.versions = {k: (v[0], v[1], tuple(v[2])) for k, v in state["versions"].items()}
         self.profiles = {int(y): p for y, p in state["profiles"].items()}
         self.stats = {int(y): p for y, p in state["stats"].items()}
         self.inspections = {int(y): dict(v) for y, v in state["inspections"].items()}
@@ -419,9 +437,9 @@ class DistrictState:
                 school.facts[int(y)] = SchoolFacts(**facts)
         for sid, school in self.schools.items():
             for y in sorted(set(school.facts) | set(school.profiles)):
-                self._recompute_school(sid, school, y, sink)
+                self._recompute_school(sid, school, y)
         for y in set(self.stats) | set(self.inspections) | set(self.profiles):
-            self._refresh_district_rules(y, sink)
+            self._refresh_district_rules(y)
         self.flush(sink)
         return self
 
