@@ -79,6 +79,8 @@ def _contribution(keys: ContributionKeys, ev: SchoolEval) -> Contribution:
         return out
     c = out.counters
     c["schools"] = 1
+    if ev.locale:
+        c["locale:" + ev.locale] = 1
     for level, s in ev.sections.items():
         _section_contribution(keys, level, s, c, out.terms)
     for rule_id, ok in ev.checks.items():
@@ -227,6 +229,11 @@ _ABSENT = object()  # a check the other evaluation does not have
 def _move_school(keys: ContributionKeys, totals: Totals, old: SchoolEval, new: SchoolEval) -> None:
     """The school-level counters (checks, staff sums, large classes and schools) of two
     evaluations of an active school; each comparison of equal fields is one step in C."""
+    if old.locale != new.locale:
+        if old.locale:
+            totals.bump("locale:" + old.locale, -1)
+        if new.locale:
+            totals.bump("locale:" + new.locale, 1)
     if old.checks != new.checks:
         for rule_id, ok in new.checks.items():
             before = old.checks.get(rule_id, _ABSENT)

@@ -119,7 +119,8 @@ class DistrictEvaluator:
         if rule.kind == "alias":
             return self._school_derived(self.catalogue.rule(rule.params["rule"]))
         if rule.kind == "district_metric":
-            return any(n.startswith("sum.") for c in rule.checks for n in c.inputs())
+            return any(n.startswith("sum.") for c in rule.checks for n in c.inputs()) or any(
+                c.applies_to_locale for c in rule.checks)
         return rule.kind in SCHOOL_DERIVED_KINDS
 
     # ------------------------------------------------------------------ what a verdict reads
@@ -195,8 +196,8 @@ class DistrictEvaluator:
             return key.startswith((rule.id + ":", "sections:", "sections_unknown:"))
         if kind == "balance":  # levels_present(); its coefficients arrive as dirty pairs
             return key.startswith(("sections:", "sections_unknown:"))
-        if kind == "district_metric":  # resolve() of sum.* inputs; stat.* are district facts
-            return key == "schools" or key.startswith("sum:")
+        if kind == "district_metric":  # resolve() of sum.* inputs, locale counts; stat.* are district facts
+            return key == "schools" or key.startswith(("sum:", "locale:"))
         if kind == "no_large_classes_or_schools":
             return key in ("large_classes", "large_schools", "large:undecided", "schools")
         if kind == "large_school_reduction":
@@ -360,6 +361,14 @@ class DistrictEvaluator:
                inputs: dict[str, Any] | None) -> tuple[bool | None, float | None, float | None, str | None]:
         """One check's verdict, value, threshold and why it is undecided; the inputs read are
         recorded into `inputs` when the caller wants an explanation."""
+        if check.applies_to_locale is not None:
+            schools = view.count("locale:" + check.applies_to_locale)
+            if inputs is not None:
+                inputs[f"{check.applies_to_locale}_schools"] = schools
+            if schools == 0:
+                if view.count("schools") == 0:
+                    return None, None, None, "no schools reported"
+                return True, None, None, f"not applicable: no {check.applies_to_locale} schools"
         if check.ratio:
             num, why_n = view.resolve(check.ratio[0])
             den, why_d = view.resolve(check.ratio[1])

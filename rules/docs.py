@@ -69,6 +69,8 @@ district's schools); a check compares an input, or a `ratio: [numerator, denomin
 
 - **Q9** reads `monitoring_level_iii_share_pct` as the share of monitored subjects whose result is
   at level III or above; the standard asks for all of them (100%).
+- **G13**'s town figure applies only where the district has town schools: an all-urban district
+  reports no town figure, and the check is met as not applicable (`applies_to_locale: town`).
 - **G3** asks for at least ⌈classes / 12⌉ music rooms and as many art rooms (at least one each), every
   room at its minimum area; classes are the school's compulsory classes.
 - **G6** checks that a village (rural) school or teaching point under 100 students has a public-funds
@@ -102,7 +104,8 @@ def _threshold(rule) -> str:
         for c in rule.checks:
             what = c.input or f"{c.ratio[0]}/{c.ratio[1]}×{c.scale:g}"
             bound = f"{c.threshold:g}" if c.threshold is not None else (c.threshold_input or "last year")
-            parts.append(f"{what} {c.comparator} {bound}")
+            where = f" (where the district has {c.applies_to_locale} schools)" if c.applies_to_locale else ""
+            parts.append(f"{what} {c.comparator} {bound}{where}")
         return "; ".join(parts)
     interesting = {k: v for k, v in rule.params.items() if k not in ("indicators",)}
     return ", ".join(f"{k}: {v}" for k, v in interesting.items())

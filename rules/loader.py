@@ -275,7 +275,9 @@ def _parse_check(fail: Any, raw: Any, needs_threshold: bool) -> Check:
         ratio = (str(r[0]), str(r[1]))
     check = Check(comparator=comparator, input=raw.get("input"), ratio=ratio,
                   scale=float(raw.get("scale", 1)), threshold=raw.get("threshold"),
-                  threshold_input=raw.get("threshold_input"))
+                  threshold_input=raw.get("threshold_input"), applies_to_locale=raw.get("applies_to_locale"))
+    if check.applies_to_locale is not None and check.applies_to_locale not in ("urban", "town", "rural"):
+        raise fail(f"check {raw}: applies_to_locale must be urban, town or rural")
     for name in check.inputs():
         if not name.startswith(_INPUT_NAMESPACES):
             raise fail(f"check input {name!r} must start with one of {_INPUT_NAMESPACES}")

@@ -37,6 +37,9 @@ class Check:
     scale: float = 1.0
     threshold: float | None = None
     threshold_input: str | None = None
+    # the check applies only where the district has schools of this locale (G13's town
+    # figure means nothing in an all-urban district); otherwise it is met as not applicable
+    applies_to_locale: str | None = None
 
     def inputs(self) -> tuple[str, ...]:
         names = self.ratio if self.ratio else (self.input,)

@@ -123,6 +123,7 @@ class SchoolEval:
     noncompliant: bool | None = None
     staff_sums: dict[str, int] | None = None
     large_classes: int = 0
+    locale: str | None = None  # urban, town or rural: some district checks apply only where such schools exist
 
 
 class SectionEvaluator:
@@ -228,7 +229,8 @@ class SectionEvaluator:
             checks[self.small_funding.id] = self._funding_ok(profile, derived.students, facts.finance)
         if self._ratio_params:
             self._ratios(checks, facts.finance)
-        result = SchoolEval(True, sections, checks, derived.large, None, derived.staff_sums, derived.large_classes)
+        result = SchoolEval(True, sections, checks, derived.large, None, derived.staff_sums, derived.large_classes,
+                            profile.get("locale"))
         if self.compliance_positions:
             result.noncompliant = self._noncompliant(derived.sections_noncompliant, checks)
         return result

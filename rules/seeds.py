@@ -153,7 +153,7 @@ def build_seeds(catalogue: Catalogue, districts_csv: Path | None = None) -> list
         for i, c in enumerate(r.checks):
             check_rows.append((r.id, r.kind, i + 1, c.input, c.ratio[0] if c.ratio else None,
                                c.ratio[1] if c.ratio else None, float(c.scale), c.comparator,
-                               _num(c.threshold), c.threshold_input))
+                               _num(c.threshold), c.threshold_input, c.applies_to_locale))
     seeds.append(Seed(
         "district_checks", "Checks of district_metric and year_over_year rules; a rule passes when all its checks do. "
                            "Inputs are stat.<field> (district.statistics) or sum.<field> (staff summed over schools).",
@@ -163,7 +163,8 @@ def build_seeds(catalogue: Catalogue, districts_csv: Path | None = None) -> list
          ("ratio_denominator", "varchar", "denominator input of a ratio"),
          ("scale", "double", "ratio scale (100 for percentages)"), ("comparator", "varchar", ">=, >, <=, <, =="),
          ("threshold", "double", "number compared against"),
-         ("threshold_input", "varchar", "input compared against instead of a number")],
+         ("threshold_input", "varchar", "input compared against instead of a number"),
+         ("applies_to_locale", "varchar", "the check applies only where the district has schools of this locale")],
         check_rows, unique=["rule_id", "check_index"]))
 
     milestone_rows = []

@@ -122,7 +122,8 @@ class DistrictState:
         if etype.startswith("school.") and etype != "school.registered" and school_id not in self.schools:
             return ApplyResult(REJECTED, f"unknown_school: {school_id} is not registered in {self.code}")
         key = fact_key_str(event)
-        seq, event_id = int(event["seq"]), str(event["event_id"])
+        # UUIDs compare case-insensitively (the contract accepts either case)
+        seq, event_id = int(event["seq"]), str(event["event_id"]).lower()
         version = self.versions.get(key)
         if version is not None:
             applied_seq, applied_id, seen = version[0], version[1], version[2]

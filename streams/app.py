@@ -200,7 +200,7 @@ class TableStates(MutableMapping[str, DistrictState]):
             log.error("district %s: %d of %d stored facts did not re-apply: %s", code, len(bad), len(events), bad[:5])
         for key, v in facts:
             fk = key[len(prefix):]
-            state.versions[fk] = [int(v["seq"]), str(v["event_id"]), list(v.get("seen") or [])]
+            state.versions[fk] = (int(v["seq"]), str(v["event_id"]), tuple(v.get("seen") or ()))
             self.persisted_seen[key] = len(v.get("seen") or [])
         self.rebuilds += 1
         elapsed = time.perf_counter() - start

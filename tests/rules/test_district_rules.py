@@ -61,7 +61,8 @@ def test_the_good_district_attains(engine):
     ("G11", {"rotated_backbone": None}, None),
     ("G13", {"nearby_enrolment_urban_pct": 100, "nearby_enrolment_town_pct": 95}, True),
     ("G13", {"nearby_enrolment_urban_pct": 99.9}, False),
-    ("G13", {"nearby_enrolment_town_pct": 94.9}, False),
+    ("G13", {"nearby_enrolment_town_pct": 94.9}, True),   # no town schools here: not applicable
+    ("G13", {"nearby_enrolment_town_pct": None}, True),
     ("G14", {"quality_hs_quota_pct": 50}, True),
     ("G14", {"quality_hs_quota_pct": 49.9}, False),
     ("G15", {"migrant_public_pct": 85}, True),
@@ -197,3 +198,15 @@ def test_fast_verdicts_equal_explained_results_for_every_rule(engine):
     verdicts = state.years[YEAR].verdicts
     for rid, result in state.results(YEAR).items():
         assert verdicts[rid] is result.passed, rid
+
+
+@pytest.mark.parametrize("town_pct,expected", [(95, True), (94.9, False), (None, None)])
+def test_g13_town_figure_counts_where_the_district_has_town_schools(engine, town_pct, expected):
+    stats = _stats(nearby_enrolment_town_pct=town_pct)
+    town_school = [f.registered("3702028888", "primary", locale="town", year=YEAR),
+                   *f.good_primary_school("3702028888", year=YEAR)[1:]]
+    state = _district(engine, extra=town_school, stats=stats)
+    assert _verdict(state, "G13") is expected
+    without = _district(engine, stats=stats)
+    assert _verdict(without, "G13") is True
+    assert without.results(YEAR)["G13"].inputs["town_schools"] == 0

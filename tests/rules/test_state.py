@@ -181,3 +181,10 @@ def test_city_progress_against_the_30_and_100_percent_track(engine):
     assert p.target_share == 1.0 and p.on_track is False
     undecided = [DistrictYear(f"37020{i}", attained=None if i >= 2 else True) for i in range(10)]
     assert city_progress(engine.catalogue, 2023, undecided).on_track is None
+
+
+def test_an_event_id_resent_in_upper_case_is_still_a_duplicate(engine):
+    state = _good(engine)
+    e = f.staff("3702020000", {"primary": f.staff_section(full_time=80, qualified=50)}, seq=3)
+    assert state.apply(e).outcome == APPLIED
+    assert state.apply(dict(e, event_id=e["event_id"].upper())).outcome == DUPLICATE

@@ -112,6 +112,9 @@ every_school_verdicts as (
 school_sums as (
     select district_code, year,
            count(*)                          as schools,
+           count_if(locale = 'urban')        as urban_schools,
+           count_if(locale = 'town')         as town_schools,
+           count_if(locale = 'rural')        as rural_schools,
            count_if(lacks_staff)             as lacking_staff,
            sum(full_time_teachers)           as full_time_teachers,
            sum(trained_360h_teachers)        as trained_360h_teachers,
@@ -125,6 +128,8 @@ school_sums as (
 
 dyi as (
     select dy.*, coalesce(ss.schools, 0) as schools, coalesce(ss.lacking_staff, 0) as lacking_staff,
+           coalesce(ss.urban_schools, 0) as urban_schools, coalesce(ss.town_schools, 0) as town_schools,
+           coalesce(ss.rural_schools, 0) as rural_schools,
            ss.full_time_teachers, ss.trained_360h_teachers, ss.certified_teachers,
            coalesce(ss.large_classes, 0) as large_classes, coalesce(ss.large_schools, 0) as large_schools,
            coalesce(ss.large_undecided, 0) as large_undecided
@@ -134,7 +139,9 @@ dyi as (
 
 checks as (
     select c.*, dyi.district_code, dyi.year, dyi.statistics, dyi.statistics_previous_year,
-           dyi.schools, dyi.lacking_staff, dyi.full_time_teachers, dyi.trained_360h_teachers, dyi.certified_teachers
+           dyi.schools, dyi.lacking_staff, dyi.full_time_teachers, dyi.trained_360h_teachers, dyi.certified_teachers,
+           case c.applies_to_locale when 'urban' then dyi.urban_schools when 'town' then dyi.town_schools
+                                    when 'rural' then dyi.rural_schools end as locale_schools
     from {{ ref('district_checks') }} as c
     inner join rules as r on r.rule_id = c.rule_id
     cross join dyi
@@ -167,7 +174,10 @@ check_values as (
 check_verdicts as (
     select
         *,
-        case when value is null or compared_with is null then null
+        -- a check for a locale the district has no school of is met as not applicable
+        case when applies_to_locale is not null and locale_schools = 0 and schools > 0 then true
+             when applies_to_locale is not null and locale_schools = 0 then null
+             when value is null or compared_with is null then null
              else {{ compare_dyn('value', 'comparator', 'compared_with', 'st.relative_tolerance') }} end as passed
     from check_values
     cross join settings as st
