@@ -42,6 +42,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from expectations.flatten import FLATTENERS, POS, Flattener, Row
+from expectations.gx_results import raised_message
 
 __all__ = ["BatchValidator", "SuiteSpec", "SuiteError", "SUITES_DIR", "load_suite_specs"]
 
@@ -86,24 +87,6 @@ def _reason_column(kwargs: Mapping[str, Any]) -> str:
     if "column_B" in kwargs:
         return str(kwargs["column_B"])
     return "+".join(str(c) for c in _columns_of(kwargs)) or "-"
-
-
-def _raised(info: Any) -> str | None:
-    """The message of an exception GX caught while evaluating an expectation, if any.
-
-    ``exception_info`` is ``{"raised_exception": bool, "exception_message": ...}`` for the
-    expectation itself, or a dict of such dicts keyed by metric when a metric failed.
-    """
-    if not isinstance(info, Mapping):
-        return None
-    if info.get("raised_exception"):
-        return str(info.get("exception_message") or "an exception")
-    for value in info.values():
-        if isinstance(value, Mapping):
-            message = _raised(value)
-            if message is not None:
-                return message
-    return None
 
 
 def load_suite_specs(directory: Path | str = SUITES_DIR) -> list[SuiteSpec]:
@@ -327,7 +310,7 @@ class BatchValidator:
 
     @staticmethod
     def _check_raised(r: Any) -> None:
-        raised = _raised(r.exception_info)
+        raised = raised_message(r.exception_info)
         if raised is not None:
             meta = r.expectation_config.meta or {}
             raise SuiteError(f"{meta.get('junheng_prefix', '')}{meta.get('junheng_column', '')}: GX raised {raised}")

@@ -53,17 +53,20 @@ def event_row(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class LandingWriter:
-    """Writes one Parquet file per table per batch under `root`, atomically."""
+    """Writes one Parquet file per table per batch under `root`, atomically. `schemas` adds
+    tables of other writers (alerting lands its history the same way)."""
 
-    def __init__(self, root: str | Path, writer_id: str | None = None) -> None:
+    def __init__(self, root: str | Path, writer_id: str | None = None,
+                 schemas: Mapping[str, pa.Schema] | None = None) -> None:
         self.root = Path(root)
         self.writer_id = writer_id or uuid.uuid4().hex[:8]
+        self.schemas: dict[str, pa.Schema] = {**SCHEMAS, **(schemas or {})}
         self.root.mkdir(parents=True, exist_ok=True)
 
     def write(self, table: str, rows: Sequence[Mapping[str, Any]], batch: int) -> Path | None:
         if not rows:
             return None
-        schema = SCHEMAS[table]
+        schema = self.schemas[table]
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         data = {name: [r.get(name) for r in rows] for name in schema.names}
         data["landed_batch"] = [batch] * len(rows)

@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from expectations.gx_results import raised_message
+
 __all__ = [
     "CheckpointError", "CheckpointResult", "FailedExpectation", "MartSuite", "SuiteStatistics",
     "SUITES_DIR", "catalogue_parameters", "load_mart_suites", "read_mart", "run_checkpoint",
@@ -402,7 +404,7 @@ def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: b
                 stats.append(SuiteStatistics(s.mart, False, len(frame), 0, 0, 0, round(time.perf_counter() - ts, 3)))
                 continue
             suite_failures = [_failure(s, r) for r in validation.results
-                              if not r.success or _raised(r.exception_info)]
+                              if not r.success or raised_message(r.exception_info)]
             failures.extend(suite_failures)
             evaluated = len(validation.results)
             stats.append(SuiteStatistics(
@@ -550,20 +552,6 @@ def _build_data_docs(context: Any, run_id: str, suite_names: Sequence[str]) -> s
     return str(index)
 
 
-def _raised(info: Any) -> str | None:
-    """The message of an exception GX caught while evaluating an expectation, if any."""
-    if not isinstance(info, Mapping):
-        return None
-    if info.get("raised_exception"):
-        return str(info.get("exception_message") or "an exception")
-    for value in info.values():
-        if isinstance(value, Mapping):
-            message = _raised(value)
-            if message is not None:
-                return message
-    return None
-
-
 def _failure(suite: MartSuite, r: Any) -> FailedExpectation:
     config = r.expectation_config
     kwargs = dict(config.kwargs)
@@ -596,7 +584,7 @@ def _failure(suite: MartSuite, r: Any) -> FailedExpectation:
         unexpected_rows=rows[:EXAMPLES],
         row_condition=_condition_text(condition),
         details=_plain(res.get("details")),
-        error=_raised(r.exception_info),
+        error=raised_message(r.exception_info),
     )
 
 

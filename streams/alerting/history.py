@@ -7,8 +7,6 @@ restarted stream writer never reuses a name). dbt's ``mart_alerts`` reads them.
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -16,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from streams.alerting.model import parse_time
-from streams.landing import _META, LandingWriter
+from streams.landing import LandingWriter
 
 TABLE = "alert_events"
 WRITER_ID = "alerts"
@@ -60,29 +58,7 @@ class AlertEventWriter(LandingWriter):
     """A LandingWriter that knows the ``alert_events`` table."""
 
     def __init__(self, root: str | Path, writer_id: str = WRITER_ID) -> None:
-        super().__init__(root, writer_id)
-
-    def write(self, table: str, rows: Sequence[Mapping[str, Any]], batch: int) -> Path | None:
-        if table != TABLE:
-            return super().write(table, rows, batch)
-        if not rows:
-            return None
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-        data = {name: [r.get(name) for r in rows] for name in SCHEMA.names}
-        data["landed_batch"] = [batch] * len(rows)
-        data["landed_pos"] = list(range(len(rows)))
-        data["landed_at"] = [stamp] * len(rows)
-        full = pa.schema(list(SCHEMA) + [pa.field(n, t) for n, t in _META])
-        arrow = pa.Table.from_pydict(data, schema=full)
-        folder = self.root / TABLE
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"part-{batch:012d}-{self.writer_id}.parquet"
-        tmp = folder / f".{final.name}.tmp"
-        pq.write_table(arrow, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        return final
+        super().__init__(root, writer_id, schemas={TABLE: SCHEMA})
 
     def write_events(self, events: Sequence[Mapping[str, Any]]) -> Path | None:
         """Land alert events as the next batch; None when there are none."""

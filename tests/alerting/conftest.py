@@ -100,7 +100,7 @@ def marts_warehouse(tmp_path_factory) -> Path:
     junheng = shutil.which("junheng", path=str(VENV_BIN))
     assert junheng, "the junheng CLI is installed in the venv (pip install -e .)"
     t0 = time.perf_counter()
-    run = subprocess.run([junheng, "run", str(events), "--warehouse", str(wh), "--no-gx", "--json"],
+    run = subprocess.run([junheng, "run", str(events), "--warehouse", str(wh), "--no-gx", "--no-build", "--json"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     build = dbt(["build", "--vars", json.dumps({"as_of": AS_OF.isoformat()})], wh)

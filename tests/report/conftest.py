@@ -43,7 +43,7 @@ def report_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     events = wh / "events.jsonl"
     generate_city(seed=5, schools=80).write_jsonl(events)
     start = time.perf_counter()
-    run = subprocess.run([_tool("junheng"), "run", str(events), "--warehouse", str(wh), "--no-gx", "--json"],
+    run = subprocess.run([_tool("junheng"), "run", str(events), "--warehouse", str(wh), "--no-gx", "--no-build", "--json"],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert json.loads(run.stdout.strip().splitlines()[-1])["applied"] > 0
