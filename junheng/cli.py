@@ -84,7 +84,9 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
         table.add_row(f"{row['district_code']} {row['name']}", str(row["declared_creation_year"] or "?"),
                       *[mark[row["attained"][y]] for y in years], failing or "-", mark[row["on_track"]])
     console.print(table)
-    city = Table(title="Qingdao against its plan (C1: ≥30% of districts by 2023, all by 2025)")
+    c1 = next(iter(runner.engine.catalogue.of_kind("city_attainment_share")), None)
+    steps = ", ".join(f"{pct:g}% by {year}" for year, pct in sorted(c1.params["milestones"].items())) if c1 else ""
+    city = Table(title=f"The city against its plan (C1: {steps})")
     for col in ("year", "attained", "share", "plan wants", "on track", "C4 projects/yr", "C10 groups"):
         city.add_column(col, justify="right")
     for row in city_rows(states, years):

@@ -15,5 +15,5 @@ def test_demo_runs_embedded_and_prints_a_per_district_summary(tmp_path):
     for name in ("市南区", "崂山区", "平度市", "莱西市"):
         assert name in text
     assert "District attainment (judged as of 2026-06-01)" in text
-    assert "Qingdao against its plan" in text
+    assert "The city against its plan (C1: 30% by 2023, 100% by 2025)" in text
     assert (tmp_path / "landing" / "events").is_dir()
