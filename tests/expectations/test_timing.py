@@ -4,7 +4,6 @@ from __future__ import annotations
 import statistics
 import time
 
-import pytest
 
 
 from gx_builders import finance, mixed_batch, statistics as district_statistics  # noqa: E402

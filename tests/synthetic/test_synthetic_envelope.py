@@ -7,7 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 
 import _synthetic_checker as chk
 from ingestion.synthetic import EVENT_TYPES, QINGDAO
