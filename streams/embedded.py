@@ -18,6 +18,7 @@ from ingestion.reference import load_districts
 from rules import Catalogue, load_catalogue
 from rules.state import DistrictState, Engine
 from streams.landing import LandingWriter
+from streams.runtime import tune_gc
 from streams.sink import land_result
 from streams.processing import BatchResult, BatchValidator, Processor, Record
 
@@ -110,6 +111,7 @@ class EmbeddedRunner:
 
     def run(self, paths: Sequence[str | Path], progress: ProgressHook | None = None) -> RunSummary:
         summary = RunSummary(landing=str(self.landing.root))
+        tune_gc()
         start = time.perf_counter()
         batch_no = self.landing.next_batch_number()
         for records in batched(read_records(paths), self.batch_size):

@@ -19,6 +19,7 @@ from typing import Sequence
 
 from junheng import settings as junheng_settings
 from junheng.settings import KafkaSettings
+from streams.runtime import tune_gc
 
 log = logging.getLogger("streams.worker")
 
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           session_timeout_s=args.session_timeout, gx=not args.no_gx)
     config.warehouse.mkdir(parents=True, exist_ok=True)
     app, runtime = create_app(settings, config)
+    tune_gc()
     runtime.write_counts()
     log.info("worker %s: app %s, events %s (%d partitions), batches of %d / %.1f s, warehouse %s",
              config.worker_id, app_id, events, partitions, config.batch_size, config.batch_seconds,
