@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
+from rules.facts import FACILITY_FIELDS, STAFF_COUNT_FIELDS
+
 __all__ = ["FIELD", "POS", "Flattener", "FLATTENERS", "Row"]
 
 #: Name of the column holding the event's position in the batch (the GX unexpected_index column).
@@ -39,14 +41,8 @@ POS = "_pos"
 #: In a *long* table (one row per field, see below), the name of the payload field of the row.
 FIELD = "_field"
 
-_STAFF_COUNTS = (
-    "qualified_teachers",
-    "backbone_teachers",
-    "pe_arts_teachers",
-    "certified_teachers",
-    "trained_360h_teachers",
-)
-_FACILITIES = ("teaching_aux_area_m2", "sports_area_m2", "equipment_value_yuan", "multimedia_rooms")
+_STAFF_COUNTS = STAFF_COUNT_FIELDS
+_FACILITIES = FACILITY_FIELDS
 #: district.statistics numbers kept as columns of the one wide row per event.
 _DISTRICT_WIDE = (
     "rotation_eligible",

@@ -19,6 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from rules.facts import FACILITY_FIELDS, STAFF_FIELDS
+
 # canonical column → accepted headers (English first)
 COLUMNS: dict[str, tuple[str, ...]] = {
     "school_id": ("school_id", "学校标识码"),
@@ -44,9 +46,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 SECTION_NAMES = {"primary": "primary", "小学": "primary", "junior": "junior", "初中": "junior",
                  "senior": "senior", "高中": "senior"}
 ENROLMENT = ("students", "classes", "class_sizes")
-STAFF = ("full_time_teachers", "qualified_teachers", "backbone_teachers", "pe_arts_teachers",
-         "certified_teachers", "trained_360h_teachers")
-FACILITIES = ("teaching_aux_area_m2", "sports_area_m2", "equipment_value_yuan", "multimedia_rooms")
+STAFF = STAFF_FIELDS
+FACILITIES = FACILITY_FIELDS
 __doc__ = (__doc__ or "") + "\n".join(f"- ``{k}``: {' / '.join(v)}" for k, v in COLUMNS.items())
 
 

@@ -11,13 +11,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from rules.facts import FACILITY_FIELDS, STAFF_FIELDS
 from rules.loader import Catalogue
 from rules.logic import all_of, bound, compare
 from rules.model import Rule, RuleResult
 
-FACILITY_FIELDS = ("teaching_aux_area_m2", "sports_area_m2", "equipment_value_yuan", "multimedia_rooms")
-STAFF_FIELDS = ("full_time_teachers", "qualified_teachers", "backbone_teachers", "pe_arts_teachers",
-                "certified_teachers", "trained_360h_teachers")
 STAFF_SUM_FIELDS = ("full_time_teachers", "trained_360h_teachers", "certified_teachers")
 
 

@@ -19,17 +19,13 @@ import math
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from rules.facts import STAFF_COUNT_FIELDS
+
 __all__ = ["Check", "CHECKS", "scan_values"]
 
 Check = Callable[[dict[str, Any]], "str | None"]
 
-_STAFF_COUNTS = (
-    "qualified_teachers",
-    "backbone_teachers",
-    "pe_arts_teachers",
-    "certified_teachers",
-    "trained_360h_teachers",
-)
+_STAFF_COUNTS = STAFF_COUNT_FIELDS
 
 
 def _no_check(_event: dict[str, Any]) -> str | None:

@@ -86,3 +86,18 @@ def test_version_directory_missing_a_payload_schema_fails_loudly(tmp_path: Path)
     (v2 / "school.staff.schema.json").rename(v2 / "school.staf.schema.json")
     with pytest.raises(ValueError, match="school.staff.schema.json is missing"):
         _load_version(2, v2)
+
+
+def test_the_payload_fields_the_rules_read_are_the_schemas_fields():
+    """rules.facts names the staff and facilities fields once for the platform; the v1 schemas
+    must require exactly those."""
+    import json
+    from pathlib import Path
+
+    from rules.facts import FACILITY_FIELDS, STAFF_FIELDS
+
+    v1 = Path(__file__).parents[2] / "ingestion" / "contract" / "schemas" / "v1"
+    staff = json.loads((v1 / "school.staff.schema.json").read_text(encoding="utf-8"))["$defs"]["staff"]
+    facilities = json.loads((v1 / "school.facilities.schema.json").read_text(encoding="utf-8"))["$defs"]["facilities"]
+    assert tuple(staff["required"]) == STAFF_FIELDS
+    assert tuple(facilities["required"]) == FACILITY_FIELDS
