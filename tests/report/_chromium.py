@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -43,7 +44,8 @@ def chromium() -> Path:
 
 def run_cli(args: list[str], timeout: float = 90) -> subprocess.CompletedProcess[str]:
     """Chromium once, with a fresh profile; stdout/stderr captured as text."""
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+    # Chromium's helper processes may still be writing the profile as the browser exits
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-", ignore_cleanup_errors=True) as profile:
         cmd = [str(chromium()), *FLAGS, f"--user-data-dir={profile}", *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               env=dict(os.environ, LANG="C.UTF-8"))
@@ -167,11 +169,12 @@ class DevTools:
     def __init__(self, width: int = 1280, height: int = 900, timeout: float = 60):
         self.timeout = timeout
         self.width, self.height = width, height
-        self._profile = tempfile.TemporaryDirectory(prefix="chromium-cdp-")
+        self._profile = tempfile.TemporaryDirectory(prefix="chromium-cdp-", ignore_cleanup_errors=True)
         self.proc = subprocess.Popen(
             [str(chromium()), *FLAGS, f"--user-data-dir={self._profile.name}", "--remote-debugging-port=0",
              "--remote-debugging-address=127.0.0.1", f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, LANG="C.UTF-8"))
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, LANG="C.UTF-8"),
+            start_new_session=True)  # its own process group, so close() can stop every helper process
         port_file = Path(self._profile.name) / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
         while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):
@@ -294,6 +297,11 @@ class DevTools:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait(timeout=10)
+            try:  # renderer, GPU and crashpad helpers outlive the browser process for a moment
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            time.sleep(0.2)
             self._profile.cleanup()
 
     def __enter__(self) -> "DevTools":
