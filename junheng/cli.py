@@ -56,13 +56,15 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from junheng.compiled_engine import engine_kind
     from junheng.summary import city_rows, district_rows, years_of
 
     console = Console()
     counts = summary.as_dict()
     console.print(f"\n[bold]Events[/bold]: read {counts['read']:,} = applied {counts['applied']:,} + duplicate "
                   f"{counts['duplicate']:,} + stale {counts['stale']:,} + dead-lettered {counts['dead_lettered']:,}"
-                  f"  ({'balanced' if summary.balanced() else '[red]NOT BALANCED[/red]'}, {counts['elapsed_s']:.1f} s)")
+                  f"  ({'balanced' if summary.balanced() else '[red]NOT BALANCED[/red]'}, {counts['elapsed_s']:.1f} s, "
+                  f"rules engine: {engine_kind()})")
     if counts["dead_letter_reasons"]:
         console.print("Dead letters by reason: " + ", ".join(f"{k} {v}" for k, v in
                                                               sorted(counts["dead_letter_reasons"].items())))
@@ -161,7 +163,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_build:
         done = finish(Path(args.warehouse), _as_of(args.as_of), quiet=args.json)
     if args.json:
-        print(json.dumps(summary.as_dict() | done, ensure_ascii=False))
+        from junheng.compiled_engine import engine_kind
+
+        print(json.dumps(summary.as_dict() | done | {"engine": engine_kind()}, ensure_ascii=False))
     return 0 if summary.balanced() and done["build_ok"] else 1
 
 
@@ -283,6 +287,9 @@ PASS_THROUGH = {"produce": cmd_produce, "worker": cmd_worker}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from junheng.compiled_engine import install as install_engine
+
+    install_engine()  # the mypyc-compiled rules engine when a fresh build exists; before rules is imported
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PASS_THROUGH:  # these parse their own options, --help included
         return PASS_THROUGH[argv[0]](argparse.Namespace(args=argv[1:]))

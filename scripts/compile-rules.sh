@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # Compile the rules engine's hot-path modules with mypyc into build/compiled/rules (a copy; the
 # source tree is never touched, so no stale binary can shadow an edited .py). The engine stays
-# pure Python: this is an optional speed-up, measured by `python -m benchmarks.engine --compiled`.
+# pure Python; the drivers load the compiled copy only while its SOURCE_DIGEST equals today's
+# sources (junheng/compiled_engine.py), so an edited module never runs as an old binary.
+#   scripts/compile-rules.sh [--no-bootstrap]   (bootstrap.sh itself calls it with --no-bootstrap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+if [ "${1:-}" != "--no-bootstrap" ]; then
+  bash scripts/bootstrap.sh
+fi
 out=build/compiled
-rm -rf "$out"
-mkdir -p "$out"
-cp -r rules "$out/rules"
-find "$out/rules" -name __pycache__ -prune -exec rm -rf {} +
-cd "$out"
+tmp=build/compiled.new   # built aside and moved in whole: a running driver never sees half a build
+rm -rf "$tmp"
+mkdir -p "$tmp"
+cp -r rules "$tmp/rules"
+find "$tmp/rules" -name __pycache__ -prune -exec rm -rf {} +
+cd "$tmp"
 ../../.venv/bin/mypyc rules/logic.py rules/moments.py rules/sections.py rules/contributions.py \
   rules/district.py rules/state.py rules/facts.py rules/model.py >/dev/null
-echo "compiled: $(ls rules/*.so | wc -l) modules in $out/rules" >&2
+rm -rf build  # mypyc's intermediate C files; the .so files stay
+cd ../..
+.venv/bin/python -m junheng.compiled_engine --write-digest "$tmp"
+rm -rf "$out"
+mv "$tmp" "$out"
+echo "compiled: $(ls "$out"/rules/*.so | wc -l) modules in $out/rules" >&2

@@ -4,8 +4,8 @@
 # Extra arguments go to pytest, e.g. scripts/test.sh -m "not kafka" for a quick run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh   # first: the bootstrap's mypyc build needs a C compiler
 bash scripts/bootstrap.sh
-bash scripts/system-deps.sh
 started_kafka=0
 if ! bash infra/kafka/kafka.sh status >/dev/null 2>&1; then
   bash infra/kafka/kafka.sh start

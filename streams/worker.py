@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--session-timeout", type=float, default=60.0,
                         help="seconds before the group gives a silent (crashed) worker's partitions to "
                              "another (60; the broker allows 6-300 by default)")
+    parser.add_argument("--max-loaded-districts", type=int, default=128,
+                        help="district states kept in memory between batches; colder ones are rebuilt from "
+                             "the facts table when needed (128)")
     parser.add_argument("--log-every", type=float, default=10.0, help="seconds between count log lines (10)")
     parser.add_argument("--counts-file", help="default: <warehouse>/worker-counts.json")
     parser.add_argument("--catalogue", help="rules catalogue (default: JUNHENG_CATALOGUE or qingdao-2021)")
@@ -52,8 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from junheng.compiled_engine import install as install_engine
+
+    engine_kind = install_engine()  # before anything imports rules
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.loglevel.upper(), format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    log.info("rules engine: %s", engine_kind)
     for name in ("kafka", "aiokafka"):  # connection chatter at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
     from ingestion.producer import create_topics, topic_partitions
@@ -83,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           app_id=app_id, replication_factor=args.replication_factor, log_every_s=args.log_every,
                           counts_file=Path(args.counts_file) if args.counts_file else None,
                           catalogue=args.catalogue, standby_replicas=args.standby_replicas,
-                          session_timeout_s=args.session_timeout, gx=not args.no_gx)
+                          session_timeout_s=args.session_timeout, gx=not args.no_gx,
+                          max_loaded_districts=args.max_loaded_districts)
     config.warehouse.mkdir(parents=True, exist_ok=True)
     app, runtime = create_app(settings, config)
     tune_gc()
