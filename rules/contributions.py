@@ -168,10 +168,10 @@ class Totals:
         m = self.moments.get(pair)
         if m is None:
             m = self.moments[pair] = WeightedMoments()
-        if before is not None:
-            m.remove(*before)
+        if before is not None:  # two arguments, not *before: mypyc compiles that as a generic call
+            m.remove(before[0], before[1])
         if after is not None:
-            m.add(*after)
+            m.add(after[0], after[1])
         self.pairs.add(pair)
 
 
@@ -199,6 +199,13 @@ def move_contribution(keys: ContributionKeys, totals: Totals, old: SchoolEval | 
 def _diff(keys: ContributionKeys, totals: Totals, before: Contribution, after: Contribution) -> None:
     """totals += after − before, for two whole contributions."""
     old_c, new_c = before.counters, after.counters
+    if not old_c and not before.terms:  # a school-year's first evaluation: everything is new
+        for k, v in new_c.items():
+            if v:
+                _bump_counter(keys, totals, k, v)
+        for pair, term in after.terms.items():
+            totals.swap(pair, None, term)
+        return
     for k, v in new_c.items():
         d = v - old_c.get(k, 0)
         if d:
