@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" != "--no-bootstrap" ]; then
   bash scripts/bootstrap.sh
 fi
+mkdir -p build
+exec 9>build/.compile.lock
+flock 9   # two bootstraps at once (parallel shells) build one after the other
+if .venv/bin/python -m junheng.compiled_engine --check >/dev/null 2>&1; then
+  echo "compiled: build/compiled is already a build of today's sources" >&2
+  exit 0
+fi
 out=build/compiled
 tmp=build/compiled.new   # built aside and moved in whole: a running driver never sees half a build
 rm -rf "$tmp"
