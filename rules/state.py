@@ -62,6 +62,11 @@ class ApplyResult:
     changes: Changes | None = None
 
 
+#: the result of every event applied within apply_batch (shared: results are never mutated)
+_APPLIED_IN_BATCH = ApplyResult(APPLIED)
+_DUPLICATE = ApplyResult(DUPLICATE)
+
+
 @dataclass
 class _School:
     profiles: dict[int, Mapping[str, Any]] = field(default_factory=dict)
@@ -108,7 +113,7 @@ class DistrictState:
         self.projects: dict[int, dict[str, Mapping[str, Any]]] = {}
         self.years: dict[int, _Year] = {}
         self._dirty_years: set[int] = set()
-        self._batching = False
+        self._batch_changes: Changes | None = None   # set while apply_batch runs
         self._pending: dict[tuple[str, int], None] = {}   # school-years to re-evaluate at flush (batches)
 
     # ------------------------------------------------------------------ apply
@@ -128,7 +133,7 @@ class DistrictState:
         if version is not None:
             applied_seq, applied_id, seen = version[0], version[1], version[2]
             if event_id == applied_id or event_id in seen:
-                return ApplyResult(DUPLICATE)
+                return _DUPLICATE
             if seq < applied_seq:
                 self.versions[key] = (applied_seq, applied_id, (*seen, event_id))
                 return ApplyResult(STALE, f"seq {seq} older than applied {applied_seq}")
@@ -137,25 +142,26 @@ class DistrictState:
             self.versions[key] = (seq, event_id, (*seen, applied_id))
         else:
             self.versions[key] = (seq, event_id, ())
+        batch = self._batch_changes
+        if batch is not None:  # in a batch: the batch's changes collect it; judged at flush()
+            self._store(etype, school_id, int(event["year"]), event["payload"], batch)
+            return _APPLIED_IN_BATCH
         changes = Changes()
         self._store(etype, school_id, int(event["year"]), event["payload"], changes)
-        if not self._batching:
-            self.flush(changes)
+        self.flush(changes)
         return ApplyResult(APPLIED, None, changes)
 
     def apply_batch(self, events: Iterable[Mapping[str, Any]]) -> tuple[list[ApplyResult], Changes]:
         """Apply several events and judge the district once at the end: the outcome of each
-        event, and every change of the batch together. Sections and coefficients are as
-        exact as with apply(); status changes are reported once per batch, not per event."""
-        self._batching = True
+        event, and every change of the batch together (the per-event results carry only the
+        outcome and reason, no changes of their own: a batch builds one Changes, not one per
+        event). Sections and coefficients are as exact as with apply(); status changes are
+        reported once per batch, not per event."""
+        changes = self._batch_changes = Changes()
         try:
             results = [self.apply(e) for e in events]
         finally:
-            self._batching = False
-        changes = Changes()
-        for r in results:
-            if r.changes is not None:
-                changes.sections += r.changes.sections
+            self._batch_changes = None
         self.flush(changes)
         return results, changes
 
@@ -248,7 +254,7 @@ class DistrictState:
         flush(), however many of its facts the batch changes (within a 500-event batch of a
         city's stream, fewer than half of the school events are to distinct school-years)."""
         changes.sections.append((school_id, year))
-        if self._batching:
+        if self._batch_changes is not None:
             self._pending[(school_id, year)] = None
         else:
             self._recompute_school(school_id, school, year)
