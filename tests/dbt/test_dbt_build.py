@@ -328,3 +328,27 @@ def test_snapshot_source_freshness_and_docs(built, con):
     assert docs.returncode == 0, docs.stdout[-3000:]
     catalog = json.loads((wh / "dbt-target" / "catalog.json").read_text())
     assert {f"model.junheng.{m}" for m in REQUIRED} <= set(catalog["nodes"])
+
+
+def test_a_dead_letter_landed_twice_is_one_rejected_record(tmp_path):
+    """At-least-once: a batch re-delivered after a crash lands its dead letters again. Staging
+    keeps one row per record (same origin, same bytes); different records stay apart, even with
+    equal bytes."""
+    from streams.landing import LandingWriter
+    from streams.processing import DeadLetter
+
+    def row(raw: bytes, origin: dict) -> dict:
+        return DeadLetter(raw, "not_json: not valid JSON", origin).to_row()
+
+    first = [row(b"not json", {"topic": "t.events", "partition": 1, "offset": 7}),
+             row(b"not json", {"topic": "t.events", "partition": 2, "offset": 7}),
+             row(b"{broken", {"file": "a.jsonl", "line": 3})]
+    writer = LandingWriter(tmp_path / "landing", writer_id="w1")
+    writer.write("dead_letters", first, batch=1)
+    LandingWriter(tmp_path / "landing", writer_id="w2").write("dead_letters", first[:2], batch=2)  # re-delivered
+    done = _dbt(["run", "--select", "stg_dead_letters"], tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    with duckdb.connect(str(tmp_path / "junheng.duckdb"), read_only=True) as db:
+        rows = db.execute("select origin_partition, origin_offset, origin_file, landed_batch from staging.stg_dead_letters "
+                          "order by origin_file nulls first, origin_partition").fetchall()
+    assert rows == [(1, 7, None, 1), (2, 7, None, 1), (None, None, "a.jsonl", 1)]

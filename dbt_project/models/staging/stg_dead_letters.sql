@@ -1,4 +1,8 @@
 -- Rejected records: reason code and message, origin parsed from its JSON.
+-- One row per rejected record: the worker is at-least-once, so a batch re-delivered after a crash
+-- lands its dead letters again (its applied events come back as duplicates and are not re-landed).
+-- The same record is the same origin (topic/partition/offset, or file/line) with the same bytes;
+-- the first landing is kept.
 select
     reason_code,
     reason,
@@ -13,3 +17,4 @@ select
     landed_pos,
     cast(landed_at as timestamp) as landed_at
 from {{ landing('dead_letters') }}
+qualify row_number() over (partition by origin, raw order by landed_batch, landed_pos, landed_at) = 1
