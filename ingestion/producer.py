@@ -8,9 +8,10 @@ Every non-blank line of every file becomes one message on the events topic (defa
 * value: the line exactly as read, without its line terminator (``\\n`` or ``\\r\\n``) -- bad
   lines included: the worker, not the producer, judges them and dead-letters what is bad, so
   nothing is lost on the way and the dead-letter topic holds the original bytes;
-* key: the event's ``district_code`` (UTF-8), so all events of a district land in one partition,
-  in file order; ``b"unknown"`` for a line that is not a JSON object with a string
-  ``district_code`` (it can only be dead-lettered anyway).
+* key: the event's ``district_code`` (UTF-8; ``subject.district_code`` in a schema_version 2
+  event), so all events of a district land in one partition, in file order, whatever version each
+  was written in; ``b"unknown"`` for a line that is not a JSON object with a string district code
+  (it can only be dead-lettered anyway).
 
 The producer is idempotent (``enable_idempotence=True``, ``acks="all"``): a retried send is
 written once and the order within a partition is kept. Every send's future is checked; failures
@@ -119,12 +120,20 @@ def make_producer(settings: KafkaSettings, client_id: str = "junheng-producer", 
 
 
 def key_for(line: bytes) -> bytes:
-    """The message key: the event's district_code, or b"unknown" when the line has none."""
+    """The message key: the event's district_code, or b"unknown" when the line has none.
+
+    Version 2 events carry it as ``subject.district_code``; keying both versions alike keeps a
+    district's events in one partition, in order, while producers move from version 1 to 2.
+    """
     try:
         obj = json.loads(line)
     except (ValueError, UnicodeDecodeError):
         return UNKNOWN_KEY
-    code = obj.get("district_code") if isinstance(obj, dict) else None
+    if not isinstance(obj, dict):
+        return UNKNOWN_KEY
+    code = obj.get("district_code")
+    if code is None and isinstance(obj.get("subject"), dict):
+        code = obj["subject"].get("district_code")
     if isinstance(code, str) and code:
         return code.encode("utf-8")
     return UNKNOWN_KEY

@@ -4,6 +4,7 @@ Public API (see :mod:`ingestion.contract.validate` for details)::
 
     check_event(raw: bytes) -> Verdict           serialized event: size, JSON, schema, sanity
     check_event_dict(event: dict) -> Verdict     already parsed event: schema, sanity
+    (an accepted event of any supported version comes back in version 1's shape: upcast.py)
     fact_key(event: dict) -> tuple               versioning key for seq / supersession
     Verdict(ok, event, reason) (.code)           the outcome
     MAX_EVENT_BYTES, KNOWN_EVENT_TYPES, SUPPORTED_SCHEMA_VERSIONS, REASON_CODES and the codes
@@ -13,6 +14,7 @@ reference.
 """
 
 from ingestion.contract.validate import (
+    BASE_SCHEMA_VERSION,
     IMPOSSIBLE_VALUE,
     KNOWN_EVENT_TYPES,
     MAX_EVENT_BYTES,
@@ -30,6 +32,7 @@ from ingestion.contract.validate import (
 )
 
 __all__ = [
+    "BASE_SCHEMA_VERSION",
     "IMPOSSIBLE_VALUE",
     "KNOWN_EVENT_TYPES",
     "MAX_EVENT_BYTES",

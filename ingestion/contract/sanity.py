@@ -108,8 +108,27 @@ _V1: Mapping[str, Check] = MappingProxyType(
     }
 )
 
+
+
+def _school_enrolment_v2(event: dict[str, Any]) -> str | None:
+    # Version 2 derives students and classes from the class sizes, so they cannot disagree; what
+    # is left is a grade listed twice, which JSON Schema cannot say (uniqueItems compares whole
+    # items) and which would silently add one grade's classes to another's.
+    seen: set[int] = set()
+    for i, entry in enumerate(event["payload"]["grades"]):
+        grade = entry["grade"]
+        if grade in seen:
+            return f"payload.grades[{i}].grade: grade {grade} is listed more than once"
+        seen.add(grade)
+    return None
+
+
+# Version 2 changed only the envelope's subject and school.enrolment's payload; the other payloads,
+# and so their checks and JSON paths, are version 1's.
+_V2: Mapping[str, Check] = MappingProxyType({**_V1, "school.enrolment": _school_enrolment_v2})
+
 #: schema_version -> event_type -> check. Every event type of a version must have an entry.
-CHECKS: Mapping[int, Mapping[str, Check]] = MappingProxyType({1: _V1})
+CHECKS: Mapping[int, Mapping[str, Check]] = MappingProxyType({1: _V1, 2: _V2})
 
 
 def scan_values(value: Any, path: str) -> str | None:

@@ -16,6 +16,8 @@ Checks run cheapest first and stop at the first failure, so a flood of garbage c
 4. envelope  JSON Schema of the envelope, including formats and the school_id rule
 5. payload   JSON Schema of the payload for ``event_type``
 6. sanity    impossible values the schema cannot express (:mod:`ingestion.contract.sanity`)
+7. upcast    an accepted event of a version other than 1 is turned into version 1's shape
+             (:mod:`ingestion.contract.upcast`), so everything downstream reads one shape
 
 ``reason`` is ``"<code>: <message>"``; the code (also :attr:`Verdict.code`) is one of
 :data:`REASON_CODES` and is what dead-letter counters should group by. The message names the JSON
@@ -38,8 +40,10 @@ from jsonschema.protocols import Validator
 
 from ingestion.contract.registry import SchemaSet, load_schema_sets
 from ingestion.contract.sanity import CHECKS, Check, scan_values
+from ingestion.contract.upcast import UPCASTERS, Upcaster
 
 __all__ = [
+    "BASE_SCHEMA_VERSION",
     "MAX_EVENT_BYTES",
     "SUPPORTED_SCHEMA_VERSIONS",
     "KNOWN_EVENT_TYPES",
@@ -109,23 +113,28 @@ class Verdict:
 # --- schema sets, loaded once at import --------------------------------------------------------
 
 _SETS: dict[int, SchemaSet] = load_schema_sets()
-_LATEST: SchemaSet = _SETS[max(_SETS)]
+
+#: The shape every accepted event is given (verdict.event): the engine reads only this version.
+BASE_SCHEMA_VERSION: int = 1
 
 for _version, _set in _SETS.items():  # fail at import, not on the first event of a new version
     if _version not in CHECKS or set(CHECKS[_version]) != _set.event_types:
         raise RuntimeError(
             f"schema_version {_version}: sanity.CHECKS must register exactly its event types"
         )
+    if _version != BASE_SCHEMA_VERSION and _version not in UPCASTERS:
+        raise RuntimeError(f"schema_version {_version}: upcast.UPCASTERS has no upcaster for it")
 
 #: The schema versions this build reads, ascending.
 SUPPORTED_SCHEMA_VERSIONS: tuple[int, ...] = tuple(_SETS)
 #: Every event type of any supported version.
 KNOWN_EVENT_TYPES: frozenset[str] = frozenset().union(*(s.event_types for s in _SETS.values()))
 
-# (fast payload validator, reference validator, sanity check) per (version, event_type): one dict
-# lookup on the hot path instead of three.
-_PAYLOAD: dict[tuple[int, str], tuple[Callable[[Any], Any], Validator, Check]] = {
-    (v, t): (s.fast_payloads[t], s.ref_payloads[t], CHECKS[v][t])
+# (fast payload validator, reference validator, sanity check, upcaster or None) per
+# (version, event_type): one dict lookup on the hot path instead of four, and version 1 pays
+# nothing for the existence of others (its upcaster is None).
+_PAYLOAD: dict[tuple[int, str], tuple[Callable[[Any], Any], Validator, Check, Upcaster | None]] = {
+    (v, t): (s.fast_payloads[t], s.ref_payloads[t], CHECKS[v][t], UPCASTERS.get(v))
     for v, s in _SETS.items()
     for t in s.event_types
 }
@@ -179,8 +188,9 @@ def check_event(raw: bytes | bytearray | memoryview | str | None) -> Verdict:
 def check_event_dict(event: Any) -> Verdict:
     """Check an event that is already parsed (the embedded driver, tests, a producer's own dicts).
 
-    Same checks as :func:`check_event` minus size and JSON syntax. The dict is not copied; on
-    success ``verdict.event is event``.
+    Same checks as :func:`check_event` minus size and JSON syntax. The dict is never modified. On
+    success, a version 1 event is returned as is (``verdict.event is event``); an event of another
+    version is returned upcast to version 1's shape (a new dict, see :mod:`ingestion.contract.upcast`).
     """
     if not isinstance(event, dict):
         return _reject(NOT_OBJECT, f"event is {_json_type(event)}, not an object")
@@ -195,8 +205,11 @@ from rules.facts import fact_key  # noqa: E402
 def _check(obj: dict[str, Any]) -> Verdict:
     version = obj.get("schema_version")
     if type(version) is not int:  # not isinstance: True would otherwise select version 1
-        # Missing or not an integer: let the newest envelope schema say what is wrong.
-        return _schema_failure(_LATEST.ref_envelope, obj, "", "schema_version: must be an integer")
+        # Missing or not an integer: the version picks the schemas, so it is what to report (no
+        # version's envelope can say more, and they disagree on the other fields).
+        if "schema_version" not in obj:
+            return _reject(SCHEMA, "schema_version: is required")
+        return _reject(SCHEMA, f"schema_version: {_json_repr(version)} is not of type integer")
     schema_set = _SETS.get(version)
     if schema_set is None:
         supported = ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS))
@@ -211,7 +224,7 @@ def _check(obj: dict[str, Any]) -> Verdict:
         return _schema_failure(schema_set.ref_envelope, obj, "", _fast_message(exc, ""))
 
     payload = obj["payload"]
-    fast, ref, sanity = _PAYLOAD[version, obj["event_type"]]
+    fast, ref, sanity, upcast = _PAYLOAD[version, obj["event_type"]]
     try:
         fast(payload)
     except JsonSchemaValueException as exc:
@@ -220,6 +233,9 @@ def _check(obj: dict[str, Any]) -> Verdict:
     problem = scan_values(payload, "payload") or scan_values(obj["source"], "source") or sanity(obj)
     if problem is not None:
         return _reject(IMPOSSIBLE_VALUE, problem)
+    if upcast is not None:  # another version: version 1's shape, the producer's version kept
+        obj = upcast(obj)
+        obj["schema_version"] = version
     return Verdict(True, obj, None)
 
 

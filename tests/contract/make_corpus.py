@@ -74,7 +74,7 @@ def cases() -> dict[str, bytes]:
         "top_level_string.json": b'"school.enrolment"',
         "top_level_null.json": b"null",
         # unsupported_schema_version
-        "unsupported_schema_version.json": edit("school.staff", lambda e: None, schema_version=2),
+        "unsupported_schema_version.json": edit("school.staff", lambda e: None, schema_version=3),
         "schema_version_zero.json": edit("school.staff", lambda e: None, schema_version=0),
         # schema: envelope
         "missing_event_id.json": edit("school.staff", _del("event_id")),
@@ -84,6 +84,8 @@ def cases() -> dict[str, bytes]:
         "unknown_type.json": edit("school.staff", _set("event_type", "school.transferred")),
         "unknown_envelope_field.json": edit("school.staff", _set("priority", "high")),
         "missing_schema_version.json": edit("school.staff", _del("schema_version")),
+        # a version 1 body labelled 2: version 2 wants the subject object (schemas/v2)
+        "v1_body_labelled_version_2.json": edit("school.staff", lambda e: None, schema_version=2),
         "schema_version_string.json": edit("school.staff", lambda e: None, schema_version="1"),
         "bad_district_code.json": edit("district.milestone", _set("district_code", "37020")),
         "district_code_trailing_newline.json": edit(

@@ -33,8 +33,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
     # versions
     "unsupported_schema_version.json": (
         "unsupported_schema_version",
-        "unsupported schema_version 2",
+        "unsupported schema_version 3 (this build reads 1, 2)",
     ),
+    "v1_body_labelled_version_2.json": ("schema", "subject: is required"),
     "schema_version_zero.json": ("unsupported_schema_version", "unsupported schema_version 0"),
     "missing_schema_version.json": ("schema", "schema_version: is required"),
     "schema_version_string.json": ("schema", "schema_version:"),

@@ -15,11 +15,22 @@ BLOCKS = re.findall(r"```json\n(.*?)\n```", DOC.read_text(encoding="utf-8"), fla
 
 
 def test_one_example_per_event_type() -> None:
-    types = [json.loads(block)["event_type"] for block in BLOCKS]
-    assert sorted(types) == sorted(KNOWN_EVENT_TYPES)
+    """Version 1 has one example per type; the version 2 section shows only what changed."""
+    events = [json.loads(block) for block in BLOCKS]
+    assert sorted(e["event_type"] for e in events if e["schema_version"] == 1) == sorted(KNOWN_EVENT_TYPES)
+    assert {e["schema_version"] for e in events} == {1, 2}
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: json.loads(b)["event_type"])
+def test_v2_examples_state_the_v1_examples_facts() -> None:
+    """The doc says the v2 school.enrolment example is the v1 one's fact: hold it to that."""
+    events = [json.loads(block) for block in BLOCKS]
+    v1 = {e["event_type"]: e for e in events if e["schema_version"] == 1}
+    for event in (e for e in events if e["schema_version"] == 2):
+        verdict = check_event(json.dumps(event).encode("utf-8"))
+        assert verdict.event == {**v1[event["event_type"]], "schema_version": 2}
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: f'{json.loads(b)["event_type"]}-v{json.loads(b)["schema_version"]}')
 def test_doc_example_is_valid(block: str) -> None:
     verdict = check_event(block.encode("utf-8"))
     assert verdict.ok, verdict.reason

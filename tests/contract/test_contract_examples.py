@@ -37,7 +37,7 @@ ALL_TYPES = {
 def test_known_event_types_are_the_ten_contract_types() -> None:
     assert KNOWN_EVENT_TYPES == ALL_TYPES
     assert set(EXAMPLES) == ALL_TYPES
-    assert SUPPORTED_SCHEMA_VERSIONS == (1,)
+    assert SUPPORTED_SCHEMA_VERSIONS == (1, 2)
 
 
 @pytest.mark.parametrize("event_type", sorted(ALL_TYPES))

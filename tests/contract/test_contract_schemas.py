@@ -43,8 +43,8 @@ def test_size_limit_is_documented_next_to_the_schemas() -> None:
 
 def test_load_is_cached_per_version_and_reports_event_types() -> None:
     sets = load_schema_sets()
-    assert list(sets) == [1]
-    assert len(sets[1].event_types) == 10
+    assert list(sets) == [1, 2]
+    assert sets[1].event_types == sets[2].event_types and len(sets[1].event_types) == 10
 
 
 def test_fast_validator_keeps_integers_strict() -> None:
@@ -88,16 +88,15 @@ def test_version_directory_missing_a_payload_schema_fails_loudly(tmp_path: Path)
         _load_version(2, v2)
 
 
-def test_the_payload_fields_the_rules_read_are_the_schemas_fields():
-    """rules.facts names the staff and facilities fields once for the platform; the v1 schemas
-    must require exactly those."""
-    import json
-    from pathlib import Path
-
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_the_payload_fields_the_rules_read_are_the_schemas_fields(version: str) -> None:
+    """rules.facts names the staff and facilities fields once for the platform; the schemas of
+    every version must require exactly those (version 2 changed neither payload, so its events
+    reach the engine unchanged)."""
     from rules.facts import FACILITY_FIELDS, STAFF_FIELDS
 
-    v1 = Path(__file__).parents[2] / "ingestion" / "contract" / "schemas" / "v1"
-    staff = json.loads((v1 / "school.staff.schema.json").read_text(encoding="utf-8"))["$defs"]["staff"]
-    facilities = json.loads((v1 / "school.facilities.schema.json").read_text(encoding="utf-8"))["$defs"]["facilities"]
+    directory = SCHEMA_DIR / version
+    staff = json.loads((directory / "school.staff.schema.json").read_text(encoding="utf-8"))["$defs"]["staff"]
+    facilities = json.loads((directory / "school.facilities.schema.json").read_text(encoding="utf-8"))["$defs"]["facilities"]
     assert tuple(staff["required"]) == STAFF_FIELDS
     assert tuple(facilities["required"]) == FACILITY_FIELDS
