@@ -99,31 +99,55 @@ class EmbeddedRunner:
         return states
 
     def _save_states(self) -> None:
+        """Every district's state, all or nothing like a landing batch: all files are written
+        under temporary names first and renamed only when all are complete, so a full disk
+        leaves state/ as it was (and `run` can roll its landing back to match)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        for code, state in self.processor.states.items():
-            path = self.state_dir / f"{code}.json"
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(state.to_state(), ensure_ascii=False), encoding="utf-8")
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for code, state in self.processor.states.items():
+                path = self.state_dir / f"{code}.json"
+                tmp = path.with_suffix(".json.tmp")
+                staged.append((tmp, path))
+                tmp.write_text(json.dumps(state.to_state(), ensure_ascii=False), encoding="utf-8")
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            raise
+        for tmp, path in staged:
             tmp.replace(path)
 
-    def land(self, result: BatchResult, batch: int) -> None:
-        land_result(self.landing, result, batch)
+    def land(self, result: BatchResult, batch: int) -> list[Path]:
+        return land_result(self.landing, result, batch)
 
     def run(self, paths: Sequence[str | Path], progress: ProgressHook | None = None) -> RunSummary:
+        """Process the files; all or nothing. District states are saved only at the end, so if
+        anything fails (a landing write on a full disk, a bad file) the files this run already
+        landed are removed before the error is raised: the warehouse is then exactly as before
+        the run, and running the same files again lands every row once."""
         summary = RunSummary(landing=str(self.landing.root))
         tune_gc()
         start = time.perf_counter()
         batch_no = self.landing.next_batch_number()
-        for records in batched(read_records(paths), self.batch_size):
-            result = self.processor.process(records)
-            self.land(result, batch_no)
-            batch_no += 1
-            summary.batches += 1
-            summary.counts.update(result.counts)
-            summary.dead_letter_reasons.update(d.reason.split(":", 1)[0] for d in result.dead_letters)
-            if progress is not None:
-                progress(len(records))
-        self._save_states()
+        first_file = len(self.landing.landed)  # what this run lands: landing.landed[first_file:]
+        try:
+            for records in batched(read_records(paths), self.batch_size):
+                result = self.processor.process(records)
+                self.land(result, batch_no)
+                batch_no += 1
+                summary.batches += 1
+                summary.counts.update(result.counts)
+                summary.dead_letter_reasons.update(d.reason.split(":", 1)[0] for d in result.dead_letters)
+                if progress is not None:
+                    progress(len(records))
+            self._save_states()
+        except BaseException:
+            for path in reversed(self.landing.landed[first_file:]):  # newest first: a reader
+                path.unlink(missing_ok=True)                          # never sees a later batch alone
+            del self.landing.landed[first_file:]
+            self.processor.states.clear()  # half-applied: reload from state/ before another run
+            self.processor.states.update(self._load_states())
+            raise
         summary.elapsed_s = time.perf_counter() - start
         return summary
 

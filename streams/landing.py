@@ -4,9 +4,21 @@ complete, so a reader (dbt, DuckDB, a BI tool) never sees half a file.
 Layout: <root>/<table>/part-<batch>-<writer>.parquet. A file name sorts by batch, and every
 row carries the batch number (`landed_batch`) and its position (`landed_pos`), so "the latest
 version of a row" is well defined for dbt whatever the file-system order.
+
+A batch lands all or nothing (`write_batch`): every table's file is first written and fsynced
+under a hidden temporary name (``.part-....parquet.tmp``, which no ``*.parquet`` glob matches),
+and only when all of them are complete are they renamed into place. A write that fails -- disk
+full (ENOSPC), file too large (EFBIG), I/O error -- removes the batch's temporary files and raises,
+so no file of a failed batch is visible and the caller can retry the whole batch: the worker stops
+without committing its offsets, the embedded driver rolls its run back (tests/faults/test_sink_faults.py).
+
+Fault injection, for tests only and off unless set: ``JUNHENG_FAULT_LANDING_AFTER=N`` makes a
+writer raise ``OSError(ENOSPC)`` part-way through its (N+1)-th file (counted per writer
+instance, from its creation), after a few bytes of it are on disk, as a disk filling up would.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -42,9 +54,15 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 _META = [("landed_batch", pa.int64()), ("landed_pos", pa.int32()), ("landed_at", pa.string())]
 
+#: Test-only fault hook (see the module docstring): raise ENOSPC part-way through file N+1.
+FAULT_ENV = "JUNHENG_FAULT_LANDING_AFTER"
+
 
 def event_row(event: Mapping[str, Any]) -> dict[str, Any]:
-    """An applied event as a landing row: the envelope as columns, the payload as JSON text."""
+    """An applied event as a landing row: the envelope as columns, the payload as JSON text.
+
+    The event is the contract check's (version 1's shape, whatever version it arrived in), and
+    `schema_version` is the version it arrived in, kept for lineage (docs/events.md)."""
     return {"event_id": event["event_id"], "event_type": event["event_type"],
             "schema_version": event["schema_version"], "occurred_at": event["occurred_at"],
             "source": event["source"], "district_code": event["district_code"],
@@ -62,10 +80,38 @@ class LandingWriter:
         self.writer_id = writer_id or uuid.uuid4().hex[:8]
         self.schemas: dict[str, pa.Schema] = {**SCHEMAS, **(schemas or {})}
         self.root.mkdir(parents=True, exist_ok=True)
+        fault = os.environ.get(FAULT_ENV, "").strip()
+        self._fault_after: int | None = int(fault) if fault else None
+        self._files_started = 0
+        #: every file this writer renamed into place, in order (a driver rolls a failed run back with it)
+        self.landed: list[Path] = []
 
     def write(self, table: str, rows: Sequence[Mapping[str, Any]], batch: int) -> Path | None:
-        if not rows:
-            return None
+        """Land one table's rows as its file of `batch` (None when there are no rows)."""
+        paths = self.write_batch({table: rows}, batch)
+        return paths[0] if paths else None
+
+    def write_batch(self, tables: Mapping[str, Sequence[Mapping[str, Any]]], batch: int) -> list[Path]:
+        """Land several tables' rows as one batch, all or nothing: every file is written and
+        fsynced under a temporary name first, then all are renamed into place. On any error the
+        temporary files are removed and the error is raised, with none of the batch's files
+        visible. Returns the landed paths (tables without rows get no file)."""
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for table, rows in tables.items():
+                if rows:
+                    staged.append(self._stage(table, rows, batch))
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            raise
+        for tmp, final in staged:
+            os.replace(tmp, final)  # a rename: needs no space, so a full disk cannot stop it halfway
+            self.landed.append(final)
+        return [final for _, final in staged]
+
+    def _stage(self, table: str, rows: Sequence[Mapping[str, Any]], batch: int) -> tuple[Path, Path]:
+        """Write and fsync one table's file under its temporary name; (temporary, final) path."""
         schema = self.schemas[table]
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         data = {name: [r.get(name) for r in rows] for name in schema.names}
@@ -78,11 +124,19 @@ class LandingWriter:
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"part-{batch:012d}-{self.writer_id}.parquet"
         tmp = folder / f".{final.name}.tmp"
-        pq.write_table(arrow, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        return final
+        try:
+            self._files_started += 1
+            if self._fault_after is not None and self._files_started > self._fault_after:
+                tmp.write_bytes(b"PAR1")  # the start of a Parquet file, then the "disk" is full
+                raise OSError(errno.ENOSPC, f"No space left on device (injected: {FAULT_ENV}="
+                                            f"{self._fault_after})", str(tmp))
+            pq.write_table(arrow, tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp, final
 
     def next_batch_number(self) -> int:
         """One past the highest batch already landed, so a restarted writer never reuses a name."""

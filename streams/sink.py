@@ -9,6 +9,7 @@ batch. `dead_letter_headers` is the dead-letter topic's message format.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Iterable
 
 from streams.landing import LandingWriter, event_row
@@ -17,13 +18,17 @@ from streams.processing import BatchResult, DeadLetter
 LANDED_TABLES = ("events", "section_results", "district_status", "dead_letters")
 
 
-def land_result(writer: LandingWriter, result: BatchResult, batch: int) -> None:
+def land_result(writer: LandingWriter, result: BatchResult, batch: int) -> list[Path]:
     """Land one batch: applied events, section results, district status changes, dead letters
-    (the same four tables and rows as `EmbeddedRunner.land`)."""
-    writer.write("events", [event_row(e) for e in result.applied], batch)
-    writer.write("section_results", result.sections, batch)
-    writer.write("district_status", result.statuses, batch)
-    writer.write("dead_letters", [d.to_row() for d in result.dead_letters], batch)
+    (the same four tables and rows as `EmbeddedRunner.land`), all or nothing
+    (`LandingWriter.write_batch`): if a write fails, none of the batch's files is visible, so
+    re-processing the batch cannot land any row twice. Returns the files landed."""
+    return writer.write_batch({
+        "events": [event_row(e) for e in result.applied],
+        "section_results": result.sections,
+        "district_status": result.statuses,
+        "dead_letters": [d.to_row() for d in result.dead_letters],
+    }, batch)
 
 
 def merge_results(results: Iterable[BatchResult]) -> BatchResult:
