@@ -178,7 +178,9 @@ def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | 
         cat = load_catalogue(catalogue_name)
     except Exception as exc:
         raise BuildError("seeds", f"cannot load the rules catalogue {catalogue_name!r}: {exc}") from exc
-    bad = stale(project / "seeds", render(cat))
+    from ingestion.reference import districts_csv
+
+    bad = stale(project / "seeds", render(cat, districts_csv()))
     timings["seeds"] = round(time.perf_counter() - t, 3)
     if bad:
         raise BuildError(

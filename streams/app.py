@@ -28,7 +28,7 @@ then appear twice; they never go missing. ``noack_take`` is used instead of ``ta
 was cancelled by a shutdown -- which would commit events that were never processed.
 
 Table writes. The worker writes the table itself -- the local store, plus the changelog
-message sent with the producer to the district's *source partition* -- instead of through
+message sent (in bulk, streams/bulk.py) to the district's *source partition* -- instead of through
 ``table[key] = value``: Faust picks the changelog partition of a table write from the stream's
 current event, which inside a batch is merely the batch's last event (faust-streaming#497), and
 its per-message producer buffer made the flush the slowest step of a batch. The changelog stays
@@ -45,21 +45,26 @@ import os
 import socket
 import ssl
 import time
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Iterator, Mapping, MutableMapping, Sequence
 
 import faust
+from faust import stores as faust_stores
 from faust.serializers import codecs
+from faust.stores.memory import Store as MemoryStore
 
 from ingestion.reference import load_districts
 from junheng.settings import KafkaSettings, catalogue_name
+from junheng.compiled_engine import engine_kind
 from rules import load_catalogue
 from rules.facts import fact_key_str
 from rules.state import APPLIED, DistrictState, Engine
+from streams.bulk import OutMessage, send_bulk
 from streams.landing import LandingWriter
-from streams.processing import DEAD_LETTERED, OUTCOMES, BatchResult, DeadLetter, Processor, Record
+from streams.processing import DEAD_LETTERED, OUTCOMES, BatchResult, Checked, DeadLetter, Processor, Record
 from streams.sink import dead_letter_headers, json_bytes, land_result, merge_results
 
 log = logging.getLogger("streams.app")
@@ -87,6 +92,7 @@ class WorkerConfig:
     catalogue: str | None = None           # default: JUNHENG_CATALOGUE / qingdao-2021
     standby_replicas: int = 1
     session_timeout_s: float = 60.0        # a worker that died unannounced is replaced after this
+    max_loaded_districts: int = 128        # district states kept in memory between batches (LRU)
 
     def resolved_counts_file(self) -> Path:
         return self.counts_file or self.warehouse / "worker-counts.json"
@@ -127,29 +133,141 @@ def table_key(district: str, fact_key: str) -> str:
     return f"{district}|{fact_key}"
 
 
+# --------------------------------------------------------------------------- compact facts
+# The memory:// store keeps every fact of every owned district. As decoded dicts a fact costs
+# ~2.9 KB, as the changelog's JSON bytes ~0.7 KB, deflated with a preset dictionary ~0.35 KB
+# (national scale, one year: 1.05 million facts; docs/benchmarks.md "Scale"). So the table keeps
+# facts deflated: only in memory -- the changelog stays plain JSON, the format of
+# docs/streaming.md -- and the codec below deflates what recovery reads from the changelog too.
+_DEFLATED = b"\x00"      # first byte of a deflated value; JSON never starts with NUL
+_ZDICT: bytes | None = None
+_DEFLATE_PRIMED: Any = None   # a compressobj with the preset dictionary set, copied per fact
+
+
+def _zdict() -> bytes:
+    """The preset dictionary: one stored value per event type, built from the contract's
+    examples, so the field names and fixed strings every fact repeats cost almost nothing. It
+    only has to be the same within one process (deflated values never leave it)."""
+    global _ZDICT
+    if _ZDICT is None:
+        from ingestion.contract.examples import EXAMPLES
+
+        _ZDICT = b"".join(codecs.dumps("json", {"seq": 0, "event_id": e["event_id"], "seen": [], "event": e})
+                          for e in EXAMPLES.values())[-32768:]
+    return _ZDICT
+
+
+def deflate_fact(raw: bytes) -> bytes:
+    """A fact's JSON bytes as the table keeps them in memory."""
+    global _DEFLATE_PRIMED
+    if raw[:1] == _DEFLATED:
+        return raw
+    # Copying a compressor that already has the dictionary is about half the cost of a new
+    # one (which hashes the whole dictionary every time); the output is byte for byte the same.
+    if _DEFLATE_PRIMED is None:
+        _DEFLATE_PRIMED = zlib.compressobj(6, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, _zdict())
+    c = _DEFLATE_PRIMED.copy()
+    return _DEFLATED + c.compress(raw) + c.flush()
+
+
+def changelog_json(obj: Any) -> bytes:
+    """What Faust's ``json`` codec makes of a JSON-native value (str, number, list, dict: the
+    table's keys and values), byte for byte -- compact separators, ASCII -- without the codec's
+    per-call overhead (a third of the encoding time of every fact the worker writes)."""
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def inflate_fact(value: bytes) -> bytes:
+    """The JSON bytes of a table value (deflated or not)."""
+    if value[:1] != _DEFLATED:
+        return value
+    d = zlib.decompressobj(-15, _zdict())
+    return d.decompress(value[1:]) + d.flush()
+
+
+def decode_fact(value: Any) -> dict[str, Any]:
+    """A table value (deflated bytes, JSON bytes or, from older callers, a dict) as a dict."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return json.loads(inflate_fact(bytes(value)))  # type: ignore[no-any-return]
+    if isinstance(value, str):
+        return json.loads(value)  # type: ignore[no-any-return]
+    return value  # type: ignore[no-any-return]
+
+
+class CompactFactCodec(codecs.Codec):
+    """The facts table's value serializer: on the wire (changelog) plain JSON, in the store
+    deflated. ``loads`` is what Faust applies to every changelog message it recovers or keeps as
+    a standby; ``dumps`` gives back the JSON (the worker sends its own writes, see _write_fact)."""
+
+    def _loads(self, s: bytes) -> Any:
+        return deflate_fact(bytes(s))
+
+    def _dumps(self, obj: Any) -> bytes:
+        if isinstance(obj, (bytes, bytearray)):
+            return inflate_fact(bytes(obj))
+        return codecs.dumps("json", obj)  # type: ignore[no-any-return]
+
+
+FACT_CODEC = "junheng_facts"
+codecs.register(FACT_CODEC, CompactFactCodec())
+
+
+def split_by_districts(events: Sequence[Any], limit: int | None) -> list[Sequence[Any]]:
+    """`events` cut, in order, into runs of at most `limit` distinct message keys (the district
+    codes the producer keys by); one run when `limit` is None or the batch has no more."""
+    if not limit:
+        return [events]
+    parts: list[Sequence[Any]] = []
+    seen: set[Any] = set()
+    start = 0
+    for i, ev in enumerate(events):
+        key = ev.message.key
+        if key not in seen:
+            if len(seen) >= limit:
+                parts.append(events[start:i])
+                start, seen = i, set()
+            seen.add(key)
+    parts.append(events[start:])
+    return parts
+
+
 class TableStates(MutableMapping[str, DistrictState]):
     """The Processor's district states, rebuilt on demand from the facts table.
 
     ``get(code)`` returns the loaded state, else replays the district's facts from the table
     into a new state (None when the table has none, so the Processor starts a fresh one).
     ``touched`` collects the districts read or written since it was last cleared.
+
+    Memory: a state holds its district's schools' facts and derived values (~8 KB per school and
+    year of data), so a worker owning thousands of districts cannot keep them all. ``trim()``,
+    called after a batch's facts are in the table, forgets the least recently used states beyond
+    ``max_loaded``; a forgotten district is rebuilt from the table when it is next needed (tens of
+    milliseconds). School data arrive in bursts per district (a bureau's report), so rebuilds are
+    rare. The keys of each district are indexed (built in one pass over the table the first time
+    after start-up or a rebalance, then kept current by ``note_key``) so a rebuild never scans
+    the whole table.
     """
 
-    def __init__(self, engine: Engine, table: Mapping[str, Any]) -> None:
+    def __init__(self, engine: Engine, table: Mapping[str, Any], max_loaded: int | None = None) -> None:
         self.engine = engine
         self.table = table
-        self._states: dict[str, DistrictState] = {}
+        self.max_loaded = max_loaded
+        self._states: dict[str, DistrictState] = {}   # insertion order = least recently used first
         self.touched: set[str] = set()
-        #: table key -> length of the "seen" list last written/read for it
+        #: table key -> length of the "seen" list last written/read for it (only when not 0)
         self.persisted_seen: dict[str, int] = {}
+        self._index: dict[str, list[str]] | None = None
         self.rebuilds = 0
         self.rebuild_s = 0.0
+        self.evictions = 0
 
     # MutableMapping
     def get(self, code: str, default: Any = None) -> Any:  # type: ignore[override]
         self.touched.add(code)
-        state = self._states.get(code)
-        if state is None:
+        state = self._states.pop(code, None)
+        if state is not None:
+            self._states[code] = state   # most recently used last
+        else:
             state = self._load(code)
             if state is not None:
                 self._states[code] = state
@@ -178,17 +296,44 @@ class TableStates(MutableMapping[str, DistrictState]):
         return self._states.get(code)
 
     def evict(self, codes: Sequence[str] | set[str] | None = None) -> None:
-        """Forget in-memory states (all when `codes` is None); the next get() rebuilds them."""
+        """Forget in-memory states (all when `codes` is None: after a rebalance, when the table
+        is being recovered, so the key index is dropped too); the next get() rebuilds them."""
         if codes is None:
             self._states.clear()
+            self._index = None
         else:
             for code in codes:
                 self._states.pop(code, None)
 
+    def trim(self) -> int:
+        """Forget the least recently used states beyond ``max_loaded``, never one touched since
+        ``touched`` was last cleared. Call only when every applied fact is in the table."""
+        if self.max_loaded is None or len(self._states) <= self.max_loaded:
+            return 0
+        doomed = [c for c in self._states if c not in self.touched][:len(self._states) - self.max_loaded]
+        for code in doomed:
+            del self._states[code]
+        self.evictions += len(doomed)
+        return len(doomed)
+
+    def note_key(self, code: str, key: str) -> None:
+        """A key is about to be written to the table: keep the district's key index current."""
+        if self._index is not None and key not in self.table:
+            self._index.setdefault(code, []).append(key)
+
+    def _keys_of(self, code: str) -> list[str]:
+        if self._index is None:
+            index: dict[str, list[str]] = {}
+            for k in self.table.keys():
+                if isinstance(k, str) and "|" in k:
+                    index.setdefault(k.split("|", 1)[0], []).append(k)
+            self._index = index
+        return self._index.get(code, [])
+
     def _load(self, code: str) -> DistrictState | None:
         start = time.perf_counter()
         prefix = code + "|"
-        facts = [(k, v) for k, v in self.table.items() if isinstance(k, str) and k.startswith(prefix)]
+        facts = [(k, decode_fact(v)) for k in self._keys_of(code) if (v := self.table.get(k)) is not None]
         if not facts:
             return None
         events = [v["event"] for _, v in facts]
@@ -201,7 +346,8 @@ class TableStates(MutableMapping[str, DistrictState]):
         for key, v in facts:
             fk = key[len(prefix):]
             state.versions[fk] = (int(v["seq"]), str(v["event_id"]), tuple(v.get("seen") or ()))
-            self.persisted_seen[key] = len(v.get("seen") or [])
+            if v.get("seen"):
+                self.persisted_seen[key] = len(v["seen"])
         self.rebuilds += 1
         elapsed = time.perf_counter() - start
         self.rebuild_s += elapsed
@@ -233,7 +379,7 @@ class StreamRuntime:
         self.config = config
         self.table = table
         self.engine = engine or Engine(load_catalogue(config.catalogue or catalogue_name()))
-        self.states = TableStates(self.engine, table)
+        self.states = TableStates(self.engine, table, config.max_loaded_districts)
         self.processor = Processor(self.engine, load_districts(), _gx_validator() if config.gx else None,
                                    self.states)
         self.landing = LandingWriter(config.warehouse / "landing", writer_id=config.worker_id)
@@ -249,6 +395,12 @@ class StreamRuntime:
         self.status = "starting"
         self.process_s = 0.0
         self.timing: defaultdict[str, float] = defaultdict(float)
+        # wall-clock ends of the first and the latest batch, and what the first one read: the
+        # throughput between them (benchmarks/pipeline.py) needs no clock shared with the reader
+        self.first_batch_done_at: float | None = None
+        self.first_batch_read = 0
+        self.last_batch_done_at: float | None = None
+        self.first_batch_cpu_s = self.last_batch_cpu_s = 0.0   # process CPU time (all threads) then
         self.dead_letter_topic = settings.topic("dead-letters")
         self.section_topic = settings.topic("section-results")
         self.status_topic = settings.topic("district-status")
@@ -281,7 +433,17 @@ class StreamRuntime:
 
     # ---------------------------------------------------------------- one batch
     async def handle(self, events: Sequence[Any]) -> None:
-        """Process one micro-batch of Faust events (not yet acknowledged)."""
+        """Process one micro-batch of Faust events (not yet acknowledged), in parts of at most
+        ``max_loaded_districts`` districts (:func:`split_by_districts`): every district a part
+        touches is loaded until the part's facts are in the table, so a batch spread over
+        thousands of districts (a national stream's corrections and calendar events) would
+        otherwise load them all at once (measured at national scale: 0.8 → 1.9 GB). Each part
+        is landed, sent and written to the table before the next, the whole batch acknowledged
+        after the last, so a crash re-delivers what each part left as it does for a batch."""
+        for part in split_by_districts(events, self.config.max_loaded_districts):
+            await self._handle_part(part)
+
+    async def _handle_part(self, events: Sequence[Any]) -> None:
         t0 = time.perf_counter()
         groups: dict[int, list[Record]] = {}
         keys: dict[tuple[int, int], bytes] = {}
@@ -294,8 +456,9 @@ class StreamRuntime:
         timing = self.timing
         t = time.perf_counter()
         per_partition: list[tuple[int, BatchResult, set[str]]] = []
+        checked = self._check_groups(groups)
         for partition, records in groups.items():
-            result, touched = self._process_group(records)
+            result, touched = self._process_group(records, checked.get(partition) if checked else None)
             per_partition.append((partition, result, touched))
         merged = merge_results(r for _, r, _ in per_partition)
         timing["core_s"] += time.perf_counter() - t
@@ -309,13 +472,14 @@ class StreamRuntime:
                                                         list(merged.statuses))
         timing["land_s"] += time.perf_counter() - t
         t = time.perf_counter()
-        await _delivered(await self._send_outputs(merged, keys))
+        await _delivered(await send_bulk(self.app.producer, self._output_messages(merged, keys)))
         timing["send_s"] += time.perf_counter() - t
         t = time.perf_counter()
-        futures: list[Awaitable[Any]] = []
+        changelog: list[OutMessage] = []
         for partition, result, touched in per_partition:
-            futures += await self._write_facts(partition, result, touched)
-        await _delivered(futures)
+            changelog += self._write_facts(partition, result, touched)
+        await _delivered(await send_bulk(self.app.producer, changelog))
+        self.states.trim()   # every applied fact is in the table now: cold states can go
         timing["table_s"] += time.perf_counter() - t
         self.process_s += time.perf_counter() - t0
         self.batches += 1
@@ -323,16 +487,34 @@ class StreamRuntime:
         self.reasons.update(d.reason.split(":", 1)[0] for d in merged.dead_letters)
         for ev in events:
             self.last_offsets[f"{ev.message.topic}:{ev.message.partition}"] = ev.message.offset
+        self.last_batch_done_at, self.last_batch_cpu_s = time.time(), time.process_time()
+        if self.first_batch_done_at is None:
+            self.first_batch_done_at, self.first_batch_read = self.last_batch_done_at, self.counts["read"]
+            self.first_batch_cpu_s = self.last_batch_cpu_s
         self.write_counts()
 
-    def _process_group(self, records: list[Record]) -> tuple[BatchResult, set[str]]:
+    def _check_groups(self, groups: Mapping[int, list[Record]]) -> dict[int, Checked] | None:
+        """Check every partition's records, then validate them all in one batch-validator call
+        (Great Expectations costs ~0.1 s of CPU per call whatever its size: one call per
+        partition multiplied that by the partition count, see docs/benchmarks.md). None if that
+        raised (a bug): the partitions are then processed one by one, with their fallback."""
+        try:
+            checked = {partition: self.processor.check(records) for partition, records in groups.items()}
+            self.processor.validate(list(checked.values()))
+            return checked
+        except Exception:
+            log.exception("checking a batch of %d partitions failed; processing them one by one", len(groups))
+            return None
+
+    def _process_group(self, records: list[Record], checked: Checked | None = None) -> tuple[BatchResult, set[str]]:
         """Process one partition's records; an unexpected error (a bug, never bad input: bad
         input is dead-lettered by the Processor) falls back to one record at a time, and a
         record that still fails is dead-lettered as internal_error. Either way the worker
         goes on, and every record gets exactly one outcome."""
         self.states.touched = set()
         try:
-            return self.processor.process(records), set(self.states.touched)
+            result = self.processor.process(records) if checked is None else self.processor.apply(checked)
+            return result, set(self.states.touched)
         except Exception:
             log.exception("processing a batch of %d records failed; retrying one record at a time", len(records))
         touched_all = set(self.states.touched)
@@ -364,25 +546,24 @@ class StreamRuntime:
             results.append(r)
         return merge_results(results), touched_all
 
-    async def _send_outputs(self, result: BatchResult,
-                            keys: Mapping[tuple[int, int], bytes]) -> list[Awaitable[Any]]:
-        """Hand every output message to the producer; the caller awaits their delivery."""
-        send = self.app.producer.send
-        futures = []
+    def _output_messages(self, result: BatchResult, keys: Mapping[tuple[int, int], bytes]) -> list[OutMessage]:
+        """Every output message of a batch (dead letters, section results, status changes), for
+        :func:`streams.bulk.send_bulk`: one producer call per record batch, not per message."""
+        out: list[OutMessage] = []
         for dl in result.dead_letters:
             key = keys.get((dl.origin.get("partition"), dl.origin.get("offset")), b"unknown")  # type: ignore[arg-type]
-            futures.append(await send(self.dead_letter_topic, key, dl.raw, None, None, dead_letter_headers(dl)))
+            out.append((self.dead_letter_topic, None, key, dl.raw, dead_letter_headers(dl)))
         for row in result.sections:
-            futures.append(await send(self.section_topic, row["district_code"].encode(), json_bytes(row),
-                                      None, None, None))
+            out.append((self.section_topic, None, row["district_code"].encode(), json_bytes(row), None))
         for row in result.statuses:
-            futures.append(await send(self.status_topic, row["district_code"].encode(), json_bytes(row),
-                                      None, None, None))
-        return futures
+            out.append((self.status_topic, None, row["district_code"].encode(), json_bytes(row), None))
+        return out
 
-    async def _write_facts(self, partition: int, result: BatchResult, touched: set[str]) -> list[Awaitable[Any]]:
+    def _write_facts(self, partition: int, result: BatchResult, touched: set[str]) -> list[OutMessage]:
         """One table entry per fact whose version record changed in this batch: every applied
-        fact, and (when stale events came) every fact whose list of seen event ids grew."""
+        fact, and (when stale events came) every fact whose list of seen event ids grew. The
+        local store is written now; the changelog messages are returned for the caller to send
+        in bulk (:func:`streams.bulk.send_bulk`) and await before the batch is acknowledged."""
         latest: dict[str, tuple[str, str, dict[str, Any]]] = {}
         for event in result.applied:
             code = event["district_code"]
@@ -402,31 +583,35 @@ class StreamRuntime:
                     if tk not in latest and len(version[2]) != self.states.persisted_seen.get(tk, 0):
                         stored = self.table.get(tk)
                         if stored is not None:
-                            latest[tk] = (code, fk, stored["event"])
-        futures = []
+                            latest[tk] = (code, fk, decode_fact(stored)["event"])
+        messages: list[OutMessage] = []
         for tk, (code, fk, event) in latest.items():
             state = self.states.loaded(code)
             version = state.versions[fk] if state is not None and fk in state.versions else \
                 [event["seq"], event["event_id"], []]
             value = {"seq": int(version[0]), "event_id": str(version[1]), "seen": list(version[2]), "event": event}
-            futures.append(await self._write_fact(partition, tk, value))
-            self.states.persisted_seen[tk] = len(version[2])
-        return futures
+            self.states.note_key(code, tk)
+            messages.append(self._write_fact(partition, tk, value))
+            if version[2]:
+                self.states.persisted_seen[tk] = len(version[2])
+            else:
+                self.states.persisted_seen.pop(tk, None)
+        return messages
 
-    async def _write_fact(self, partition: int, key: str, value: dict[str, Any]) -> Awaitable[Any]:
-        """``table[key] = value`` with the changelog message sent to `partition`: the local
-        store is updated now, the returned future resolves when the changelog has it."""
-        self.table.data[key] = value
-        return await self.app.producer.send(  # type: ignore[no-any-return]
-            self.table.changelog_topic_name, codecs.dumps("json", key), codecs.dumps("json", value),
-            partition, None, None)
+    def _write_fact(self, partition: int, key: str, value: dict[str, Any]) -> OutMessage:
+        """``table[key] = value`` with the changelog message for `partition`: the local store is
+        updated now (with the message's JSON bytes, deflated: :func:`deflate_fact`); the returned
+        changelog message is the caller's to send (in bulk) and await."""
+        raw = changelog_json(value)
+        self.table.data[key] = deflate_fact(raw)
+        return (self.table.changelog_topic_name, partition, changelog_json(key), raw, None)
 
     # ---------------------------------------------------------------- counts
     def snapshot(self) -> dict[str, Any]:
         c = self.counts
         return {
             "worker_id": self.config.worker_id, "pid": os.getpid(), "status": self.status,
-            "started_at": self.started_at, "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "engine": engine_kind(), "started_at": self.started_at, "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **{k: c[k] for k in COUNT_KEYS},
             "balanced": c["read"] == sum(c[k] for k in OUTCOMES),
             "dead_letter_reasons": dict(sorted(self.reasons.items())),
@@ -434,8 +619,12 @@ class StreamRuntime:
             "next_landing_batch": self.batch_no, "assigned": self.assigned,
             "last_offsets": dict(sorted(self.last_offsets.items())),
             "districts_loaded": len(self.states), "state_rebuilds": self.states.rebuilds,
+            "state_evictions": self.states.evictions,
             "state_rebuild_s": round(self.states.rebuild_s, 3), "process_s": round(self.process_s, 3),
             "timing_s": {k: round(v, 3) for k, v in sorted(self.timing.items())},
+            "first_batch_done_at": self.first_batch_done_at, "first_batch_read": self.first_batch_read,
+            "last_batch_done_at": self.last_batch_done_at, "first_batch_cpu_s": round(self.first_batch_cpu_s, 3),
+            "last_batch_cpu_s": round(self.last_batch_cpu_s, 3),
             "topic": self.settings.topic("events"), "landing": str(self.landing.root),
         }
 
@@ -454,6 +643,84 @@ class StreamRuntime:
 
 
 # --------------------------------------------------------------------------- the app
+def rewind_uncommitted(consumer: Any, topic: str) -> None:
+    """Make `consumer.seek_to_committed` also rewind `topic`'s partitions that have no committed
+    offset (none, or 0) to their beginning -- what ``auto_offset_reset="earliest"`` promises.
+
+    After a rebalance Faust drops the records it had fetched but not yet handed to the agent
+    (generation changed, flow stopped, partition paused for recovery) and relies on seeking back
+    to the committed offsets; aiokafka's ``seek_to_committed`` seeks only where the committed
+    offset is > 0, so on a partition nothing was ever committed for, the dropped records were
+    skipped for good (found by tests/faults: a second worker joining while the first consumed a
+    fresh topic lost the first events of a partition). Idempotent; Faust's consumer only."""
+    if getattr(consumer, "_junheng_rewinds", False):
+        return
+    original = consumer.seek_to_committed
+
+    async def seek_to_committed() -> Mapping[Any, Any]:
+        committed = await original()
+        fresh = [tp for tp, offset in committed.items() if tp.topic == topic and (offset is None or offset <= 0)]
+        if fresh:
+            log.info("no committed offset for %s: from the beginning", sorted(f"{tp.topic}:{tp.partition}" for tp in fresh))
+            await consumer._thread.seek_to_beginning(*fresh)
+        return committed  # type: ignore[no-any-return]
+
+    consumer.seek_to_committed = seek_to_committed
+    consumer._junheng_rewinds = True
+
+
+def hold_flow_while_seeking(consumer: Any) -> None:
+    """Make `consumer.perform_seek` stop the flow of records to the agents while it seeks.
+
+    Faust's recovery resumes the stream partitions and lets the fetcher run *before* it seeks
+    them to their committed offsets (``Recovery.on_recovery_completed``). The fetcher goes on
+    handing records to the agent while the seek waits on the broker, and then records fetched
+    before the seek go on arriving after it. Each one sets Faust's read offset for its
+    partition. Faust drops any record below that read offset as already seen ("DROPPED MESSAGE
+    ROFF"), so when the seek re-fetches from the committed offset, those records are dropped.
+    The records that aiokafka threw away from its buffer when it sought are never delivered at
+    all. tests/faults found this: a worker restarted after a crash skipped 20 records per
+    partition, about 80 in all, after offset 100, without an error (the restart began with
+    ``rewind_uncommitted``'s seek, which waits for a ListOffsets round trip, so the window was
+    wide). Stopping the flow first means nothing fetched before the seek reaches the agent after
+    it. The read offsets are reset by the seek, and every record from the committed offset on
+    is delivered again. Records already delivered come again as duplicates, which is
+    at-least-once. Idempotent; Faust's consumer only."""
+    if getattr(consumer, "_junheng_holds_flow", False):
+        return
+    original = consumer.perform_seek
+
+    async def perform_seek() -> None:
+        was_active = consumer.flow_active
+        consumer.stop_flow()           # getmany hands out no more records fetched before the seek
+        try:
+            for _ in range(3):         # let the fetcher finish the record it is delivering
+                await asyncio.sleep(0)
+            await original()           # seeks, then resets the read offsets to the committed ones
+        finally:
+            if was_active:
+                consumer.resume_flow()
+
+    consumer.perform_seek = perform_seek
+    consumer._junheng_holds_flow = True
+
+
+class FactsStore(MemoryStore):
+    """Faust's memory store, except that it reports the offset it persisted as -1 ("nothing:
+    read the changelog from its beginning", what Faust's recovery makes of None anyway) instead
+    of None. Recovery registers a newly assigned standby partition with that value; when a
+    rebalance lands while the previous round of recovery is still starting its standbys, that
+    round seeks the new partition with None and the worker crashes ("ValueError: Offset must be
+    a positive integer" -- found by tests/faults, two workers SIGKILLed in turn)."""
+
+    def persisted_offset(self, tp: Any) -> int:
+        return -1
+
+
+FACTS_STORE_URL = "junheng-memory://"
+faust_stores.STORES.aliases.setdefault("junheng-memory", "streams.app:FactsStore")
+
+
 def _quiet_clients() -> None:
     """kafka-python logs every connection at INFO; keep the worker's log about the worker."""
     for name in ("kafka", "aiokafka"):
@@ -471,7 +738,7 @@ def create_app(settings: KafkaSettings, config: WorkerConfig,
         broker=broker_urls(settings),
         broker_credentials=broker_credentials(settings),
         processing_guarantee="at_least_once",
-        store="memory://",
+        store=FACTS_STORE_URL,             # memory:// (FactsStore): rebuilt from the changelog at start
         datadir=str(datadir),
         web_enabled=False,
         web_bind="127.0.0.1",
@@ -481,13 +748,19 @@ def create_app(settings: KafkaSettings, config: WorkerConfig,
         table_standby_replicas=config.standby_replicas,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # record batches of up to 512 KiB (default 16 KiB): a micro-batch's ~5 MB of output and
+        # changelog messages then go out as a few batches per partition (streams/bulk.py) instead
+        # of hundreds, each one a produce round trip (aiokafka sends one batch per partition per
+        # request); under the broker's 1 MiB max.message.bytes
+        producer_max_batch_size=512 * 1024,
         stream_wait_empty=True,
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=min(3.0, config.session_timeout_s / 4),
         worker_redirect_stdouts=False,
     )
     table = app.Table(FACTS_TABLE, default=None, partitions=config.partitions,
-                      schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
+                      # values stay deflated JSON in memory (decode_fact); the changelog is plain JSON
+                      schema=faust.Schema(key_type=str, key_serializer="json", value_serializer=FACT_CODEC),
                       help="applied facts per district: <district>|<fact key> -> {seq, event_id, seen, event}")
     runtime = StreamRuntime(app, settings, config, table, engine)  # type: ignore[arg-type]
     events_topic = app.topic(settings.topic("events"), key_type=bytes, value_type=bytes,
@@ -505,7 +778,10 @@ def create_app(settings: KafkaSettings, config: WorkerConfig,
                 log.critical("batch failed outside the processing core (%s: %s); stopping without "
                              "committing it, it will be re-delivered", type(exc).__name__, exc, exc_info=True)
                 runtime.status = "crashed"
-                runtime.write_counts()
+                try:  # the disk that just failed may hold the counts file too: exit 70 regardless
+                    runtime.write_counts()
+                except OSError:
+                    log.exception("could not write the counts file")
                 logging.shutdown()
                 os._exit(70)
             for ev in events:
@@ -517,6 +793,8 @@ def create_app(settings: KafkaSettings, config: WorkerConfig,
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     def on_assigned(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        rewind_uncommitted(app.consumer, settings.topic("events"))   # before recovery seeks
+        hold_flow_while_seeking(app.consumer)
         runtime.on_assignment_change("assigned", args[0] if args else kwargs.get("assigned", ()))
 
     @app.timer(config.log_every_s)

@@ -1,8 +1,11 @@
 """Reference data: the jurisdiction's districts. An event naming a district not listed here is
-dead-lettered as unknown; the list is data (a CSV), so another city swaps the file."""
+dead-lettered as unknown; the list is data (a CSV), so another city swaps the file: set
+``JUNHENG_DISTRICTS`` to its path (both drivers, the worker and ``junheng build``'s seed check read
+it; regenerate the dbt seeds for it with :func:`rules.seeds.render` ``(districts_csv=...)``)."""
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,9 +20,19 @@ class District:
     profile: str
 
 
+def districts_csv() -> Path:
+    """The jurisdiction's district list: ``$JUNHENG_DISTRICTS`` or the packaged Qingdao list.
+
+    An environment variable rather than an argument because the list must be the same in every
+    process that judges events (embedded driver, Faust worker subprocesses, the build's seed check).
+    """
+    override = os.environ.get("JUNHENG_DISTRICTS")
+    return Path(override) if override else Path(str(resources.files("ingestion.reference") / "districts.csv"))
+
+
 def load_districts(path: str | Path | None = None) -> dict[str, District]:
-    """The districts by code, from `path` or the packaged Qingdao list."""
-    source = Path(path) if path else Path(str(resources.files("ingestion.reference") / "districts.csv"))
+    """The districts by code, from `path` or :func:`districts_csv`."""
+    source = Path(path) if path else districts_csv()
     with source.open(encoding="utf-8", newline="") as fh:
         return {row["district_code"]: District(row["district_code"], row["name_zh"], row["name_en"],
                                                row["kind"], row["profile"])

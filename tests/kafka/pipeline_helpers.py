@@ -48,7 +48,8 @@ class WorkerProcess:
 
     def __init__(self, bootstrap: str, prefix: str, warehouse: Path, log_path: Path, *,
                  counts_file: Path | None = None, batch_size: int = 500, batch_seconds: float = 0.5,
-                 worker_id: str | None = None, session_timeout: float | None = None) -> None:
+                 worker_id: str | None = None, session_timeout: float | None = None,
+                 extra_args: Sequence[str] = ()) -> None:
         self.warehouse = warehouse
         self.counts_file = counts_file or warehouse / "worker-counts.json"
         self.log_path = log_path
@@ -61,6 +62,7 @@ class WorkerProcess:
             cmd += ["--worker-id", worker_id]
         if session_timeout:
             cmd += ["--session-timeout", str(session_timeout)]
+        cmd += list(extra_args)  # e.g. ["--no-gx"] (the fault suite: GX is orthogonal and slow)
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
@@ -180,8 +182,9 @@ def caught_up(counts: dict[str, Any], topic: str, ends: dict[int, int]) -> bool:
     return all(done.get(f"{topic}:{p}", -1) >= end - 1 for p, end in ends.items() if end > 0)
 
 
-def embedded_reference(lines: Sequence[bytes], tmp: Path) -> dict[str, Any]:
-    """The embedded driver over the same lines: its summary counts and its warehouse."""
+def embedded_reference(lines: Sequence[bytes], tmp: Path, gx: bool = True) -> dict[str, Any]:
+    """The embedded driver over the same lines: its summary counts and its warehouse.
+    `gx` must match the worker's (--no-gx): the micro-batch suites can dead-letter events."""
     from junheng.settings import catalogue_name
     from rules import load_catalogue
     from streams.embedded import EmbeddedRunner
@@ -192,7 +195,7 @@ def embedded_reference(lines: Sequence[bytes], tmp: Path) -> dict[str, Any]:
         for line in lines:
             fh.write(line + b"\n")
     warehouse = tmp / "warehouse"
-    runner = EmbeddedRunner(warehouse, catalogue=load_catalogue(catalogue_name()), gx=True)  # as the worker
+    runner = EmbeddedRunner(warehouse, catalogue=load_catalogue(catalogue_name()), gx=gx)  # as the worker
     summary = runner.run([path])
     return {"counts": summary.as_dict(), "warehouse": warehouse, "summary": summary}
 
