@@ -1,5 +1,5 @@
 # The two commands a newcomer needs; each does its own set-up on a fresh machine.
-.PHONY: demo test test-quick bench kafka-start kafka-stop clean
+.PHONY: demo test test-quick faults bench kafka-start kafka-stop clean
 
 demo:            ## generate the sample city and run everything embedded (no Kafka, no Java)
 	bash scripts/demo.sh
@@ -10,8 +10,11 @@ test:            ## install everything, start Kafka, run the whole suite (Kafka 
 test-quick:      ## the suite without the Kafka tests (no broker needed)
 	bash scripts/bootstrap.sh && .venv/bin/python -m pytest -m "not kafka" -q
 
-bench:           ## the rules-engine benchmark (prints its figures)
-	bash scripts/bootstrap.sh && .venv/bin/python -m benchmarks.engine
+faults:          ## the fault-injection suite on real Kafka (docs/reliability.md); the broker must be running
+	bash scripts/bootstrap.sh && .venv/bin/python -m pytest -m faults -q
+
+bench:           ## all benchmarks (engine, pipeline, latency, scale; starts Kafka): one table + benchmarks/results/*.json
+	bash scripts/bench.sh
 
 kafka-start:
 	bash infra/kafka/kafka.sh start
