@@ -17,24 +17,12 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
+# one definition for the tests and the benchmarks (both drive the same worker the same way)
+from benchmarks.kafka_util import caught_up, delete_topics, end_offsets  # noqa: E402,F401
+
 
 def unique_prefix() -> str:
     return f"jt-{uuid.uuid4().hex[:10]}"
-
-
-def delete_topics(bootstrap: str, prefix: str) -> list[str]:
-    """Delete every topic named <prefix>.* or <prefix>-* (the test's topics, changelog and
-    assignor topic), so test runs do not pile up in the broker's data dir."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="junheng-test-cleanup")
-    try:
-        doomed = [t for t in admin.list_topics() if t.startswith((prefix + ".", prefix + "-"))]
-        if doomed:
-            admin.delete_topics(doomed)
-        return doomed
-    finally:
-        admin.close()
 
 
 def kafka_settings(bootstrap: str, prefix: str) -> Any:
@@ -163,23 +151,6 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 20.0, expect: int | 
         return out
     finally:
         consumer.close()
-
-
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        return {tp.partition: off for tp, off in consumer.end_offsets(tps).items()}
-    finally:
-        consumer.close()
-
-
-def caught_up(counts: dict[str, Any], topic: str, ends: dict[int, int]) -> bool:
-    """The worker has processed every message up to `ends` (partition -> end offset)."""
-    done = counts.get("last_offsets", {})
-    return all(done.get(f"{topic}:{p}", -1) >= end - 1 for p, end in ends.items() if end > 0)
 
 
 def embedded_reference(lines: Sequence[bytes], tmp: Path, gx: bool = True) -> dict[str, Any]:
