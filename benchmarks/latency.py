@@ -42,8 +42,22 @@ from benchmarks.kafka_util import (DEFAULT_BATCH_SIZE, Worker, caught_up, city_l
 
 TARGET_P99_S = 1.0
 PROBES_PER_S = 10
-HIGH, LOW = 95.0, 60.0          # satisfaction_pct either side of the 85 % threshold
-SATISFACTION_RULE = "SR"        # the catalogue rule on stat.satisfaction_pct (>= 85)
+SATISFACTION_RULE = "SR"        # the catalogue rule on stat.satisfaction_pct
+
+
+def _probe_values() -> tuple[float, float]:
+    """satisfaction_pct values either side of the catalogue's SR threshold (85 % today), read
+    from the catalogue so that a changed threshold still makes every probe a real flip."""
+    from junheng.settings import catalogue_name
+    from rules import load_catalogue
+
+    [check] = [c for c in load_catalogue(catalogue_name()).rules[SATISFACTION_RULE].checks
+               if c.input == "stat.satisfaction_pct"]
+    threshold = float(check.threshold)
+    return min(100.0, threshold + 10.0), max(0.0, threshold - 25.0)
+
+
+HIGH, LOW = _probe_values()
 
 
 def percentile(values: list[float], q: float) -> float | None:
