@@ -110,7 +110,8 @@ class Worker:
 
     def __init__(self, servers: str, prefix: str, workdir: Path, *, app_id: str,
                  batch_size: int = DEFAULT_BATCH_SIZE, batch_seconds: float = DEFAULT_BATCH_SECONDS,
-                 gx: bool = True, extra_env: dict[str, str] | None = None) -> None:
+                 gx: bool = True, extra_env: dict[str, str] | None = None,
+                 extra_args: Sequence[str] = ()) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.counts_file = workdir / "worker-counts.json"
         self.log_path = workdir / "worker.log"
@@ -121,6 +122,7 @@ class Worker:
                "--counts-file", str(self.counts_file), "--log-every", "5", "--no-create-topics"]
         if not gx:
             cmd.append("--no-gx")
+        cmd += list(extra_args)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 

@@ -30,7 +30,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from benchmarks.kafka_util import (DEFAULT_BATCH_SECONDS, DEFAULT_BATCH_SIZE, Worker, caught_up, city_lines,
                                    delete_topics, end_offsets, load_topic, loadavg, require_broker,
@@ -89,25 +89,29 @@ def bare_consumer(servers: str, topic: str, group: str, total: int, parse: bool 
 def worker_run(servers: str, prefix: str, workdir: Path, total: int, *, gx: bool,
                batch_size: int = DEFAULT_BATCH_SIZE, batch_seconds: float = DEFAULT_BATCH_SECONDS,
                timeout: float = 600.0, extra_env: dict[str, str] | None = None,
-               app_id: str | None = None) -> dict[str, Any]:
+               app_id: str | None = None, extra_args: Sequence[str] = ()) -> dict[str, Any]:
     """The real worker, own consumer group (app id), processes the whole topic."""
     topic = f"{prefix}.events"
     ends = end_offsets(servers, topic)
     app_id = app_id or f"{prefix}-w{'gx' if gx else 'nogx'}"
     started = time.time()
     with Worker(servers, prefix, workdir, app_id=app_id, batch_size=batch_size, batch_seconds=batch_seconds,
-                gx=gx, extra_env=extra_env) as worker:
+                gx=gx, extra_env=extra_env, extra_args=extra_args) as worker:
         c = worker.wait_for(lambda c: caught_up(c, topic, ends), timeout, "the worker to catch up", poll_s=0.2)
     span = (c["last_batch_done_at"] or 0.0) - (c["first_batch_done_at"] or 0.0)
     measured = c["read"] - c["first_batch_read"]
     cpu = float(c.get("last_batch_cpu_s") or 0.0) - float(c.get("first_batch_cpu_s") or 0.0)
+    gx_cpu = float(c.get("last_batch_gx_cpu_s") or 0.0) - float(c.get("first_batch_gx_cpu_s") or 0.0)
     process_s = float(c.get("process_s") or 0.0)
     return {
         "events": c["read"], "events_per_s": round(measured / span) if span > 0 else None,
         "measured_events": measured, "measured_s": round(span, 3),
         # CPU seconds of the worker process over the same window: the figure contention on this
         # shared machine distorts least (wall-clock events/s fall when other jobs take the cores)
-        "cpu_s": round(cpu, 3), "events_per_cpu_s": round(measured / cpu) if cpu > 0 else None,
+        # ... plus its GX child's (the suites run there, on the other core, by default)
+        "cpu_s": round(cpu, 3), "gx_child_cpu_s": round(gx_cpu, 3),
+        "events_per_cpu_s": round(measured / (cpu + gx_cpu)) if cpu + gx_cpu > 0 else None,
+        "gx_mode": c.get("gx"),
         "applied": c["applied"], "duplicate": c["duplicate"], "stale": c["stale"],
         "dead_lettered": c["dead_lettered"], "balanced": c["balanced"], "batches": c["batches"],
         "startup_s": round((c["first_batch_done_at"] or started) - started, 2),
@@ -120,7 +124,8 @@ def worker_run(servers: str, prefix: str, workdir: Path, total: int, *, gx: bool
 
 def run(quick: bool = False, schools: int | None = None, servers: str | None = None,
         gx_rows: tuple[bool, ...] = (True, False), json_row: bool = True,
-        batch_size: int = DEFAULT_BATCH_SIZE) -> dict[str, Any]:
+        batch_size: int = DEFAULT_BATCH_SIZE, gx_in_process_row: bool = False,
+        batch_seconds: float = DEFAULT_BATCH_SECONDS) -> dict[str, Any]:
     """Produce the city once, read it with every reader, return the figures (topics deleted)."""
     servers = require_broker(servers)
     schools = schools or (QUICK_SCHOOLS if quick else FULL_SCHOOLS)
@@ -140,7 +145,13 @@ def run(quick: bool = False, schools: int | None = None, servers: str | None = N
             for gx in gx_rows:
                 name = "worker" if gx else "worker --no-gx"
                 rows[name] = worker_run(servers, prefix, Path(tmp) / name.replace(" ", ""), len(lines), gx=gx,
-                                        batch_size=batch_size)
+                                        batch_size=batch_size, batch_seconds=batch_seconds)
+            if gx_in_process_row:   # the suites in the worker's own process, as before the GX child
+                name = "worker --gx-in-process"
+                rows[name] = worker_run(servers, prefix, Path(tmp) / "worker-gx-in-process", len(lines), gx=True,
+                                        batch_size=batch_size, batch_seconds=batch_seconds,
+                                        app_id=f"{prefix}-wgxin",
+                                        extra_args=["--gx-in-process"])
     finally:
         delete_topics(servers, prefix)
     bare = rows["bare"]["events_per_s"] or 0
@@ -162,7 +173,7 @@ def run(quick: bool = False, schools: int | None = None, servers: str | None = N
 def print_table(figures: dict[str, Any]) -> None:
     print(f"pipeline: {figures['lines']:,} lines ({figures['schools']} schools), 4 partitions; "
           f"load {figures['load_average']['before']} -> {figures['load_average']['after']}")
-    print(f"  {'reader':<16} {'events/s':>9} {'of bare':>8} {'ev/cpu-s':>9} {'events':>8}  notes")
+    print(f"  {'reader':<24} {'events/s':>9} {'of bare':>8} {'ev/cpu-s':>9} {'events':>8}  notes")
     for name, r in figures["rows"].items():
         share = f"{r['share_of_bare']:.0%}" if r.get("share_of_bare") else "-"
         notes = ""
@@ -170,8 +181,8 @@ def print_table(figures: dict[str, Any]) -> None:
             t = r["timing_s"]
             notes = (f"start-up {r['startup_s']} s; in batches {r['process_s']:.1f} of {r['measured_s']:.1f} s "
                      f"(core {t.get('core_s', 0):.1f}, land {t.get('land_s', 0):.1f}, send {t.get('send_s', 0):.1f}, "
-                     f"table {t.get('table_s', 0):.1f})")
-        print(f"  {name:<16} {r['events_per_s'] or 0:>9,} {share:>8} {r.get('events_per_cpu_s') or 0:>9,} "
+                     f"table {t.get('table_s', 0):.1f}, GX wait {t.get('gx_wait_s', 0):.1f})")
+        print(f"  {name:<24} {r['events_per_s'] or 0:>9,} {share:>8} {r.get('events_per_cpu_s') or 0:>9,} "
               f"{r['events']:>8,}  {notes}")
 
 
@@ -180,9 +191,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SCHOOLS} schools instead of {FULL_SCHOOLS}")
     parser.add_argument("--schools", type=int)
     parser.add_argument("--no-gx-only", action="store_true", help="only the --no-gx worker row")
+    parser.add_argument("--with-gx-in-process", action="store_true",
+                        help="add a row with the suites in the worker's own process (--gx-in-process)")
+    parser.add_argument("--batch-seconds", type=float, default=DEFAULT_BATCH_SECONDS,
+                        help=f"the workers' batch window ({DEFAULT_BATCH_SECONDS})")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
-    figures = run(args.quick, args.schools, gx_rows=(False,) if args.no_gx_only else (True, False))
+    figures = run(args.quick, args.schools, gx_rows=(False,) if args.no_gx_only else (True, False),
+                  gx_in_process_row=args.with_gx_in_process, batch_seconds=args.batch_seconds)
     print_table(figures)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -53,6 +53,10 @@ from typing import Any, Awaitable, Iterator, Mapping, MutableMapping, Sequence
 
 import faust
 from faust import stores as faust_stores
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - a dependency; json is the fallback
+    _orjson = None
 from faust.serializers import codecs
 from faust.stores.memory import Store as MemoryStore
 
@@ -62,6 +66,7 @@ from junheng.compiled_engine import engine_kind
 from rules import load_catalogue
 from rules.facts import fact_key_str
 from rules.state import APPLIED, DistrictState, Engine
+from expectations.process_validator import ValidatorUnavailable
 from streams.bulk import OutMessage, send_bulk
 from streams.landing import LandingWriter
 from streams.processing import DEAD_LETTERED, OUTCOMES, BatchResult, Checked, DeadLetter, Processor, Record
@@ -84,6 +89,7 @@ class WorkerConfig:
     batch_size: int = 5000                 # a GX call costs tens of ms whatever its size: big batches,
     batch_seconds: float = 1.0             # cut by time when the stream is slow
     gx: bool = True                        # run the Great Expectations suites on every micro-batch
+    gx_child: bool = True                  # ... in a child process, beside the event loop
     worker_id: str = field(default_factory=lambda: default_worker_id())
     app_id: str | None = None              # default: "<topic prefix>-worker"
     replication_factor: int = 1
@@ -153,7 +159,7 @@ def _zdict() -> bytes:
         from ingestion.contract.examples import EXAMPLES
 
         _ZDICT = b"".join(codecs.dumps("json", {"seq": 0, "event_id": e["event_id"], "seen": [], "event": e})
-                          for e in EXAMPLES.values())[-32768:]
+                          for e in EXAMPLES.values())[-8192:]
     return _ZDICT
 
 
@@ -165,15 +171,25 @@ def deflate_fact(raw: bytes) -> bytes:
     # Copying a compressor that already has the dictionary is about half the cost of a new
     # one (which hashes the whole dictionary every time); the output is byte for byte the same.
     if _DEFLATE_PRIMED is None:
-        _DEFLATE_PRIMED = zlib.compressobj(6, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, _zdict())
+        # an 8 KiB window (the dictionary's limit, _zdict) and memLevel 4 (facts are < 1 KiB):
+        # the same sizes as 32 KiB / 8 and a quarter less time per fact, the copy being smaller;
+        # inflate_fact's 32 KiB window reads either
+        _DEFLATE_PRIMED = zlib.compressobj(6, zlib.DEFLATED, -13, 4, zlib.Z_DEFAULT_STRATEGY, _zdict())
     c = _DEFLATE_PRIMED.copy()
     return _DEFLATED + c.compress(raw) + c.flush()
 
 
 def changelog_json(obj: Any) -> bytes:
-    """What Faust's ``json`` codec makes of a JSON-native value (str, number, list, dict: the
-    table's keys and values), byte for byte -- compact separators, ASCII -- without the codec's
-    per-call overhead (a third of the encoding time of every fact the worker writes)."""
+    """A JSON-native value (the table's keys and values) as the changelog's compact JSON, which
+    Faust's ``json`` codec reads back. orjson writes it (UTF-8, ~4x faster than ``json``: the
+    encoding of every applied fact was a tenth of the worker's CPU); what orjson refuses (an
+    integer beyond 64 bits, nesting deeper than 254) goes through ``json`` as before. NaN and
+    Infinity, which orjson would turn into null, never get here: the contract check rejects them."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(obj)  # type: ignore[no-any-return]
+        except TypeError:   # orjson.JSONEncodeError
+            pass
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
@@ -361,11 +377,49 @@ async def _delivered(futures: Sequence[Awaitable[Any]]) -> None:
         await asyncio.gather(*futures)
 
 
-def _gx_validator() -> Any:
-    """The second validation layer, built once per worker (importing GX takes seconds)."""
+def _gx_validator(in_child: bool) -> Any:
+    """The second validation layer, built once per worker (importing GX takes seconds): in a
+    child process (:class:`expectations.process_validator.ProcessValidator`, the default) or,
+    with ``--gx-in-process``, in the worker itself."""
+    if in_child:
+        from expectations.process_validator import ProcessValidator
+
+        return ProcessValidator()
     from expectations import BatchValidator
 
-    return BatchValidator().validate
+    return BatchValidator()
+
+
+# --------------------------------------------------------------------------- prepared batches
+@dataclass
+class PreparedPart:
+    """A part of a micro-batch (at most ``max_loaded_districts`` districts) after the per-event
+    checks: its Faust events, records per source partition, message keys, and the checked
+    records per partition (None: the checks raised, the fallback processes it record by record)."""
+
+    events: Sequence[Any]
+    groups: dict[int, list[Record]]
+    keys: dict[tuple[int, int], bytes]
+    checked: dict[int, Checked] | None
+
+
+@dataclass
+class PreparedBatch:
+    """A micro-batch between :meth:`StreamRuntime.prepare` and :meth:`StreamRuntime.finish`:
+    its parts and, while the GX child validates it, the future of its verdicts."""
+
+    events: Sequence[Any]
+    parts: list[PreparedPart]
+    verdicts: "asyncio.Future[list[str | None]] | None" = None
+
+    def checked_parts(self) -> list[Checked]:
+        """Every part's checked partitions, in order (the order of the verdicts)."""
+        return [c for part in self.parts if part.checked is not None for c in part.checked.values()]
+
+    def fall_back(self) -> None:
+        """Validation raised (a bug): process every part record by record (its own fallback)."""
+        for part in self.parts:
+            part.checked = None
 
 
 # --------------------------------------------------------------------------- the runtime
@@ -380,7 +434,8 @@ class StreamRuntime:
         self.table = table
         self.engine = engine or Engine(load_catalogue(config.catalogue or catalogue_name()))
         self.states = TableStates(self.engine, table, config.max_loaded_districts)
-        self.processor = Processor(self.engine, load_districts(), _gx_validator() if config.gx else None,
+        self.gx: Any = _gx_validator(config.gx_child) if config.gx else None
+        self.processor = Processor(self.engine, load_districts(), self.gx.validate if self.gx else None,
                                    self.states)
         self.landing = LandingWriter(config.warehouse / "landing", writer_id=config.worker_id)
         self.batch_no = self.landing.next_batch_number()
@@ -401,6 +456,7 @@ class StreamRuntime:
         self.first_batch_read = 0
         self.last_batch_done_at: float | None = None
         self.first_batch_cpu_s = self.last_batch_cpu_s = 0.0   # process CPU time (all threads) then
+        self.first_batch_gx_cpu_s = self.last_batch_gx_cpu_s = 0.0   # ... and the GX child's
         self.dead_letter_topic = settings.topic("dead-letters")
         self.section_topic = settings.topic("section-results")
         self.status_topic = settings.topic("district-status")
@@ -416,6 +472,17 @@ class StreamRuntime:
         """Let a queued stream alert finish, then close its delivery channels."""
         self._alert_pool.shutdown(wait=True)
         self.alerter.close()
+
+    def _gx_cpu_s(self) -> float:
+        """CPU seconds of the GX child so far (0 without one): part of the worker's cost."""
+        usage = self.gx.usage() if hasattr(self.gx, "usage") else {}
+        return float(usage.get("cpu_s") or 0.0)
+
+    def close(self) -> None:
+        """At exit: the alert channels and the GX child process."""
+        self.close_alerts()
+        if hasattr(self.gx, "close"):
+            self.gx.close()
 
     # ---------------------------------------------------------------- rebalance
     def on_assignment_change(self, what: str, tps: Any) -> None:
@@ -433,18 +500,68 @@ class StreamRuntime:
 
     # ---------------------------------------------------------------- one batch
     async def handle(self, events: Sequence[Any]) -> None:
-        """Process one micro-batch of Faust events (not yet acknowledged), in parts of at most
-        ``max_loaded_districts`` districts (:func:`split_by_districts`): every district a part
-        touches is loaded until the part's facts are in the table, so a batch spread over
-        thousands of districts (a national stream's corrections and calendar events) would
-        otherwise load them all at once (measured at national scale: 0.8 → 1.9 GB). Each part
-        is landed, sent and written to the table before the next, the whole batch acknowledged
-        after the last, so a crash re-delivers what each part left as it does for a batch."""
-        for part in split_by_districts(events, self.config.max_loaded_districts):
-            await self._handle_part(part)
+        """Process one micro-batch of Faust events (not yet acknowledged): :meth:`prepare` then
+        :meth:`finish`. The agent runs the two halves of consecutive batches side by side."""
+        await self.finish(self.prepare(events))
 
-    async def _handle_part(self, events: Sequence[Any]) -> None:
-        t0 = time.perf_counter()
+    def prepare(self, events: Sequence[Any]) -> PreparedBatch:
+        """The half of a batch that needs no district state: split it into parts of at most
+        ``max_loaded_districts`` districts (:func:`split_by_districts`), run the per-event
+        checks, and start the GX suites on every part's valid events -- one call for the batch,
+        in the GX child, so they run on the other core while the event loop goes on (the agent
+        meanwhile finishes the previous batch and collects the next). Without the child the
+        suites run here, in-process."""
+        t = time.perf_counter()
+        parts = []
+        for part_events in split_by_districts(events, self.config.max_loaded_districts):
+            groups, keys = self._group(part_events)
+            parts.append(PreparedPart(part_events, groups, keys, self._check_groups(groups)))
+        batch = PreparedBatch(events, parts)
+        pending = batch.checked_parts()
+        try:
+            if hasattr(self.gx, "validate_raw_async"):
+                to_validate = self.processor.awaiting_validation(pending)
+                if to_validate:
+                    batch.verdicts = asyncio.ensure_future(
+                        self.gx.validate_raw_async([rec.raw for rec, _ in to_validate]))
+                else:
+                    self.processor.record_verdicts(pending, None)
+            else:
+                self.processor.validate(pending)
+        except Exception:
+            log.exception("validating a batch of %d events failed; processing its partitions one by one",
+                          len(events))
+            batch.fall_back()
+        self.timing["core_s"] += time.perf_counter() - t
+        return batch
+
+    async def finish(self, batch: PreparedBatch) -> None:
+        """The half that applies: wait for the batch's GX verdicts, then each part in turn is
+        applied, landed, sent and written to the table before the next -- every district a part
+        touches stays loaded until its facts are in the table, so a batch spread over thousands
+        of districts (a national stream's corrections and calendar events) would otherwise load
+        them all at once (measured at national scale: 0.8 → 1.9 GB). The agent acknowledges the
+        batch after this returns, so a crash re-delivers what each part left as it does for a
+        batch. A GX child that cannot be restarted propagates (the worker stops uncommitted)."""
+        if batch.verdicts is not None:
+            t = time.perf_counter()
+            try:
+                reasons = await batch.verdicts
+            except ValidatorUnavailable:
+                raise
+            except Exception:
+                log.exception("validating a batch of %d events failed; processing its partitions one by one",
+                              len(batch.events))
+                batch.fall_back()
+            else:
+                self.processor.record_verdicts(batch.checked_parts(), reasons)
+            self.timing["gx_wait_s"] += time.perf_counter() - t
+        for part in batch.parts:
+            await self._finish_part(part)
+
+    @staticmethod
+    def _group(events: Sequence[Any]) -> tuple[dict[int, list[Record]], dict[tuple[int, int], bytes]]:
+        """Records per source partition, and each message's key (dead letters keep it)."""
         groups: dict[int, list[Record]] = {}
         keys: dict[tuple[int, int], bytes] = {}
         for ev in events:
@@ -453,12 +570,16 @@ class StreamRuntime:
             groups.setdefault(msg.partition, []).append(
                 Record(bytes(raw), {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}))
             keys[(msg.partition, msg.offset)] = msg.key if isinstance(msg.key, bytes) else b"unknown"
+        return groups, keys
+
+    async def _finish_part(self, part: PreparedPart) -> None:
+        t0 = time.perf_counter()
         timing = self.timing
         t = time.perf_counter()
         per_partition: list[tuple[int, BatchResult, set[str]]] = []
-        checked = self._check_groups(groups)
-        for partition, records in groups.items():
-            result, touched = self._process_group(records, checked.get(partition) if checked else None)
+        for partition, records in part.groups.items():
+            checked = part.checked.get(partition) if part.checked is not None else None
+            result, touched = self._process_group(records, checked)
             per_partition.append((partition, result, touched))
         merged = merge_results(r for _, r, _ in per_partition)
         timing["core_s"] += time.perf_counter() - t
@@ -472,7 +593,7 @@ class StreamRuntime:
                                                         list(merged.statuses))
         timing["land_s"] += time.perf_counter() - t
         t = time.perf_counter()
-        await _delivered(await send_bulk(self.app.producer, self._output_messages(merged, keys)))
+        await _delivered(await send_bulk(self.app.producer, self._output_messages(merged, part.keys)))
         timing["send_s"] += time.perf_counter() - t
         t = time.perf_counter()
         changelog: list[OutMessage] = []
@@ -485,23 +606,23 @@ class StreamRuntime:
         self.batches += 1
         self.counts.update({k: merged.counts.get(k, 0) for k in COUNT_KEYS})
         self.reasons.update(d.reason.split(":", 1)[0] for d in merged.dead_letters)
-        for ev in events:
+        for ev in part.events:
             self.last_offsets[f"{ev.message.topic}:{ev.message.partition}"] = ev.message.offset
         self.last_batch_done_at, self.last_batch_cpu_s = time.time(), time.process_time()
+        self.last_batch_gx_cpu_s = self._gx_cpu_s()
         if self.first_batch_done_at is None:
             self.first_batch_done_at, self.first_batch_read = self.last_batch_done_at, self.counts["read"]
-            self.first_batch_cpu_s = self.last_batch_cpu_s
+            self.first_batch_cpu_s, self.first_batch_gx_cpu_s = self.last_batch_cpu_s, self.last_batch_gx_cpu_s
         self.write_counts()
 
     def _check_groups(self, groups: Mapping[int, list[Record]]) -> dict[int, Checked] | None:
-        """Check every partition's records, then validate them all in one batch-validator call
-        (Great Expectations costs ~0.1 s of CPU per call whatever its size: one call per
-        partition multiplied that by the partition count, see docs/benchmarks.md). None if that
-        raised (a bug): the partitions are then processed one by one, with their fallback."""
+        """Every partition's records through the per-event checks; validation follows once for
+        the whole batch (Great Expectations costs ~0.1 s of CPU per call whatever its size: one
+        call per partition multiplied that by the partition count, see docs/benchmarks.md).
+        None if that raised (a bug): the partitions are then processed one by one, with their
+        fallback."""
         try:
-            checked = {partition: self.processor.check(records) for partition, records in groups.items()}
-            self.processor.validate(list(checked.values()))
-            return checked
+            return {partition: self.processor.check(records) for partition, records in groups.items()}
         except Exception:
             log.exception("checking a batch of %d partitions failed; processing them one by one", len(groups))
             return None
@@ -625,6 +746,10 @@ class StreamRuntime:
             "first_batch_done_at": self.first_batch_done_at, "first_batch_read": self.first_batch_read,
             "last_batch_done_at": self.last_batch_done_at, "first_batch_cpu_s": round(self.first_batch_cpu_s, 3),
             "last_batch_cpu_s": round(self.last_batch_cpu_s, 3),
+            "first_batch_gx_cpu_s": round(self.first_batch_gx_cpu_s, 3),
+            "last_batch_gx_cpu_s": round(self.last_batch_gx_cpu_s, 3),
+            "gx": ("child" if hasattr(self.gx, "usage") else "in-process") if self.gx is not None else "off",
+            "gx_child": self.gx.usage() if hasattr(self.gx, "usage") else None,
             "topic": self.settings.topic("events"), "landing": str(self.landing.root),
         }
 
@@ -766,26 +891,53 @@ def create_app(settings: KafkaSettings, config: WorkerConfig,
     events_topic = app.topic(settings.topic("events"), key_type=bytes, value_type=bytes,
                              key_serializer="raw", value_serializer="raw")
 
+    def stop_uncommitted(exc: BaseException) -> None:
+        """Kafka, the disk or the GX child failed: leave the batch unacked and stop the process."""
+        log.critical("batch failed outside the processing core (%s: %s); stopping without committing it, "
+                     "it will be re-delivered", type(exc).__name__, exc, exc_info=exc)
+        runtime.status = "crashed"
+        try:  # the disk that just failed may hold the counts file too: exit 70 regardless
+            runtime.write_counts()
+        except OSError:
+            log.exception("could not write the counts file")
+        logging.shutdown()
+        os._exit(70)
+
     @app.agent(events_topic, name="apply-events")
     async def apply_events(stream: Any) -> None:
+        """Two stages, one batch apart: this loop collects a batch and prepares it (checks, GX
+        started in the child), a finisher task applies, lands, sends and acknowledges the
+        batches in order. So Faust's per-message delivery of batch N+1, the suites on N+1 and
+        the rules on N overlap, instead of taking turns. At most one prepared batch waits (the
+        queue's size), so memory stays bounded; on a rebalance Faust waits until every event
+        taken is acknowledged (``stream_wait_empty``), i.e. until the finisher has drained."""
         runtime.status = "running"
-        async for events in stream.noack_take(config.batch_size, within=config.batch_seconds):
-            try:
-                await runtime.handle(events)
-            except asyncio.CancelledError:
-                raise  # shutdown or rebalance mid-batch: not acked, so re-delivered
-            except Exception as exc:  # Kafka or disk failed: leave unacked and stop the process
-                log.critical("batch failed outside the processing core (%s: %s); stopping without "
-                             "committing it, it will be re-delivered", type(exc).__name__, exc, exc_info=True)
-                runtime.status = "crashed"
-                try:  # the disk that just failed may hold the counts file too: exit 70 regardless
-                    runtime.write_counts()
-                except OSError:
-                    log.exception("could not write the counts file")
-                logging.shutdown()
-                os._exit(70)
-            for ev in events:
-                await stream.ack(ev)
+        prepared: asyncio.Queue[PreparedBatch] = asyncio.Queue(maxsize=1)
+
+        async def finisher() -> None:
+            while True:
+                batch = await prepared.get()
+                try:
+                    await runtime.finish(batch)
+                except asyncio.CancelledError:
+                    raise  # shutdown mid-batch: not acked, so re-delivered
+                except Exception as exc:
+                    stop_uncommitted(exc)
+                for ev in batch.events:
+                    await stream.ack(ev)
+
+        finishing = asyncio.ensure_future(finisher())
+        try:
+            async for events in stream.noack_take(config.batch_size, within=config.batch_seconds):
+                try:
+                    batch = runtime.prepare(events)
+                except Exception as exc:
+                    stop_uncommitted(exc)
+                if finishing.done():   # only if it crashed or was cancelled: never wait on a dead stage
+                    finishing.result()
+                await prepared.put(batch)
+        finally:
+            finishing.cancel()
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode-streaming's receiver type
     def on_revoked(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:

@@ -111,13 +111,36 @@ class Processor:
         partition) but validates them together: a Great Expectations call costs ~0.1 s of CPU
         whatever its size, so one call per partition multiplied that by the partition count.
         The suites judge rows, not batches, so the verdicts do not depend on the grouping."""
+        events = self.to_validate(parts)
+        reasons = self.batch_validator(events) if self.batch_validator is not None and events else None
+        self.record_verdicts(parts, reasons)
+
+    def to_validate(self, parts: Sequence[Checked]) -> list[dict[str, Any]]:
+        """The events of `parts` the batch validator still has to judge, in order.
+
+        :meth:`validate` is this, the validator call and :meth:`record_verdicts`; a driver that
+        runs the validator elsewhere (the worker: in a child process, awaited) calls the two
+        halves around its own call."""
+        return [e for _, e in self.awaiting_validation(parts)]
+
+    @staticmethod
+    def awaiting_validation(parts: Sequence[Checked]) -> list[tuple[Record, dict[str, Any]]]:
+        """:meth:`to_validate` with each event's record (whose raw bytes are cheaper to send to
+        another process than the decoded event)."""
+        return [pair for p in parts if not p.validated for pair in p.valid]
+
+    def record_verdicts(self, parts: Sequence[Checked], reasons: Sequence[str | None] | None) -> None:
+        """Dead-letter the events of `parts` the validator failed (`reasons` as returned for
+        :meth:`to_validate`'s list; None: no validator) and mark the parts validated."""
         todo = [p for p in parts if not p.validated]
-        events = [e for p in todo for _, e in p.valid]
-        if self.batch_validator is not None and events:
-            reasons = iter(self.batch_validator(events))
+        if reasons is not None:
+            expected = sum(len(p.valid) for p in todo)
+            if len(reasons) != expected:
+                raise ValueError(f"the batch validator returned {len(reasons)} verdicts for {expected} events")
+            verdicts = iter(reasons)
             for part in todo:
                 kept = []
-                for (rec, event), reason in zip(part.valid, reasons):
+                for (rec, event), reason in zip(part.valid, verdicts):
                     if reason is None:
                         kept.append((rec, event))
                     else:

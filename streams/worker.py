@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="landing/ goes here, and worker-counts.json (default: JUNHENG_WAREHOUSE or ./warehouse)")
     parser.add_argument("--batch-size", type=int, default=5000, help="events per micro-batch at most (5000)")
     parser.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
+    parser.add_argument("--gx-in-process", action="store_true",
+                        help="run the suites in the worker process (default: in a child process, so "
+                             "they use the second core while the event loop goes on)")
     parser.add_argument("--batch-seconds", type=float, default=1.0,
                         help="a micro-batch closes after this many seconds even when not full (1.0)")
     parser.add_argument("--worker-id", help="names this worker's landing files (default: <host>_<pid>)")
@@ -91,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           counts_file=Path(args.counts_file) if args.counts_file else None,
                           catalogue=args.catalogue, standby_replicas=args.standby_replicas,
                           session_timeout_s=args.session_timeout, gx=not args.no_gx,
+                          gx_child=not args.gx_in_process,
                           max_loaded_districts=args.max_loaded_districts)
     config.warehouse.mkdir(parents=True, exist_ok=True)
     app, runtime = create_app(settings, config)
@@ -114,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runtime.status = "stopped"
         runtime.log_counts()
         runtime.write_counts()
-        runtime.close_alerts()
+        runtime.close()
     return code
 
 
