@@ -23,7 +23,7 @@ from junheng.settings import KafkaSettings
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: production worker defaults (streams/worker.py); the benchmarks state when they differ
 DEFAULT_BATCH_SIZE = 5000
-DEFAULT_BATCH_SECONDS = 1.0
+DEFAULT_BATCH_SECONDS = 0.2
 
 
 class BrokerUnavailable(RuntimeError):

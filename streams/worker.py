@@ -1,6 +1,6 @@
 """Run the Kafka worker: the Faust app of streams/app.py, from the command line.
 
-    python -m streams.worker --warehouse DIR [--batch-size 500] [--batch-seconds 1.0]
+    python -m streams.worker --warehouse DIR [--batch-size 5000] [--batch-seconds 0.2]
 
 Connection, security and topic names come from the JUNHENG_KAFKA_* and JUNHENG_TOPIC_PREFIX
 environment variables (junheng/settings.py). The worker creates the project's topics if they
@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gx-in-process", action="store_true",
                         help="run the suites in the worker process (default: in a child process, so "
                              "they use the second core while the event loop goes on)")
-    parser.add_argument("--batch-seconds", type=float, default=1.0,
-                        help="a micro-batch closes after this many seconds even when not full (1.0)")
+    parser.add_argument("--batch-seconds", type=float, default=0.2,
+                        help="a micro-batch closes after this many seconds even when not full (0.2): "
+                             "the window is part of every event's latency")
     parser.add_argument("--worker-id", help="names this worker's landing files (default: <host>_<pid>)")
     parser.add_argument("--app-id", help="Faust app id = consumer group and changelog prefix "
                                          "(default: <JUNHENG_TOPIC_PREFIX>-worker)")
