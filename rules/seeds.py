@@ -2,10 +2,13 @@
 
     python -m rules.seeds dbt_project/seeds            # write (or refresh) the seed CSVs
     python -m rules.seeds dbt_project/seeds --check    # exit 1 if a committed seed is stale
+    python -m rules.seeds DIR --districts other.csv     # another jurisdiction's district list
 
 The warehouse's SQL (dbt_project/) reads every number it compares against from these seeds;
 the seeds are rendered from the same `Catalogue` the engine loads, with `JUNHENG_CATALOGUE`
-selecting it as for the engine. Floats are written with `repr`, so DuckDB parses back the very
+selecting it as for the engine, and the ``districts`` seed from the jurisdiction's list --
+``--districts`` or, as everywhere else, ``JUNHENG_DISTRICTS`` (``junheng build`` checks the seeds
+against that list, so regenerating them must read it too). Floats are written with `repr`, so DuckDB parses back the very
 double the engine compares with. The seeds' column types are generated too (`_seeds.yml`), so
 a seed and its declaration cannot drift apart.
 """
@@ -294,9 +297,12 @@ def main(argv: Sequence[str] | None = None, write: Callable[[str], object] = sys
     parser.add_argument("folder", help="the dbt project's seeds folder, e.g. dbt_project/seeds")
     parser.add_argument("--check", action="store_true", help="only report stale seeds (exit 1 if any)")
     parser.add_argument("--catalogue", help="catalogue name or path (default: $JUNHENG_CATALOGUE or qingdao-2021)")
+    parser.add_argument("--districts", help="the jurisdiction's district CSV (default: $JUNHENG_DISTRICTS or "
+                                            "the packaged Qingdao list)")
     args = parser.parse_args(argv)
     folder = Path(args.folder)
-    files = render(load_catalogue(args.catalogue) if args.catalogue else None)
+    districts = args.districts or os.environ.get("JUNHENG_DISTRICTS") or None
+    files = render(load_catalogue(args.catalogue) if args.catalogue else None, Path(districts) if districts else None)
     bad = stale(folder, files)
     if args.check:
         if bad:

@@ -58,3 +58,22 @@ def test_a_local_override_reaches_the_seeds(tmp_path):
     files = render(load_catalogue(local))
     assert "R1,1,primary,qualified_teachers,students,100.0,>=,4.5," in files["section_indicator_thresholds.csv"]
     assert "RA-CV,junior,<=,0.35," in files["ra_cv_thresholds.csv"]
+
+
+def test_the_districts_seed_follows_the_jurisdictions_list(tmp_path, monkeypatch):
+    """`junheng build` checks the seeds against JUNHENG_DISTRICTS; regenerating them reads it too."""
+    packaged = (SEEDS / "districts.csv").read_text(encoding="utf-8")
+    other = tmp_path / "districts.csv"
+    other.write_text("district_code,name_zh,name_en,kind,profile\n"
+                     "370202,市南区,Shinan,district,urban core\n"
+                     "990001,样例区,Example,district,rural\n", encoding="utf-8")
+    out: list[str] = []
+    monkeypatch.setenv("JUNHENG_DISTRICTS", str(other))
+    assert main([str(tmp_path / "seeds"), "--catalogue", "qingdao-2021"], write=out.append) == 0
+    written = (tmp_path / "seeds" / "districts.csv").read_text(encoding="utf-8")
+    assert "990001" in written and written != packaged
+    assert main([str(tmp_path / "seeds"), "--check", "--catalogue", "qingdao-2021"], write=out.append) == 0
+    monkeypatch.delenv("JUNHENG_DISTRICTS")
+    assert main([str(tmp_path / "seeds"), "--check", "--catalogue", "qingdao-2021"], write=out.append) == 1
+    assert main([str(tmp_path / "seeds"), "--check", "--catalogue", "qingdao-2021", "--districts", str(other)],
+                write=out.append) == 0
