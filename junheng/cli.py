@@ -43,6 +43,8 @@ def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx:
     from streams.embedded import EmbeddedRunner
 
     runner = EmbeddedRunner(warehouse, catalogue=load_catalogue(settings.catalogue_name()), gx=gx)
+    if runner.recovered:   # a previous run on this warehouse was killed: say what was done about it
+        print(f"warehouse {warehouse}: {runner.recovered}", file=sys.stderr)
     if quiet:
         return runner, runner.run(paths)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -4,10 +4,21 @@ No Kafka, no Java: JSONL files are read line by line as records, cut into micro-
 the Faust worker's, processed by the same `Processor`, and landed by the same writer. District
 states are kept under <warehouse>/state between runs, so running the same files twice applies
 nothing twice (the second run counts duplicates).
+
+A run is all or nothing, also when the process is killed (SIGKILL, power loss): it keeps a journal,
+``state/run.journal``. While it runs, the journal says ``running`` and from which landing
+batch on the files are this run's; at the end the new state files are staged, the journal turns to
+``committing`` and lists them, they are renamed into place, and the journal goes. The next runner
+on the warehouse finds a journal left behind and finishes what it says: ``running`` -- the run
+died before its commit, its landing files are removed (the states never changed); ``committing``
+-- the run died while renaming, the remaining renames are done. Either way the warehouse is then
+that of a finished run, and running the files again lands every row once
+(tests/streams/test_embedded_journal.py).
 """
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +37,44 @@ ProgressHook = Callable[[int], None]
 # A GX call costs ~15 ms plus 10–40 ms per expectation whatever the batch size, so batches are
 # large; the engine's own cost per event does not depend on the batch size.
 DEFAULT_BATCH_SIZE = 5000
+JOURNAL = "run.journal"   # not *.json: state/*.json are the district states
+WRITER_ID = "embedded"
+#: Test-only fault hook, off unless set: ``batch:N`` SIGKILLs the run after landing its N-th batch,
+#: ``commit:N`` after N renames of its commit (tests/streams/test_embedded_journal.py).
+KILL_ENV = "JUNHENG_FAULT_EMBEDDED_KILL"
+
+
+class RunInProgress(RuntimeError):
+    """Another live process holds this warehouse's run journal."""
+
+
+def _kill_hook(stage: str, n: int) -> None:
+    hook = os.environ.get(KILL_ENV, "").strip()
+    if hook and hook == f"{stage}:{n}":
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write, fsync, rename: the journal is either the old one or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "zombie" in status.read_text(errors="replace"))
 
 
 @dataclass
@@ -82,12 +131,15 @@ class EmbeddedRunner:
         self.engine = Engine(catalogue or load_catalogue())
         self.districts = load_districts()
         self.state_dir = self.warehouse / "state"
+        self._committing = False   # between the "committing" journal and its last rename
+        #: what finishing a killed run's journal did ("rolled back ...", "rolled forward ..."), or None
+        self.recovered: str | None = self.recover()
         if batch_validator is None and gx:
             from expectations import BatchValidator as GXValidator
 
             batch_validator = GXValidator().validate
         self.processor = Processor(self.engine, self.districts, batch_validator, self._load_states())
-        self.landing = LandingWriter(self.warehouse / "landing", writer_id="embedded")
+        self.landing = LandingWriter(self.warehouse / "landing", writer_id=WRITER_ID)
         self.batch_size = batch_size
 
     def _load_states(self) -> dict[str, DistrictState]:
@@ -98,10 +150,55 @@ class EmbeddedRunner:
                 states[plain["code"]] = DistrictState.from_state(self.engine, plain)
         return states
 
-    def _save_states(self) -> None:
+    # ---------------------------------------------------------------- the journal
+    @property
+    def journal_path(self) -> Path:
+        return self.state_dir / JOURNAL
+
+    def _journal(self, phase: str, first_batch: int, renames: Sequence[tuple[Path, Path]] = ()) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.journal_path, json.dumps({
+            "phase": phase, "first_batch": first_batch, "pid": os.getpid(),
+            "renames": [[tmp.name, path.name] for tmp, path in renames]}))
+
+    def recover(self) -> str | None:
+        """Finish what a killed run's journal says (module docstring); None if there is none."""
+        try:
+            journal = json.loads(self.journal_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        pid = int(journal.get("pid") or 0)
+        if pid and pid != os.getpid() and _alive(pid):
+            raise RunInProgress(f"process {pid} is running on {self.warehouse} (journal {self.journal_path}); "
+                                "if it is not a junheng run, delete the journal")
+        if journal["phase"] == "committing":
+            done = 0
+            for tmp_name, name in journal["renames"]:
+                tmp = self.state_dir / tmp_name
+                if tmp.exists():
+                    os.replace(tmp, self.state_dir / name)
+                    done += 1
+            self.journal_path.unlink()
+            return f"rolled forward: the run killed while committing its states ({done} renames finished)"
+        first = int(journal["first_batch"])
+        removed = 0
+        root = self.warehouse / "landing"
+        for path in sorted(root.glob(f"*/part-*-{WRITER_ID}.parquet"), reverse=True) + \
+                sorted(root.glob(f"*/.part-*-{WRITER_ID}.parquet.tmp")):
+            batch = int(path.name.lstrip(".").split("-")[1])
+            if batch >= first:
+                path.unlink(missing_ok=True)
+                removed += 1
+        for tmp in self.state_dir.glob("*.json.tmp"):
+            tmp.unlink(missing_ok=True)
+        self.journal_path.unlink()
+        return f"rolled back: the run killed before its commit, {removed} landing files from batch {first} on removed"
+
+    def _save_states(self, first_batch: int) -> None:
         """Every district's state, all or nothing like a landing batch: all files are written
-        under temporary names first and renamed only when all are complete, so a full disk
-        leaves state/ as it was (and `run` can roll its landing back to match)."""
+        under temporary names first, so a full disk leaves state/ as it was (and `run` rolls its
+        landing back to match); then the journal lists the renames before they are done, so a
+        run killed halfway through them is rolled forward by the next runner."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         staged: list[tuple[Path, Path]] = []
         try:
@@ -109,13 +206,21 @@ class EmbeddedRunner:
                 path = self.state_dir / f"{code}.json"
                 tmp = path.with_suffix(".json.tmp")
                 staged.append((tmp, path))
-                tmp.write_text(json.dumps(state.to_state(), ensure_ascii=False), encoding="utf-8")
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    fh.write(json.dumps(state.to_state(), ensure_ascii=False))
+                    fh.flush()
+                    os.fsync(fh.fileno())
         except BaseException:
             for tmp, _ in staged:
                 tmp.unlink(missing_ok=True)
             raise
-        for tmp, path in staged:
+        self._journal("committing", first_batch, staged)
+        self._committing = True
+        for n, (tmp, path) in enumerate(staged, start=1):
             tmp.replace(path)
+            _kill_hook("commit", n)
+        self.journal_path.unlink()
+        self._committing = False
 
     def land(self, result: BatchResult, batch: int) -> list[Path]:
         return land_result(self.landing, result, batch)
@@ -128,23 +233,30 @@ class EmbeddedRunner:
         summary = RunSummary(landing=str(self.landing.root))
         tune_gc()
         start = time.perf_counter()
-        batch_no = self.landing.next_batch_number()
+        batch_no = first_batch = self.landing.next_batch_number()
         first_file = len(self.landing.landed)  # what this run lands: landing.landed[first_file:]
+        self._journal("running", first_batch)
         try:
             for records in batched(read_records(paths), self.batch_size):
                 result = self.processor.process(records)
                 self.land(result, batch_no)
                 batch_no += 1
                 summary.batches += 1
+                _kill_hook("batch", summary.batches)
                 summary.counts.update(result.counts)
                 summary.dead_letter_reasons.update(d.reason.split(":", 1)[0] for d in result.dead_letters)
                 if progress is not None:
                     progress(len(records))
-            self._save_states()
+            self._save_states(first_batch)
         except BaseException:
+            if self._committing:   # failed amid the renames: the run is committed, finish them
+                self._committing = False
+                self.recover()
+                raise
             for path in reversed(self.landing.landed[first_file:]):  # newest first: a reader
                 path.unlink(missing_ok=True)                          # never sees a later batch alone
             del self.landing.landed[first_file:]
+            self.journal_path.unlink(missing_ok=True)
             self.processor.states.clear()  # half-applied: reload from state/ before another run
             self.processor.states.update(self._load_states())
             raise

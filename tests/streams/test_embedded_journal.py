@@ -1,0 +1,117 @@
+"""The embedded driver is all or nothing even when SIGKILLed: a run killed before its commit is
+rolled back by the next runner, one killed amid its commit is rolled forward, and either way the
+warehouse ends exactly as a run that was never killed (streams/embedded.py, the run journal)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from streams.embedded import JOURNAL, KILL_ENV, EmbeddedRunner, RunInProgress
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+BATCH = 150
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """The whole city, and the same lines cut in two files (head, tail)."""
+    from ingestion.synthetic import generate_city
+
+    lines = generate_city(seed=5, schools=30, bad_fraction=0.02, duplicate_fraction=0.02,
+                          stale_fraction=0.02).lines
+    folder = tmp_path_factory.mktemp("journal-stream")
+    whole, head, tail = folder / "all.jsonl", folder / "head.jsonl", folder / "tail.jsonl"
+    cut = len(lines) * 2 // 3
+    whole.write_bytes(b"".join(line + b"\n" for line in lines))
+    head.write_bytes(b"".join(line + b"\n" for line in lines[:cut]))
+    tail.write_bytes(b"".join(line + b"\n" for line in lines[cut:]))
+    assert len(lines) > 6 * BATCH
+    return whole, head, tail
+
+
+def _states(warehouse: Path) -> dict[str, Any]:
+    return {code: s.to_state() for code, s in EmbeddedRunner(warehouse, batch_size=BATCH).states.items()}
+
+
+def _landed_ids(warehouse: Path) -> list[str]:
+    rows = duckdb.connect().execute(
+        f"select lower(event_id) from read_parquet('{warehouse}/landing/events/*.parquet')").fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def _killed_run(warehouse: Path, path: Path, hook: str) -> None:
+    """`EmbeddedRunner(...).run([path])` in a child that SIGKILLs itself at `hook`."""
+    code = (f"from streams.embedded import EmbeddedRunner\n"
+            f"EmbeddedRunner({str(warehouse)!r}, batch_size={BATCH}).run([{str(path)!r}])\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                         env={**os.environ, KILL_ENV: hook, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=300)
+    assert out.returncode == -signal.SIGKILL, out.stderr
+
+
+@pytest.fixture(scope="module")
+def clean(stream: tuple[Path, Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    whole, _, _ = stream
+    warehouse = tmp_path_factory.mktemp("journal-clean")
+    summary = EmbeddedRunner(warehouse, batch_size=BATCH).run([whole])
+    assert summary.balanced() and summary.counts["applied"] > 500
+    return {"counts": summary.as_dict(), "states": _states(warehouse), "ids": _landed_ids(warehouse)}
+
+
+def test_a_run_killed_before_its_commit_is_rolled_back(stream, clean, tmp_path):
+    whole, _, _ = stream
+    warehouse = tmp_path / "wh"
+    _killed_run(warehouse, whole, "batch:3")
+    journal = json.loads((warehouse / "state" / JOURNAL).read_text())
+    assert journal["phase"] == "running"
+    assert len(list((warehouse / "landing" / "events").glob("*.parquet"))) == 3   # visible, uncommitted
+    assert not list((warehouse / "state").glob("*.json"))                         # no state was saved
+
+    runner = EmbeddedRunner(warehouse, batch_size=BATCH)
+    assert runner.recovered and runner.recovered.startswith("rolled back")
+    assert not list((warehouse / "landing").glob("*/*.parquet")) and not (warehouse / "state" / JOURNAL).exists()
+    summary = runner.run([whole])
+    assert summary.as_dict() | {"elapsed_s": 0, "landing": ""} == clean["counts"] | {"elapsed_s": 0, "landing": ""}
+    assert _landed_ids(warehouse) == clean["ids"]          # each applied event landed once
+    assert _states(warehouse) == clean["states"]
+
+
+def test_a_run_killed_amid_its_commit_is_rolled_forward(stream, clean, tmp_path):
+    whole, head, tail = stream
+    warehouse = tmp_path / "wh"
+    first = EmbeddedRunner(warehouse, batch_size=BATCH).run([head])
+    assert first.balanced()
+    _killed_run(warehouse, tail, "commit:2")      # two state files renamed, the others staged
+    journal = json.loads((warehouse / "state" / JOURNAL).read_text())
+    assert journal["phase"] == "committing" and len(journal["renames"]) > 2
+    assert len(list((warehouse / "state").glob("*.json.tmp"))) == len(journal["renames"]) - 2
+
+    runner = EmbeddedRunner(warehouse, batch_size=BATCH)
+    assert runner.recovered and runner.recovered.startswith("rolled forward")
+    assert not list((warehouse / "state").glob("*.json.tmp")) and not (warehouse / "state" / JOURNAL).exists()
+    assert _states(warehouse) == clean["states"]           # head then tail == the whole stream
+    assert _landed_ids(warehouse) == clean["ids"]
+    again = runner.run([tail])                             # the killed run did count: all repeats now
+    assert again.counts["applied"] == 0 and again.balanced()
+
+
+def test_a_live_run_is_not_rolled_back(tmp_path):
+    state = tmp_path / "wh" / "state"
+    state.mkdir(parents=True)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (state / JOURNAL).write_text(json.dumps({"phase": "running", "first_batch": 0, "pid": live.pid,
+                                                 "renames": []}))
+        with pytest.raises(RunInProgress, match=str(live.pid)):
+            EmbeddedRunner(tmp_path / "wh")
+        assert (state / JOURNAL).exists()
+    finally:
+        live.kill()
+        live.wait()
