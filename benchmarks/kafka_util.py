@@ -104,6 +104,29 @@ def end_offsets(servers: str, topic: str) -> dict[int, int]:
         consumer.close()
 
 
+def stop_process(proc: "subprocess.Popen[bytes]", log: Any, timeout: float = 30.0) -> int:
+    """SIGTERM (a worker shuts down cleanly: Faust commits offsets), SIGKILL if it hangs; the
+    log file is closed either way. The return code (negative: the signal that ended it)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    log.close()
+    return proc.returncode  # type: ignore[no-any-return]
+
+
+def kill_process(proc: "subprocess.Popen[bytes]", log: Any) -> int:
+    """SIGKILL: no commit, no cleanup -- what a crash looks like."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+    log.close()
+    return proc.returncode  # type: ignore[no-any-return]
+
+
 class Worker:
     """``python -m streams.worker`` as a subprocess -- the real worker, started as the tests start
     it -- with its log in a file and its counts (written after every batch) read back."""
@@ -153,15 +176,7 @@ class Worker:
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM (Faust shuts down cleanly), SIGKILL if it hangs."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._log.close()
-        return self.proc.returncode
+        return stop_process(self.proc, self._log, timeout)
 
     def __enter__(self) -> "Worker":
         return self

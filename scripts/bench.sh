@@ -5,13 +5,5 @@
 # Extra arguments go to python -m benchmarks, e.g. scripts/bench.sh --quick --only engine,pipeline
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/system-deps.sh   # first: the bootstrap's mypyc build needs a C compiler
-bash scripts/bootstrap.sh
-started_kafka=0
-if ! bash infra/kafka/kafka.sh status >/dev/null 2>&1; then
-  bash infra/kafka/kafka.sh start
-  started_kafka=1
-fi
-cleanup() { if [ "$started_kafka" = 1 ]; then bash infra/kafka/kafka.sh stop || true; fi; }
-trap cleanup EXIT
+source scripts/prepare-with-kafka.sh   # environment, jars, a broker if none runs
 .venv/bin/python -m benchmarks "$@"

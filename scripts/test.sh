@@ -4,15 +4,7 @@
 # Extra arguments go to pytest, e.g. scripts/test.sh -m "not kafka" for a quick run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/system-deps.sh   # first: the bootstrap's mypyc build needs a C compiler
-bash scripts/bootstrap.sh
-started_kafka=0
-if ! bash infra/kafka/kafka.sh status >/dev/null 2>&1; then
-  bash infra/kafka/kafka.sh start
-  started_kafka=1
-fi
-cleanup() { if [ "$started_kafka" = 1 ]; then bash infra/kafka/kafka.sh stop || true; fi; }
-trap cleanup EXIT
+source scripts/prepare-with-kafka.sh   # environment, jars, a broker if none runs
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
 rc=$?

@@ -12,11 +12,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from fastjsonschema import JsonSchemaValueException
 
 from ingestion.contract import REASON_CODES, Verdict, check_event, check_event_dict
 from ingestion.contract.examples import EXAMPLES
 from ingestion.contract.registry import load_schema_sets
+from mutations import fast_ok, mutated
 
 SCHEMA_SET = load_schema_sets()[1]
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -87,58 +87,20 @@ INTERESTING = st.one_of(
 )
 
 
-def _containers(node: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
-    """Every dict/list inside ``node`` with its path, ``node`` itself included."""
-    found = [(path, node)]
-    items = (
-        node.items()
-        if isinstance(node, dict)
-        else enumerate(node) if isinstance(node, list) else ()
-    )
-    for key, child in items:
-        if isinstance(child, (dict, list)):
-            found.extend(_containers(child, path + (key,)))
-    return found
-
-
-@st.composite
-def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
-    event = json.loads(
-        json.dumps(draw(st.sampled_from(sorted(EXAMPLES.values(), key=lambda e: e["event_type"]))))
-    )
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        _path, container = draw(st.sampled_from(_containers(event)))
-        if isinstance(container, dict):
-            keys = sorted(container) + ["school", "sections", "extra", "school_id", "senior"]
-            key = draw(st.sampled_from(keys))
-            if key in container and draw(st.booleans()):
-                del container[key]
-            else:
-                container[key] = draw(INTERESTING)
-        elif container:
-            container[draw(st.integers(0, len(container) - 1))] = draw(INTERESTING)
-        else:
-            container.append(draw(INTERESTING))
-    return event
-
-
-def _fast_ok(validate: Any, instance: Any) -> bool:
-    try:
-        validate(instance)
-    except JsonSchemaValueException:
-        return False
-    return True
+def mutated_events() -> st.SearchStrategy[dict[str, Any]]:
+    return mutated(st.sampled_from(sorted(EXAMPLES.values(), key=lambda e: e["event_type"])), INTERESTING,
+                   ["school", "sections", "extra", "school_id", "senior"], min_edits=1, max_edits=3)
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_events())
 def test_fast_and_reference_validators_agree(event: dict[str, Any]) -> None:
-    assert _fast_ok(SCHEMA_SET.fast_envelope, event) == SCHEMA_SET.ref_envelope.is_valid(
+    assert fast_ok(SCHEMA_SET.fast_envelope, event) == SCHEMA_SET.ref_envelope.is_valid(
         event
     ), event
     for event_type in SCHEMA_SET.event_types:  # each payload against every payload schema
         payload = event.get("payload")
-        fast = _fast_ok(SCHEMA_SET.fast_payloads[event_type], payload)
+        fast = fast_ok(SCHEMA_SET.fast_payloads[event_type], payload)
         assert fast == SCHEMA_SET.ref_payloads[event_type].is_valid(payload), (event_type, payload)
 
 

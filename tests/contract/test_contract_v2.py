@@ -14,7 +14,6 @@ import json
 from typing import Any
 
 import pytest
-from fastjsonschema import JsonSchemaValueException
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +29,7 @@ from ingestion.contract.registry import load_schema_sets
 from ingestion.contract.upcast import section_of_grade, upcast_v2
 from ingestion.producer import key_for
 from ingestion.synthetic.versions import mix_versions, to_v2, to_v2_line
+from mutations import fast_ok, mutated
 
 TYPES = sorted(KNOWN_EVENT_TYPES)
 V2 = load_schema_sets()[2]
@@ -239,50 +239,18 @@ _VALUES = st.one_of(
 )
 
 
-def _containers(node: Any) -> list[Any]:
-    found = [node]
-    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-    for child in children:
-        if isinstance(child, (dict, list)):
-            found.extend(_containers(child))
-    return found
-
-
-@st.composite
-def mutated_v2(draw: st.DrawFn) -> dict[str, Any]:
-    event = to_v2(draw(st.sampled_from([EXAMPLES[t] for t in TYPES])))
-    event = json.loads(json.dumps(event))
-    for _ in range(draw(st.integers(min_value=0, max_value=3))):
-        container = draw(st.sampled_from(_containers(event)))
-        if isinstance(container, dict):
-            keys = sorted(container) + ["school_id", "district_code", "school_system", "grades", "extra"]
-            key = draw(st.sampled_from(keys))
-            if key in container and draw(st.booleans()):
-                del container[key]
-            else:
-                container[key] = draw(_VALUES)
-        elif container:
-            container[draw(st.integers(0, len(container) - 1))] = draw(_VALUES)
-        else:
-            container.append(draw(_VALUES))
-    return event
-
-
-def _fast_ok(validate: Any, instance: Any) -> bool:
-    try:
-        validate(instance)
-    except JsonSchemaValueException:
-        return False
-    return True
+def mutated_v2() -> st.SearchStrategy[dict[str, Any]]:
+    return mutated(st.sampled_from([to_v2(EXAMPLES[t]) for t in TYPES]), _VALUES,
+                   ["school_id", "district_code", "school_system", "grades", "extra"], min_edits=0, max_edits=3)
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_v2())
 def test_v2_fast_and_reference_validators_agree(event: dict[str, Any]) -> None:
-    assert _fast_ok(V2.fast_envelope, event) == V2.ref_envelope.is_valid(event), event
+    assert fast_ok(V2.fast_envelope, event) == V2.ref_envelope.is_valid(event), event
     payload = event.get("payload")
     for event_type in V2.event_types:
-        assert _fast_ok(V2.fast_payloads[event_type], payload) == V2.ref_payloads[event_type].is_valid(payload)
+        assert fast_ok(V2.fast_payloads[event_type], payload) == V2.ref_payloads[event_type].is_valid(payload)
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # one definition for the tests and the benchmarks (both drive the same worker the same way)
-from benchmarks.kafka_util import caught_up, delete_topics, end_offsets  # noqa: E402,F401
+from benchmarks.kafka_util import caught_up, delete_topics, end_offsets, kill_process, stop_process  # noqa: E402,F401
 
 
 def unique_prefix() -> str:
@@ -89,23 +88,11 @@ class WorkerProcess:
     # ------------------------------------------------------------------ stopping
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM (graceful: Faust commits offsets), then SIGKILL if it does not exit."""
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._log.close()
-        return self.proc.returncode
+        return stop_process(self.proc, self._log, timeout)
 
     def kill(self) -> int:
         """SIGKILL: no commit, no cleanup -- what a crash looks like."""
-        if self.alive():
-            self.proc.kill()
-            self.proc.wait(10)
-        self._log.close()
-        return self.proc.returncode
+        return kill_process(self.proc, self._log)
 
     def __enter__(self) -> "WorkerProcess":
         return self
