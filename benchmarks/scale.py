@@ -409,6 +409,8 @@ def measure_worker(p: Prepared, workdir: Path, timeout_s: float, gx: bool = True
             "batches": final.get("batches"), "engine": final.get("engine"), "timing_s": final.get("timing_s"),
             "target_rss_bytes": TARGET_WORKER_RSS_BYTES,
             "rss_target_met": max(peak, hwm_before_stop) < TARGET_WORKER_RSS_BYTES,
+            # the GX suites' own process beside the worker (None with GX off), from the counts file
+            "gx_child_peak_rss_mib": (final.get("gx_child") or {}).get("peak_rss_mib"),
         })
     finally:
         result["deleted_topics"] = len(delete_topics(servers, prefix))
@@ -523,7 +525,8 @@ def print_figures(figures: dict[str, Any]) -> None:
             else:
                 print(f"  worker    {k['wall_s']:8.1f} s wall (first batch done at {k['first_batch_done_s']} s), "
                       f"{k['events_per_s'] or '-'} events/s, peak RSS {k['peak_rss_mib']:,.0f} MiB "
-                      f"(target < 1024 MiB: {'met' if k['rss_target_met'] else 'MISSED'})")
+                      f"(target < 1024 MiB: {'met' if k['rss_target_met'] else 'MISSED'})"
+                      + (f"; GX child {k['gx_child_peak_rss_mib']:,.0f} MiB" if k.get("gx_child_peak_rss_mib") else ""))
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
