@@ -52,11 +52,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Iterator, Mapping, MutableMapping, Sequence
 
 import faust
+import orjson
 from faust import stores as faust_stores
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - a dependency; json is the fallback
-    _orjson = None
 from faust.serializers import codecs
 from faust.stores.memory import Store as MemoryStore
 
@@ -66,7 +63,7 @@ from junheng.compiled_engine import engine_kind
 from rules import load_catalogue
 from rules.facts import fact_key_str
 from rules.state import APPLIED, DistrictState, Engine
-from expectations.process_validator import ValidatorUnavailable
+from expectations.process_validator import ProcessValidator, ValidatorUnavailable
 from streams.bulk import OutMessage, send_bulk
 from streams.landing import LandingWriter
 from streams.processing import DEAD_LETTERED, OUTCOMES, BatchResult, Checked, DeadLetter, Processor, Record
@@ -186,12 +183,10 @@ def changelog_json(obj: Any) -> bytes:
     encoding of every applied fact was a tenth of the worker's CPU); what orjson refuses (an
     integer beyond 64 bits, nesting deeper than 254) goes through ``json`` as before. NaN and
     Infinity, which orjson would turn into null, never get here: the contract check rejects them."""
-    if _orjson is not None:
-        try:
-            return _orjson.dumps(obj)  # type: ignore[no-any-return]
-        except TypeError:   # orjson.JSONEncodeError
-            pass
-    return json.dumps(obj, separators=(",", ":")).encode()
+    try:
+        return orjson.dumps(obj)
+    except TypeError:   # orjson.JSONEncodeError
+        return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def inflate_fact(value: bytes) -> bytes:
@@ -378,17 +373,18 @@ async def _delivered(futures: Sequence[Awaitable[Any]]) -> None:
         await asyncio.gather(*futures)
 
 
-def _gx_validator(in_child: bool) -> Any:
-    """The second validation layer, built once per worker (importing GX takes seconds): in a
-    child process (:class:`expectations.process_validator.ProcessValidator`, the default) or,
-    with ``--gx-in-process``, in the worker itself."""
-    if in_child:
-        from expectations.process_validator import ProcessValidator
-
-        return ProcessValidator()
+def _gx_validators(config: WorkerConfig) -> tuple[ProcessValidator | None, Any]:
+    """The second validation layer, built once per worker (importing GX takes seconds): (the
+    GX child, its ``validate``) by default; (None, an in-process ``validate``) with
+    ``--gx-in-process``; (None, None) with ``--no-gx``."""
+    if not config.gx:
+        return None, None
+    if config.gx_child:
+        child = ProcessValidator()
+        return child, child.validate
     from expectations import BatchValidator
 
-    return BatchValidator()
+    return None, BatchValidator().validate
 
 
 # --------------------------------------------------------------------------- prepared batches
@@ -435,9 +431,8 @@ class StreamRuntime:
         self.table = table
         self.engine = engine or Engine(load_catalogue(config.catalogue or catalogue_name()))
         self.states = TableStates(self.engine, table, config.max_loaded_districts)
-        self.gx: Any = _gx_validator(config.gx_child) if config.gx else None
-        self.processor = Processor(self.engine, load_districts(), self.gx.validate if self.gx else None,
-                                   self.states)
+        self.gx_child, validate = _gx_validators(config)
+        self.processor = Processor(self.engine, load_districts(), validate, self.states)
         self.landing = LandingWriter(config.warehouse / "landing", writer_id=config.worker_id)
         self.batch_no = self.landing.next_batch_number()
         self.counts: Counter[str] = Counter({k: 0 for k in COUNT_KEYS})
@@ -476,14 +471,14 @@ class StreamRuntime:
 
     def _gx_cpu_s(self) -> float:
         """CPU seconds of the GX child so far (0 without one): part of the worker's cost."""
-        usage = self.gx.usage() if hasattr(self.gx, "usage") else {}
+        usage = self.gx_child.usage() if self.gx_child is not None else {}
         return float(usage.get("cpu_s") or 0.0)
 
     def close(self) -> None:
         """At exit: the alert channels and the GX child process."""
         self.close_alerts()
-        if hasattr(self.gx, "close"):
-            self.gx.close()
+        if self.gx_child is not None:
+            self.gx_child.close()
 
     # ---------------------------------------------------------------- rebalance
     def on_assignment_change(self, what: str, tps: Any) -> None:
@@ -520,11 +515,11 @@ class StreamRuntime:
         batch = PreparedBatch(events, parts)
         pending = batch.checked_parts()
         try:
-            if hasattr(self.gx, "validate_raw_async"):
+            if self.gx_child is not None:
                 to_validate = self.processor.awaiting_validation(pending)
                 if to_validate:
                     batch.verdicts = asyncio.ensure_future(
-                        self.gx.validate_raw_async([rec.raw for rec, _ in to_validate]))
+                        self.gx_child.validate_raw_async([rec.raw for rec, _ in to_validate]))
                 else:
                     self.processor.record_verdicts(pending, None)
             else:
@@ -749,8 +744,8 @@ class StreamRuntime:
             "last_batch_cpu_s": round(self.last_batch_cpu_s, 3),
             "first_batch_gx_cpu_s": round(self.first_batch_gx_cpu_s, 3),
             "last_batch_gx_cpu_s": round(self.last_batch_gx_cpu_s, 3),
-            "gx": ("child" if hasattr(self.gx, "usage") else "in-process") if self.gx is not None else "off",
-            "gx_child": self.gx.usage() if hasattr(self.gx, "usage") else None,
+            "gx": "off" if not self.config.gx else "child" if self.gx_child is not None else "in-process",
+            "gx_child": self.gx_child.usage() if self.gx_child is not None else None,
             "topic": self.settings.topic("events"), "landing": str(self.landing.root),
         }
 
