@@ -432,6 +432,8 @@ class StreamRuntime:
         self.engine = engine or Engine(load_catalogue(config.catalogue or catalogue_name()))
         self.states = TableStates(self.engine, table, config.max_loaded_districts)
         self.gx_child, validate = _gx_validators(config)
+        log.info("GX micro-batch suites: %s", "off (--no-gx)" if validate is None else
+                 f"in child process {self.gx_child.pid}" if self.gx_child is not None else "in this process")
         self.processor = Processor(self.engine, load_districts(), validate, self.states)
         self.landing = LandingWriter(config.warehouse / "landing", writer_id=config.worker_id)
         self.batch_no = self.landing.next_batch_number()

@@ -70,9 +70,12 @@ def test_killed_gx_child_is_replaced_and_nothing_changes(kafka_bootstrap: str, p
                                 timeout=180, what=f"read >= {half} with a GX child")
         child = first["gx_child"]["pid"]
         assert first["gx"] == "child" and first["gx_child"]["restarts"] == 0
-        assert produce_lines(lines[half:], settings)["sent"] == len(lines) - half
-        worker.wait_for(lambda c: c["read"] > half, timeout=60, what="the second half to start")
+        three_quarters = len(lines) * 3 // 4
+        assert produce_lines(lines[half:three_quarters], settings)["sent"] == three_quarters - half
+        worker.wait_for(lambda c: c["read"] > half, timeout=60, what="the third quarter to start")
         os.kill(child, signal.SIGKILL)   # mid-stream: a batch may be in the child right now
+        # the last quarter comes after the kill, so batches surely reach the child after it died
+        assert produce_lines(lines[three_quarters:], settings)["sent"] == len(lines) - three_quarters
         worker.wait_for(lambda c: c["read"] >= len(lines), timeout=180, what=f"read == {len(lines)}")
         time.sleep(1.0)  # nothing more may arrive
         assert worker.stop() == 0, worker.log_tail()
