@@ -11,7 +11,7 @@ Protocol. One child, ``python -m expectations.process_validator FD SUITES`` (a f
 a fork of a process with Kafka threads and an event loop is not safe, and ``multiprocessing``'s
 spawn would re-import the parent's ``__main__``), builds its own
 :class:`~expectations.validator.BatchValidator` and answers requests on its end of a socket pair,
-framed and pickled by ``multiprocessing.connection``: ``("events", dicts)`` or ``("raw", message bytes)`` in,
+framed and pickled by ``multiprocessing.connection``: ``("events", dicts)`` or ``("raw", accepted message bytes)`` in,
 ``("ok", reasons)`` or ``("error", exception)`` out. Requests are serialised by a lock: one batch at a time, as
 in-process.
 
@@ -71,17 +71,15 @@ def _serve(conn: Connection, suites_dir: str) -> None:
 
 
 def _validate(validator: Any, kind: str, items: list[Any]) -> list[str | None]:
-    """Events as dicts, or ("raw") the contract-checked messages they were decoded from: the
-    child decodes those again (``check_event`` is deterministic, so the events are the ones the
-    worker checked) -- bytes cost the worker almost nothing to send, dicts cost a pickle."""
+    """Events as dicts, or ("raw") the messages the worker's contract check accepted, which the
+    child decodes again (:func:`~ingestion.contract.decode_accepted`: the same decoder and upcast,
+    so the events are the ones the worker checked, without checking them twice) -- bytes cost the
+    worker almost nothing to send, dicts cost a pickle."""
     if kind == "events":
         return list(validator.validate(items))
-    from ingestion.contract import check_event
+    from ingestion.contract import decode_accepted
 
-    verdicts = [check_event(raw) for raw in items]
-    events = [v.event for v in verdicts if v.ok]
-    reasons = iter(validator.validate(events))
-    return [next(reasons) if v.ok else (v.reason or "invalid") for v in verdicts]
+    return list(validator.validate([decode_accepted(raw) for raw in items]))
 
 
 class ProcessValidator:

@@ -4,6 +4,7 @@ Public API (see :mod:`ingestion.contract.validate` for details)::
 
     check_event(raw: bytes) -> Verdict           serialized event: size, JSON, schema, sanity
     check_event_dict(event: dict) -> Verdict     already parsed event: schema, sanity
+    decode_accepted(raw: bytes) -> dict          what check_event accepted from raw, not re-checked
     (an accepted event of any supported version comes back in version 1's shape: upcast.py)
     fact_key(event: dict) -> tuple               versioning key for seq / supersession
     Verdict(ok, event, reason) (.code)           the outcome
@@ -28,6 +29,7 @@ from ingestion.contract.validate import (
     Verdict,
     check_event,
     check_event_dict,
+    decode_accepted,
     fact_key,
 )
 
@@ -46,5 +48,6 @@ __all__ = [
     "Verdict",
     "check_event",
     "check_event_dict",
+    "decode_accepted",
     "fact_key",
 ]

@@ -57,6 +57,7 @@ __all__ = [
     "Verdict",
     "check_event",
     "check_event_dict",
+    "decode_accepted",
     "fact_key",
 ]
 
@@ -233,10 +234,31 @@ def _check(obj: dict[str, Any]) -> Verdict:
     problem = scan_values(payload, "payload") or scan_values(obj["source"], "source") or sanity(obj)
     if problem is not None:
         return _reject(IMPOSSIBLE_VALUE, problem)
-    if upcast is not None:  # another version: version 1's shape, the producer's version kept
-        obj = upcast(obj)
-        obj["schema_version"] = version
-    return Verdict(True, obj, None)
+    return Verdict(True, _in_base_shape(obj, version, upcast), None)
+
+
+def _in_base_shape(obj: dict[str, Any], version: int, upcast: Upcaster | None) -> dict[str, Any]:
+    """An accepted event in version 1's shape, the producer's version kept (step 7)."""
+    if upcast is None:
+        return obj
+    obj = upcast(obj)
+    obj["schema_version"] = version
+    return obj
+
+
+def decode_accepted(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
+    """The event :func:`check_event` accepted from these very bytes (``verdict.event``), without
+    checking them again: decoded by the same decoder and brought into version 1's shape.
+
+    For a second process that receives messages one check already accepted (the GX child,
+    expectations/process_validator.py): sending bytes costs the sender almost nothing, and
+    skipping the schemas and sanity checks is most of what decoding them again would cost. Bytes
+    that check_event rejects are the caller's bug; they may raise anything or decode to an event
+    the contract does not allow.
+    """
+    obj = _DECODER.decode(bytes(raw).decode("utf-8"))
+    version = obj["schema_version"]
+    return _in_base_shape(obj, version, _PAYLOAD[version, obj["event_type"]][3])
 
 
 def _reject(code: str, message: str) -> Verdict:

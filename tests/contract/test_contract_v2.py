@@ -22,6 +22,7 @@ from ingestion.contract import (
     SUPPORTED_SCHEMA_VERSIONS,
     check_event,
     check_event_dict,
+    decode_accepted,
     fact_key,
 )
 from ingestion.contract.examples import EXAMPLES, example_event
@@ -142,6 +143,27 @@ def test_mix_versions_rewrites_only_valid_lines_about_half() -> None:
         if i in converted:
             assert check_event(new).event == {**check_event(old).event, "schema_version": 2}  # type: ignore[dict-item]
     assert mix_versions(lines, fraction=0.5, seed=3) == (mixed, converted)
+
+
+def test_decode_accepted_gives_the_event_the_check_accepted() -> None:
+    """What the GX child decodes from an accepted message (decode_accepted, no second check) is
+    the event the worker's check accepted: both versions, every type, real enrolment shapes, and
+    the same events spelt with escapes, spaces and unusual numbers."""
+    from ingestion.synthetic import generate_city
+
+    city = generate_city(seed=11, schools=40, bad_fraction=0.05, duplicate_fraction=0.0, stale_fraction=0.0)
+    mixed, converted = mix_versions(city.lines, fraction=0.5, seed=5)
+    good = [line for line in mixed if check_event(line).ok][:200]
+    variants = [json.dumps({**json.loads(line), "source": "试点 \u00e9 \"q\" \\ /"},
+                           ensure_ascii=ascii, indent=indent).encode()
+                for line, ascii, indent in zip(good, [True, False] * 100, [None, 2, None, None] * 50)]
+    accepted = 0
+    for line in mixed + variants:
+        verdict = check_event(line)
+        if verdict.ok:
+            assert decode_accepted(line) == verdict.event
+            accepted += 1
+    assert converted and len(variants) == 200 and accepted > 1000
 
 
 # --- rejections --------------------------------------------------------------------------------
