@@ -11,7 +11,9 @@ all of it from the earliest offset in its own consumer group:
 * ``bare+json``  -- the same, plus ``json.loads`` of every value;
 * ``worker``     -- ``python -m streams.worker`` (the real worker, a subprocess, production batch
   settings, Great Expectations on as in production);
-* ``worker --no-gx`` -- the same without the Great Expectations suites.
+* ``worker --no-gx`` -- the same without the Great Expectations suites;
+* on request (``--with-gx-in-process``, ``--with-plain-faust-delivery``) the worker with one
+  default undone, to measure what it buys in the same run (VARIANT_ROWS).
 
 Why the bare consumer: the machine and the broker are shared and noisy, so an absolute events/s
 means little alone; the ratio pipeline/bare within one run says how much of the transport's
@@ -122,9 +124,17 @@ def worker_run(servers: str, prefix: str, workdir: Path, total: int, *, gx: bool
     }
 
 
+#: Optional rows: the production worker (GX on) with one option changed, to measure what the
+#: option's default buys in the same run -- name -> (worker flag, app id suffix).
+VARIANT_ROWS: dict[str, tuple[str, str]] = {
+    "gx-in-process": ("--gx-in-process", "wgxin"),                # the suites in the worker, as before the child
+    "plain-faust-delivery": ("--plain-faust-delivery", "wplain"),  # Faust's own per-record hand-over
+}
+
+
 def run(quick: bool = False, schools: int | None = None, servers: str | None = None,
         gx_rows: tuple[bool, ...] = (True, False), json_row: bool = True,
-        batch_size: int = DEFAULT_BATCH_SIZE, gx_in_process_row: bool = False,
+        batch_size: int = DEFAULT_BATCH_SIZE, variants: Sequence[str] = (),
         batch_seconds: float = DEFAULT_BATCH_SECONDS) -> dict[str, Any]:
     """Produce the city once, read it with every reader, return the figures (topics deleted)."""
     servers = require_broker(servers)
@@ -146,12 +156,11 @@ def run(quick: bool = False, schools: int | None = None, servers: str | None = N
                 name = "worker" if gx else "worker --no-gx"
                 rows[name] = worker_run(servers, prefix, Path(tmp) / name.replace(" ", ""), len(lines), gx=gx,
                                         batch_size=batch_size, batch_seconds=batch_seconds)
-            if gx_in_process_row:   # the suites in the worker's own process, as before the GX child
-                name = "worker --gx-in-process"
-                rows[name] = worker_run(servers, prefix, Path(tmp) / "worker-gx-in-process", len(lines), gx=True,
-                                        batch_size=batch_size, batch_seconds=batch_seconds,
-                                        app_id=f"{prefix}-wgxin",
-                                        extra_args=["--gx-in-process"])
+            for variant in variants:
+                flag, suffix = VARIANT_ROWS[variant]
+                rows[f"worker {flag}"] = worker_run(servers, prefix, Path(tmp) / f"worker-{variant}", len(lines),
+                                                    gx=True, batch_size=batch_size, batch_seconds=batch_seconds,
+                                                    app_id=f"{prefix}-{suffix}", extra_args=[flag])
     finally:
         delete_topics(servers, prefix)
     bare = rows["bare"]["events_per_s"] or 0
@@ -193,12 +202,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--no-gx-only", action="store_true", help="only the --no-gx worker row")
     parser.add_argument("--with-gx-in-process", action="store_true",
                         help="add a row with the suites in the worker's own process (--gx-in-process)")
+    parser.add_argument("--with-plain-faust-delivery", action="store_true",
+                        help="add a row with Faust's own per-record hand-over (--plain-faust-delivery)")
     parser.add_argument("--batch-seconds", type=float, default=DEFAULT_BATCH_SECONDS,
                         help=f"the workers' batch window ({DEFAULT_BATCH_SECONDS})")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     figures = run(args.quick, args.schools, gx_rows=(False,) if args.no_gx_only else (True, False),
-                  gx_in_process_row=args.with_gx_in_process, batch_seconds=args.batch_seconds)
+                  variants=[v for v, wanted in (("gx-in-process", args.with_gx_in_process),
+                                                ("plain-faust-delivery", args.with_plain_faust_delivery)) if wanted],
+                  batch_seconds=args.batch_seconds)
     print_table(figures)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")

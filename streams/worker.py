@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gx-in-process", action="store_true",
                         help="run the suites in the worker process (default: in a child process, so "
                              "they use the second core while the event loop goes on)")
+    parser.add_argument("--plain-faust-delivery", action="store_true",
+                        help="hand each record to the agent through Faust's own wait_first (four tasks "
+                             "a record) instead of the fast path of streams/fast_delivery.py; to compare")
     parser.add_argument("--batch-seconds", type=float, default=0.2,
                         help="a micro-batch closes after this many seconds even when not full (0.2): "
                              "the window is part of every event's latency")
@@ -95,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           counts_file=Path(args.counts_file) if args.counts_file else None,
                           catalogue=args.catalogue, standby_replicas=args.standby_replicas,
                           session_timeout_s=args.session_timeout, gx=not args.no_gx,
-                          gx_child=not args.gx_in_process,
+                          gx_child=not args.gx_in_process, fast_delivery=not args.plain_faust_delivery,
                           max_loaded_districts=args.max_loaded_districts)
     config.warehouse.mkdir(parents=True, exist_ok=True)
     app, runtime = create_app(settings, config)
