@@ -21,13 +21,10 @@ other call of ``wait_first`` is passed through untouched.
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Coroutine, Generator
 from typing import Any
 
 from mode.services import WaitResults
-
-log = logging.getLogger(__name__)
 
 __all__ = ["deliver_without_tasks"]
 
