@@ -200,17 +200,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SCHOOLS} schools instead of {FULL_SCHOOLS}")
     parser.add_argument("--schools", type=int)
     parser.add_argument("--no-gx-only", action="store_true", help="only the --no-gx worker row")
-    parser.add_argument("--with-gx-in-process", action="store_true",
-                        help="add a row with the suites in the worker's own process (--gx-in-process)")
-    parser.add_argument("--with-plain-faust-delivery", action="store_true",
-                        help="add a row with Faust's own per-record hand-over (--plain-faust-delivery)")
+    for variant, (flag, _) in VARIANT_ROWS.items():
+        parser.add_argument(f"--with-{variant}", action="append_const", const=variant, dest="variants",
+                            help=f"add a row with the worker run {flag}")
     parser.add_argument("--batch-seconds", type=float, default=DEFAULT_BATCH_SECONDS,
                         help=f"the workers' batch window ({DEFAULT_BATCH_SECONDS})")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     figures = run(args.quick, args.schools, gx_rows=(False,) if args.no_gx_only else (True, False),
-                  variants=[v for v, wanted in (("gx-in-process", args.with_gx_in_process),
-                                                ("plain-faust-delivery", args.with_plain_faust_delivery)) if wanted],
+                  variants=args.variants or (),
                   batch_seconds=args.batch_seconds)
     print_table(figures)
     if args.json:
