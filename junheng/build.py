@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from junheng import settings
+from junheng.warehouse_lock import WarehouseBusy, hold_warehouse
 
 __all__ = ["BuildError", "BuildResult", "ExportedMart", "add_arguments", "build", "cmd_build", "main"]
 
@@ -147,25 +148,32 @@ def _preload_gx() -> threading.Thread:
 
 def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | None = None, *,
           project_dir: Path | str | None = None, echo: Callable[[str], object] | None = None,
-          data_docs: bool = True) -> BuildResult:
+          data_docs: bool = True, wait_s: float = 0.0) -> BuildResult:
     """Build the marts of ``warehouse`` from its landing files, check them, export them.
 
     ``as_of``: the date deadlines (D1–D3) are judged on (default: today). ``catalogue``: rules
     catalogue name or path (default ``$JUNHENG_CATALOGUE`` or qingdao-2021). ``project_dir``: the dbt
     project (default ``dbt_project/`` of this repository). ``echo``: called with each line dbt prints,
-    for a live view. Raises :class:`BuildError`.
+    for a live view. The build holds the warehouse's lock (junheng/warehouse_lock.py), waiting at
+    most ``wait_s`` seconds for another command on it; raises :class:`BuildError`, or
+    :class:`~junheng.warehouse_lock.WarehouseBusy` when the warehouse stays busy.
     """
-    t_start = time.perf_counter()
-    timings: dict[str, float] = {}
     warehouse = Path(warehouse).resolve()
-    project = Path(project_dir).resolve() if project_dir else settings.PROJECT_ROOT / "dbt_project"
-    as_of = as_of or dt.date.today()
-    catalogue_name = str(catalogue or settings.catalogue_name())
-
     landing = Path(os.environ.get("JUNHENG_LANDING") or warehouse / "landing")
     if not landing.is_dir():
         raise BuildError("landing", f"no landing folder at {landing}: land events first "
                                     f"(junheng run FILE --warehouse {warehouse})")
+    with hold_warehouse(warehouse, wait_s):
+        return _build(warehouse, as_of, catalogue, project_dir, echo, data_docs)
+
+
+def _build(warehouse: Path, as_of: dt.date | None, catalogue: str | None,
+           project_dir: Path | str | None, echo: Callable[[str], object] | None, data_docs: bool) -> BuildResult:
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    project = Path(project_dir).resolve() if project_dir else settings.PROJECT_ROOT / "dbt_project"
+    as_of = as_of or dt.date.today()
+    catalogue_name = str(catalogue or settings.catalogue_name())
     if not (project / "dbt_project.yml").is_file():
         raise BuildError("dbt", f"no dbt project at {project}")
 
@@ -361,6 +369,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--catalogue", help="rules catalogue name or path (default: $JUNHENG_CATALOGUE or qingdao-2021)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     parser.add_argument("--quiet", action="store_true", help="do not echo dbt's output")
+    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long for another command on the warehouse to finish (default: refuse at once)")
     return parser
 
 
@@ -370,7 +380,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     quiet = bool(getattr(args, "quiet", False) or getattr(args, "json", False))
     echo = None if quiet else (lambda line: print(line, flush=True))
     try:
-        result = build(Path(args.warehouse), as_of=as_of, catalogue=args.catalogue, echo=echo)
+        result = build(Path(args.warehouse), as_of=as_of, catalogue=args.catalogue, echo=echo,
+                       wait_s=getattr(args, "wait", 0.0))
+    except WarehouseBusy as exc:
+        print(f"junheng build: {exc}", file=sys.stderr)
+        return 2
     except BuildError as exc:
         if getattr(args, "json", False):
             print(json.dumps({"success": False, "stage": exc.stage, "error": str(exc), "timings": exc.timings,

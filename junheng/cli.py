@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from junheng import settings
+from junheng.warehouse_lock import WarehouseBusy, WarehouseMissing, hold_warehouse
+
+WAIT_HELP = "wait this long for another command on the warehouse to finish (default: refuse at once)"
 
 
 def _as_of(value: str | None) -> dt.date:
@@ -43,14 +46,15 @@ def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx:
     from streams.embedded import EmbeddedRunner
 
     runner = EmbeddedRunner(warehouse, catalogue=load_catalogue(settings.catalogue_name()), gx=gx)
+    if quiet:
+        summary = runner.run(paths)
+    else:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), transient=False) as progress:
+            task = progress.add_task("validate, apply, land", total=_count_lines(paths))
+            summary = runner.run(paths, progress=lambda n: progress.advance(task, n))
     if runner.recovered:   # a previous run on this warehouse was killed: say what was done about it
         print(f"warehouse {warehouse}: {runner.recovered}", file=sys.stderr)
-    if quiet:
-        return runner, runner.run(paths)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=False) as progress:
-        task = progress.add_task("validate, apply, land", total=_count_lines(paths))
-        summary = runner.run(paths, progress=lambda n: progress.advance(task, n))
     return runner, summary
 
 
@@ -132,6 +136,11 @@ def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, An
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    with hold_warehouse(args.warehouse, args.wait):
+        return _demo(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
     from ingestion.synthetic import generate_city
 
     warehouse = Path(args.warehouse)
@@ -158,6 +167,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    with hold_warehouse(args.warehouse, args.wait):   # one command at a time, from before anything is read
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     runner, summary = run_embedded(args.files, Path(args.warehouse), quiet=args.json, gx=not args.no_gx)
     if not args.json:
         print_report(runner, summary, _as_of(args.as_of))
@@ -206,7 +220,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from junheng.report import write_report
 
-    path = write_report(Path(args.warehouse), Path(args.out) if args.out else None, _as_of(args.as_of))
+    with hold_warehouse(args.warehouse, args.wait, create=False):
+        path = write_report(Path(args.warehouse), Path(args.out) if args.out else None, _as_of(args.as_of))
     print(f"Report written to {path}")
     return 0
 
@@ -214,7 +229,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from streams.alerting.cli import exit_code, print_run, run_from_args
 
-    run = run_from_args(args)
+    with hold_warehouse(args.warehouse, args.wait, create=False):
+        run = run_from_args(args)
     if args.json:
         print(json.dumps(run.as_dict(), ensure_ascii=False))
     else:
@@ -238,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--as-of", help="judge deadlines on this date (default: today)")
     demo.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
     demo.add_argument("--no-build", action="store_true", help="stop after landing: no marts, alerts or report")
+    demo.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     demo.set_defaults(func=cmd_demo)
     run = sub.add_parser("run", help="validate, apply and land event files (embedded, no Kafka)")
     run.add_argument("files", nargs="+")
@@ -246,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of")
     run.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
     run.add_argument("--no-build", action="store_true", help="stop after landing: no marts, alerts or report")
+    run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     run.set_defaults(func=cmd_run)
     gen = sub.add_parser("generate", help="write the synthetic city as JSONL")
     gen.add_argument("--out", required=True)
@@ -274,10 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--warehouse", default=str(settings.default_warehouse()))
     report.add_argument("--out", help="default: <warehouse>/report/index.html")
     report.add_argument("--as-of")
+    report.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     report.set_defaults(func=cmd_report)
     from streams.alerting.cli import add_arguments as add_alert_arguments
 
     alerts = add_alert_arguments(sub.add_parser("alerts", help="evaluate alerts on the marts and deliver them"))
+    alerts.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     alerts.set_defaults(func=cmd_alerts)
     kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker")
     kafka.add_argument("action", choices=["start", "stop", "status", "restart", "reset"])
@@ -296,7 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in PASS_THROUGH:  # these parse their own options, --help included
         return PASS_THROUGH[argv[0]](argparse.Namespace(args=argv[1:]))
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (WarehouseBusy, WarehouseMissing) as exc:   # one line, nothing done
+        print(f"junheng {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

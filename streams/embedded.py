@@ -14,6 +14,12 @@ died before its commit, its landing files are removed (the states never changed)
 -- the run died while renaming, the remaining renames are done. Either way the warehouse is then
 that of a finished run, and running the files again lands every row once
 (tests/streams/test_embedded_journal.py).
+
+One run at a time: a run holds the warehouse's exclusive lock (junheng/warehouse_lock.py) from
+before it reads the journal and the states until its commit is done. A second run on the same
+warehouse waits up to ``wait_s`` and then raises :class:`WarehouseBusy`; it never interleaves
+(two runs used to read the same states, land under the same file names and both exit 0 with
+data lost). A journal found while holding the lock was left by a dead run, whatever its pid.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ingestion.reference import load_districts
+from junheng.warehouse_lock import WarehouseBusy, WarehouseLock
 from rules import Catalogue, load_catalogue
 from rules.state import DistrictState, Engine
 from streams.landing import LandingWriter
@@ -43,9 +50,7 @@ WRITER_ID = "embedded"
 #: ``commit:N`` after N renames of its commit (tests/streams/test_embedded_journal.py).
 KILL_ENV = "JUNHENG_FAULT_EMBEDDED_KILL"
 
-
-class RunInProgress(RuntimeError):
-    """Another live process holds this warehouse's run journal."""
+__all__ = ["EmbeddedRunner", "RunSummary", "WarehouseBusy", "batched", "read_records"]
 
 
 def _kill_hook(stage: str, n: int) -> None:
@@ -64,17 +69,6 @@ def _write_atomic(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "zombie" in status.read_text(errors="replace"))
 
 
 @dataclass
@@ -126,21 +120,37 @@ class EmbeddedRunner:
                  batch_validator: BatchValidator | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                  gx: bool = False) -> None:
         """`gx=True` runs the Great Expectations suites on every micro-batch (what the CLI does);
-        an explicit `batch_validator` replaces them."""
+        an explicit `batch_validator` replaces them. Nothing of the warehouse is read here:
+        :meth:`run` (or :meth:`open`) reads it under the warehouse's lock."""
         self.warehouse = Path(warehouse)
         self.engine = Engine(catalogue or load_catalogue())
         self.districts = load_districts()
         self.state_dir = self.warehouse / "state"
+        self.lock = WarehouseLock.of(self.warehouse)
         self._committing = False   # between the "committing" journal and its last rename
         #: what finishing a killed run's journal did ("rolled back ...", "rolled forward ..."), or None
-        self.recovered: str | None = self.recover()
+        self.recovered: str | None = None
         if batch_validator is None and gx:
             from expectations import BatchValidator as GXValidator
 
             batch_validator = GXValidator().validate
-        self.processor = Processor(self.engine, self.districts, batch_validator, self._load_states())
+        self.processor = Processor(self.engine, self.districts, batch_validator, {})
         self.landing = LandingWriter(self.warehouse / "landing", writer_id=WRITER_ID)
         self.batch_size = batch_size
+
+    def open(self, wait_s: float = 0.0) -> "EmbeddedRunner":
+        """Finish what a killed run left (:meth:`recover`) and load the district states, under
+        the warehouse's lock. :meth:`run` does this itself; call it to read a warehouse's states
+        without running anything. Raises :class:`WarehouseBusy` if another process holds it
+        for longer than `wait_s` seconds."""
+        with self.lock.hold(wait_s):
+            self._open()
+        return self
+
+    def _open(self) -> None:
+        self.recovered = self.recover() or self.recovered
+        self.processor.states.clear()
+        self.processor.states.update(self._load_states())
 
     def _load_states(self) -> dict[str, DistrictState]:
         states: dict[str, DistrictState] = {}
@@ -162,15 +172,12 @@ class EmbeddedRunner:
             "renames": [[tmp.name, path.name] for tmp, path in renames]}))
 
     def recover(self) -> str | None:
-        """Finish what a killed run's journal says (module docstring); None if there is none."""
+        """Finish what a killed run's journal says (module docstring); None if there is none.
+        Call only while holding the warehouse's lock: the journal's run is then surely dead."""
         try:
             journal = json.loads(self.journal_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        pid = int(journal.get("pid") or 0)
-        if pid and pid != os.getpid() and _alive(pid):
-            raise RunInProgress(f"process {pid} is running on {self.warehouse} (journal {self.journal_path}); "
-                                "if it is not a junheng run, delete the journal")
         if journal["phase"] == "committing":
             done = 0
             for tmp_name, name in journal["renames"]:
@@ -225,11 +232,18 @@ class EmbeddedRunner:
     def land(self, result: BatchResult, batch: int) -> list[Path]:
         return land_result(self.landing, result, batch)
 
-    def run(self, paths: Sequence[str | Path], progress: ProgressHook | None = None) -> RunSummary:
-        """Process the files; all or nothing. District states are saved only at the end, so if
-        anything fails (a landing write on a full disk, a bad file) the files this run already
-        landed are removed before the error is raised: the warehouse is then exactly as before
-        the run, and running the same files again lands every row once."""
+    def run(self, paths: Sequence[str | Path], progress: ProgressHook | None = None,
+            wait_s: float = 0.0) -> RunSummary:
+        """Process the files; all or nothing, one run at a time (the warehouse's lock, waiting
+        at most `wait_s` seconds for another run to finish). District states are saved only at
+        the end, so if anything fails (a landing write on a full disk, a bad file) the files this
+        run already landed are removed before the error is raised: the warehouse is then exactly
+        as before the run, and running the same files again lands every row once."""
+        with self.lock.hold(wait_s):
+            self._open()
+            return self._run(paths, progress)
+
+    def _run(self, paths: Sequence[str | Path], progress: ProgressHook | None) -> RunSummary:
         summary = RunSummary(landing=str(self.landing.root))
         tune_gc()
         start = time.perf_counter()

@@ -14,7 +14,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from streams.embedded import JOURNAL, KILL_ENV, EmbeddedRunner, RunInProgress
+from junheng.warehouse_lock import WarehouseBusy
+from streams.embedded import JOURNAL, KILL_ENV, EmbeddedRunner
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BATCH = 150
@@ -38,7 +39,7 @@ def stream(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 
 def _states(warehouse: Path) -> dict[str, Any]:
-    return {code: s.to_state() for code, s in EmbeddedRunner(warehouse, batch_size=BATCH).states.items()}
+    return {code: s.to_state() for code, s in EmbeddedRunner(warehouse, batch_size=BATCH).open().states.items()}
 
 
 def _landed_ids(warehouse: Path) -> list[str]:
@@ -74,7 +75,7 @@ def test_a_run_killed_before_its_commit_is_rolled_back(stream, clean, tmp_path):
     assert len(list((warehouse / "landing" / "events").glob("*.parquet"))) == 3   # visible, uncommitted
     assert not list((warehouse / "state").glob("*.json"))                         # no state was saved
 
-    runner = EmbeddedRunner(warehouse, batch_size=BATCH)
+    runner = EmbeddedRunner(warehouse, batch_size=BATCH).open()
     assert runner.recovered and runner.recovered.startswith("rolled back")
     assert not list((warehouse / "landing").glob("*/*.parquet")) and not (warehouse / "state" / JOURNAL).exists()
     summary = runner.run([whole])
@@ -93,7 +94,7 @@ def test_a_run_killed_amid_its_commit_is_rolled_forward(stream, clean, tmp_path)
     assert journal["phase"] == "committing" and len(journal["renames"]) > 2
     assert len(list((warehouse / "state").glob("*.json.tmp"))) == len(journal["renames"]) - 2
 
-    runner = EmbeddedRunner(warehouse, batch_size=BATCH)
+    runner = EmbeddedRunner(warehouse, batch_size=BATCH).open()
     assert runner.recovered and runner.recovered.startswith("rolled forward")
     assert not list((warehouse / "state").glob("*.json.tmp")) and not (warehouse / "state" / JOURNAL).exists()
     assert _states(warehouse) == clean["states"]           # head then tail == the whole stream
@@ -102,16 +103,36 @@ def test_a_run_killed_amid_its_commit_is_rolled_forward(stream, clean, tmp_path)
     assert again.counts["applied"] == 0 and again.balanced()
 
 
-def test_a_live_run_is_not_rolled_back(tmp_path):
-    state = tmp_path / "wh" / "state"
+def _hold_lock(warehouse: Path) -> subprocess.Popen[str]:
+    """A child process that takes the warehouse's lock and keeps it until killed."""
+    code = ("import sys, time\nfrom junheng.warehouse_lock import WarehouseLock\n"
+            f"WarehouseLock.of({str(warehouse)!r}).acquire()\nprint('held', flush=True)\ntime.sleep(120)\n")
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert child.stdout is not None and child.stdout.readline().strip() == "held"
+    return child
+
+
+def test_a_live_run_is_not_rolled_back(stream, tmp_path):
+    """A journal whose run is alive (it holds the warehouse's lock) is left alone: the second
+    runner is refused before it reads or changes anything, naming the holder."""
+    whole, _, _ = stream
+    warehouse = tmp_path / "wh"
+    state = warehouse / "state"
     state.mkdir(parents=True)
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    journal = json.dumps({"phase": "running", "first_batch": 0, "pid": 1, "renames": []})
+    (state / JOURNAL).write_text(journal)
+    live = _hold_lock(warehouse)
     try:
-        (state / JOURNAL).write_text(json.dumps({"phase": "running", "first_batch": 0, "pid": live.pid,
-                                                 "renames": []}))
-        with pytest.raises(RunInProgress, match=str(live.pid)):
-            EmbeddedRunner(tmp_path / "wh")
-        assert (state / JOURNAL).exists()
+        with pytest.raises(WarehouseBusy, match=f"process {live.pid}"):
+            EmbeddedRunner(warehouse, batch_size=BATCH).run([whole])
+        assert (state / JOURNAL).read_text() == journal
+        assert not (warehouse / "landing" / "events").exists() or \
+            not list((warehouse / "landing" / "events").glob("*.parquet"))
     finally:
         live.kill()
         live.wait()
+    # the OS released the killed holder's lock: the next run goes ahead (and rolls the journal back)
+    runner = EmbeddedRunner(warehouse, batch_size=BATCH)
+    assert runner.run([whole]).balanced()
+    assert runner.recovered and runner.recovered.startswith("rolled back")
