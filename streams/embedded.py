@@ -151,6 +151,7 @@ class EmbeddedRunner:
         self.recovered = self.recover() or self.recovered
         self.processor.states.clear()
         self.processor.states.update(self._load_states())
+        self.processor.reset_school_owners()
 
     def _load_states(self) -> dict[str, DistrictState]:
         states: dict[str, DistrictState] = {}
@@ -273,6 +274,7 @@ class EmbeddedRunner:
             self.journal_path.unlink(missing_ok=True)
             self.processor.states.clear()  # half-applied: reload from state/ before another run
             self.processor.states.update(self._load_states())
+            self.processor.reset_school_owners()
             raise
         summary.elapsed_s = time.perf_counter() - start
         return summary

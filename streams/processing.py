@@ -5,10 +5,13 @@ micro-batches of raw records; it returns, for every record, exactly one outcome 
 duplicate, stale or dead-lettered with its reason — plus the rows the landing sink writes. It
 imports no Kafka and no Faust, so both drivers run the very same steps:
 
-1. the per-event contract check (size, JSON, schema, impossible values) and reference check
-   (is the district known?);
+1. the per-event contract check (size, JSON, schema, impossible and implausible values) and
+   reference check (is the district known?);
 2. the batch validator (Great Expectations suites) over the micro-batch's valid events;
-3. the rules engine: each district's state applies its events, in order, as one batch.
+3. the reference checks that need what was applied before: a school belongs to one district
+   (:class:`SchoolOwners`), so a ``school.registered`` for a school another district registered
+   is dead-lettered ``school_in_other_district`` (the marts key a school's sections by its id);
+4. the rules engine: each district's state applies its events, in order, as one batch.
 """
 from __future__ import annotations
 
@@ -23,6 +26,10 @@ from rules.state import APPLIED, DUPLICATE, REJECTED, STALE, DistrictState, Engi
 DEAD_LETTERED = "dead_lettered"
 OUTCOMES = (APPLIED, DUPLICATE, STALE, DEAD_LETTERED)
 BatchValidator = Callable[[list[dict[str, Any]]], list[str | None]]
+#: school_id -> the district that registered it: what the school-owner check reads and extends.
+#: The embedded driver's is built from its district states; the worker's from its facts table.
+SchoolOwners = MutableMapping[str, str]
+SCHOOL_IN_OTHER_DISTRICT = "school_in_other_district"
 
 
 @dataclass(frozen=True)
@@ -72,12 +79,25 @@ class Processor:
 
     def __init__(self, engine: Engine, known_districts: Iterable[str],
                  batch_validator: BatchValidator | None = None,
-                 states: MutableMapping[str, DistrictState] | None = None) -> None:
+                 states: MutableMapping[str, DistrictState] | None = None,
+                 school_owners: SchoolOwners | None = None) -> None:
         self.engine = engine
         self.known_districts = frozenset(known_districts)
         self.batch_validator = batch_validator
         self.states: MutableMapping[str, DistrictState] = {} if states is None else states
+        #: which district registered each school (None: built from `states`, for callers that
+        #: hold every state in memory)
+        self.school_owners: SchoolOwners = school_owners if school_owners is not None else {}
+        if school_owners is None:
+            self.reset_school_owners()
         self.indicator_ids = engine.sections.indicator_ids
+
+    def reset_school_owners(self) -> None:
+        """Rebuild the school owners from the states in memory (after they were (re)loaded)."""
+        self.school_owners.clear()
+        for code, state in self.states.items():
+            for school_id in state.schools:
+                self.school_owners.setdefault(school_id, code)
 
     def state(self, code: str) -> DistrictState:
         s = self.states.get(code)
@@ -150,12 +170,23 @@ class Processor:
             part.validated = True
 
     def apply(self, checked: Checked) -> BatchResult:
-        """Step 3: each district's state applies its events, in order, as one batch."""
+        """Steps 3 and 4: the school-owner check, then each district's state applies its
+        events, in order, as one batch."""
         if not checked.validated:
             self.validate([checked])
         result = checked.result
         by_district: dict[str, list[tuple[Record, dict[str, Any]]]] = {}
+        claims: dict[str, str] = {}   # schools first registered in this batch -> district
         for rec, event in checked.valid:
+            if event["event_type"] == "school.registered":
+                school_id, code = event["school_id"], event["district_code"]
+                owner = claims.get(school_id) or self.school_owners.get(school_id)
+                if owner is None:
+                    claims[school_id] = code
+                elif owner != code:
+                    self._dead(result, rec, f"{SCHOOL_IN_OTHER_DISTRICT}: {school_id} is registered in {owner}, "
+                                            f"not {code}; a school belongs to one district")
+                    continue
             by_district.setdefault(event["district_code"], []).append((rec, event))
         for code, items in by_district.items():
             state = self.state(code)
@@ -174,6 +205,9 @@ class Processor:
                     result.sections += self.section_rows(state, school_id, year)
             for year, before, after in changes.status:
                 result.statuses.append(self.status_row(code, year, after, before))
+        for school_id, code in claims.items():   # a registration the state refused claims nothing
+            if school_id in self.state(code).schools:
+                self.school_owners[school_id] = code
         return result
 
     @staticmethod

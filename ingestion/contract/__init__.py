@@ -17,6 +17,7 @@ reference.
 from ingestion.contract.validate import (
     BASE_SCHEMA_VERSION,
     IMPOSSIBLE_VALUE,
+    IMPLAUSIBLE_VALUE,
     KNOWN_EVENT_TYPES,
     MAX_EVENT_BYTES,
     NOT_JSON,
@@ -36,6 +37,7 @@ from ingestion.contract.validate import (
 __all__ = [
     "BASE_SCHEMA_VERSION",
     "IMPOSSIBLE_VALUE",
+    "IMPLAUSIBLE_VALUE",
     "KNOWN_EVENT_TYPES",
     "MAX_EVENT_BYTES",
     "NOT_JSON",

@@ -18,6 +18,8 @@ Checks run cheapest first and stop at the first failure, so a flood of garbage c
 6. sanity    impossible values the schema cannot express (:mod:`ingestion.contract.sanity`)
 7. upcast    an accepted event of a version other than 1 is turned into version 1's shape
              (:mod:`ingestion.contract.upcast`), so everything downstream reads one shape
+8. plausible values within the contract's bounds that no real school reports (a budget of
+             10^30 yuan): ``implausible_value``, bounds as data (:mod:`ingestion.contract.plausibility`)
 
 ``reason`` is ``"<code>: <message>"``; the code (also :attr:`Verdict.code`) is one of
 :data:`REASON_CODES` and is what dead-letter counters should group by. The message names the JSON
@@ -38,6 +40,7 @@ from fastjsonschema import JsonSchemaValueException
 from jsonschema.exceptions import ValidationError, best_match, relevance
 from jsonschema.protocols import Validator
 
+from ingestion.contract.plausibility import compile_checks, load_bounds
 from ingestion.contract.registry import SchemaSet, load_schema_sets
 from ingestion.contract.sanity import CHECKS, Check, scan_values
 from ingestion.contract.upcast import UPCASTERS, Upcaster
@@ -54,6 +57,7 @@ __all__ = [
     "UNSUPPORTED_SCHEMA_VERSION",
     "SCHEMA",
     "IMPOSSIBLE_VALUE",
+    "IMPLAUSIBLE_VALUE",
     "Verdict",
     "check_event",
     "check_event_dict",
@@ -83,8 +87,12 @@ IMPOSSIBLE_VALUE = (
     "impossible_value"  #: schema-valid but impossible (sanity checks, inf, bad Unicode)
 )
 
+IMPLAUSIBLE_VALUE = (
+    "implausible_value"  #: within the contract's bounds but beyond plausibility.yaml's
+)
+
 REASON_CODES: frozenset[str] = frozenset(
-    {NOT_JSON, OVERSIZED, NOT_OBJECT, UNSUPPORTED_SCHEMA_VERSION, SCHEMA, IMPOSSIBLE_VALUE}
+    {NOT_JSON, OVERSIZED, NOT_OBJECT, UNSUPPORTED_SCHEMA_VERSION, SCHEMA, IMPOSSIBLE_VALUE, IMPLAUSIBLE_VALUE}
 )
 
 _MAX_MESSAGE = (
@@ -125,6 +133,9 @@ for _version, _set in _SETS.items():  # fail at import, not on the first event o
         )
     if _version != BASE_SCHEMA_VERSION and _version not in UPCASTERS:
         raise RuntimeError(f"schema_version {_version}: upcast.UPCASTERS has no upcaster for it")
+
+#: event_type -> the plausibility check of its payload (version 1's shape), from plausibility.yaml
+_PLAUSIBLE = compile_checks(load_bounds(payload_schemas=_SETS[BASE_SCHEMA_VERSION].payloads))
 
 #: The schema versions this build reads, ascending.
 SUPPORTED_SCHEMA_VERSIONS: tuple[int, ...] = tuple(_SETS)
@@ -234,7 +245,13 @@ def _check(obj: dict[str, Any]) -> Verdict:
     problem = scan_values(payload, "payload") or scan_values(obj["source"], "source") or sanity(obj)
     if problem is not None:
         return _reject(IMPOSSIBLE_VALUE, problem)
-    return Verdict(True, _in_base_shape(obj, version, upcast), None)
+    event = _in_base_shape(obj, version, upcast)
+    plausible = _PLAUSIBLE.get(event["event_type"])
+    if plausible is not None:
+        problem = plausible(event["payload"])
+        if problem is not None:
+            return _reject(IMPLAUSIBLE_VALUE, problem)
+    return Verdict(True, event, None)
 
 
 def _in_base_shape(obj: dict[str, Any], version: int, upcast: Upcaster | None) -> dict[str, Any]:

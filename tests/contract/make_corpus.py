@@ -154,6 +154,9 @@ def cases() -> dict[str, bytes]:
             "district.statistics", _set("payload.rotated_backbone", 151)
         ),
         "closed_before_opened.json": edit("school.registered", _set("payload.closed_year", 1990)),
+        "budget_implausible.json": edit(
+            "school.finance", _set("payload.public_funds_budget_yuan", 1e14)
+        ),
         "number_overflows_to_inf.json": edit(
             "school.finance", _set("payload.public_funds_budget_yuan", 7.0)
         ).replace(b"7.0", b"1e999"),

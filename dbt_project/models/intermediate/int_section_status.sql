@@ -1,6 +1,9 @@
 -- RA-S per section (rules/sections.py _ras): fail when more indicators miss than allowed
 -- (7 − min_met), or when a missed one is below remainder_min_ratio of its threshold; otherwise
 -- undecided while an indicator lacks inputs; else pass. indicators_met counts R1–R7 met.
+-- DuckDB's count_if is NULL (not 0) over a group where the condition is NULL on every row -- a
+-- section whose every indicator is unknown (no staff and no facilities reported, or no students):
+-- hence the coalesces, as the engine counts 0 there.
 with params as (
     select
         r.rule_id,
@@ -21,11 +24,11 @@ per_section as (
         any_value(i.school_type)                                                    as school_type,
         any_value(i.students)                                                       as students,
         any_value(i.included)                                                       as included,
-        count_if(i.met)                                                             as indicators_met,
-        count_if(i.met = false and list_contains(p.indicators, i.indicator))        as misses,
-        count_if(i.met is null and list_contains(p.indicators, i.indicator))        as unknown,
-        count_if(i.met = false and list_contains(p.indicators, i.indicator)
-                 and not {{ compare('i.ratio_to_threshold', '>=', 'p.remainder_min_ratio', 'p.relative_tolerance') }}) as misses_too_low,
+        coalesce(count_if(i.met), 0)                                                as indicators_met,
+        coalesce(count_if(i.met = false and list_contains(p.indicators, i.indicator)), 0) as misses,
+        coalesce(count_if(i.met is null and list_contains(p.indicators, i.indicator)), 0) as unknown,
+        coalesce(count_if(i.met = false and list_contains(p.indicators, i.indicator)
+                 and not {{ compare('i.ratio_to_threshold', '>=', 'p.remainder_min_ratio', 'p.relative_tolerance') }}), 0) as misses_too_low,
         string_agg(case when i.met = false and list_contains(p.indicators, i.indicator) then i.indicator end, ', '
                    order by i.indicator_position)                                   as missed_indicators,
         string_agg(case when i.met = false and list_contains(p.indicators, i.indicator)
