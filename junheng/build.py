@@ -44,6 +44,8 @@ __all__ = ["BuildError", "BuildResult", "ExportedMart", "add_arguments", "build"
 DATABASE_FILE = "junheng.duckdb"
 EXPORT_DIR = "export"
 MANIFEST = "_manifest.json"
+#: Characters dbt-duckdb's profile path cannot hold: it parses the path as a URL (urlparse).
+_URL_MARKS = "?#"
 #: dbt output lines kept for the error message.
 LOG_TAIL_LINES = 30
 
@@ -162,6 +164,11 @@ def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | 
     as_of = as_of or dt.date.today()
     catalogue_name = str(catalogue or settings.catalogue_name())
 
+    url_marks = sorted({c for c in str(warehouse) if c in _URL_MARKS})
+    if url_marks:
+        raise BuildError("dbt", f"the warehouse path {str(warehouse)!r} contains {' and '.join(map(repr, url_marks))}, "
+                                "which dbt-duckdb reads as a URL's query or fragment (it would open another "
+                                "database name): use a folder without them")
     landing = Path(os.environ.get("JUNHENG_LANDING") or warehouse / "landing")
     if not landing.is_dir():
         raise BuildError("landing", f"no landing folder at {landing}: land events first "
@@ -243,8 +250,9 @@ def _run_dbt(project: Path, warehouse: Path, as_of: dt.date, catalogue: str,
     started = time.time()
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
     try:
-        proc = subprocess.Popen(cmd, cwd=str(settings.PROJECT_ROOT), env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
+        proc = subprocess.Popen(dies_with_parent(cmd), cwd=str(settings.PROJECT_ROOT), env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+                                errors="replace")
     except OSError as exc:
         raise BuildError("dbt", f"could not start {dbt}: {exc}", timings=timings) from exc
     assert proc.stdout is not None
@@ -278,6 +286,29 @@ def _run_dbt(project: Path, warehouse: Path, as_of: dt.date, catalogue: str,
     lines.append(f"last lines of dbt's output (full log: {logs / 'dbt.log'}):")
     lines.append(log_tail)
     raise BuildError("dbt", "\n".join(lines), log_tail=log_tail, timings=timings)
+
+
+#: Run in a fresh interpreter between fork and dbt: ask the kernel for SIGKILL when the parent
+#: dies (Linux prctl PR_SET_PDEATHSIG = 1; it survives the exec), give up if the parent is already
+#: gone, then exec the command. A separate process rather than a preexec_fn, which is not safe
+#: while other threads run (the GX import runs in one meanwhile).
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(137)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def dies_with_parent(cmd: Sequence[str]) -> list[str]:
+    """``cmd`` wrapped so the child is killed with this process: a ``junheng build`` killed by
+    SIGKILL (or OOM) must not leave dbt running on, holding the DuckDB file's write lock so the
+    next build, or any writer, fails to open it. Linux only (elsewhere ``cmd`` as it is)."""
+    if not sys.platform.startswith("linux"):
+        return list(cmd)
+    exe = shutil.which(cmd[0]) or cmd[0]
+    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), exe, *cmd[1:]]
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
