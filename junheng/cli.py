@@ -1,7 +1,7 @@
 """`junheng`: the platform's command line.
 
     junheng demo                       generate the sample city and run everything embedded
-    junheng run FILES... --warehouse DIR [--json]
+    junheng run FILES... --warehouse DIR [--json]   (FILE '-': standard input)
     junheng generate --out FILE        write the synthetic city as JSONL
     junheng load-report FILE --state S --out EVENTS.jsonl   events for what a report changed
     junheng produce [--create-topics] FILES...   send event files to Kafka
@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -23,17 +25,48 @@ from typing import Any, Sequence
 
 from junheng import settings
 
+#: the input name meaning standard input (streams.embedded.STDIN; not imported here, it is heavy)
+STDIN = "-"
+
 
 def _as_of(value: str | None) -> dt.date:
     return dt.date.fromisoformat(value) if value else dt.date.today()
 
 
-def _count_lines(paths: Sequence[str]) -> int:
+def _count_lines(paths: Sequence[str]) -> int | None:
+    """The progress bar's total: the non-blank lines of the inputs, if every one is a regular file.
+
+    A pipe, ``-``/``/dev/stdin``, a process substitution or a named FIFO can be read only once and
+    the run must read it, so then there is no total (the bar counts what the run reads); counting
+    it first left the run nothing (a pipe) or waiting for a writer that had gone (a FIFO)."""
+    if not all(p != STDIN and stat.S_ISREG(os.stat(p).st_mode) for p in paths):
+        return None
     total = 0
     for p in paths:
         with open(p, "rb") as fh:
             total += sum(1 for line in fh if line.strip())
     return total
+
+
+def check_inputs(paths: Sequence[str]) -> str | None:
+    """Why the event inputs cannot be read (one line for stderr), or None when they can.
+
+    Checked before the run starts, so a typo is a clear error rather than a traceback (or, for
+    an unreadable file after others, a rolled-back run)."""
+    if sum(1 for p in paths if p == STDIN) > 1:
+        return "standard input ('-') can be read only once: give '-' once"
+    for p in paths:
+        if p == STDIN:
+            continue
+        try:
+            mode = os.stat(p).st_mode
+        except OSError as exc:
+            return f"cannot read {p}: {exc.strerror or exc}"
+        if stat.S_ISDIR(mode):
+            return f"{p} is a folder: give the event files (JSONL) in it"
+        if not os.access(p, os.R_OK):
+            return f"cannot read {p}: permission denied"
+    return None
 
 
 def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx: bool = True) -> tuple[Any, Any]:
@@ -51,6 +84,8 @@ def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx:
                   TimeElapsedColumn(), transient=False) as progress:
         task = progress.add_task("validate, apply, land", total=_count_lines(paths))
         summary = runner.run(paths, progress=lambda n: progress.advance(task, n))
+        if progress.tasks[0].total is None:   # read from a pipe: the total is known now
+            progress.update(task, total=progress.tasks[0].completed)
     return runner, summary
 
 
@@ -158,6 +193,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    problem = check_inputs(args.files)
+    if problem:
+        print(f"junheng run: {problem}", file=sys.stderr)
+        return 2
     runner, summary = run_embedded(args.files, Path(args.warehouse), quiet=args.json, gx=not args.no_gx)
     if not args.json:
         print_report(runner, summary, _as_of(args.as_of))
@@ -240,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-build", action="store_true", help="stop after landing: no marts, alerts or report")
     demo.set_defaults(func=cmd_demo)
     run = sub.add_parser("run", help="validate, apply and land event files (embedded, no Kafka)")
-    run.add_argument("files", nargs="+")
+    run.add_argument("files", nargs="+", metavar="FILE",
+                     help="JSONL event files; '-' reads standard input (pipes and FIFOs are read once)")
     run.add_argument("--warehouse", required=True)
     run.add_argument("--json", action="store_true", help="print one JSON object with the counts")
     run.add_argument("--as-of")
