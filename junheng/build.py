@@ -397,6 +397,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Run :func:`build` for parsed arguments; 0 on success, 1 with the failure on stderr."""
+    from junheng.terminal import json_line
+
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
     quiet = bool(getattr(args, "quiet", False) or getattr(args, "json", False))
     echo = None if quiet else (lambda line: print(line, flush=True))
@@ -404,13 +406,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         result = build(Path(args.warehouse), as_of=as_of, catalogue=args.catalogue, echo=echo)
     except BuildError as exc:
         if getattr(args, "json", False):
-            print(json.dumps({"success": False, "stage": exc.stage, "error": str(exc), "timings": exc.timings,
-                              "checkpoint_results": getattr(exc.checkpoint, "results_path", None)},
-                             ensure_ascii=False))
+            print(json_line({"success": False, "stage": exc.stage, "error": str(exc), "timings": exc.timings,
+                             "checkpoint_results": getattr(exc.checkpoint, "results_path", None)}))
         print(f"junheng build failed at {exc.stage}: {exc}", file=sys.stderr)
         return 1
     if getattr(args, "json", False):
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print(json_line(result.to_dict()))
     else:
         print(result.summary())
     return 0

@@ -92,9 +92,11 @@ def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx:
 def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from junheng.compiled_engine import engine_kind
     from junheng.summary import city_rows, district_rows, years_of
+    from junheng.terminal import markup, plain
 
     console = Console()
     counts = summary.as_dict()
@@ -103,7 +105,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
                   f"  ({'balanced' if summary.balanced() else '[red]NOT BALANCED[/red]'}, {counts['elapsed_s']:.1f} s, "
                   f"rules engine: {engine_kind()})")
     if counts["dead_letter_reasons"]:
-        console.print("Dead letters by reason: " + ", ".join(f"{k} {v}" for k, v in
+        console.print("Dead letters by reason: " + ", ".join(f"{markup(k)} {v}" for k, v in
                                                               sorted(counts["dead_letter_reasons"].items())))
     states = runner.states
     years = years_of(states)
@@ -118,10 +120,11 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     table.add_column(f"failing in {years[-1]}")
     table.add_column("on track")
     mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]?[/yellow]"}
-    for row in district_rows(states, names, years, as_of):
+    for row in district_rows(states, names, years, as_of):   # names and codes are data: Text, never markup
         failing = ", ".join(row["failed_items"][:6]) + (" …" if len(row["failed_items"]) > 6 else "")
-        table.add_row(f"{row['district_code']} {row['name']}", str(row["declared_creation_year"] or "?"),
-                      *[mark[row["attained"][y]] for y in years], failing or "-", mark[row["on_track"]])
+        table.add_row(Text(plain(f"{row['district_code']} {row['name']}")),
+                      str(row["declared_creation_year"] or "?"), *[mark[row["attained"][y]] for y in years],
+                      Text(plain(failing or "-")), mark[row["on_track"]])
     console.print(table)
     c1 = next(iter(runner.engine.catalogue.of_kind("city_attainment_share")), None)
     steps = ", ".join(f"{pct:g}% by {year}" for year, pct in sorted(c1.params["milestones"].items())) if c1 else ""
@@ -135,7 +138,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
                      f"{t['C4']['value']:.1f}" if "C4" in t and t["C4"]["value"] is not None else "-",
                      f"{t['C10']['value']:.0f}" if "C10" in t and t["C10"]["value"] is not None else "-")
     console.print(city)
-    console.print(f"Landing files: {summary.landing}")
+    console.print(f"Landing files: {markup(summary.landing)}")
 
 
 def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, Any]:
@@ -206,7 +209,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         from junheng.compiled_engine import engine_kind
 
-        print(json.dumps(summary.as_dict() | done | {"engine": engine_kind()}, ensure_ascii=False))
+        from junheng.terminal import json_line
+
+        print(json_line(summary.as_dict() | done | {"engine": engine_kind()}))
     return 0 if summary.balanced() and done["build_ok"] else 1
 
 
@@ -251,11 +256,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
+    from junheng.terminal import json_line
     from streams.alerting.cli import exit_code, print_run, run_from_args
 
     run = run_from_args(args)
     if args.json:
-        print(json.dumps(run.as_dict(), ensure_ascii=False))
+        print(json_line(run.as_dict()))
     else:
         print_run(run)
     return exit_code(run)
