@@ -397,7 +397,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Run :func:`build` for parsed arguments; 0 on success, 1 with the failure on stderr."""
-    from junheng.terminal import json_line
+    from junheng.terminal import json_line, plain
 
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
     quiet = bool(getattr(args, "quiet", False) or getattr(args, "json", False))
@@ -408,7 +408,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         if getattr(args, "json", False):
             print(json_line({"success": False, "stage": exc.stage, "error": str(exc), "timings": exc.timings,
                              "checkpoint_results": getattr(exc.checkpoint, "results_path", None)}))
-        print(f"junheng build failed at {exc.stage}: {exc}", file=sys.stderr)
+        print(f"junheng build failed at {exc.stage}: {plain(exc, lines=True)}", file=sys.stderr)
         return 1
     if getattr(args, "json", False):
         print(json_line(result.to_dict()))

@@ -154,7 +154,9 @@ def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, An
     except BuildError as exc:
         out.update(build_ok=False, build_error=f"{exc.stage}: {exc}")
         if not quiet:
-            print(f"junheng build failed at {exc.stage}: {exc}", file=sys.stderr)
+            from junheng.terminal import plain
+
+            print(f"junheng build failed at {exc.stage}: {plain(exc, lines=True)}", file=sys.stderr)
         return out
     out.update(build_ok=True, build=result.to_dict())
     run = evaluate_and_send(warehouse, as_of=as_of, alertmanager_url=env_alertmanager_url(),

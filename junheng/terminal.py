@@ -25,11 +25,14 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-def plain(value: object) -> str:
+def plain(value: object, *, lines: bool = False) -> str:
     r"""``value`` as one line of inert text: every control character written as its escape
     (``\x1b``, ``\x07``, ``\x0a``, ``\u202e``), so nothing in it acts on the terminal and a reader
-    still sees that it was there. ``None`` is the empty string."""
+    still sees that it was there. ``None`` is the empty string. ``lines=True`` keeps the line
+    breaks of a multi-line message (a build failure quoting the marts' values) and escapes the rest."""
     text = "" if value is None else str(value)
+    if lines:
+        return "\n".join(_CONTROLS.sub(_visible, line) for line in text.split("\n"))
     return _CONTROLS.sub(_visible, text)
 
 

@@ -48,6 +48,7 @@ def test_plain_and_markup_make_names_inert():
     assert plain("\x1b]0;owned\x07北区") == "\\x1b]0;owned\\x07北区"
     assert plain("a\nb\tc\x7f\x9b\u202ed") == "a\\x0ab\\x09c\\x7f\\x9b\\u202ed"
     assert plain(None) == "" and plain("市南区") == "市南区"
+    assert plain("failed:\n  \x1b[2J北区", lines=True) == "failed:\n  \\x1b[2J北区"
     from rich.console import Console
 
     console = Console(width=200, record=True, force_terminal=False)
