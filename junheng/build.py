@@ -45,6 +45,8 @@ __all__ = ["BuildError", "BuildResult", "ExportedMart", "add_arguments", "build"
 DATABASE_FILE = "junheng.duckdb"
 EXPORT_DIR = "export"
 MANIFEST = "_manifest.json"
+#: Characters dbt-duckdb's profile path cannot hold: it parses the path as a URL (urlparse).
+_URL_MARKS = "?#"
 #: dbt output lines kept for the error message.
 LOG_TAIL_LINES = 30
 
@@ -159,6 +161,11 @@ def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | 
     :class:`~junheng.warehouse_lock.WarehouseBusy` when the warehouse stays busy.
     """
     warehouse = Path(warehouse).resolve()
+    url_marks = sorted({c for c in str(warehouse) if c in _URL_MARKS})
+    if url_marks:
+        raise BuildError("dbt", f"the warehouse path {str(warehouse)!r} contains {' and '.join(map(repr, url_marks))}, "
+                                "which dbt-duckdb reads as a URL's query or fragment (it would open another "
+                                "database name): use a folder without them")
     landing = Path(os.environ.get("JUNHENG_LANDING") or warehouse / "landing")
     if not landing.is_dir():
         raise BuildError("landing", f"no landing folder at {landing}: land events first "
@@ -251,8 +258,9 @@ def _run_dbt(project: Path, warehouse: Path, as_of: dt.date, catalogue: str,
     started = time.time()
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
     try:
-        proc = subprocess.Popen(cmd, cwd=str(settings.PROJECT_ROOT), env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace")
+        proc = subprocess.Popen(dies_with_parent(cmd), cwd=str(settings.PROJECT_ROOT), env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+                                errors="replace")
     except OSError as exc:
         raise BuildError("dbt", f"could not start {dbt}: {exc}", timings=timings) from exc
     assert proc.stdout is not None
@@ -286,6 +294,29 @@ def _run_dbt(project: Path, warehouse: Path, as_of: dt.date, catalogue: str,
     lines.append(f"last lines of dbt's output (full log: {logs / 'dbt.log'}):")
     lines.append(log_tail)
     raise BuildError("dbt", "\n".join(lines), log_tail=log_tail, timings=timings)
+
+
+#: Run in a fresh interpreter between fork and dbt: ask the kernel for SIGKILL when the parent
+#: dies (Linux prctl PR_SET_PDEATHSIG = 1; it survives the exec), give up if the parent is already
+#: gone, then exec the command. A separate process rather than a preexec_fn, which is not safe
+#: while other threads run (the GX import runs in one meanwhile).
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(137)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def dies_with_parent(cmd: Sequence[str]) -> list[str]:
+    """``cmd`` wrapped so the child is killed with this process: a ``junheng build`` killed by
+    SIGKILL (or OOM) must not leave dbt running on, holding the DuckDB file's write lock so the
+    next build, or any writer, fails to open it. Linux only (elsewhere ``cmd`` as it is)."""
+    if not sys.platform.startswith("linux"):
+        return list(cmd)
+    exe = shutil.which(cmd[0]) or cmd[0]
+    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), exe, *cmd[1:]]
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -376,6 +407,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Run :func:`build` for parsed arguments; 0 on success, 1 with the failure on stderr."""
+    from junheng.terminal import json_line, plain
+
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
     quiet = bool(getattr(args, "quiet", False) or getattr(args, "json", False))
     echo = None if quiet else (lambda line: print(line, flush=True))
@@ -387,13 +420,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         return 2
     except BuildError as exc:
         if getattr(args, "json", False):
-            print(json.dumps({"success": False, "stage": exc.stage, "error": str(exc), "timings": exc.timings,
-                              "checkpoint_results": getattr(exc.checkpoint, "results_path", None)},
-                             ensure_ascii=False))
-        print(f"junheng build failed at {exc.stage}: {exc}", file=sys.stderr)
+            print(json_line({"success": False, "stage": exc.stage, "error": str(exc), "timings": exc.timings,
+                             "checkpoint_results": getattr(exc.checkpoint, "results_path", None)}))
+        print(f"junheng build failed at {exc.stage}: {plain(exc, lines=True)}", file=sys.stderr)
         return 1
     if getattr(args, "json", False):
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        print(json_line(result.to_dict()))
     else:
         print(result.summary())
     return 0

@@ -1,7 +1,7 @@
 """`junheng`: the platform's command line.
 
     junheng demo                       generate the sample city and run everything embedded
-    junheng run FILES... --warehouse DIR [--json]
+    junheng run FILES... --warehouse DIR [--json]   (FILE '-': standard input)
     junheng generate --out FILE        write the synthetic city as JSONL
     junheng load-report FILE --state S --out EVENTS.jsonl   events for what a report changed
     junheng produce [--create-topics] FILES...   send event files to Kafka
@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -26,17 +28,48 @@ from junheng.warehouse_lock import WarehouseBusy, WarehouseMissing, hold_warehou
 
 WAIT_HELP = "wait this long for another command on the warehouse to finish (default: refuse at once)"
 
+#: the input name meaning standard input (streams.embedded.STDIN; not imported here, it is heavy)
+STDIN = "-"
+
 
 def _as_of(value: str | None) -> dt.date:
     return dt.date.fromisoformat(value) if value else dt.date.today()
 
 
-def _count_lines(paths: Sequence[str]) -> int:
+def _count_lines(paths: Sequence[str]) -> int | None:
+    """The progress bar's total: the non-blank lines of the inputs, if every one is a regular file.
+
+    A pipe, ``-``/``/dev/stdin``, a process substitution or a named FIFO can be read only once and
+    the run must read it, so then there is no total (the bar counts what the run reads); counting
+    it first left the run nothing (a pipe) or waiting for a writer that had gone (a FIFO)."""
+    if not all(p != STDIN and stat.S_ISREG(os.stat(p).st_mode) for p in paths):
+        return None
     total = 0
     for p in paths:
         with open(p, "rb") as fh:
             total += sum(1 for line in fh if line.strip())
     return total
+
+
+def check_inputs(paths: Sequence[str]) -> str | None:
+    """Why the event inputs cannot be read (one line for stderr), or None when they can.
+
+    Checked before the run starts, so a typo is a clear error rather than a traceback (or, for
+    an unreadable file after others, a rolled-back run)."""
+    if sum(1 for p in paths if p == STDIN) > 1:
+        return "standard input ('-') can be read only once: give '-' once"
+    for p in paths:
+        if p == STDIN:
+            continue
+        try:
+            mode = os.stat(p).st_mode
+        except OSError as exc:
+            return f"cannot read {p}: {exc.strerror or exc}"
+        if stat.S_ISDIR(mode):
+            return f"{p} is a folder: give the event files (JSONL) in it"
+        if not os.access(p, os.R_OK):
+            return f"cannot read {p}: permission denied"
+    return None
 
 
 def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx: bool = True) -> tuple[Any, Any]:
@@ -53,6 +86,8 @@ def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx:
                       TimeElapsedColumn(), transient=False) as progress:
             task = progress.add_task("validate, apply, land", total=_count_lines(paths))
             summary = runner.run(paths, progress=lambda n: progress.advance(task, n))
+            if progress.tasks[0].total is None:   # read from a pipe: the total is known now
+                progress.update(task, total=progress.tasks[0].completed)
     if runner.recovered:   # a previous run on this warehouse was killed: say what was done about it
         print(f"warehouse {warehouse}: {runner.recovered}", file=sys.stderr)
     return runner, summary
@@ -61,9 +96,11 @@ def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx:
 def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from junheng.compiled_engine import engine_kind
     from junheng.summary import city_rows, district_rows, years_of
+    from junheng.terminal import markup, plain
 
     console = Console()
     counts = summary.as_dict()
@@ -72,7 +109,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
                   f"  ({'balanced' if summary.balanced() else '[red]NOT BALANCED[/red]'}, {counts['elapsed_s']:.1f} s, "
                   f"rules engine: {engine_kind()})")
     if counts["dead_letter_reasons"]:
-        console.print("Dead letters by reason: " + ", ".join(f"{k} {v}" for k, v in
+        console.print("Dead letters by reason: " + ", ".join(f"{markup(k)} {v}" for k, v in
                                                               sorted(counts["dead_letter_reasons"].items())))
     states = runner.states
     years = years_of(states)
@@ -87,10 +124,11 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     table.add_column(f"failing in {years[-1]}")
     table.add_column("on track")
     mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]?[/yellow]"}
-    for row in district_rows(states, names, years, as_of):
+    for row in district_rows(states, names, years, as_of):   # names and codes are data: Text, never markup
         failing = ", ".join(row["failed_items"][:6]) + (" …" if len(row["failed_items"]) > 6 else "")
-        table.add_row(f"{row['district_code']} {row['name']}", str(row["declared_creation_year"] or "?"),
-                      *[mark[row["attained"][y]] for y in years], failing or "-", mark[row["on_track"]])
+        table.add_row(Text(plain(f"{row['district_code']} {row['name']}")),
+                      str(row["declared_creation_year"] or "?"), *[mark[row["attained"][y]] for y in years],
+                      Text(plain(failing or "-")), mark[row["on_track"]])
     console.print(table)
     c1 = next(iter(runner.engine.catalogue.of_kind("city_attainment_share")), None)
     steps = ", ".join(f"{pct:g}% by {year}" for year, pct in sorted(c1.params["milestones"].items())) if c1 else ""
@@ -104,7 +142,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
                      f"{t['C4']['value']:.1f}" if "C4" in t and t["C4"]["value"] is not None else "-",
                      f"{t['C10']['value']:.0f}" if "C10" in t and t["C10"]["value"] is not None else "-")
     console.print(city)
-    console.print(f"Landing files: {summary.landing}")
+    console.print(f"Landing files: {markup(summary.landing)}")
 
 
 def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, Any]:
@@ -120,7 +158,9 @@ def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, An
     except BuildError as exc:
         out.update(build_ok=False, build_error=f"{exc.stage}: {exc}")
         if not quiet:
-            print(f"junheng build failed at {exc.stage}: {exc}", file=sys.stderr)
+            from junheng.terminal import plain
+
+            print(f"junheng build failed at {exc.stage}: {plain(exc, lines=True)}", file=sys.stderr)
         return out
     out.update(build_ok=True, build=result.to_dict())
     run = evaluate_and_send(warehouse, as_of=as_of, alertmanager_url=env_alertmanager_url(),
@@ -167,6 +207,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    problem = check_inputs(args.files)
+    if problem:
+        print(f"junheng run: {problem}", file=sys.stderr)
+        return 2
     with hold_warehouse(args.warehouse, args.wait):   # one command at a time, from before anything is read
         return _run(args)
 
@@ -181,7 +225,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         from junheng.compiled_engine import engine_kind
 
-        print(json.dumps(summary.as_dict() | done | {"engine": engine_kind()}, ensure_ascii=False))
+        from junheng.terminal import json_line
+
+        print(json_line(summary.as_dict() | done | {"engine": engine_kind()}))
     return 0 if summary.balanced() and done["build_ok"] else 1
 
 
@@ -227,12 +273,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
+    from junheng.terminal import json_line
     from streams.alerting.cli import exit_code, print_run, run_from_args
 
     with hold_warehouse(args.warehouse, args.wait, create=False):
         run = run_from_args(args)
     if args.json:
-        print(json.dumps(run.as_dict(), ensure_ascii=False))
+        print(json_line(run.as_dict()))
     else:
         print_run(run)
     return exit_code(run)
@@ -257,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     demo.set_defaults(func=cmd_demo)
     run = sub.add_parser("run", help="validate, apply and land event files (embedded, no Kafka)")
-    run.add_argument("files", nargs="+")
+    run.add_argument("files", nargs="+", metavar="FILE",
+                     help="JSONL event files; '-' reads standard input (pipes and FIFOs are read once)")
     run.add_argument("--warehouse", required=True)
     run.add_argument("--json", action="store_true", help="print one JSON object with the counts")
     run.add_argument("--as-of")

@@ -3,6 +3,15 @@
     {{- env_var('JUNHENG_LANDING', env_var('JUNHENG_WAREHOUSE', '.') ~ '/landing') -}}
 {%- endmacro %}
 
+{# A landing glob as a SQL string literal: the folder's glob characters ([ * ?) matched literally
+   (DuckDB's [[] [*] [?]) and its quotes doubled, so a warehouse path like /data/o'brien [2024]/
+   neither breaks the SQL nor silently matches no file. The sources' external_location in
+   models/staging/_sources.yml and models/marts/mart_alerts.yml does the same with filters. #}
+{% macro landing_glob(relative) -%}
+    {%- set folder = landing_root() | replace('[', '[[]') | replace('*', '[*]') | replace('?', '[?]') -%}
+    '{{- (folder ~ '/' ~ relative) | replace("'", "''") -}}'
+{%- endmacro %}
+
 {# A landing table to select from: the external source (read_parquet over its part files) when at
    least one file has landed, else an empty relation with the source's declared columns and types —
    a table the stream has never written to (dead_letters in a clean run) is empty, not an error. #}
@@ -11,8 +20,7 @@
     {%- if not execute -%}
         {{ rel }}
     {%- else -%}
-        {%- set pattern = landing_root() ~ '/' ~ table ~ '/part-*.parquet' -%}
-        {%- set found = run_query("select count(*) from glob('" ~ pattern ~ "')").columns[0].values()[0] -%}
+        {%- set found = run_query("select count(*) from glob(" ~ landing_glob(table ~ '/part-*.parquet') ~ ")").columns[0].values()[0] -%}
         {%- if found > 0 -%}
             {{ rel }}
         {%- else -%}

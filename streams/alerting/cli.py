@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 from pathlib import Path
@@ -56,33 +55,43 @@ def exit_code(run: AlertRun) -> int:
 
 
 def print_run(run: AlertRun) -> None:
+    """The run for a person at a terminal. Everything from data (district names in summaries,
+    paths, error texts, receiver addresses) goes through :func:`junheng.terminal.plain`, so a
+    control sequence in a name is shown, not executed; receiver addresses are already redacted
+    (:func:`streams.alerting.urls.redact_url`)."""
+    from junheng.terminal import plain as p
+
     c = run.as_dict()["counts"]
     print(f"alerts as of {run.as_of}: {c['fired']} fired, {c['resolved']} resolved, {c['repeated']} still firing "
           f"(unchanged); {c['firing']} firing in all")
     for a in run.fired:
-        print(f"  FIRING   [{a.severity}] {a.alertname} {a.district_code or 'city'} {a.rule_id} {a.year}: {a.summary}")
+        print(f"  FIRING   [{p(a.severity)}] {p(a.alertname)} {p(a.district_code or 'city')} {p(a.rule_id)} {a.year}: "
+              f"{p(a.summary)}")
     for a in run.resolved:
-        print(f"  RESOLVED {a.alertname} {a.district_code or 'city'} {a.rule_id} {a.year}")
+        print(f"  RESOLVED {p(a.alertname)} {p(a.district_code or 'city')} {p(a.rule_id)} {a.year}")
     for name, src in run.sources.items():
-        print(f"  source {name}: {'ok' if src.ok else 'UNAVAILABLE'} — {src.detail}")
+        print(f"  source {p(name)}: {'ok' if src.ok else 'UNAVAILABLE'} — {p(src.detail)}")
     for d in run.deliveries:
-        print(f"  {d.channel} {d.target}: " + (f"sent {d.sent}" if d.ok else f"FAILED after {d.attempts} attempts: {d.error}"))
+        print(f"  {p(d.channel)} {p(d.target)}: "
+              + (f"sent {d.sent}" if d.ok else f"FAILED after {d.attempts} attempts: {p(d.error)}"))
     for ch, n in run.pending.items():
-        print(f"  {ch}: {n} state changes queued for the next run")
+        print(f"  {p(ch)}: {n} state changes queued for the next run")
     for w in run.warnings:
-        print(f"  warning: {w}")
+        print(f"  warning: {p(w)}")
     for e in run.errors:
-        print(f"  error: {e}")
+        print(f"  error: {p(e)}")
     if run.history_file:
-        print(f"  history: {run.history_file}")
+        print(f"  history: {p(run.history_file)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = add_arguments(argparse.ArgumentParser(prog="junheng alerts", description=__doc__.split("\n")[0]))
     args = parser.parse_args(argv)
+    from junheng.terminal import json_line
+
     run = run_from_args(args)
     if args.json:
-        print(json.dumps(run.as_dict(), ensure_ascii=False))
+        print(json_line(run.as_dict()))
     else:
         print_run(run)
     return exit_code(run)

@@ -17,6 +17,10 @@ Webhook. ``POST <url>`` with ``{"version": "junheng.alerts/1", "status", "run_id
 
 Kafka. One message per state change to ``<prefix>.alerts``: key = ``alert_id`` (UTF-8), value = the
 event as JSON (UTF-8, keys sorted). The producer is kafka-python's (idempotent, acks=all).
+
+Receiver URLs. A ``user:pass@`` in an Alertmanager or webhook URL is sent as an ``Authorization:
+Basic`` header (the URL is requested without it); a report's ``target`` and ``error`` show the URL
+redacted (:mod:`streams.alerting.urls`), never its credentials, query values or token segments.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from streams.alerting.model import FIRING, Alert, rfc3339
+from streams.alerting.urls import redact_url, scrub, split_credentials
 
 ALERTMANAGER = "alertmanager"
 WEBHOOK = "webhook"
@@ -85,6 +90,10 @@ def _retry(policy: RetryPolicy, action: Callable[[], Any], sleep: Callable[[floa
 
 
 def post_json(url: str, payload: Any, timeout_s: float, headers: Mapping[str, str] | None = None) -> int:
+    """POST ``payload`` as JSON; a ``user:pass@`` in ``url`` goes as a Basic header. Errors name the
+    URL redacted."""
+    url, auth = split_credentials(url)
+    headers = {**auth, **(headers or {})}
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     req = urllib.request.Request(url, data=body, method="POST",
                                  headers={"Content-Type": "application/json", "User-Agent": "junheng-alerts/1",
@@ -96,12 +105,13 @@ def post_json(url: str, payload: Any, timeout_s: float, headers: Mapping[str, st
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode("utf-8", "replace")
         if 400 <= exc.code < 500 and exc.code not in (408, 429):
-            raise PermanentError(f"HTTP {exc.code} from {url}: {detail}") from None
-        raise RuntimeError(f"HTTP {exc.code} from {url}: {detail}") from None
+            raise PermanentError(f"HTTP {exc.code} from {redact_url(url)}: {detail}") from None
+        raise RuntimeError(f"HTTP {exc.code} from {redact_url(url)}: {detail}") from None
 
 
 def get_json(url: str, timeout_s: float = 10.0) -> Any:
-    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json"}),
+    url, auth = split_credentials(url)
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json", **auth}),
                                 timeout=timeout_s) as resp:
         return json.loads(resp.read())
 
@@ -137,14 +147,14 @@ class AlertmanagerClient:
 
     def post(self, items: Sequence[dict[str, Any]]) -> DeliveryReport:
         start = time.perf_counter()
-        report = DeliveryReport(ALERTMANAGER, self.base, True)
+        report = DeliveryReport(ALERTMANAGER, redact_url(self.base), True)
         for i in range(0, len(items), CHUNK):
             chunk = list(items[i:i + CHUNK])
             ok, attempts, error = _retry(self.retry, lambda: post_json(
                 f"{self.base}/api/v2/alerts", chunk, self.retry.timeout_s, self.headers), self.sleep)
             report.attempts += attempts
             if not ok:
-                report.ok, report.error = False, error
+                report.ok, report.error = False, scrub(error, self.base)
                 break
             report.sent += len(chunk)
             report.delivered_ids += [c["annotations"].get("alert_id", "") for c in chunk]
@@ -161,7 +171,9 @@ class AlertmanagerClient:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.base}/-/ready", timeout=self.retry.timeout_s) as resp:
+            url, auth = split_credentials(f"{self.base}/-/ready")
+            request = urllib.request.Request(url, headers=auth)
+            with urllib.request.urlopen(request, timeout=self.retry.timeout_s) as resp:
                 return int(resp.status) == 200
         except Exception:
             return False
@@ -187,7 +199,7 @@ class WebhookClient:
     def post(self, events: Sequence[Mapping[str, Any]], *, run_id: str, evaluated_at: dt.datetime,
              as_of: dt.date | None) -> DeliveryReport:
         start = time.perf_counter()
-        report = DeliveryReport(WEBHOOK, self.url, True)
+        report = DeliveryReport(WEBHOOK, redact_url(self.url), True)
         for i in range(0, len(events), CHUNK):
             chunk = list(events[i:i + CHUNK])
             payload = webhook_payload(chunk, run_id=run_id, evaluated_at=evaluated_at, as_of=as_of)
@@ -195,7 +207,7 @@ class WebhookClient:
                 self.url, payload, self.retry.timeout_s, {"X-Junheng-Run": run_id, **self.headers}), self.sleep)
             report.attempts += attempts
             if not ok:
-                report.ok, report.error = False, error
+                report.ok, report.error = False, scrub(error, self.url)
                 break
             report.sent += len(chunk)
             report.delivered_ids += [e["event_id"] for e in chunk]

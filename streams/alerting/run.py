@@ -278,12 +278,14 @@ def evaluate_and_send(warehouse: Path, *, as_of: dt.date, alertmanager_url: str 
         if config.stream:
             try:
                 rows = landed_statuses(landing)
-            except Exception as exc:
+            except Exception as exc:   # unreadable is not empty: its alerts are kept as they were
                 rows = None
                 sources[STREAM] = SourceResult(STREAM, False, detail=f"reading {landing}/district_status failed: {exc}")
-            if rows is None:
-                sources.setdefault(STREAM, SourceResult(
-                    STREAM, False, detail=f"no district status landed under {landing}/district_status yet"))
+            if STREAM in sources:
+                pass                             # the read failed: reported above, nothing covered
+            elif rows is None:
+                sources[STREAM] = SourceResult(
+                    STREAM, False, detail=f"no district status landed under {landing}/district_status yet")
                 if not book.memory.get(ATTAINMENT_MEMORY):
                     sources[STREAM].ok = True    # nothing landed and nothing remembered: simply empty
                     covered.append(STREAM)

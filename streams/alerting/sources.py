@@ -320,6 +320,14 @@ def attainment_alerts(memory: Mapping[str, Any], *, names: Mapping[str, str] | N
     return alerts
 
 
+def _glob_literal(folder: Path, pattern: str) -> str:
+    """``folder/pattern`` as a DuckDB string literal: the folder's glob characters matched literally
+    and its quotes doubled, so a warehouse path like ``/data/o'brien [2024]`` is read, not a syntax
+    error or an empty match (the dbt sources do the same: dbt_project/macros/landing.sql)."""
+    literal = folder.as_posix().replace("[", "[[]").replace("*", "[*]").replace("?", "[?]")
+    return "'" + f"{literal}/{pattern}".replace("'", "''") + "'"
+
+
 def landed_statuses(landing_root: str | Path) -> list[dict[str, Any]] | None:
     """Every landed district status row in landing order (batch, file, position), or None when
     nothing was ever landed there (the source is then unavailable, not empty)."""
@@ -332,7 +340,7 @@ def landed_statuses(landing_root: str | Path) -> list[dict[str, Any]] | None:
     try:
         return _rows(con, f"""
             select district_code, year, attained, previous_attained, failed_items, undecided_items, vetoed
-            from read_parquet('{(folder / 'part-*.parquet').as_posix()}', union_by_name = true, filename = true)
+            from read_parquet({_glob_literal(folder, 'part-*.parquet')}, union_by_name = true, filename = true)
             order by landed_batch, filename, landed_pos""")
     finally:
         con.close()

@@ -5,8 +5,7 @@
 -- alertname + district_code + rule_id + year (docs/alerts.md). City alerts have district_code null
 -- (scope 'city'). Times are UTC. A state change landed twice (the evaluator is at least once) is
 -- kept once: the first landed row of each event_id.
-{%- set pattern = landing_root() ~ '/alert_events/part-*.parquet' %}
-{%- set found = run_query("select count(*) from glob('" ~ pattern ~ "')").columns[0].values()[0] if execute else 1 %}
+{%- set found = run_query("select count(*) from glob(" ~ landing_glob('alert_events/part-*.parquet') ~ ")").columns[0].values()[0] if execute else 1 %}
 with landed as (
     {%- if found > 0 %}
     select * from {{ source('alerting', 'alert_events') }}
