@@ -5,7 +5,8 @@
 * engine   -- rules-engine throughput (benchmarks/engine.py), no broker needed;
 * pipeline -- the Faust worker's events/s against a bare aiokafka consumer (benchmarks/pipeline.py);
 * latency  -- produce -> district-status message, p50/p99 (benchmarks/latency.py);
-* scale    -- national-scale dbt build and worker peak RSS (benchmarks/scale.py), if present.
+* scale    -- national-scale dbt build and worker peak RSS (benchmarks/scale.py), if present;
+* stale_flood -- 100,000 stale versions of one fact: linear time, bounded state (benchmarks/stale_flood.py).
 
 pipeline and latency need the local broker (``bash infra/kafka/kafka.sh start``; ``make bench``
 starts it). The JSON goes to ``benchmarks/results/<date>-<host>[-quick].json`` unless ``--json``
@@ -26,7 +27,7 @@ from typing import Any, Callable
 
 from benchmarks.machine import describe
 
-ALL = ("engine", "pipeline", "latency", "scale")
+ALL = ("engine", "pipeline", "latency", "scale", "stale_flood")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 Row = tuple[str, Any, str, bool | None]   # figure, value, target, met (None: no target)
@@ -66,8 +67,17 @@ def run_scale(quick: bool) -> dict[str, Any]:
     return figures
 
 
+def run_stale_flood(quick: bool) -> dict[str, Any]:
+    from benchmarks import stale_flood
+
+    figures = stale_flood.run(10_000 if quick else 100_000)
+    stale_flood.print_figures(figures)
+    return figures
+
+
 RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
-    "engine": run_engine, "pipeline": run_pipeline, "latency": run_latency, "scale": run_scale}
+    "engine": run_engine, "pipeline": run_pipeline, "latency": run_latency, "scale": run_scale,
+    "stale_flood": run_stale_flood}
 
 
 # ------------------------------------------------------------------------------ the table
@@ -122,8 +132,18 @@ def scale_rows(f: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def stale_flood_rows(f: dict[str, Any]) -> list[Row]:
+    p = f["first_pass"]
+    return [(f"stale flood: {f['stale_versions']:,} versions of one fact, CPU-s", p["cpu_s"], "", None),
+            ("stale flood: last tenth / first tenth, time", p["last_over_first_time"], "< 2 (linear)",
+             p["last_over_first_time"] < 2),
+            ("stale flood: seen ids kept for the fact", f["seen_ids_kept_for_the_fact"], f"<= {f['seen_window']}",
+             f["seen_ids_kept_for_the_fact"] <= f["seen_window"])]
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
-    "engine": engine_rows, "pipeline": pipeline_rows, "latency": latency_rows, "scale": scale_rows}
+    "engine": engine_rows, "pipeline": pipeline_rows, "latency": latency_rows, "scale": scale_rows,
+    "stale_flood": stale_flood_rows}
 
 
 def _fmt(v: Any) -> str:

@@ -6,6 +6,14 @@ repeated event_id changes nothing), keeps the highest seq per fact (a late lower
 stale), and updates the district by retracting the changed school's old contribution and
 adding its new one: no ordinary update re-reads the district's other schools.
 
+Event ids. Per fact the state keeps the applied version's id and a bounded window of the last
+``Engine.seen_window`` other ids it saw (superseded and stale versions), newest last: a
+re-delivered recent version is then a duplicate, an older one comes out stale -- either way it
+changes nothing. The window keeps a flood of stale versions linear in time and constant in
+memory (every stale id used to stay, copied and scanned on each event). An index of those ids
+(``event_ids``) dead-letters an id reused on *another* fact (``event_id_conflict``): ids are
+unique per event, so a second fact under a known id is a producer's bug, never a new version.
+
 The state serialises to plain data as its facts and their versions; derived totals are
 rebuilt from the facts on load, so a restored state is exactly a replayed one.
 """
@@ -26,6 +34,9 @@ from rules.moments import WeightedMoments
 from rules.sections import SchoolEval, SchoolFacts, SectionEvaluator
 
 APPLIED, DUPLICATE, STALE, REJECTED = "applied", "duplicate", "stale", "rejected"
+EVENT_ID_CONFLICT = "event_id_conflict"
+#: other event ids remembered per fact (superseded and stale versions), newest last
+SEEN_WINDOW = 16
 _SCHOOL_FACT_FIELD = {"school.enrolment": "enrolment", "school.staff": "staff",
                       "school.facilities": "facilities", "school.finance": "finance"}
 
@@ -33,8 +44,9 @@ _SCHOOL_FACT_FIELD = {"school.enrolment": "enrolment", "school.staff": "staff",
 class Engine:
     """A catalogue with its evaluators, built once and shared by every district state."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, seen_window: int = SEEN_WINDOW) -> None:
         self.catalogue = catalogue
+        self.seen_window = seen_window
         self.sections = SectionEvaluator(catalogue)
         self.keys = contribution_keys(self.sections)
         self.district = DistrictEvaluator(catalogue)
@@ -100,11 +112,13 @@ class DistrictState:
     def __init__(self, engine: Engine, district_code: str) -> None:
         self.engine = engine
         self.code = district_code
-        # fact key → (seq, event_id, other ids seen). Tuples, replaced on change, because a
-        # district holds one per fact and the garbage collector soon stops tracking tuples of
-        # numbers and strings, while it walks every list on each full collection. Lists (as a
-        # restore may write) work too: versions are only read by index here.
+        # fact key → (seq, event_id, the last seen_window other ids seen, newest last). Tuples,
+        # replaced on change, because a district holds one per fact and the garbage collector
+        # soon stops tracking tuples of numbers and strings, while it walks every list on each
+        # full collection. Change them only through _remember, which keeps event_ids current.
         self.versions: dict[str, Sequence[Any]] = {}
+        #: every event id held in `versions` → its fact key (the event_id_conflict check)
+        self.event_ids: dict[str, str] = {}
         self.schools: dict[str, _School] = {}
         self.profiles: dict[int, Mapping[str, Any]] = {}
         self.stats: dict[int, Mapping[str, Any]] = {}
@@ -134,14 +148,20 @@ class DistrictState:
             applied_seq, applied_id, seen = version[0], version[1], version[2]
             if event_id == applied_id or event_id in seen:
                 return _DUPLICATE
+        other = self.event_ids.get(event_id)
+        if other is not None:
+            return ApplyResult(REJECTED, f"{EVENT_ID_CONFLICT}: event {event_id} was already used for {other}, "
+                                         f"not {key}; an event id names one event")
+        if version is not None:
             if seq < applied_seq:
-                self.versions[key] = (applied_seq, applied_id, (*seen, event_id))
+                self._remember(key, applied_seq, applied_id, seen, event_id)
                 return ApplyResult(STALE, f"seq {seq} older than applied {applied_seq}")
             if seq == applied_seq:
                 return ApplyResult(REJECTED, f"seq_conflict: seq {seq} of {key} already applied from event {applied_id}")
-            self.versions[key] = (seq, event_id, (*seen, applied_id))
+            self._remember(key, seq, event_id, seen, applied_id)
         else:
             self.versions[key] = (seq, event_id, ())
+            self.event_ids[event_id] = key
         batch = self._batch_changes
         if batch is not None:  # in a batch: the batch's changes collect it; judged at flush()
             self._store(etype, school_id, int(event["year"]), event["payload"], batch)
@@ -150,6 +170,37 @@ class DistrictState:
         self._store(etype, school_id, int(event["year"]), event["payload"], changes)
         self.flush(changes)
         return ApplyResult(APPLIED, None, changes)
+
+    def _remember(self, key: str, seq: int, applied_id: str, seen: Sequence[str], new_seen: str) -> None:
+        """Set a fact's version: `applied_id` at `seq`, and `new_seen` added to the window of
+        other ids (the oldest forgotten beyond ``seen_window``); `event_ids` follows."""
+        window = self.engine.seen_window
+        kept = (*seen, new_seen)
+        if len(kept) > window:
+            for old in kept[:len(kept) - window]:
+                if self.event_ids.get(old) == key:
+                    del self.event_ids[old]
+            kept = kept[len(kept) - window:] if window > 0 else ()
+        self.versions[key] = (seq, applied_id, kept)
+        self.event_ids[applied_id] = key
+        if new_seen in kept:
+            self.event_ids[new_seen] = key
+
+    def restore_version(self, key: str, seq: int, applied_id: str, seen: Iterable[str]) -> None:
+        """Set a fact's version record as stored (a restore from files or a facts table): its
+        window trimmed to ``seen_window``, `event_ids` kept current."""
+        old = self.versions.get(key)
+        if old is not None:
+            for i in (old[1], *old[2]):
+                if self.event_ids.get(i) == key:
+                    del self.event_ids[i]
+        window = self.engine.seen_window
+        ids = tuple(str(i).lower() for i in seen)
+        kept = ids[-window:] if window > 0 else ()
+        applied = str(applied_id).lower()
+        self.versions[key] = (int(seq), applied, kept)
+        for i in (applied, *kept):
+            self.event_ids[i] = key
 
     def apply_batch(self, events: Iterable[Mapping[str, Any]]) -> tuple[list[ApplyResult], Changes]:
         """Apply several events and judge the district once at the end: the outcome of each
@@ -430,7 +481,8 @@ class DistrictState:
     @classmethod
     def from_state(cls, engine: Engine, state: Mapping[str, Any]) -> "DistrictState":
         self = cls(engine, state["code"])
-        self.versions = {k: (v[0], v[1], tuple(v[2])) for k, v in state["versions"].items()}
+        for k, v in state["versions"].items():
+            self.restore_version(k, v[0], v[1], v[2])
         self.profiles = {int(y): p for y, p in state["profiles"].items()}
         self.stats = {int(y): p for y, p in state["stats"].items()}
         self.inspections = {int(y): dict(v) for y, v in state["inspections"].items()}

@@ -268,8 +268,9 @@ class TableStates(MutableMapping[str, DistrictState]):
         self.max_loaded = max_loaded
         self._states: dict[str, DistrictState] = {}   # insertion order = least recently used first
         self.touched: set[str] = set()
-        #: table key -> length of the "seen" list last written/read for it (only when not 0)
-        self.persisted_seen: dict[str, int] = {}
+        #: table key -> the newest id of the "seen" window last written/read for it (only when
+        #: not empty): a fact whose window gained an id since must be written again
+        self.persisted_seen: dict[str, str] = {}
         self._index: dict[str, list[str]] | None = None
         self.rebuilds = 0
         self.rebuild_s = 0.0
@@ -359,9 +360,9 @@ class TableStates(MutableMapping[str, DistrictState]):
             log.error("district %s: %d of %d stored facts did not re-apply: %s", code, len(bad), len(events), bad[:5])
         for key, v in facts:
             fk = key[len(prefix):]
-            state.versions[fk] = (int(v["seq"]), str(v["event_id"]), tuple(v.get("seen") or ()))
+            state.restore_version(fk, int(v["seq"]), str(v["event_id"]), v.get("seen") or ())
             if v.get("seen"):
-                self.persisted_seen[key] = len(v["seen"])
+                self.persisted_seen[key] = str(v["seen"][-1]).lower()
         self.rebuilds += 1
         elapsed = time.perf_counter() - start
         self.rebuild_s += elapsed
@@ -436,7 +437,8 @@ class StreamRuntime:
         self.gx_child, validate = _gx_validators(config)
         log.info("GX micro-batch suites: %s", "off (--no-gx)" if validate is None else
                  f"in child process {self.gx_child.pid}" if self.gx_child is not None else "in this process")
-        self.processor = Processor(self.engine, load_districts(), validate, self.states)
+        self.processor = Processor(self.engine, load_districts(), validate, self.states,
+                                   school_owners=TableSchoolOwners(table))
         self.landing = LandingWriter(config.warehouse / "landing", writer_id=config.worker_id)
         self.batch_no = self.landing.next_batch_number()
         self.counts: Counter[str] = Counter({k: 0 for k in COUNT_KEYS})
@@ -701,7 +703,7 @@ class StreamRuntime:
                     continue
                 for fk, version in state.versions.items():
                     tk = table_key(code, fk)
-                    if tk not in latest and len(version[2]) != self.states.persisted_seen.get(tk, 0):
+                    if tk not in latest and version[2] and version[2][-1] != self.states.persisted_seen.get(tk):
                         stored = self.table.get(tk)
                         if stored is not None:
                             latest[tk] = (code, fk, decode_fact(stored)["event"])
@@ -714,7 +716,7 @@ class StreamRuntime:
             self.states.note_key(code, tk)
             messages.append(self._write_fact(partition, tk, value))
             if version[2]:
-                self.states.persisted_seen[tk] = len(version[2])
+                self.states.persisted_seen[tk] = version[2][-1]
             else:
                 self.states.persisted_seen.pop(tk, None)
         return messages
@@ -725,6 +727,7 @@ class StreamRuntime:
         changelog message is the caller's to send (in bulk) and await."""
         raw = changelog_json(value)
         self.table.data[key] = deflate_fact(raw)
+        note_registration(self.table.data.school_owners, key)
         return (self.table.changelog_topic_name, partition, changelog_json(key), raw, None)
 
     # ---------------------------------------------------------------- counts
@@ -841,6 +844,57 @@ class FactsStore(MemoryStore):
 
     def persisted_offset(self, tp: Any) -> int:
         return -1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        #: school id -> district, for every school registration this process has seen in the
+        #: table: recovered, received as a standby, or written by this worker. Never pruned (a
+        #: school's district does not change when a partition moves away).
+        self.school_owners: dict[str, str] = {}
+
+    def _create_batch_iterator(self, mark_as_delete: Any, to_key: Any, to_value: Any, batch: Any) -> Any:
+        for key, value in super()._create_batch_iterator(mark_as_delete, to_key, to_value, batch):
+            note_registration(self.school_owners, key)
+            yield key, value
+
+
+def note_registration(owners: dict[str, str], key: Any) -> None:
+    """If `key` is a facts-table key of a school registration ("<district>|school.registered|
+    <school_id>|<year>|"), remember the school's district (the first one seen wins)."""
+    if isinstance(key, str) and "|school.registered|" in key:
+        district, _, school_id = key.split("|", 3)[:3]
+        owners.setdefault(school_id, district)
+
+
+class TableSchoolOwners(MutableMapping[str, str]):
+    """The Processor's school owners (streams/processing.py) on the worker: the registrations of
+    the facts table, as the store indexes them (:class:`FactsStore`). What the worker sees: its
+    own partitions, and the others' it holds as a standby (with two workers and the default one
+    standby replica, every partition). Two registrations of one school in districts owned by
+    two workers that hold no standby of each other, within the same moment, can both apply;
+    `junheng build` then fails its unique test on stg_section_results, naming the school
+    (docs/streaming.md, "What one worker cannot see")."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def _owners(self) -> dict[str, str]:
+        return self.table.data.school_owners  # type: ignore[no-any-return]
+
+    def __getitem__(self, school_id: str) -> str:
+        return self._owners()[school_id]
+
+    def __setitem__(self, school_id: str, district: str) -> None:
+        self._owners().setdefault(school_id, district)
+
+    def __delitem__(self, school_id: str) -> None:
+        del self._owners()[school_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._owners())
+
+    def __len__(self) -> int:
+        return len(self._owners())
 
 
 FACTS_STORE_URL = "junheng-memory://"

@@ -145,6 +145,10 @@ def test_bad_input_is_accounted_for_and_worker_keeps_going(kafka_bootstrap, pref
     unknown_district = _event("district.statistics", district_code="889999")
     unknown_school = _event("school.enrolment", school_id="3702029999")
     stale = _event("school.enrolment", seq=0)                                  # seq 1 already applied
+    elsewhere = _event("school.registered", district_code="370203")            # another partition
+    implausible = _event("school.finance")
+    implausible["payload"]["public_funds_budget_yuan"] = 1e14
+    id_reused = _event("school.staff", seq=7) | {"event_id": enrolment["event_id"]}   # a known id, another fact
     oversized = _enc(_event("school.staff"))[:-1] + b" " * 70_000 + b"}"      # > 64 KiB
     corpus = [
         ("applied", _enc(registered)),
@@ -159,6 +163,8 @@ def test_bad_input_is_accounted_for_and_worker_keeps_going(kafka_bootstrap, pref
         ("duplicate", _enc(enrolment)),
         ("stale", _enc(stale)),
         ("oversized", oversized),
+        ("implausible_value", _enc(implausible)),
+        ("event_id_conflict", _enc(id_reused)),
     ]
     lines = [line for _, line in corpus]
     expected = Counter(kind for kind, _ in corpus)
@@ -177,24 +183,28 @@ def test_bad_input_is_accounted_for_and_worker_keeps_going(kafka_bootstrap, pref
         assert counts["read"] == len(lines)
         assert counts["applied"] == expected["applied"] == 2
         assert counts["duplicate"] == 1 and counts["stale"] == 1
-        assert counts["dead_lettered"] == sum(expected[k] for k in dead_kinds) == 8
+        assert counts["dead_lettered"] == sum(expected[k] for k in dead_kinds) == 10
         assert counts["dead_letter_reasons"] == {k: expected[k] for k in dead_kinds}
         assert counts["internal_errors"] == 0
 
-        # a good event after all that is still applied
+        # a good event after all that is still applied; the school registered again by another
+        # district (another partition: produced after the first registration was applied, since
+        # across partitions the first registration *seen* wins) is dead-lettered
         good = _event("school.staff", seq=2)
-        produce_lines([_enc(good)], settings)
-        after = worker.wait_for(lambda c: c["read"] >= len(lines) + 1, timeout=60, what="the good event")
+        produce_lines([_enc(good), _enc(elsewhere)], settings)
+        after = worker.wait_for(lambda c: c["read"] >= len(lines) + 2, timeout=60, what="the good event")
         assert after["applied"] == counts["applied"] + 1
+        assert after["dead_letter_reasons"]["school_in_other_district"] == 1
         assert after["read"] == after["applied"] + after["duplicate"] + after["stale"] + after["dead_lettered"]
         assert worker.alive()
         assert worker.stop() == 0, worker.log_tail()
 
-    dead = read_topic(kafka_bootstrap, settings.topic("dead-letters"), expect=8)
-    assert len(dead) == 8
+    dead = read_topic(kafka_bootstrap, settings.topic("dead-letters"), expect=11)
+    assert len(dead) == 11
     by_value = {m.value: m.headers["reason_code"].decode() for m in dead}
-    assert by_value == {line: kind for kind, line in corpus if kind in dead_kinds}
-    assert landed_count(warehouse, "dead_letters") == 8
+    assert by_value == {line: kind for kind, line in corpus if kind in dead_kinds} | \
+        {_enc(elsewhere): "school_in_other_district"}
+    assert landed_count(warehouse, "dead_letters") == 11
     assert good["event_id"] in landed_event_ids(warehouse)
 
 

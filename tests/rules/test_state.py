@@ -188,3 +188,56 @@ def test_an_event_id_resent_in_upper_case_is_still_a_duplicate(engine):
     e = f.staff("3702020000", {"primary": f.staff_section(full_time=80, qualified=50)}, seq=3)
     assert state.apply(e).outcome == APPLIED
     assert state.apply(dict(e, event_id=e["event_id"].upper())).outcome == DUPLICATE
+
+
+# ------------------------------------------------------------------ event ids (issue #14, items 4, 5)
+def _staff_version(seq: int, qualified: int, event_id: str | None = None):
+    return f.staff("3702020000", {"primary": f.staff_section(full_time=80, qualified=qualified)}, seq=seq,
+                   event_id=event_id)
+
+
+def test_an_event_id_reused_on_another_fact_is_a_conflict_and_changes_nothing(engine):
+    """docs/events.md: a known id changes nothing. The same id on another fact used to be applied
+    (a second landed row under one id, and an attainment flipped)."""
+    events = f.good_district()
+    state = engine.new_state(f.DISTRICT)
+    assert [state.apply(e).outcome for e in events] == [APPLIED] * len(events)
+    used = events[3]                                  # an applied event of the first school
+    reuse = f.staff("3702020001", {"primary": f.staff_section(full_time=80, qualified=1)}, seq=9,
+                    event_id=used["event_id"])
+    before = json.dumps(state.to_state(), sort_keys=True, default=str), state.summary(YEAR)
+    result = state.apply(reuse)
+    assert result.outcome == REJECTED and result.reason.startswith("event_id_conflict")
+    assert used["event_id"] in result.reason
+    assert (json.dumps(state.to_state(), sort_keys=True, default=str), state.summary(YEAR)) == before
+    # also an id that is only remembered as a superseded version of another fact
+    assert state.apply(_staff_version(1, 40, event_id="aaaaaaaa-0000-4000-8000-000000000001")).outcome == APPLIED
+    assert state.apply(_staff_version(2, 41, event_id="aaaaaaaa-0000-4000-8000-000000000002")).outcome == APPLIED
+    other_fact = f.finance("3702020001", seq=5, event_id="AAAAAAAA-0000-4000-8000-000000000001")
+    result = state.apply(other_fact)
+    assert result.outcome == REJECTED and result.reason.startswith("event_id_conflict")
+
+
+def test_seen_ids_are_bounded_per_fact_and_a_flood_of_stale_versions_stays_linear(catalogue):
+    from rules.state import Engine
+
+    engine = Engine(catalogue, seen_window=4)
+    state = _good(engine)
+    assert state.apply(_staff_version(10**6, 50, "bbbbbbbb-0000-4000-8000-000000000000")).outcome == APPLIED
+    stale = [_staff_version(n, 1, f"bbbbbbbb-0000-4000-8000-{n:012d}") for n in range(1, 2001)]
+    outcomes = [state.apply(e).outcome for e in stale]
+    assert outcomes == [STALE] * len(stale)
+    key = next(k for k in state.versions if k.startswith("school.staff|3702020000"))
+    seq, applied, seen = state.versions[key]
+    assert seq == 10**6 and len(seen) == 4 and list(seen) == [e["event_id"] for e in stale[-4:]]
+    # the index holds exactly the remembered ids: no stale id leaks into state forever
+    assert sorted(i for i, k in state.event_ids.items() if k == key) == sorted([applied, *seen])
+    # a recent stale version re-sent is a duplicate; an old one is stale again: neither changes anything
+    assert state.apply(stale[-1]).outcome == DUPLICATE
+    assert state.apply(stale[0]).outcome == STALE
+    # and the window survives a restore, trimmed to the engine's
+    restored = DistrictState.from_state(Engine(catalogue, seen_window=2), json.loads(json.dumps(state.to_state())))
+    assert list(restored.versions[key][2]) == list(state.versions[key][2])[-2:]   # stale[-1], then stale[0]
+    assert restored.apply(stale[0]).outcome == DUPLICATE
+    assert restored.apply(dict(stale[3], event_id="cccccccc-0000-4000-8000-000000000000",
+                               district_code=f.DISTRICT)).outcome == STALE

@@ -168,3 +168,17 @@ def test_any_schema_valid_extreme_is_applied_or_dead_lettered_and_the_build_pass
     assert summary.balanced() and summary.counts["read"] == len(events)
     assert not {"internal_error"} & set(summary.dead_letter_reasons)
     _build_or_fail(tmp / "wh")
+
+
+def test_an_event_id_reused_on_another_fact_is_dead_lettered_and_lands_once(tmp_path: Path) -> None:
+    """Issue #14, item 5: 5,037 landed rows held 5,036 distinct ids and an attainment flipped."""
+    base = f.good_district(2023, schools=4)
+    reuse = f.staff("3702020002", {"primary": f.staff_section(full_time=80, qualified=1)}, seq=3,
+                    event_id=base[2]["event_id"].upper())    # case does not make it another id
+    warehouse = tmp_path / "wh"
+    summary = EmbeddedRunner(warehouse).run([_write(tmp_path / "reuse.jsonl", base + [reuse])])
+    assert summary.balanced() and summary.counts["applied"] == len(base)
+    assert summary.dead_letter_reasons == {"event_id_conflict": 1}
+    ids = [r[0] for r in duckdb.connect().execute(
+        f"select lower(event_id) from read_parquet('{warehouse}/landing/events/*.parquet')").fetchall()]
+    assert len(ids) == len(set(ids)) == len(base)

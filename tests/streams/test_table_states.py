@@ -121,3 +121,28 @@ def test_changelog_json_reads_back_whatever_it_is_given() -> None:
                   {"seq": 2 ** 70, "event": {}}):
         wire = changelog_json(value)
         assert json.loads(wire) == value == codecs.loads("json", wire)
+
+
+def test_the_facts_store_indexes_school_registrations_for_the_owner_check() -> None:
+    """Changelog records the store applies (recovery, standby) and the worker's own writes tell
+    the Processor which district registered a school (TableSchoolOwners); the first one wins,
+    tombstones and other facts are ignored, and revoking a partition forgets nothing."""
+    from types import SimpleNamespace
+
+    from streams.app import FactsStore, TableSchoolOwners
+
+    store = object.__new__(FactsStore)
+    store.__post_init__()
+    def record(key: str, value: bytes | None, partition: int) -> Any:
+        return SimpleNamespace(key=key, value=value, message=SimpleNamespace(value=value, partition=partition))
+    batch = [record("370202|school.registered|3702020001|2023|", b"{}", 0),
+             record("370203|school.registered|3702020001|2024|", b"{}", 1),   # another district, later
+             record("370203|school.staff|3702030009|2023|", b"{}", 1),
+             record("370204|school.registered|3702040001|2023|", None, 2)]   # tombstone: still a claim seen
+    store.apply_changelog_batch(batch, to_key=lambda k: k, to_value=lambda v: v)
+    owners = TableSchoolOwners(SimpleNamespace(data=store))
+    assert owners.get("3702020001") == "370202" and owners.get("3702030009") is None
+    assert dict(owners) == {"3702020001": "370202", "3702040001": "370204"}
+    owners["3702050001"] = "370205"                   # the Processor's claim after applying
+    owners["3702050001"] = "370206"                   # never moves a school
+    assert store.school_owners["3702050001"] == "370205"
