@@ -437,8 +437,9 @@ class StreamRuntime:
         self.gx_child, validate = _gx_validators(config)
         log.info("GX micro-batch suites: %s", "off (--no-gx)" if validate is None else
                  f"in child process {self.gx_child.pid}" if self.gx_child is not None else "in this process")
+        self.school_owners = TableSchoolOwners(table)
         self.processor = Processor(self.engine, load_districts(), validate, self.states,
-                                   school_owners=TableSchoolOwners(table))
+                                   school_owners=self.school_owners)
         self.landing = LandingWriter(config.warehouse / "landing", writer_id=config.worker_id)
         self.batch_no = self.landing.next_batch_number()
         self.counts: Counter[str] = Counter({k: 0 for k in COUNT_KEYS})
@@ -727,7 +728,7 @@ class StreamRuntime:
         changelog message is the caller's to send (in bulk) and await."""
         raw = changelog_json(value)
         self.table.data[key] = deflate_fact(raw)
-        note_registration(self.table.data.school_owners, key)
+        self.school_owners.note_key(key)
         return (self.table.changelog_topic_name, partition, changelog_json(key), raw, None)
 
     # ---------------------------------------------------------------- counts
@@ -877,9 +878,15 @@ class TableSchoolOwners(MutableMapping[str, str]):
 
     def __init__(self, table: Any) -> None:
         self.table = table
+        self._own: dict[str, str] = {}   # for a table whose store keeps no index (tests' plain dicts)
 
     def _owners(self) -> dict[str, str]:
-        return self.table.data.school_owners  # type: ignore[no-any-return]
+        owners = getattr(getattr(self.table, "data", None), "school_owners", None)
+        return self._own if owners is None else owners  # type: ignore[no-any-return]
+
+    def note_key(self, key: Any) -> None:
+        """A facts-table key the worker writes: a registration claims its school."""
+        note_registration(self._owners(), key)
 
     def __getitem__(self, school_id: str) -> str:
         return self._owners()[school_id]
