@@ -1,17 +1,23 @@
-"""`junheng build`: landing files → dbt marts → GX checkpoint → Parquet exports, or a clear failure.
+"""`junheng build`: landing files → dbt marts → alerts → GX checkpoint → Parquet exports → report,
+or a clear failure.
 
     build(warehouse, as_of=None, catalogue=None) -> BuildResult      raises BuildError
 
 1. **seeds**: the dbt seeds must be what the rules catalogue renders today (the check of
    ``python -m rules.seeds dbt_project/seeds --check``); stale seeds stop the build before dbt runs.
-2. **dbt**: ``dbt build`` with the venv's dbt (beside ``sys.executable``), ``JUNHENG_WAREHOUSE`` set
-   and ``--vars '{as_of: …}'``; target and logs go to ``<warehouse>/dbt-target`` and
-   ``<warehouse>/dbt-logs``. GX is imported in a background thread meanwhile (it takes ~10 s).
-3. **checkpoint**: :func:`expectations.marts.run_checkpoint` — GX suites over every mart; results in
+2. **dbt**: ``dbt build`` of every model but ``mart_alerts`` with the venv's dbt (beside
+   ``sys.executable``), ``JUNHENG_WAREHOUSE`` set and ``--vars '{as_of: …}'``; target and logs go to
+   ``<warehouse>/dbt-target`` and ``<warehouse>/dbt-logs``. GX is imported in a background thread
+   meanwhile (it takes ~10 s).
+3. **alerts**: the alerts evaluated on those marts (and the landed district statuses), their state
+   changes landed in ``landing/alert_events`` and queued; then ``dbt build --select mart_alerts``,
+   so the alert mart holds this very evaluation (it used to show the previous build's alerts).
+4. **checkpoint**: :func:`expectations.marts.run_checkpoint` — GX suites over every mart; results in
    ``<warehouse>/gx/results/<run-id>.json``, Data Docs in ``<warehouse>/gx/data_docs/``.
-4. **export**: only after a passed checkpoint, every ``main.mart_*`` table to
+5. **export**: only after a passed checkpoint, every ``main.mart_*`` table to
    ``<warehouse>/export/<mart>.parquet`` (each written beside and renamed into place), then
-   ``export/_manifest.json`` (run id, as_of, row counts) last.
+   ``export/_manifest.json`` (run id, as_of, row counts) last. Then the queued alerts are delivered
+   (never for a build that failed: they stay queued for the next), and the report is written.
 
 A failure at any stage raises :class:`BuildError` (``stage``, a message naming what failed and where
 to look, ``log_tail`` for dbt, ``checkpoint`` for a failed checkpoint); a failed checkpoint leaves the
@@ -80,6 +86,8 @@ class BuildResult:
     checkpoint: Any
     exports: dict[str, ExportedMart] = field(default_factory=dict)
     manifest: str | None = None
+    alerts: Any = None          # the AlertRun of the alert stage (None when it was off)
+    report: str | None = None   # the report written from these marts (None when off)
 
     @property
     def success(self) -> bool:
@@ -99,6 +107,12 @@ class BuildResult:
             f"  exported {len(self.exports)} marts, {sum(e.rows for e in self.exports.values()):,} rows, to "
             f"{Path(self.warehouse) / EXPORT_DIR} ({t.get('export', 0):.1f} s)",
         ]
+        if self.alerts is not None:
+            a = self.alerts
+            lines.append(f"  alerts: {len(a.firing)} firing ({len(a.fired)} new, {len(a.resolved)} resolved), "
+                         f"{_delivery_words(a)} ({t.get('alerts', 0):.1f} s; mart_alerts {t.get('dbt_alerts', 0):.1f} s)")
+        if self.report:
+            lines.append(f"  report: {self.report} ({t.get('report', 0):.1f} s)")
         if self.checkpoint.summary_page:
             lines.append(f"  checkpoint summary: {self.checkpoint.summary_page}")
         if self.checkpoint.data_docs_index:
@@ -124,7 +138,22 @@ class BuildResult:
             },
             "exports": {k: {"path": v.path, "rows": v.rows} for k, v in self.exports.items()},
             "manifest": self.manifest,
+            "alerts": None if self.alerts is None else {
+                "firing": len(self.alerts.firing), "fired": len(self.alerts.fired),
+                "resolved": len(self.alerts.resolved), "ok": self.alerts.ok,
+                "deliveries": [d.as_dict() for d in self.alerts.deliveries], "errors": self.alerts.errors},
+            "report": self.report,
         }
+
+
+def _delivery_words(run: Any) -> str:
+    """How the alerts went out, in words: to which channels, and whether every delivery worked."""
+    if not run.deliveries:
+        return "no receiver configured (JUNHENG_ALERTMANAGER_URL, JUNHENG_ALERT_WEBHOOK_URL)"
+    failed = [d for d in run.deliveries if not d.ok]
+    sent = ", ".join(sorted({d.channel for d in run.deliveries}))
+    return f"delivered to {sent}" if not failed else \
+        f"delivery FAILED to {', '.join(sorted({d.channel for d in failed}))} (kept queued for the next run)"
 
 
 def _dbt_executable() -> str:
@@ -150,7 +179,7 @@ def _preload_gx() -> threading.Thread:
 
 def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | None = None, *,
           project_dir: Path | str | None = None, echo: Callable[[str], object] | None = None,
-          data_docs: bool = True, wait_s: float = 0.0) -> BuildResult:
+          data_docs: bool = True, wait_s: float = 0.0, alerts: bool = True, report: bool = True) -> BuildResult:
     """Build the marts of ``warehouse`` from its landing files, check them, export them.
 
     ``as_of``: the date deadlines (D1–D3) are judged on (default: today). ``catalogue``: rules
@@ -159,6 +188,11 @@ def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | 
     for a live view. The build holds the warehouse's lock (junheng/warehouse_lock.py), waiting at
     most ``wait_s`` seconds for another command on it; raises :class:`BuildError`, or
     :class:`~junheng.warehouse_lock.WarehouseBusy` when the warehouse stays busy.
+
+    ``alerts``: evaluate the alerts on the new marts and rebuild ``mart_alerts`` from them in the
+    same build, so the marts, the alert state and the report agree (receivers from
+    ``JUNHENG_ALERTMANAGER_URL`` / ``JUNHENG_ALERT_WEBHOOK_URL``; delivered only once the checkpoint
+    passed). ``report``: write ``<warehouse>/report/index.html`` last.
     """
     warehouse = Path(warehouse).resolve()
     url_marks = sorted({c for c in str(warehouse) if c in _URL_MARKS})
@@ -171,11 +205,14 @@ def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | 
         raise BuildError("landing", f"no landing folder at {landing}: land events first "
                                     f"(junheng run FILE --warehouse {warehouse})")
     with hold_warehouse(warehouse, wait_s):
-        return _build(warehouse, as_of, catalogue, project_dir, echo, data_docs)
+        return _build(warehouse, as_of, catalogue, project_dir, echo, data_docs, alerts, report)
 
 
-def _build(warehouse: Path, as_of: dt.date | None, catalogue: str | None,
-           project_dir: Path | str | None, echo: Callable[[str], object] | None, data_docs: bool) -> BuildResult:
+ALERT_MART = "mart_alerts"   # built from the alert history, after the alerts were evaluated on the other marts
+
+
+def _build(warehouse: Path, as_of: dt.date | None, catalogue: str | None, project_dir: Path | str | None,
+           echo: Callable[[str], object] | None, data_docs: bool, alerts: bool, report: bool) -> BuildResult:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     project = Path(project_dir).resolve() if project_dir else settings.PROJECT_ROOT / "dbt_project"
@@ -205,13 +242,31 @@ def _build(warehouse: Path, as_of: dt.date | None, catalogue: str | None,
             f"`python -m rules.seeds {project / 'seeds'} --catalogue {catalogue_name}` and build again.",
             timings=timings)
 
-    # 2. dbt build (GX imports meanwhile)
+    # 2. dbt build (GX imports meanwhile): every model but the alert mart
     gx_import = _preload_gx()
     t = time.perf_counter()
     try:
-        dbt_counts = _run_dbt(project, warehouse, as_of, catalogue_name, echo, timings)
+        dbt_counts = _run_dbt(project, warehouse, as_of, catalogue_name, echo, timings,
+                              ["--exclude", ALERT_MART] if alerts else [])
     finally:
         timings["dbt"] = round(time.perf_counter() - t, 3)
+
+    # 2b. the alerts on those marts (landed, queued, not yet delivered), then the alert mart
+    pending = None
+    if alerts:
+        t = time.perf_counter()
+        pending = _evaluate_alerts(warehouse, as_of)
+        timings["alerts"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        try:
+            for status, n in _run_dbt(project, warehouse, as_of, catalogue_name, echo, timings,
+                                      ["--select", ALERT_MART]).items():
+                dbt_counts[status] = dbt_counts.get(status, 0) + n
+        except BuildError:
+            pending.close()
+            raise
+        finally:
+            timings["dbt_alerts"] = round(time.perf_counter() - t, 3)
 
     # 3. the checkpoint
     t = time.perf_counter()
@@ -222,11 +277,15 @@ def _build(warehouse: Path, as_of: dt.date | None, catalogue: str | None,
         checkpoint = run_checkpoint(warehouse, cat, data_docs=data_docs)
     except Exception as exc:   # CheckpointError, or GX failing to set up its context: no verdict
         timings["checkpoint"] = round(time.perf_counter() - t, 3)
+        if pending is not None:
+            pending.close()
         reason = str(exc) if isinstance(exc, CheckpointError) else f"{type(exc).__name__}: {exc}"
         raise BuildError("checkpoint", f"the marts checkpoint could not run, so nothing was exported: {reason}",
                          timings=timings) from exc
     timings["checkpoint"] = round(time.perf_counter() - t, 3)
     if not checkpoint.success:
+        if pending is not None:
+            pending.close()   # nothing delivered: the queued changes go out with the next good build
         n = len(checkpoint.failures)
         raise BuildError(
             "checkpoint",
@@ -234,26 +293,54 @@ def _build(warehouse: Path, as_of: dt.date | None, catalogue: str | None,
             f"(the previous export, if any, is unchanged):\n{checkpoint.message()}",
             checkpoint=checkpoint, timings=timings)
 
-    # 4. export
+    # 4. export, deliver the alerts, write the report
     t = time.perf_counter()
-    exports, manifest = _export(warehouse, as_of, catalogue_name, checkpoint.run_id)
+    try:
+        exports, manifest = _export(warehouse, as_of, catalogue_name, checkpoint.run_id)
+    except BaseException:
+        if pending is not None:
+            pending.close()
+        raise
     timings["export"] = round(time.perf_counter() - t, 3)
+    alert_run = None
+    if pending is not None:
+        t = time.perf_counter()
+        alert_run = pending.deliver()
+        timings["alerts"] = round(timings.get("alerts", 0) + time.perf_counter() - t, 3)
+    report_path = None
+    if report:
+        t = time.perf_counter()
+        from junheng.report import write_report
+
+        report_path = str(write_report(warehouse, None, as_of))
+        timings["report"] = round(time.perf_counter() - t, 3)
     timings["total"] = round(time.perf_counter() - t_start, 3)
     return BuildResult(
         warehouse=str(warehouse), database=str(warehouse / DATABASE_FILE), as_of=as_of.isoformat(),
         catalogue=catalogue_name, timings=timings, dbt=dbt_counts, checkpoint=checkpoint, exports=exports,
-        manifest=str(manifest))
+        manifest=str(manifest), alerts=alert_run, report=report_path)
+
+
+def _evaluate_alerts(warehouse: Path, as_of: dt.date) -> Any:
+    """The alert stage: evaluate the freshly built marts (and the landed statuses), land the
+    state changes, queue them for the receivers the environment names."""
+    from streams.alerting.run import AlertConfig, env_alertmanager_url, env_webhook_url, evaluate
+
+    return evaluate(warehouse, as_of=as_of, alertmanager_url=env_alertmanager_url(), webhook_url=env_webhook_url(),
+                    kafka=False, config=AlertConfig.from_env())
 
 
 def _run_dbt(project: Path, warehouse: Path, as_of: dt.date, catalogue: str,
-             echo: Callable[[str], object] | None, timings: dict[str, float]) -> dict[str, int]:
+             echo: Callable[[str], object] | None, timings: dict[str, float],
+             selection: Sequence[str] = ()) -> dict[str, int]:
+    """``dbt build`` of `project` into the warehouse (`selection`: e.g. ``["--select", "mart_alerts"]``)."""
     dbt = _dbt_executable()
     target, logs = warehouse / "dbt-target", warehouse / "dbt-logs"
     env = dict(os.environ, JUNHENG_WAREHOUSE=str(warehouse), JUNHENG_CATALOGUE=catalogue,
                DBT_SEND_ANONYMOUS_USAGE_STATS="false", DBT_USE_COLORS="false")
     cmd = [dbt, "build", "--project-dir", str(project), "--profiles-dir", str(project),
            "--target-path", str(target), "--log-path", str(logs),
-           "--vars", json.dumps({"as_of": as_of.isoformat()})]
+           "--vars", json.dumps({"as_of": as_of.isoformat()}), *selection]
     results_file = target / "run_results.json"
     started = time.time()
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
@@ -400,6 +487,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--catalogue", help="rules catalogue name or path (default: $JUNHENG_CATALOGUE or qingdao-2021)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     parser.add_argument("--quiet", action="store_true", help="do not echo dbt's output")
+    parser.add_argument("--no-alerts", action="store_true",
+                        help="skip the alert stage (evaluation, mart_alerts from it, delivery)")
+    parser.add_argument("--no-report", action="store_true", help="do not write the report")
     parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                         help="wait this long for another command on the warehouse to finish (default: refuse at once)")
     return parser
@@ -414,7 +504,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     echo = None if quiet else (lambda line: print(line, flush=True))
     try:
         result = build(Path(args.warehouse), as_of=as_of, catalogue=args.catalogue, echo=echo,
-                       wait_s=getattr(args, "wait", 0.0))
+                       wait_s=getattr(args, "wait", 0.0), alerts=not getattr(args, "no_alerts", False),
+                       report=not getattr(args, "no_report", False))
     except WarehouseBusy as exc:
         print(f"junheng build: {exc}", file=sys.stderr)
         return 2

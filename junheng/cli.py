@@ -146,11 +146,10 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
 
 
 def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, Any]:
-    """After events are landed: build the marts (dbt + GX checkpoint + export), evaluate alerts
-    (delivered where JUNHENG_ALERTMANAGER_URL / JUNHENG_ALERT_WEBHOOK_URL point), write the report."""
+    """After events are landed: the build (marts, alerts and mart_alerts from them, checkpoint,
+    export, delivery where JUNHENG_ALERTMANAGER_URL / JUNHENG_ALERT_WEBHOOK_URL point, report).
+    ``alerts_ok`` is false when an alert source could not be read or a delivery failed."""
     from junheng.build import BuildError, build
-    from junheng.report import write_report
-    from streams.alerting.run import env_alertmanager_url, env_webhook_url, evaluate_and_send
 
     out: dict[str, Any] = {"marts": str(warehouse / "junheng.duckdb")}
     try:
@@ -163,15 +162,12 @@ def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, An
             print(f"junheng build failed at {exc.stage}: {plain(exc, lines=True)}", file=sys.stderr)
         return out
     out.update(build_ok=True, build=result.to_dict())
-    run = evaluate_and_send(warehouse, as_of=as_of, alertmanager_url=env_alertmanager_url(),
-                            webhook_url=env_webhook_url(), kafka=False)
+    run = result.alerts
     out["alerts"] = {"firing": len(run.firing), "fired": len(run.fired), "resolved": len(run.resolved)}
-    out["report"] = str(write_report(warehouse, None, as_of))
+    out["alerts_ok"] = run.ok
+    out["report"] = result.report
     if not quiet:
         print(result.summary())
-        print(f"Alerts: {len(run.firing)} firing ({len(run.fired)} new, {len(run.resolved)} resolved)"
-              + ("" if env_alertmanager_url() else " — set JUNHENG_ALERTMANAGER_URL to deliver them"))
-        print(f"Report: {out['report']}")
     return out
 
 
@@ -203,7 +199,7 @@ def _demo(args: argparse.Namespace) -> int:
         return 0 if summary.balanced() else 1
     print("\nBuilding the marts (dbt), checking them (GX), evaluating alerts, writing the report …")
     done = finish(warehouse, _as_of(args.as_of))
-    return 0 if summary.balanced() and done["build_ok"] else 1
+    return 0 if summary.balanced() and done["build_ok"] and done.get("alerts_ok", True) else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -228,7 +224,7 @@ def _run(args: argparse.Namespace) -> int:
         from junheng.terminal import json_line
 
         print(json_line(summary.as_dict() | done | {"engine": engine_kind()}))
-    return 0 if summary.balanced() and done["build_ok"] else 1
+    return 0 if summary.balanced() and done["build_ok"] and done.get("alerts_ok", True) else 1
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -14,9 +14,11 @@
 
 {# A landing table to select from: the external source (read_parquet over its part files) when at
    least one file has landed, else an empty relation with the source's declared columns and types —
-   a table the stream has never written to (dead_letters in a clean run) is empty, not an error. #}
-{% macro landing(table) -%}
-    {%- set rel = source('landing', table) -%}
+   a table the stream has never written to (dead_letters in a clean run, alert_events before the
+   first alert) is empty, not an error. `source_name`: the dbt source declaring it ('landing' for
+   the stream's tables, 'alerting' for the alert history). #}
+{% macro landing(table, source_name='landing') -%}
+    {%- set rel = source(source_name, table) -%}
     {%- if not execute -%}
         {{ rel }}
     {%- else -%}
@@ -24,7 +26,7 @@
         {%- if found > 0 -%}
             {{ rel }}
         {%- else -%}
-            {%- set node = graph.sources.values() | selectattr('source_name', 'equalto', 'landing')
+            {%- set node = graph.sources.values() | selectattr('source_name', 'equalto', source_name)
                                                    | selectattr('name', 'equalto', table) | first -%}
             (select {% for name, col in node.columns.items() -%}
                 cast(null as {{ col.data_type }}) as {{ name }}{{ ", " if not loop.last }}

@@ -107,8 +107,12 @@ def _as_datetime(value: Any) -> dt.datetime | None:
 
 def open_alerts(rows: Sequence[dict[str, Any]], as_of: dt.date | None = None) -> list[dict[str, Any]]:
     """The alerts firing at the end of `as_of`: per alert_id, the latest 'firing' row that no later
-    'resolved' row closes (a resolved row without a time closes every firing row). State changes after
-    `as_of` are not known yet and are ignored. Sorted by severity, then by how long they have fired."""
+    'resolved' row closes (a resolved row without a time closes every firing row). State changes
+    after `as_of` are not known yet and are ignored: those of an evaluation that judged a later date
+    (the row's ``as_of``), or, for the stream's changes (no ``as_of``), recorded after it. An
+    evaluation judging `as_of` counts whenever it ran, so the report of a build shows the alerts
+    that build evaluated (also a build judged on a past date). Sorted by severity, then by how long
+    they have fired."""
     cutoff = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()) if as_of else None
     by_alert: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -118,7 +122,15 @@ def open_alerts(rows: Sequence[dict[str, Any]], as_of: dt.date | None = None) ->
         # starts_at for a firing row and ends_at for a resolved one
         at = _as_datetime(r.get("changed_at")) or (_as_datetime(r.get("starts_at")) if r["state"] == "firing" else (
             _as_datetime(r.get("ends_at")) or _as_datetime(r.get("starts_at"))))
-        if cutoff is not None and at is not None and at >= cutoff:
+        judged = r.get("as_of")
+        if isinstance(judged, str):
+            judged = dt.date.fromisoformat(judged[:10])
+        if isinstance(judged, dt.datetime):
+            judged = judged.date()
+        if as_of is not None and isinstance(judged, dt.date):
+            if judged > as_of:
+                continue
+        elif cutoff is not None and at is not None and at >= cutoff:
             continue
         by_alert.setdefault(r["alert_id"], []).append({**r, "_at": at})
     result = []

@@ -62,6 +62,9 @@ class AlertConfig:
     rulebook: RuleBook | None = None
     now: Callable[[], dt.datetime] = utcnow
 
+    def generator_url_for(self, alert_id: str) -> str:
+        return self.generator_url.format(alert_id=alert_id) if self.generator_url else ""
+
     @classmethod
     def from_env(cls, **overrides: Any) -> AlertConfig:
         """JUNHENG_ALERT_RESEND_TTL (seconds), JUNHENG_ALERT_GENERATOR_URL, JUNHENG_ALERT_RETRIES."""
@@ -157,8 +160,50 @@ def _am_item_from_event(event: Mapping[str, Any], now: dt.datetime) -> dict[str,
     return item
 
 
+@dataclass
+class PendingAlerts:
+    """An evaluation whose state changes are landed and queued but not yet delivered (phases 2
+    and 3 of the module docstring). A build delivers only once its marts passed the checkpoint;
+    whatever it never delivers stays queued in the book and goes out with the next evaluation."""
+
+    run: AlertRun
+    warehouse: Path
+    channels: _Channels
+    config: AlertConfig
+    firing: list[Alert]
+    pending: dict[str, list[dict[str, Any]]]
+    now: dt.datetime
+    refresh: Callable[[Alert], bool]
+    owns_channels: bool = True       # one-shot evaluations close them; the worker's hook keeps its own
+    delivered: bool = False
+
+    def deliver(self) -> AlertRun:
+        """Deliver what the evaluation queued, forget what was delivered; the run, completed."""
+        if not self.delivered:
+            self.delivered = True
+            try:
+                _deliver(self)
+            finally:
+                self.close()
+        return self.run
+
+    def close(self) -> None:
+        """Release the channels without delivering (a build that publishes nothing)."""
+        if self.owns_channels and self.channels.kafka is not None:
+            self.channels.kafka.close()
+
+
 def _evaluate(warehouse: Path, *, kind: str, as_of: dt.date | None, gather: Gather, channels: _Channels,
               config: AlertConfig, refresh: Callable[[Alert], bool]) -> AlertRun:
+    pending = _evaluate_only(warehouse, kind=kind, as_of=as_of, gather=gather, channels=channels, config=config,
+                             refresh=refresh)
+    pending.owns_channels = False
+    return pending.deliver()
+
+
+def _evaluate_only(warehouse: Path, *, kind: str, as_of: dt.date | None, gather: Gather, channels: _Channels,
+                   config: AlertConfig, refresh: Callable[[Alert], bool]) -> PendingAlerts:
+    """Phase 1: evaluate, land the history, queue the changes in the book's outboxes."""
     now = config.now()
     run = AlertRun(run_id=uuid.uuid4().hex[:16], kind=kind, as_of=as_of, evaluated_at=now,
                    state_file=state_path(warehouse))
@@ -166,8 +211,7 @@ def _evaluate(warehouse: Path, *, kind: str, as_of: dt.date | None, gather: Gath
     assert path is not None
     landing = config.landing or warehouse / "landing"
 
-    def gen_url(alert_id: str) -> str:
-        return config.generator_url.format(alert_id=alert_id) if config.generator_url else ""
+    gen_url = config.generator_url_for
 
     # ---- phase 1: evaluate, land, queue (locked)
     with book_lock(path, config.lock_timeout_s):
@@ -200,8 +244,17 @@ def _evaluate(warehouse: Path, *, kind: str, as_of: dt.date | None, gather: Gath
         pending = {ch: book.pending(ch) for ch in [*channels.event_channels(),
                                                    *([ALERTMANAGER] if channels.alertmanager else [])]}
         save_book(book, path)
+    return PendingAlerts(run, warehouse, channels, config, firing_now, pending, now, refresh)
 
-    # ---- phase 2: deliver (unlocked)
+
+def _deliver(p: PendingAlerts) -> None:
+    """Phases 2 (deliver, unlocked) and 3 (forget what was delivered, locked)."""
+    run, channels, config, now, firing_now, pending, refresh = (p.run, p.channels, p.config, p.now, p.firing,
+                                                                p.pending, p.refresh)
+    path = run.state_file
+    assert path is not None
+
+    gen_url = config.generator_url_for
     delivered: dict[str, list[str]] = {}
     if channels.alertmanager is not None:
         firing_ids = {a.alert_id for a in firing_now}
@@ -217,7 +270,7 @@ def _evaluate(warehouse: Path, *, kind: str, as_of: dt.date | None, gather: Gath
         else:
             delivered[ALERTMANAGER] = [e["event_id"] for e in pending[ALERTMANAGER]]
     if channels.webhook is not None and pending.get(WEBHOOK):
-        report = channels.webhook.post(pending[WEBHOOK], run_id=run.run_id, evaluated_at=now, as_of=as_of)
+        report = channels.webhook.post(pending[WEBHOOK], run_id=run.run_id, evaluated_at=now, as_of=run.as_of)
         run.deliveries.append(report)
         delivered[WEBHOOK] = report.delivered_ids
     if channels.kafka is not None and pending.get(KAFKA):
@@ -239,7 +292,6 @@ def _evaluate(warehouse: Path, *, kind: str, as_of: dt.date | None, gather: Gath
             run.warnings += [f"{ch}: {n} undelivered events were dropped so far (outbox limit)"
                              for ch, n in sorted(book.dropped.items())]
         save_book(book, path)
-    return run
 
 
 def _channels(alertmanager_url: str | None, webhook_url: str | None, kafka: bool, config: AlertConfig,
@@ -253,7 +305,17 @@ def _channels(alertmanager_url: str | None, webhook_url: str | None, kafka: bool
 # ---------------------------------------------------------------------- entry points
 def evaluate_and_send(warehouse: Path, *, as_of: dt.date, alertmanager_url: str | None, webhook_url: str | None,
                       kafka: bool, config: AlertConfig | None = None) -> AlertRun:
-    """Evaluate every source against the warehouse and deliver the result (``junheng alerts``).
+    """Evaluate every source against the warehouse and deliver the result (``junheng alerts``):
+    :func:`evaluate`, then its :meth:`PendingAlerts.deliver`."""
+    return evaluate(warehouse, as_of=as_of, alertmanager_url=alertmanager_url, webhook_url=webhook_url,
+                    kafka=kafka, config=config).deliver()
+
+
+def evaluate(warehouse: Path, *, as_of: dt.date, alertmanager_url: str | None, webhook_url: str | None,
+             kafka: bool, config: AlertConfig | None = None) -> PendingAlerts:
+    """Evaluate every source against the warehouse, land the history and queue the changes;
+    deliver them with the result's :meth:`~PendingAlerts.deliver` (a build does once its marts
+    passed their checkpoint).
 
     Sources: the marts (``<warehouse>/junheng.duckdb``, read-only) judged for `as_of`, and the
     landed district status rows (the stream's DistrictAttainmentLost, driver-independent).
@@ -301,11 +363,12 @@ def evaluate_and_send(warehouse: Path, *, as_of: dt.date, alertmanager_url: str 
 
     channels = _channels(alertmanager_url, webhook_url, kafka, config)
     try:
-        return _evaluate(warehouse, kind="full", as_of=as_of, gather=gather, channels=channels, config=config,
-                         refresh=lambda a: True)
-    finally:
+        return _evaluate_only(warehouse, kind="full", as_of=as_of, gather=gather, channels=channels,
+                              config=config, refresh=lambda a: True)
+    except BaseException:
         if channels.kafka is not None:
             channels.kafka.close()
+        raise
 
 
 class StreamAlerter:
@@ -352,5 +415,5 @@ class StreamAlerter:
             self.channels.kafka.close()
 
 
-__all__ = ["AlertConfig", "AlertRun", "StreamAlerter", "evaluate_and_send", "env_alertmanager_url",
-           "env_webhook_url"]
+__all__ = ["AlertConfig", "AlertRun", "PendingAlerts", "StreamAlerter", "evaluate", "evaluate_and_send",
+           "env_alertmanager_url", "env_webhook_url"]

@@ -5,23 +5,8 @@
 -- alertname + district_code + rule_id + year (docs/alerts.md). City alerts have district_code null
 -- (scope 'city'). Times are UTC. A state change landed twice (the evaluator is at least once) is
 -- kept once: the first landed row of each event_id.
-{%- set found = run_query("select count(*) from glob(" ~ landing_glob('alert_events/part-*.parquet') ~ ")").columns[0].values()[0] if execute else 1 %}
 with landed as (
-    {%- if found > 0 %}
-    select * from {{ source('alerting', 'alert_events') }}
-    {%- else %}
-    select
-        cast(null as varchar) as event_id, cast(null as varchar) as alert_id, cast(null as varchar) as alertname,
-        cast(null as varchar) as district_code, cast(null as varchar) as district_name, cast(null as varchar) as scope,
-        cast(null as varchar) as rule_id, cast(null as integer) as year, cast(null as varchar) as severity,
-        cast(null as varchar) as state, cast(null as varchar) as source, cast(null as timestamp) as starts_at,
-        cast(null as timestamp) as ends_at, cast(null as varchar) as summary, cast(null as varchar) as description,
-        cast(null as varchar) as clause, cast(null as varchar) as fix, cast(null as varchar) as labels,
-        cast(null as varchar) as annotations, cast(null as timestamp) as evaluated_at, cast(null as date) as as_of,
-        cast(null as varchar) as run_id, cast(null as bigint) as landed_batch, cast(null as integer) as landed_pos,
-        cast(null as varchar) as landed_at
-    where false
-    {%- endif %}
+    select * from {{ landing('alert_events', 'alerting') }}
 ),
 
 deduplicated as (
