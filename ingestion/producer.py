@@ -36,8 +36,9 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
+from ingestion.lines import read_lines
 from junheng.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -139,17 +140,6 @@ def key_for(line: bytes) -> bytes:
     return UNKNOWN_KEY
 
 
-def read_lines(paths: Iterable[str | Path]) -> Iterator[tuple[str, int, bytes]]:
-    """(file, line number, bytes) for every non-blank line, without its line terminator --
-    exactly the records the embedded driver reads (streams.embedded.read_records)."""
-    for path in paths:
-        with open(path, "rb") as fh:
-            for number, line in enumerate(fh, start=1):
-                raw = line.rstrip(b"\r\n")
-                if raw.strip():
-                    yield str(path), number, raw
-
-
 def produce_lines(lines: Iterable[bytes], settings: KafkaSettings | None = None, topic: str | None = None,
                   producer: Any = None) -> dict[str, Any]:
     """Send raw lines (already split) to the events topic; same contract as produce_files."""
@@ -164,7 +154,7 @@ def produce_files(paths: Sequence[str | Path], settings: KafkaSettings | None = 
     ``unknown_key`` (lines sent with key b"unknown"), ``bytes``, ``by_partition`` and
     ``elapsed_s``. Raises :class:`ProduceError` (carrying the counts) if any send failed.
     """
-    return _produce(read_lines(paths), settings, topic, producer)
+    return _produce(((line.file, line.number, line.raw) for line in read_lines(paths)), settings, topic, producer)
 
 
 def _produce(items: Iterable[tuple[str, int, bytes]], settings: KafkaSettings | None, topic: str | None,

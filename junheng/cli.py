@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -28,53 +26,14 @@ from junheng.warehouse_lock import WarehouseBusy, WarehouseMissing, hold_warehou
 
 WAIT_HELP = "wait this long for another command on the warehouse to finish (default: refuse at once)"
 
-#: the input name meaning standard input (streams.embedded.STDIN; not imported here, it is heavy)
-STDIN = "-"
-
-
 def _as_of(value: str | None) -> dt.date:
     return dt.date.fromisoformat(value) if value else dt.date.today()
-
-
-def _count_lines(paths: Sequence[str]) -> int | None:
-    """The progress bar's total: the non-blank lines of the inputs, if every one is a regular file.
-
-    A pipe, ``-``/``/dev/stdin``, a process substitution or a named FIFO can be read only once and
-    the run must read it, so then there is no total (the bar counts what the run reads); counting
-    it first left the run nothing (a pipe) or waiting for a writer that had gone (a FIFO)."""
-    if not all(p != STDIN and stat.S_ISREG(os.stat(p).st_mode) for p in paths):
-        return None
-    total = 0
-    for p in paths:
-        with open(p, "rb") as fh:
-            total += sum(1 for line in fh if line.strip())
-    return total
-
-
-def check_inputs(paths: Sequence[str]) -> str | None:
-    """Why the event inputs cannot be read (one line for stderr), or None when they can.
-
-    Checked before the run starts, so a typo is a clear error rather than a traceback (or, for
-    an unreadable file after others, a rolled-back run)."""
-    if sum(1 for p in paths if p == STDIN) > 1:
-        return "standard input ('-') can be read only once: give '-' once"
-    for p in paths:
-        if p == STDIN:
-            continue
-        try:
-            mode = os.stat(p).st_mode
-        except OSError as exc:
-            return f"cannot read {p}: {exc.strerror or exc}"
-        if stat.S_ISDIR(mode):
-            return f"{p} is a folder: give the event files (JSONL) in it"
-        if not os.access(p, os.R_OK):
-            return f"cannot read {p}: permission denied"
-    return None
 
 
 def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx: bool = True) -> tuple[Any, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from ingestion.lines import count_lines
     from rules import load_catalogue
     from streams.embedded import EmbeddedRunner
 
@@ -84,7 +43,7 @@ def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx:
     else:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), transient=False) as progress:
-            task = progress.add_task("validate, apply, land", total=_count_lines(paths))
+            task = progress.add_task("validate, apply, land", total=count_lines(paths))
             summary = runner.run(paths, progress=lambda n: progress.advance(task, n))
             if progress.tasks[0].total is None:   # read from a pipe: the total is known now
                 progress.update(task, total=progress.tasks[0].completed)
@@ -203,6 +162,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from ingestion.lines import check_inputs
+
     problem = check_inputs(args.files)
     if problem:
         print(f"junheng run: {problem}", file=sys.stderr)

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from ingestion.lines import read_lines
 from ingestion.reference import load_districts
 from junheng.warehouse_lock import WarehouseBusy, WarehouseLock
 from rules import Catalogue, load_catalogue
@@ -93,28 +93,11 @@ class RunSummary:
         return c["read"] == c["applied"] + c["duplicate"] + c["stale"] + c["dead_lettered"]
 
 
-#: The input name that means standard input (as for cat, jq and most Unix tools).
-STDIN = "-"
-
-
 def read_records(paths: Iterable[str | Path]) -> Iterator[Record]:
-    """Every non-blank line of every file, as bytes, with file and line number as origin.
-
-    Each input is opened once and read once, front to back, so a pipe, ``/dev/stdin``, a process
-    substitution or a named FIFO works like a file; ``-`` is standard input (origin ``<stdin>``)."""
-    for path in paths:
-        if str(path) == STDIN:
-            yield from _lines(sys.stdin.buffer, "<stdin>")
-        else:
-            with open(path, "rb") as fh:
-                yield from _lines(fh, str(path))
-
-
-def _lines(fh: BinaryIO, origin: str) -> Iterator[Record]:
-    for number, line in enumerate(fh, start=1):
-        raw = line.rstrip(b"\r\n")
-        if raw.strip():
-            yield Record(raw, {"file": origin, "line": number})
+    """Every non-blank line of every input as a record, origin file and line (ingestion.lines:
+    ``-`` is standard input; a pipe or FIFO is read once)."""
+    for line in read_lines(paths):
+        yield Record(line.raw, {"file": line.file, "line": line.number})
 
 
 def batched(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
