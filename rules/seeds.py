@@ -92,7 +92,7 @@ def build_seeds(catalogue: Catalogue, districts_csv: Path | None = None) -> list
 
     seeds.append(Seed(
         "rules", "Every rule of the catalogue in force: identity, dimension, scope, kind, clause, severity, years.",
-        [("rule_id", "varchar", "rule id as in shared/spec/standard.md"),
+        [("rule_id", "varchar", "rule id of the catalogue (docs/rules.md)"),
          ("position", "integer", "order in the catalogue"),
          ("name_zh", "varchar", "name in Chinese"), ("name_en", "varchar", "name in English"),
          ("dimension", "varchar", "resource_allocation, government_guarantee, … city_target, calendar"),

@@ -187,7 +187,7 @@ def _p(code: str, zh: str, en: str, arch: str, weight: float, bb: int, declared:
     return DistrictProfile(code, zh, en, ARCHETYPES[arch], weight, bb, declared, attain, **kw)  # type: ignore[arg-type]
 
 
-#: Qingdao's ten districts (codes and names as in shared/data/qingdao_districts.csv).
+#: Qingdao's ten districts (codes and names as in ingestion/reference/districts.csv, the default list).
 #: Story: Shinan and Laoshan attain in 2022, Huangdao in 2023 (3 of 10 = 30 % by 2023, the city's
 #: C1 target); Shibei (crowded) and Jimo miss their declared year by one; Pingdu and Laixi (mostly
 #: rural) still miss in 2025, so "most but not all" districts attain by the end.

@@ -6,7 +6,7 @@
 The page is self-contained: inline CSS, inline SVG charts drawn here in Python, a few lines of inline
 script it does not need, system fonts, and a Content-Security-Policy that forbids loading anything (so
 it opens offline, from a file:// URL, an e-mail attachment or a USB stick). The warehouse is opened
-read-only and only the marts of shared/spec/marts.md are read (plus, when present, the rule names of
+read-only and only the marts (docs/marts.md) are read (plus, when present, the rule names of
 the `catalogue.rules` seed for tooltips). Every text that comes from the data is escaped by
 `junheng.report.markup.el`.
 

@@ -1,5 +1,5 @@
 """The dbt project end to end on a small embedded run: the build succeeds, every mart of
-shared/spec/marts.md exists with its contract columns, and what the warehouse computes in SQL equals
+docs/marts.md exists with its contract columns, and what the warehouse computes in SQL equals
 what the rules engine decided — section by section, district by district.
 
 The run: `generate_city(seed=5, schools=80)` through `streams.embedded.EmbeddedRunner` into a
@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.slow]
 def test_dbt_is_installed_beside_this_python():
     assert DBT is not None, "dbt is a dependency of the project: run scripts/bootstrap.sh"
 
-# shared/spec/marts.md: the columns each mart must have
+# docs/marts.md: the columns each mart must have
 REQUIRED = {
     "mart_school_section_indicators": ["district_code", "school_id", "section", "year", "indicator", "value",
                                        "threshold", "met", "ratio_to_threshold"],

@@ -1,5 +1,5 @@
 -- RA-CV per district × year × level × indicator, computed from the sections in SQL with the
--- standard's two-pass formula (shared/spec/standard.md §1):
+-- standard's two-pass formula (docs/rules.md, "Exactness of the coefficient of variation"):
 --     mean = Σ P·X / Σ P,   S = sqrt( Σ (P/N)·(X − mean)² ),   CV = S / mean
 -- over the included sections with students (P > 0) and a value. A level is present when it has an
 -- included section with students or with unknown students (rules/district.py levels_present).
