@@ -80,8 +80,8 @@ class Balance(RuleKind):
             return self.evaluate(judge, rule, view).passed
         return _from_parts(judge, rule, view, parts)
 
-    def school_derived(self, judge: Judge, rule: Rule) -> bool:
-        return True
+    def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
+        return False
 
     def reads_counter(self, judge: Judge, rule: Rule, key: str) -> bool:
         # levels_present(); its coefficients arrive as dirty pairs

@@ -83,8 +83,9 @@ class Judge:
 
 class RuleKind:
     """One kind of district rule. The defaults are the safe assumptions for a kind that says
-    nothing more: judged from the district's own facts, reading every fact, every counter and
-    every coefficient (so it is judged again whenever anything of its district-year moves)."""
+    nothing more: it reads every counter, every district fact and every coefficient, so it is
+    judged again whenever anything of its district-year moves. Each kind narrows them to what it
+    reads, which is what keeps an event from judging every rule again."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -100,8 +101,8 @@ class RuleKind:
 
     def school_derived(self, judge: Judge, rule: Rule) -> bool:
         """Whether the verdict depends on school facts (the rule is judged again after a
-        school event, when a counter it reads moved); else on the district's facts alone."""
-        return False
+        school event, when a counter it reads moved); false: on the district's facts alone."""
+        return True
 
     def reads_counter(self, judge: Judge, rule: Rule, key: str) -> bool:
         """Whether the verdict may read counter `key`: it must cover every counter the kind's
@@ -111,7 +112,7 @@ class RuleKind:
     def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
         """Whether the verdict may read the district fact `fact`: "statistics", "registered"
         or "inspection:<item>"."""
-        return not self.school_derived(judge, rule)
+        return True
 
     def reads_moments(self, judge: Judge, rule: Rule) -> bool:
         """Whether the verdict reads coefficients' moments themselves (asked of school-derived
@@ -161,11 +162,11 @@ class EverySchoolKind(RuleKind):
         total, fail, undecided = check_keys(rule.id)
         return from_counts(c.get(fail, 0), c.get(undecided, 0), c.get(total, 0))
 
-    def school_derived(self, judge: Judge, rule: Rule) -> bool:
-        return True
-
     def reads_counter(self, judge: Judge, rule: Rule, key: str) -> bool:
         return key.startswith(rule.id + ":")
+
+    def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
+        return False
 
     def reads_moments(self, judge: Judge, rule: Rule) -> bool:
         return False

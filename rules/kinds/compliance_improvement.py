@@ -41,8 +41,8 @@ class ComplianceImprovement(RuleKind):
         return rate_result(rule, view, PREV_NONCOMPLIANT, FIXED, UNDECIDED, float(rule.params["min_fixed_pct"]),
                            what="non-compliant schools brought to compliance")
 
-    def school_derived(self, judge: Judge, rule: Rule) -> bool:
-        return True
+    def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
+        return False
 
     def reads_counter(self, judge: Judge, rule: Rule, key: str) -> bool:
         return key.startswith("C5:")

@@ -21,6 +21,9 @@ class Inspection(RuleKind):
                                                   "inspector": found.get("inspector")},
                       reason=None if passed else f"inspection failed: {found.get('note', '')}")
 
+    def school_derived(self, judge: Judge, rule: Rule) -> bool:
+        return False
+
     def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
         return fact == "inspection:" + rule.params["item"]
 

@@ -40,8 +40,8 @@ class LargeSchoolReduction(RuleKind):
         return rate_result(rule, view, PREV_LARGE, RESOLVED, UNDECIDED, float(rule.params["min_resolved_pct"]),
                            extra_fail_key=NEW_LARGE, what="large-scale schools resolved")
 
-    def school_derived(self, judge: Judge, rule: Rule) -> bool:
-        return True
+    def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
+        return False
 
     def reads_counter(self, judge: Judge, rule: Rule, key: str) -> bool:
         return key.startswith("C3:")

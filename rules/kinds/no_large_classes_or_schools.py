@@ -33,8 +33,8 @@ class NoLargeClassesOrSchools(RuleKind):
         return result(rule, view, passed, value=0.0, threshold=0.0, comparator="<=", inputs=inputs,
                       reason=f"{und} schools lack enrolment" if passed is None else None)
 
-    def school_derived(self, judge: Judge, rule: Rule) -> bool:
-        return True
+    def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
+        return False
 
     def reads_counter(self, judge: Judge, rule: Rule, key: str) -> bool:
         return key in (LARGE_CLASSES, LARGE_SCHOOLS, LARGE_UNDECIDED, SCHOOLS)

@@ -24,6 +24,9 @@ class Prerequisite(RuleKind):
                       inputs={"basic_balance_year": year},
                       reason=None if passed else f"basic balance only {gap} years before")
 
+    def school_derived(self, judge: Judge, rule: Rule) -> bool:
+        return False
+
     def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
         return fact == "registered"
 

@@ -41,5 +41,8 @@ class PrerequisiteHistory(RuleKind):
         return result(rule, view, passed, inputs=inputs,
                       reason=None if passed else "comprehensive CV history not met or unknown")
 
+    def school_derived(self, judge: Judge, rule: Rule) -> bool:
+        return False  # it reads every district fact (the default)
+
 
 KIND: Final[PrerequisiteHistory] = PrerequisiteHistory("prerequisite_history")

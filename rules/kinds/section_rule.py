@@ -46,8 +46,8 @@ class SectionRule(RuleKind):
                 verdicts.append(from_counts(c.get(fail, 0), c.get(undecided, 0), total))
         return all_of(verdicts) if verdicts else None
 
-    def school_derived(self, judge: Judge, rule: Rule) -> bool:
-        return True
+    def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
+        return False
 
     def reads_counter(self, judge: Judge, rule: Rule, key: str) -> bool:
         return key.startswith((rule.id + ":", SECTIONS, SECTIONS_UNKNOWN))

@@ -24,6 +24,9 @@ class Veto(RuleKind):
         return result(rule, view, not raised, inputs={"item": item, "result": found["result"]},
                       reason=f"veto raised: {found.get('note', '')}" if raised else None)
 
+    def school_derived(self, judge: Judge, rule: Rule) -> bool:
+        return False
+
     def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
         return fact == "inspection:" + rule.params["item"]
 

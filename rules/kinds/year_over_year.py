@@ -33,6 +33,9 @@ class YearOverYear(RuleKind):
         passed = all_of(verdicts)
         return result(rule, view, passed, inputs=inputs, reason="; ".join(reasons) or None)
 
+    def school_derived(self, judge: Judge, rule: Rule) -> bool:
+        return False
+
     def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
         return fact == "statistics"  # this year's and last year's statistics
 
