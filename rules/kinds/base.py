@@ -53,10 +53,10 @@ class Judge:
     """What a kind may consult besides the view: the catalogue, the registry of kinds (an alias
     judges its target through it) and per-rule memos. rules.district.DistrictEvaluator is one."""
 
-    def __init__(self, catalogue: Catalogue, kinds: Mapping[str, "RuleKind"]) -> None:
+    def __init__(self, catalogue: Catalogue, kinds: dict[str, "RuleKind"]) -> None:
         self.catalogue = catalogue
         self.settings: Mapping[str, Any] = catalogue.settings
-        self.kinds = kinds
+        self.kinds = kinds  # a dict, not a Mapping: compiled, its lookup per verdict is a direct one
         # the catalogue's RA-CV rule: PRE-2 reads the comprehensive CV of its indicators
         self.balance: Rule | None = next(iter(catalogue.of_kind("balance")), None)
         # counter names a rule's fast verdict reads, formatted once per rule (see the kinds)
