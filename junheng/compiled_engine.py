@@ -27,20 +27,22 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = PROJECT_ROOT / "build" / "compiled"
 DIGEST_FILE = "SOURCE_DIGEST"
 
-#: the modules scripts/compile-rules.sh compiles (the per-event hot path)
+#: the modules scripts/compile-rules.sh compiles (the per-event hot path): these, and every module
+#: of the rule kinds' package rules/kinds/ but its __init__ (the script compiles rules/kinds/[!_]*.py)
 COMPILED_MODULES: tuple[str, ...] = ("logic", "moments", "sections", "contributions", "district",
-                                     "state", "facts", "model")
+                                     "state", "facts", "model") + tuple(
+    f"kinds.{p.stem}" for p in sorted((PROJECT_ROOT / "rules" / "kinds").glob("[!_]*.py")))
 
 _status: str | None = None
 
 
 def source_digest(source_dir: Path | None = None) -> str:
-    """sha256 over every `rules/*.py` (names and bytes): a change to any module, compiled or
+    """sha256 over every `rules/**/*.py` (paths and bytes): a change to any module, compiled or
     not, invalidates the build, since compiled modules inline what they import."""
     src = source_dir or PROJECT_ROOT / "rules"
     h = hashlib.sha256()
-    for path in sorted(src.glob("*.py")):
-        h.update(path.name.encode())
+    for path in sorted(src.rglob("*.py")):
+        h.update(path.relative_to(src).as_posix().encode())
         h.update(b"\0")
         h.update(path.read_bytes())
         h.update(b"\0")
@@ -53,7 +55,7 @@ def build_state(build_dir: Path = BUILD_DIR) -> tuple[bool, str]:
     digest_path = build_dir / DIGEST_FILE
     if not digest_path.is_file():
         return False, f"no compiled build in {build_dir} (scripts/compile-rules.sh)"
-    missing = [m for m in COMPILED_MODULES if not (build_dir / "rules" / f"{m}{suffix}").is_file()]
+    missing = [m for m in COMPILED_MODULES if not (build_dir / "rules" / f"{m.replace('.', '/')}{suffix}").is_file()]
     if missing:
         return False, f"compiled build lacks {', '.join(missing)} for {suffix}"
     if digest_path.read_text(encoding="utf-8").strip() != source_digest():
@@ -74,7 +76,8 @@ class _CompiledRulesFinder(importlib.abc.MetaPathFinder):
                   ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in self.names:
             return None
-        so = self.build_dir / "rules" / f"{fullname.split('.', 1)[1]}{self.suffix}"
+        *package, name = fullname.split(".")
+        so = self.build_dir.joinpath(*package, name + self.suffix)
         loader = importlib.machinery.ExtensionFileLoader(fullname, str(so))
         return importlib.util.spec_from_file_location(fullname, so, loader=loader)
 

@@ -9,11 +9,17 @@ evaluation, so the state keeps the evaluation and retracts exactly what it added
 between two evaluations of one school directly, touching only the counters and terms of what
 differs (an update changes one fact, and most of a school's contribution stays as it was).
 The property tests hold the incremental totals equal to sums of school_contribution().
+
+The counters' names belong to the rule kinds that read them (rules/kinds/): this module adds
+what a school contributes under those names.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rules.kinds import balance, compliance_improvement, district_metric, large_school_reduction, section_rule
+from rules.kinds.base import SCHOOLS, SECTIONS, SECTIONS_UNKNOWN, check_keys
+from rules.kinds.no_large_classes_or_schools import LARGE_CLASSES, LARGE_SCHOOLS, LARGE_UNDECIDED
 from rules.moments import WeightedMoments
 from rules.sections import STAFF_SUM_FIELDS, SchoolEval, SectionEval, SectionEvaluator
 
@@ -26,34 +32,24 @@ class Contribution:
     terms: dict[Pair, tuple[int, float]] = field(default_factory=dict)  # pair → (students, value)
 
 
-def _bump(counters: dict[str, int], key: str, by: int = 1) -> None:
-    counters[key] = counters.get(key, 0) + by
-
-
 class ContributionKeys:
     """Counter names, built once per evaluator instead of formatted per event."""
 
     def __init__(self, evaluator: SectionEvaluator) -> None:
         ras_id = evaluator.ras.id if evaluator.ras else "RA-S"
-        self.level: dict[str, tuple[str, ...]] = {
-            lv: (f"excluded:{lv}", f"sections_unknown:{lv}", f"{ras_id}:{lv}:undecided", f"sections_empty:{lv}",
-                 f"sections:{lv}", f"students:{lv}", f"{ras_id}:{lv}:fail")
-            for lv in evaluator.levels}
+        self.level: dict[str, tuple[str, ...]] = {}
+        for lv in evaluator.levels:
+            ras_fail, ras_undecided = section_rule.level_keys(ras_id, lv)
+            self.level[lv] = (f"excluded:{lv}", SECTIONS_UNKNOWN + lv, ras_undecided, f"sections_empty:{lv}",
+                              SECTIONS + lv, f"students:{lv}", ras_fail)
         self.missing: dict[str, tuple[str, ...]] = {
-            lv: tuple(f"{ind}:{lv}:missing" for ind in evaluator.indicator_ids) for lv in evaluator.levels}
+            lv: tuple(balance.missing_key(lv, ind) for ind in evaluator.indicator_ids) for lv in evaluator.levels}
         self.pairs: dict[str, tuple[Pair, ...]] = {
             lv: tuple((lv, ind) for ind in evaluator.indicator_ids) for lv in evaluator.levels}
         # an indicator's missing-input counter → the (level, indicator) coefficient it undecides
         self.pair_of_missing: dict[str, Pair] = {
             key: pair for lv in evaluator.levels for key, pair in zip(self.missing[lv], self.pairs[lv])}
-        self.checks: dict[str, tuple[str, str, str]] = {}
-        self.sums = {name: f"sum:{name}" for name in STAFF_SUM_FIELDS}
-
-    def check(self, rule_id: str) -> tuple[str, str, str]:
-        keys = self.checks.get(rule_id)
-        if keys is None:
-            keys = self.checks[rule_id] = (f"{rule_id}:total", f"{rule_id}:fail", f"{rule_id}:undecided")
-        return keys
+        self.sums = {name: district_metric.sum_key(name) for name in STAFF_SUM_FIELDS}
 
 
 # per evaluator (kept with it, so that a recycled id() can never return another's keys)
@@ -78,30 +74,30 @@ def _contribution(keys: ContributionKeys, ev: SchoolEval) -> Contribution:
     if not ev.active:
         return out
     c = out.counters
-    c["schools"] = 1
+    c[SCHOOLS] = 1
     if ev.locale:
-        c["locale:" + ev.locale] = 1
+        c[district_metric.LOCALE + ev.locale] = 1
     for level, s in ev.sections.items():
         _section_contribution(keys, level, s, c, out.terms)
     for rule_id, ok in ev.checks.items():
-        total, fail, undecided = keys.check(rule_id)
+        total, fail, undecided = check_keys(rule_id)
         c[total] = 1
         if ok is False:
             c[fail] = 1
         elif ok is None:
             c[undecided] = 1
     if ev.staff_sums is None:
-        c["sum:missing"] = 1
+        c[district_metric.SUM_MISSING] = 1
     else:
         for name, value in ev.staff_sums.items():
             if value:
                 c[keys.sums[name]] = value
     if ev.large_classes:
-        c["large_classes"] = ev.large_classes
+        c[LARGE_CLASSES] = ev.large_classes
     if ev.large is None:
-        c["large:undecided"] = 1
+        c[LARGE_UNDECIDED] = 1
     elif ev.large:
-        c["large_schools"] = 1
+        c[LARGE_SCHOOLS] = 1
     return out
 
 
@@ -238,14 +234,14 @@ def _move_school(keys: ContributionKeys, totals: Totals, old: SchoolEval, new: S
     evaluations of an active school; each comparison of equal fields is one step in C."""
     if old.locale != new.locale:
         if old.locale:
-            totals.bump("locale:" + old.locale, -1)
+            totals.bump(district_metric.LOCALE + old.locale, -1)
         if new.locale:
-            totals.bump("locale:" + new.locale, 1)
+            totals.bump(district_metric.LOCALE + new.locale, 1)
     if old.checks != new.checks:
         for rule_id, ok in new.checks.items():
             before = old.checks.get(rule_id, _ABSENT)
             if before is not ok:
-                total, fail, undecided = keys.check(rule_id)
+                total, fail, undecided = check_keys(rule_id)
                 if before is _ABSENT:
                     totals.bump(total, 1)
                 elif before is not True:
@@ -254,27 +250,27 @@ def _move_school(keys: ContributionKeys, totals: Totals, old: SchoolEval, new: S
                     totals.bump(fail if ok is False else undecided, 1)
         for rule_id, before in old.checks.items():
             if rule_id not in new.checks:
-                total, fail, undecided = keys.check(rule_id)
+                total, fail, undecided = check_keys(rule_id)
                 totals.bump(total, -1)
                 if before is not True:
                     totals.bump(fail if before is False else undecided, -1)
     if old.staff_sums != new.staff_sums:
         if old.staff_sums is None:
-            totals.bump("sum:missing", -1)
+            totals.bump(district_metric.SUM_MISSING, -1)
         if new.staff_sums is None:
-            totals.bump("sum:missing", 1)
+            totals.bump(district_metric.SUM_MISSING, 1)
         was, now = old.staff_sums or {}, new.staff_sums or {}
         for name, key in keys.sums.items():
             d = now.get(name, 0) - was.get(name, 0)
             if d:
                 totals.bump(key, d)
     if old.large_classes != new.large_classes:
-        totals.bump("large_classes", new.large_classes - old.large_classes)
+        totals.bump(LARGE_CLASSES, new.large_classes - old.large_classes)
     if old.large is not new.large:
         if old.large is not False:
-            totals.bump("large:undecided" if old.large is None else "large_schools", -1)
+            totals.bump(LARGE_UNDECIDED if old.large is None else LARGE_SCHOOLS, -1)
         if new.large is not False:
-            totals.bump("large:undecided" if new.large is None else "large_schools", 1)
+            totals.bump(LARGE_UNDECIDED if new.large is None else LARGE_SCHOOLS, 1)
 
 
 def _move_section(keys: ContributionKeys, totals: Totals, level: str,
@@ -315,31 +311,11 @@ def _move_indicators(keys: ContributionKeys, totals: Totals, level: str, old: Se
 
 
 def year_over_year_contribution(now: SchoolEval, before: SchoolEval | None, opened_now: bool) -> dict[str, int]:
-    """The school's part in C3 (large schools resolved, none new) and C5 (non-compliant
-    schools brought to compliance), which compare a year with the one before."""
+    """The school's part in the rules comparing a year with the one before: C3 (large schools
+    resolved, none new) and C5 (non-compliant schools brought to compliance)."""
     c: dict[str, int] = {}
     if not now.active:
         return c
-    prev_large = None if before is None or not before.active else before.large
-    if prev_large is None and opened_now:
-        prev_large = False
-    if prev_large is None or now.large is None:
-        _bump(c, "C3:undecided")
-    elif prev_large:
-        _bump(c, "C3:prev_large")
-        if not now.large:
-            _bump(c, "C3:resolved")
-    elif now.large:
-        _bump(c, "C3:new_large")
-    prev_nc = None if before is None or not before.active else before.noncompliant
-    if prev_nc is None:
-        if not opened_now:
-            _bump(c, "C5:undecided")
-    elif prev_nc:
-        if now.noncompliant is None:
-            _bump(c, "C5:undecided")
-        else:
-            _bump(c, "C5:prev_noncompliant")
-            if not now.noncompliant:
-                _bump(c, "C5:fixed")
+    large_school_reduction.school_counters(now, before, opened_now, c)
+    compliance_improvement.school_counters(now, before, opened_now, c)
     return c

@@ -91,6 +91,54 @@ Python integers, a retraction removes exactly what was added, and CV² = (B·W �
 and rounded once. It therefore equals the standard's two-pass formula to the last bits, and the variance
 can never be negative (tests: `tests/rules/test_balance.py`, the hypothesis tests in
 `tests/rules/test_properties.py`).
+
+## Adding a rule kind
+
+A new rule of an existing kind needs only the catalogue (above). A new *kind* of district rule (one
+judged per district and year, from the district's facts and what its schools add up to) is one
+Python module and one SQL macro; the engine and the warehouse judge it independently and the tests
+hold them equal. `tests/rules/test_kinds.py` fails while a kind a catalogue uses lacks either half.
+
+1. **Catalogue validation** — `rules/loader.py`: add the kind to `_KIND_REQUIREMENTS` with what its
+   rules must state (params, thresholds per level, comparator, checks), so that a bad rule stops the
+   platform on load with the file, the rule id and the field; rules it refers to are checked in
+   `_validate_references`.
+2. **Python module** — `rules/kinds/<kind>.py`: a `RuleKind` subclass (the contract is
+   `rules/kinds/base.py`) and `KIND = <Class>("<kind>")`, added to `KINDS` in
+   `rules/kinds/registry.py`, which is the engine's dispatch.
+   - `evaluate()` returns a `RuleResult` with its inputs, value, threshold, comparator and a reason
+     whenever it is not met; it reads the district only through `DistrictView`.
+   - What it reads decides when it is judged again. Judged from school facts: `school_derived()` is
+     true, `reads_counter()` names every counter it reads, and `verdict()` reads them directly (the
+     same `passed` as `evaluate()`, without the explanation: it runs per event). Judged from the
+     district's facts: `reads_fact()` names them (`statistics`, `registered`, `inspection:<item>`).
+     The defaults are the safe ones: a kind that says nothing is judged whenever anything moves.
+   - The counters the schools add for it are named in the module (constants or a `…_keys()`
+     function) and added per school in `rules/contributions.py`, or by a `school_counters()` of the
+     module for what compares a school with its previous year (as C3, C5); what each school is
+     judged on is `rules/sections.py` (`SchoolEval`).
+   - The module is compiled with the engine (`scripts/compile-rules.sh` compiles
+     `rules/kinds/[!_]*.py`): annotate every function; `python -m mypy rules/kinds` must pass.
+3. **SQL macro** — `dbt_project/macros/kinds/<kind>.sql` defining `rule_kind__<kind>(judged)`: a
+   select of `(rule_id, district_code, year, passed, value, reason, due)` for the kind's rules
+   (`rules where kind = '<kind>'`) over the district-years `dy` / `dyi`; the contract and the helpers
+   several kinds share are in `dbt_project/macros/rule_kinds.sql`. `int_district_rule_verdicts.sql`
+   calls the macro of every kind in the rules seed, and stops the build for a kind without one.
+   Per-school inputs belong in `int_school_checks.sql` (or a model of their own).
+4. **Seeds** — scalar and list parameters reach the warehouse through the `rule_params` seed as they
+   are; a kind whose parameters need a table of their own gets a seed in `rules/seeds.py` (and a
+   place in `_OWN_SEED_KINDS`). Regenerate: `python -m rules.seeds dbt_project/seeds`.
+5. **Tests** — in `tests/rules/test_district_rules.py`, each branch of `evaluate()` (met, not met,
+   undecided) and the fast verdict equal to it; a rule of the kind in a catalogue that
+   `tests/dbt/test_dbt_build.py` builds, so that the SQL verdict is held equal to the engine's for
+   every district-year; `tests/rules/test_kinds.py` then passes. Rebuild the compiled engine
+   (`scripts/compile-rules.sh`): `tests/rules/test_compiled_engine.py` holds it equal to the pure one.
+6. **Docs** — the rule's reading in "Interpretations the catalogue makes explicit" (`rules/docs.py`),
+   then `python -m rules.docs > docs/rules.md`.
+
+A kind not judged per district (a section indicator, a target of the city, a deadline of the
+calendar) is named in `ELSEWHERE` (`rules/kinds/registry.py`) with its Python and SQL homes. Where
+every kind lives (from the registry):
 """
 
 
@@ -111,8 +159,20 @@ def _threshold(rule) -> str:
     return ", ".join(f"{k}: {v}" for k, v in interesting.items())
 
 
+def _kinds() -> list[str]:
+    """Where each kind lives, from the registry."""
+    from rules.kinds.registry import ELSEWHERE, KINDS
+
+    out = ["", "| kind | Python | SQL |", "|---|---|---|"]
+    for kind in sorted(KINDS):
+        out.append(f"| {kind} | `rules/kinds/{kind}.py` | `dbt_project/macros/kinds/{kind}.sql` |")
+    for kind, (python, sql) in sorted(ELSEWHERE.items()):
+        out.append(f"| {kind} | `{python}` | `{sql}` |")
+    return out
+
+
 def render(catalogue: Catalogue) -> str:
-    out = [HEADER, f"\n## The catalogue `{catalogue.name}` ({catalogue.version})\n"]
+    out = [HEADER.rstrip("\n"), *_kinds(), f"\n## The catalogue `{catalogue.name}` ({catalogue.version})\n"]
     for key, title in DIMENSIONS:
         rules = [r for r in catalogue.rules.values() if r.dimension == key]
         if not rules:

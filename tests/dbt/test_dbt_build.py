@@ -315,6 +315,26 @@ def test_another_catalogue_changes_only_the_seeds(built, tmp_path):
         alt.close()
 
 
+def test_a_kind_without_its_sql_macro_stops_the_build(built, tmp_path):
+    """int_district_rule_verdicts.sql judges the kinds of the rules seed, each with its macro of
+    macros/kinds/ (macros/rule_kinds.sql): a kind without one stops the build saying what to write,
+    rather than leaving its rules silently undecided."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    (project / "macros" / "kinds" / "veto.sql").unlink()
+    wh = tmp_path / "wh"
+    wh.mkdir()
+    shutil.copyfile(built["wh"] / "junheng.duckdb", wh / "junheng.duckdb")  # seeds and upstream models
+    env = dict(os.environ, JUNHENG_WAREHOUSE=str(wh), JUNHENG_LANDING=str(built["wh"] / "landing"),
+               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    cmd = [DBT, "compile", "--select", "int_district_rule_verdicts", "--project-dir", str(project),
+           "--profiles-dir", str(project), "--target-path", str(wh / "dbt-target"), "--log-path", str(wh / "dbt-logs")]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    assert "rule kind 'veto' of the rules seed has no SQL macro: write rule_kind__veto(judged) in " \
+           "dbt_project/macros/kinds/veto.sql" in result.stdout, result.stdout[-3000:]
+
+
 def test_snapshot_source_freshness_and_docs(built, con):
     """Last in the module: it closes the read-only connection so dbt can open the file again."""
     wh = built["wh"]

@@ -83,9 +83,10 @@ def _fake_build(tmp_path: Path, digest: str) -> Path:
     import importlib.machinery
 
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    (tmp_path / "rules").mkdir(parents=True)
-    for name in compiled_engine.COMPILED_MODULES:
-        (tmp_path / "rules" / f"{name}{suffix}").write_bytes(b"")
+    for name in compiled_engine.COMPILED_MODULES:  # "kinds.balance" is rules/kinds/balance
+        so = tmp_path / "rules" / f"{name.replace('.', '/')}{suffix}"
+        so.parent.mkdir(parents=True, exist_ok=True)
+        so.write_bytes(b"")
     (tmp_path / compiled_engine.DIGEST_FILE).write_text(digest + "\n")
     return tmp_path
 
@@ -98,15 +99,34 @@ def test_a_build_of_other_sources_is_stale(tmp_path):
     assert compiled_engine.build_state(build) == (True, "fresh")
 
 
-def test_editing_any_rules_module_changes_the_digest(tmp_path):
+@pytest.mark.parametrize("edited", ["city.py", "kinds/balance.py"])
+def test_editing_any_rules_module_changes_the_digest(tmp_path, edited):
     src = tmp_path / "rules"
-    src.mkdir()
-    for path in (ROOT / "rules").glob("*.py"):
-        (src / path.name).write_bytes(path.read_bytes())
+    for path in (ROOT / "rules").rglob("*.py"):
+        copy = src / path.relative_to(ROOT / "rules")
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(path.read_bytes())
     before = compiled_engine.source_digest(src)
     assert before == compiled_engine.source_digest()
-    (src / "city.py").write_bytes((src / "city.py").read_bytes() + b"\n# edited\n")
+    (src / edited).write_bytes((src / edited).read_bytes() + b"\n# edited\n")
     assert compiled_engine.source_digest(src) != before
+
+
+def test_the_rule_kinds_run_compiled():
+    """The kinds are on the hot path (every verdict is a call on one): the compiled engine loads
+    every module of rules/kinds/ but the package's __init__ from the build, none from source."""
+    code = ("import sys\nfrom junheng.compiled_engine import install\nprint(install())\nimport rules.state\n"
+            "for n in sorted(sys.modules):\n    if n.startswith('rules.kinds.'):\n"
+            "        print(n, sys.modules[n].__file__)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, JUNHENG_ENGINE="compiled"), timeout=120)
+    assert done.returncode == 0, done.stderr
+    status, *loaded = done.stdout.strip().splitlines()
+    assert status == "mypyc"
+    files = dict(line.split(" ", 1) for line in loaded)
+    kinds = {f"rules.kinds.{p.stem}" for p in (ROOT / "rules" / "kinds").glob("[!_]*.py")}
+    assert set(files) == kinds
+    assert all(f.startswith(str(compiled_engine.BUILD_DIR)) and not f.endswith(".py") for f in files.values()), files
 
 
 @pytest.mark.parametrize("mode, expect", [("auto", "pure Python (compiled build is stale"),
