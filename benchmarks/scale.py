@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from benchmarks.machine import describe
+from junheng.settings import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GIB = 1024 ** 3
@@ -266,7 +267,7 @@ def national_dbt_project(target: Path, districts_csv: Path) -> Path:
         shutil.rmtree(target)
     shutil.copytree(PROJECT_ROOT / "dbt_project", target,
                     ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
-    for name, text in render(load_catalogue(os.environ.get("JUNHENG_CATALOGUE", "qingdao-2021")),
+    for name, text in render(load_catalogue(settings().catalogue),
                              districts_csv).items():
         (target / "seeds" / name).write_text(text, encoding="utf-8")
     return target

@@ -44,13 +44,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from junheng import settings
+from junheng.layout import WarehouseLayout
 from junheng.warehouse_lock import WarehouseBusy, hold_warehouse
 
 __all__ = ["BuildError", "BuildResult", "ExportedMart", "add_arguments", "build", "cmd_build", "main"]
 
-DATABASE_FILE = "junheng.duckdb"
-EXPORT_DIR = "export"
-MANIFEST = "_manifest.json"
 #: Characters dbt-duckdb's profile path cannot hold: it parses the path as a URL (urlparse).
 _URL_MARKS = "?#"
 #: dbt output lines kept for the error message.
@@ -105,7 +103,7 @@ class BuildResult:
             f"  checkpoint {self.checkpoint.run_id}: {st['successful']} of {st['evaluated']} expectations met over "
             f"{st['suites']} marts ({t.get('checkpoint', 0):.1f} s)",
             f"  exported {len(self.exports)} marts, {sum(e.rows for e in self.exports.values()):,} rows, to "
-            f"{Path(self.warehouse) / EXPORT_DIR} ({t.get('export', 0):.1f} s)",
+            f"{WarehouseLayout(self.warehouse).export} ({t.get('export', 0):.1f} s)",
         ]
         if self.alerts is not None:
             a = self.alerts
@@ -200,7 +198,7 @@ def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | 
         raise BuildError("dbt", f"the warehouse path {str(warehouse)!r} contains {' and '.join(map(repr, url_marks))}, "
                                 "which dbt-duckdb reads as a URL's query or fragment (it would open another "
                                 "database name): use a folder without them")
-    landing = Path(os.environ.get("JUNHENG_LANDING") or warehouse / "landing")
+    landing = WarehouseLayout(warehouse).landing
     if not landing.is_dir():
         raise BuildError("landing", f"no landing folder at {landing}: land events first "
                                     f"(junheng run FILE --warehouse {warehouse})")
@@ -316,7 +314,7 @@ def _build(warehouse: Path, as_of: dt.date | None, catalogue: str | None, projec
         timings["report"] = round(time.perf_counter() - t, 3)
     timings["total"] = round(time.perf_counter() - t_start, 3)
     return BuildResult(
-        warehouse=str(warehouse), database=str(warehouse / DATABASE_FILE), as_of=as_of.isoformat(),
+        warehouse=str(warehouse), database=str(WarehouseLayout(warehouse).database), as_of=as_of.isoformat(),
         catalogue=catalogue_name, timings=timings, dbt=dbt_counts, checkpoint=checkpoint, exports=exports,
         manifest=str(manifest), alerts=alert_run, report=report_path)
 
@@ -335,7 +333,8 @@ def _run_dbt(project: Path, warehouse: Path, as_of: dt.date, catalogue: str,
              selection: Sequence[str] = ()) -> dict[str, int]:
     """``dbt build`` of `project` into the warehouse (`selection`: e.g. ``["--select", "mart_alerts"]``)."""
     dbt = _dbt_executable()
-    target, logs = warehouse / "dbt-target", warehouse / "dbt-logs"
+    layout = WarehouseLayout(warehouse)
+    target, logs = layout.dbt_target, layout.dbt_logs
     env = dict(os.environ, JUNHENG_WAREHOUSE=str(warehouse), JUNHENG_CATALOGUE=catalogue,
                DBT_SEND_ANONYMOUS_USAGE_STATS="false", DBT_USE_COLORS="false")
     cmd = [dbt, "build", "--project-dir", str(project), "--profiles-dir", str(project),
@@ -376,7 +375,7 @@ def _run_dbt(project: Path, warehouse: Path, as_of: dt.date, catalogue: str,
         lines.append("dbt reported:")
         lines.extend(f"  {line}" for line in said)
     if "Could not set lock on file" in log_tail or "Conflicting lock" in log_tail:
-        lines.append(f"  {warehouse / DATABASE_FILE} is open in another process (a BI tool or a notebook?): "
+        lines.append(f"  {layout.database} is open in another process (a BI tool or a notebook?): "
                      "DuckDB allows one writer or many readers, not both (docs/marts.md).")
     lines.append(f"last lines of dbt's output (full log: {logs / 'dbt.log'}):")
     lines.append(log_tail)
@@ -435,12 +434,13 @@ def _run_results(path: Path, since: float) -> list[dict[str, Any]]:
 def _export(warehouse: Path, as_of: dt.date, catalogue: str, run_id: str) -> tuple[dict[str, ExportedMart], Path]:
     import duckdb
 
-    folder = warehouse / EXPORT_DIR
+    layout = WarehouseLayout(warehouse)
+    folder = layout.export
     folder.mkdir(parents=True, exist_ok=True)
     exports: dict[str, ExportedMart] = {}
     tmp_files: list[Path] = []
     try:
-        con = duckdb.connect(str(warehouse / DATABASE_FILE), read_only=True)
+        con = duckdb.connect(str(layout.database), read_only=True)
         try:
             marts = [r[0] for r in con.execute(
                 "select table_name from information_schema.tables where table_schema = 'main' "
@@ -458,7 +458,7 @@ def _export(warehouse: Path, as_of: dt.date, catalogue: str, run_id: str) -> tup
             con.close()
         for mart, tmp in zip(exports, tmp_files):
             os.replace(tmp, exports[mart].path)
-        manifest = folder / MANIFEST
+        manifest = layout.export_manifest
         document = {
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(),
             "as_of": as_of.isoformat(),
@@ -466,7 +466,7 @@ def _export(warehouse: Path, as_of: dt.date, catalogue: str, run_id: str) -> tup
             "checkpoint_run_id": run_id,
             "marts": {k: {"file": Path(v.path).name, "rows": v.rows} for k, v in exports.items()},
         }
-        tmp = folder / f".{MANIFEST}.tmp-{os.getpid()}"
+        tmp = folder / f".{manifest.name}.tmp-{os.getpid()}"
         tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, manifest)
     except (OSError, duckdb.Error) as exc:

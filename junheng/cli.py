@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from junheng import settings
+from junheng.layout import WarehouseLayout
 from junheng.warehouse_lock import WarehouseBusy, WarehouseMissing, hold_warehouse
 
 WAIT_HELP = "wait this long for another command on the warehouse to finish (default: refuse at once)"
@@ -110,7 +111,7 @@ def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, An
     ``alerts_ok`` is false when an alert source could not be read or a delivery failed."""
     from junheng.build import BuildError, build
 
-    out: dict[str, Any] = {"marts": str(warehouse / "junheng.duckdb")}
+    out: dict[str, Any] = {"marts": str(WarehouseLayout(warehouse).database)}
     try:
         result = build(warehouse, as_of=as_of, echo=None)
     except BuildError as exc:
@@ -130,22 +131,35 @@ def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, An
     return out
 
 
+class NotADemo(RuntimeError):
+    """`junheng demo` was pointed at a folder it did not create."""
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    layout = WarehouseLayout(args.warehouse)
+    if not (layout.is_empty() or layout.is_demo()):   # checked again under the lock
+        raise NotADemo(_not_a_demo(layout))
     with hold_warehouse(args.warehouse, args.wait):
         return _demo(args)
+
+
+def _not_a_demo(layout: WarehouseLayout) -> str:
+    return (f"{layout.root} holds a warehouse that junheng demo did not create; the demo resets only its "
+            f"own folders: give --warehouse a new or empty folder (or the one an earlier demo made)")
 
 
 def _demo(args: argparse.Namespace) -> int:
     from ingestion.synthetic import generate_city
 
     warehouse = Path(args.warehouse)
-    demo_dir = warehouse / "demo"
-    if demo_dir.exists() or (warehouse / "state").exists() or (warehouse / "landing").exists():
-        import shutil
-
-        for sub in ("demo", "state", "landing"):
-            shutil.rmtree(warehouse / sub, ignore_errors=True)
+    layout = WarehouseLayout(warehouse)
+    if layout.is_demo():
+        layout.reset_demo()        # everything an earlier demo made: landing, states, marts, alerts, …
+    elif not layout.is_empty():
+        raise NotADemo(_not_a_demo(layout))
+    demo_dir = layout.demo
     demo_dir.mkdir(parents=True, exist_ok=True)
+    layout.demo_mark.write_text("made by junheng demo: `junheng demo` may reset this folder\n", encoding="utf-8")
     events = demo_dir / "events.jsonl"
     city = generate_city(seed=args.seed, schools=args.schools, bad_fraction=0.01, duplicate_fraction=0.01,
                          stale_fraction=0.01)
@@ -263,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="validate, apply and land event files (embedded, no Kafka)")
     run.add_argument("files", nargs="+", metavar="FILE",
                      help="JSONL event files; '-' reads standard input (pipes and FIFOs are read once)")
-    run.add_argument("--warehouse", required=True)
+    run.add_argument("--warehouse", default=str(settings.default_warehouse()),
+                     help="the warehouse folder (default: $JUNHENG_WAREHOUSE or ./warehouse)")
     run.add_argument("--json", action="store_true", help="print one JSON object with the counts")
     run.add_argument("--as-of")
     run.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
@@ -323,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (WarehouseBusy, WarehouseMissing) as exc:   # one line, nothing done
+    except (WarehouseBusy, WarehouseMissing, NotADemo) as exc:   # one line, nothing done
         print(f"junheng {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -17,7 +17,6 @@ import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -90,9 +89,9 @@ def install(build_dir: Path = BUILD_DIR) -> str:
     global _status
     if _status is not None:
         return _status
-    mode = os.environ.get("JUNHENG_ENGINE", "auto").strip().lower() or "auto"
-    if mode not in ("auto", "pure", "compiled"):
-        raise ValueError(f"JUNHENG_ENGINE={mode!r}: expected auto, pure or compiled")
+    from junheng.settings import Settings
+
+    mode = Settings.from_env().engine   # raises for a value other than auto, pure or compiled
     if mode == "pure":
         _status = "pure Python (JUNHENG_ENGINE=pure)"
         return _status

@@ -1,35 +1,165 @@
-"""Settings from the environment, in one place, with the defaults a newcomer needs.
+"""Every ``JUNHENG_*`` setting, in one place: read from the environment here and nowhere else.
 
-Secrets (SASL passwords) are only ever read from the environment, never from a file in the
-repository.
+    settings = Settings.from_env()                  # what the environment says
+    settings = Settings.from_env(catalogue="x")     # a command-line option overrides its variable
+
+:data:`VARIABLES` lists each variable once -- name, default, meaning -- and is the README's
+table (tests/test_settings.py checks that the README lists exactly these, and that no other module
+reads a ``JUNHENG_*`` variable). Secrets (SASL passwords) are only ever read from the environment,
+never from a file in the repository, and never printed (``repr=False``).
+
+This module is the bottom layer: it imports nothing of the project.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
+
+__all__ = ["AlertSettings", "KafkaSettings", "PROJECT_ROOT", "Settings", "VARIABLES", "Variable",
+           "catalogue_name", "default_warehouse", "settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CATALOGUE = "qingdao-2021"
+ENGINES = ("auto", "pure", "compiled")
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    meaning: str
+
+
+#: Every setting the platform reads, once. The README's settings table is this list.
+VARIABLES: tuple[Variable, ...] = (
+    Variable("JUNHENG_WAREHOUSE", "./warehouse", "the warehouse folder: landing, state, marts, export, alerts, report (every command's `--warehouse` default)"),
+    Variable("JUNHENG_CATALOGUE", DEFAULT_CATALOGUE, "the rules catalogue: a name in `rules/catalogue/` or a path to a YAML file"),
+    Variable("JUNHENG_DISTRICTS", "the packaged Qingdao list", "the jurisdiction's district list: a CSV of `district_code,name_zh,name_en,kind,profile`"),
+    Variable("JUNHENG_ENGINE", "auto", "the rules engine: `auto` (compiled when a fresh build exists), `pure` or `compiled` (a missing build is an error)"),
+    Variable("JUNHENG_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers, comma-separated (`KAFKA_PORT` changes the default port)"),
+    Variable("JUNHENG_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`"),
+    Variable("JUNHENG_KAFKA_SASL_MECHANISM", "-", "e.g. `SCRAM-SHA-512`, `PLAIN` (SASL protocols)"),
+    Variable("JUNHENG_KAFKA_SASL_USERNAME", "-", "SASL user"),
+    Variable("JUNHENG_KAFKA_SASL_PASSWORD", "-", "SASL password (environment only; never printed)"),
+    Variable("JUNHENG_KAFKA_SSL_CAFILE", "-", "CA bundle to verify the broker's certificate (SSL protocols)"),
+    Variable("JUNHENG_TOPIC_PREFIX", "junheng", "topics are `<prefix>.events`, `<prefix>.dead-letters`, …; the worker's group is `<prefix>-worker`"),
+    Variable("JUNHENG_ALERTMANAGER_URL", "-", "Alertmanager to deliver alerts to, e.g. `http://127.0.0.1:9093`"),
+    Variable("JUNHENG_ALERT_WEBHOOK_URL", "-", "a JSON webhook to deliver alert state changes to (`user:pass@` is sent as basic auth)"),
+    Variable("JUNHENG_ALERT_GENERATOR_URL", "-", "link put in each alert, `{alert_id}` replaced, e.g. a BI dashboard"),
+    Variable("JUNHENG_ALERT_RESEND_TTL", "21600", "seconds a firing alert stays in Alertmanager without a refresh"),
+    Variable("JUNHENG_ALERT_RETRIES", "3", "delivery attempts per receiver and evaluation"),
+)
+_NAMES = frozenset(v.name for v in VARIABLES)
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    """A variable's value; unset or blank is None. Only names of :data:`VARIABLES`."""
+    assert name in _NAMES, f"{name} is not a setting of junheng.settings.VARIABLES"
+    value = env.get(name)
+    return value if value is not None and value.strip() != "" else None
+
+
+def _env() -> Mapping[str, str]:
+    return os.environ
 
 
 @dataclass(frozen=True)
 class KafkaSettings:
-    bootstrap_servers: str = field(default_factory=lambda: os.environ.get(
-        "JUNHENG_KAFKA_BOOTSTRAP", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"))
-    security_protocol: str = field(default_factory=lambda: os.environ.get("JUNHENG_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"))
-    sasl_mechanism: str | None = field(default_factory=lambda: os.environ.get("JUNHENG_KAFKA_SASL_MECHANISM"))
-    sasl_username: str | None = field(default_factory=lambda: os.environ.get("JUNHENG_KAFKA_SASL_USERNAME"))
-    sasl_password: str | None = field(default_factory=lambda: os.environ.get("JUNHENG_KAFKA_SASL_PASSWORD"), repr=False)
-    ssl_cafile: str | None = field(default_factory=lambda: os.environ.get("JUNHENG_KAFKA_SSL_CAFILE"))
-    topic_prefix: str = field(default_factory=lambda: os.environ.get("JUNHENG_TOPIC_PREFIX", "junheng"))
+    bootstrap_servers: str = field(default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_BOOTSTRAP")
+                                   or f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}")
+    security_protocol: str = field(default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT")
+    sasl_mechanism: str | None = field(default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_SASL_MECHANISM"))
+    sasl_username: str | None = field(default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_SASL_USERNAME"))
+    sasl_password: str | None = field(default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_SASL_PASSWORD"), repr=False)
+    ssl_cafile: str | None = field(default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_SSL_CAFILE"))
+    topic_prefix: str = field(default_factory=lambda: _get(_env(), "JUNHENG_TOPIC_PREFIX") or "junheng")
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}.{name}"
 
 
+@dataclass(frozen=True)
+class AlertSettings:
+    alertmanager_url: str | None = None
+    webhook_url: str | None = None
+    generator_url: str | None = None
+    resend_ttl_s: float = 6 * 3600.0
+    retries: int = 3
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "AlertSettings":
+        env = os.environ if env is None else env
+        ttl, retries = _get(env, "JUNHENG_ALERT_RESEND_TTL"), _get(env, "JUNHENG_ALERT_RETRIES")
+        try:
+            return cls(alertmanager_url=_get(env, "JUNHENG_ALERTMANAGER_URL"),
+                       webhook_url=_get(env, "JUNHENG_ALERT_WEBHOOK_URL"),
+                       generator_url=_get(env, "JUNHENG_ALERT_GENERATOR_URL"),
+                       resend_ttl_s=float(ttl) if ttl else cls.resend_ttl_s,
+                       retries=int(retries) if retries else cls.retries)
+        except ValueError as exc:
+            raise ValueError(f"JUNHENG_ALERT_RESEND_TTL must be seconds and JUNHENG_ALERT_RETRIES a whole "
+                             f"number: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The platform's configuration: the environment's ``JUNHENG_*`` variables, command-line
+    options over them."""
+
+    warehouse: Path
+    catalogue: str
+    districts: Path | None            # None: the packaged list (ingestion/reference/districts.csv)
+    engine: str
+    kafka: KafkaSettings
+    alerts: AlertSettings
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Read the environment (`env`, default ``os.environ``); a keyword that is not None
+        replaces its variable's value (``Settings.from_env(catalogue=args.catalogue)``)."""
+        env = os.environ if env is None else env
+        engine = (_get(env, "JUNHENG_ENGINE") or "auto").strip().lower()
+        if engine not in ENGINES:
+            raise ValueError(f"JUNHENG_ENGINE={engine!r}: expected auto, pure or compiled")
+        districts = _get(env, "JUNHENG_DISTRICTS")
+        values: dict[str, object] = {
+            "warehouse": Path(_get(env, "JUNHENG_WAREHOUSE") or PROJECT_ROOT / "warehouse"),
+            "catalogue": _get(env, "JUNHENG_CATALOGUE") or DEFAULT_CATALOGUE,
+            "districts": Path(districts) if districts else None,
+            "engine": engine,
+            "kafka": KafkaSettings(),
+            "alerts": AlertSettings.from_env(env),
+        }
+        unknown = set(overrides) - set(values)
+        if unknown:
+            raise TypeError(f"no such setting: {sorted(unknown)}")
+        values.update({k: (Path(v) if k in ("warehouse", "districts") and v is not None else v)
+                       for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def settings() -> Settings:
+    """The settings of this process's environment, read now."""
+    return Settings.from_env()
+
+
 def default_warehouse() -> Path:
-    return Path(os.environ.get("JUNHENG_WAREHOUSE", PROJECT_ROOT / "warehouse"))
+    return settings().warehouse
 
 
 def catalogue_name() -> str:
-    return os.environ.get("JUNHENG_CATALOGUE", "qingdao-2021")
+    return settings().catalogue
+
+
+def markdown_table() -> str:
+    """The README's settings table (``python -m junheng.settings`` prints it)."""
+    rows = ["| variable | default | what it sets |", "|---|---|---|"]
+    rows += [f"| `{v.name}` | {'`' + v.default + '`' if v.default not in ('-',) and not v.default.startswith('the ') else v.default} "
+             f"| {v.meaning} |" for v in VARIABLES]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

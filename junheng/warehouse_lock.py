@@ -32,9 +32,11 @@ from typing import Iterator
 
 from filelock import FileLock, Timeout
 
+from junheng.layout import WarehouseLayout
+
 __all__ = ["LOCK_FILE", "WarehouseBusy", "WarehouseLock", "WarehouseMissing", "hold_warehouse"]
 
-LOCK_FILE = "junheng.lock"
+LOCK_FILE = WarehouseLayout(".").lock.name
 
 
 class WarehouseBusy(RuntimeError):
@@ -72,7 +74,7 @@ class WarehouseLock:
 
     def __init__(self, warehouse: Path) -> None:
         self.warehouse = warehouse
-        self.path = warehouse / LOCK_FILE
+        self.path = WarehouseLayout(warehouse).lock
         # one FileLock per path and process, counting holds across threads (thread_local=False):
         # the build a run calls re-enters the run's lock from the same process
         self._lock = FileLock(str(self.path), thread_local=False, on_acquired=self._write_holder)

@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from junheng.settings import settings
 from rules.loader import Catalogue, load_catalogue
 from rules.logic import RELATIVE_TOLERANCE
 
@@ -271,7 +271,7 @@ def _q(text: str) -> str:
 
 def render(catalogue: Catalogue | None = None, districts_csv: Path | None = None) -> dict[str, str]:
     """File name → content of every generated seed file."""
-    cat = catalogue or load_catalogue(os.environ.get("JUNHENG_CATALOGUE", "qingdao-2021"))
+    cat = catalogue or load_catalogue(settings().catalogue)
     seeds = build_seeds(cat, districts_csv)
     files = {f"{s.name}.csv": s.csv_text() for s in seeds}
     files["_seeds.yml"] = seeds_yaml(seeds, cat)
@@ -301,7 +301,7 @@ def main(argv: Sequence[str] | None = None, write: Callable[[str], object] = sys
                                             "the packaged Qingdao list)")
     args = parser.parse_args(argv)
     folder = Path(args.folder)
-    districts = args.districts or os.environ.get("JUNHENG_DISTRICTS") or None
+    districts = args.districts or settings().districts
     files = render(load_catalogue(args.catalogue) if args.catalogue else None, Path(districts) if districts else None)
     bad = stale(folder, files)
     if args.check:

@@ -58,6 +58,7 @@ from faust.serializers import codecs
 from faust.stores.memory import Store as MemoryStore
 
 from ingestion.reference import load_districts
+from junheng.layout import WarehouseLayout
 from junheng.settings import KafkaSettings, catalogue_name
 from junheng.compiled_engine import engine_kind
 from rules import load_catalogue
@@ -101,7 +102,7 @@ class WorkerConfig:
     max_loaded_districts: int = 128        # district states kept in memory between batches (LRU)
 
     def resolved_counts_file(self) -> Path:
-        return self.counts_file or self.warehouse / "worker-counts.json"
+        return self.counts_file or WarehouseLayout(self.warehouse).worker_counts
 
 
 def default_worker_id() -> str:
@@ -440,7 +441,7 @@ class StreamRuntime:
         self.school_owners = TableSchoolOwners(table)
         self.processor = Processor(self.engine, load_districts(), validate, self.states,
                                    school_owners=self.school_owners)
-        self.landing = LandingWriter(config.warehouse / "landing", writer_id=config.worker_id)
+        self.landing = LandingWriter(WarehouseLayout(config.warehouse).landing, writer_id=config.worker_id)
         self.batch_no = self.landing.next_batch_number()
         self.counts: Counter[str] = Counter({k: 0 for k in COUNT_KEYS})
         self.reasons: Counter[str] = Counter()
@@ -919,7 +920,7 @@ def create_app(settings: KafkaSettings, config: WorkerConfig,
     """A configured Faust app with the events agent, the facts table and the runtime behind them."""
     _quiet_clients()
     app_id = config.app_id or default_app_id(settings)
-    datadir = (config.warehouse / "worker-data").resolve()
+    datadir = WarehouseLayout(config.warehouse).worker_data.resolve()
     app = faust.App(
         app_id,
         broker=broker_urls(settings),

@@ -33,6 +33,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ingestion.lines import read_lines
 from ingestion.reference import load_districts
+from junheng.layout import LandingFile, WarehouseLayout
+from junheng.settings import settings
 from junheng.warehouse_lock import WarehouseBusy, WarehouseLock
 from rules import Catalogue, load_catalogue
 from rules.state import DistrictState, Engine
@@ -45,21 +47,8 @@ ProgressHook = Callable[[int], None]
 # A GX call costs ~15 ms plus 10–40 ms per expectation whatever the batch size, so batches are
 # large; the engine's own cost per event does not depend on the batch size.
 DEFAULT_BATCH_SIZE = 5000
-JOURNAL = "run.journal"   # not *.json: state/*.json are the district states
 WRITER_ID = "embedded"
-#: Test-only fault hook, off unless set: ``batch:N`` SIGKILLs the run after landing its N-th batch,
-#: ``commit:N`` after N renames of its commit (tests/streams/test_embedded_journal.py).
-KILL_ENV = "JUNHENG_FAULT_EMBEDDED_KILL"
-
 __all__ = ["EmbeddedRunner", "RunSummary", "WarehouseBusy", "batched", "read_records"]
-
-
-def _kill_hook(stage: str, n: int) -> None:
-    hook = os.environ.get(KILL_ENV, "").strip()
-    if hook and hook == f"{stage}:{n}":
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -121,9 +110,10 @@ class EmbeddedRunner:
         an explicit `batch_validator` replaces them. Nothing of the warehouse is read here:
         :meth:`run` (or :meth:`open`) reads it under the warehouse's lock."""
         self.warehouse = Path(warehouse)
-        self.engine = Engine(catalogue or load_catalogue())
+        self.layout = WarehouseLayout(self.warehouse)
+        self.engine = Engine(catalogue or load_catalogue(settings().catalogue))
         self.districts = load_districts()
-        self.state_dir = self.warehouse / "state"
+        self.state_dir = self.layout.state
         self.lock = WarehouseLock.of(self.warehouse)
         self._committing = False   # between the "committing" journal and its last rename
         #: what finishing a killed run's journal did ("rolled back ...", "rolled forward ..."), or None
@@ -133,7 +123,7 @@ class EmbeddedRunner:
 
             batch_validator = GXValidator().validate
         self.processor = Processor(self.engine, self.districts, batch_validator, {})
-        self.landing = LandingWriter(self.warehouse / "landing", writer_id=WRITER_ID)
+        self.landing = LandingWriter(self.layout.landing, writer_id=WRITER_ID)
         self.batch_size = batch_size
 
     def open(self, wait_s: float = 0.0) -> "EmbeddedRunner":
@@ -162,7 +152,7 @@ class EmbeddedRunner:
     # ---------------------------------------------------------------- the journal
     @property
     def journal_path(self) -> Path:
-        return self.state_dir / JOURNAL
+        return self.layout.journal
 
     def _journal(self, phase: str, first_batch: int, renames: Sequence[tuple[Path, Path]] = ()) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -188,11 +178,11 @@ class EmbeddedRunner:
             return f"rolled forward: the run killed while committing its states ({done} renames finished)"
         first = int(journal["first_batch"])
         removed = 0
-        root = self.warehouse / "landing"
+        root = self.layout.landing
         for path in sorted(root.glob(f"*/part-*-{WRITER_ID}.parquet"), reverse=True) + \
                 sorted(root.glob(f"*/.part-*-{WRITER_ID}.parquet.tmp")):
-            batch = int(path.name.lstrip(".").split("-")[1])
-            if batch >= first:
+            landed = LandingFile.parse(path.name)
+            if landed is not None and landed.writer == WRITER_ID and landed.batch >= first:
                 path.unlink(missing_ok=True)
                 removed += 1
         for tmp in self.state_dir.glob("*.json.tmp"):
@@ -209,7 +199,7 @@ class EmbeddedRunner:
         staged: list[tuple[Path, Path]] = []
         try:
             for code, state in self.processor.states.items():
-                path = self.state_dir / f"{code}.json"
+                path = self.layout.state_file(code)
                 tmp = path.with_suffix(".json.tmp")
                 staged.append((tmp, path))
                 with open(tmp, "w", encoding="utf-8") as fh:
@@ -222,9 +212,8 @@ class EmbeddedRunner:
             raise
         self._journal("committing", first_batch, staged)
         self._committing = True
-        for n, (tmp, path) in enumerate(staged, start=1):
+        for tmp, path in staged:
             tmp.replace(path)
-            _kill_hook("commit", n)
         self.journal_path.unlink()
         self._committing = False
 
@@ -255,7 +244,6 @@ class EmbeddedRunner:
                 self.land(result, batch_no)
                 batch_no += 1
                 summary.batches += 1
-                _kill_hook("batch", summary.batches)
                 summary.counts.update(result.counts)
                 summary.dead_letter_reasons.update(d.reason.split(":", 1)[0] for d in result.dead_letters)
                 if progress is not None:

@@ -11,14 +11,10 @@ and only when all of them are complete are they renamed into place. A write that
 full (ENOSPC), file too large (EFBIG), I/O error -- removes the batch's temporary files and raises,
 so no file of a failed batch is visible and the caller can retry the whole batch: the worker stops
 without committing its offsets, the embedded driver rolls its run back (tests/faults/test_sink_faults.py).
-
-Fault injection, for tests only and off unless set: ``JUNHENG_FAULT_LANDING_AFTER=N`` makes a
-writer raise ``OSError(ENOSPC)`` part-way through its (N+1)-th file (counted per writer
-instance, from its creation), after a few bytes of it are on disk, as a disk filling up would.
+(The tests inject a full disk by patching ``_stage``: tests/plugins/faults.py.)
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
 import time
@@ -28,6 +24,8 @@ from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from junheng.layout import LandingFile
 
 # Explicit schemas: a table's columns must not depend on which values a batch happened to hold
 # (an all-null column would otherwise change type between files and break dbt's union).
@@ -54,9 +52,6 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 _META = [("landed_batch", pa.int64()), ("landed_pos", pa.int32()), ("landed_at", pa.string())]
 
-#: Test-only fault hook (see the module docstring): raise ENOSPC part-way through file N+1.
-FAULT_ENV = "JUNHENG_FAULT_LANDING_AFTER"
-
 
 def event_row(event: Mapping[str, Any]) -> dict[str, Any]:
     """An applied event as a landing row: the envelope as columns, the payload as JSON text.
@@ -80,9 +75,6 @@ class LandingWriter:
         self.writer_id = writer_id or uuid.uuid4().hex[:8]
         self.schemas: dict[str, pa.Schema] = {**SCHEMAS, **(schemas or {})}
         self.root.mkdir(parents=True, exist_ok=True)
-        fault = os.environ.get(FAULT_ENV, "").strip()
-        self._fault_after: int | None = int(fault) if fault else None
-        self._files_started = 0
         #: every file this writer renamed into place, in order (a driver rolls a failed run back with it)
         self.landed: list[Path] = []
 
@@ -122,14 +114,9 @@ class LandingWriter:
         arrow = pa.Table.from_pydict(data, schema=full)
         folder = self.root / table
         folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"part-{batch:012d}-{self.writer_id}.parquet"
-        tmp = folder / f".{final.name}.tmp"
+        name = LandingFile(batch, self.writer_id)
+        final, tmp = folder / name.name, folder / name.temporary_name
         try:
-            self._files_started += 1
-            if self._fault_after is not None and self._files_started > self._fault_after:
-                tmp.write_bytes(b"PAR1")  # the start of a Parquet file, then the "disk" is full
-                raise OSError(errno.ENOSPC, f"No space left on device (injected: {FAULT_ENV}="
-                                            f"{self._fault_after})", str(tmp))
             pq.write_table(arrow, tmp)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -142,8 +129,7 @@ class LandingWriter:
         """One past the highest batch already landed, so a restarted writer never reuses a name."""
         highest = -1
         for path in self.root.glob("*/part-*.parquet"):
-            try:
-                highest = max(highest, int(path.name.split("-")[1]))
-            except (IndexError, ValueError):
-                continue
+            landed = LandingFile.parse(path.name)
+            if landed is not None:
+                highest = max(highest, landed.batch)
         return highest + 1

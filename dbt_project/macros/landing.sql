@@ -1,6 +1,7 @@
-{# The landing folder written by streams/landing.py: $JUNHENG_LANDING, else $JUNHENG_WAREHOUSE/landing. #}
+{# The landing folder written by streams/landing.py: $JUNHENG_WAREHOUSE/landing (junheng build sets
+   JUNHENG_WAREHOUSE for dbt; junheng/layout.py owns the warehouse's layout). #}
 {% macro landing_root() -%}
-    {{- env_var('JUNHENG_LANDING', env_var('JUNHENG_WAREHOUSE', '.') ~ '/landing') -}}
+    {{- env_var('JUNHENG_WAREHOUSE', '.') ~ '/landing' -}}
 {%- endmacro %}
 
 {# A landing glob as a SQL string literal: the folder's glob characters ([ * ?) matched literally

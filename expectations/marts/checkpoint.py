@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from junheng.layout import WarehouseLayout
+
 from expectations.gx_results import raised_message
 
 __all__ = [
@@ -43,9 +45,7 @@ __all__ = [
 ]
 
 SUITES_DIR = Path(__file__).with_name("suites")
-DATABASE_FILE = "junheng.duckdb"
-GX_DIR = "gx"
-RESULTS_DIR = "results"
+#: relative to GX's file context root (<warehouse>/gx, WarehouseLayout.gx_data_docs)
 DATA_DOCS_DIR = "data_docs"
 SITE_NAME = "junheng_marts"
 DATASOURCE_NAME = "junheng_marts"
@@ -333,7 +333,7 @@ def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: b
     ``keep_runs`` runs are removed. Raises :class:`CheckpointError` when it cannot run at all.
     """
     warehouse = Path(warehouse).resolve()
-    database = warehouse / DATABASE_FILE
+    database = WarehouseLayout(warehouse).database
     if not database.is_file():
         raise CheckpointError(f"no warehouse database at {database}: run the dbt build first")
     started = dt.datetime.now(dt.timezone.utc)
@@ -442,7 +442,7 @@ def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: b
         unchecked_marts=unchecked,
         timings={k: round(v, 3) for k, v in timings.items()},
     )
-    result.results_path = str(warehouse / GX_DIR / RESULTS_DIR / f"{run_id}.json")
+    result.results_path = str(WarehouseLayout(warehouse).gx_results / f"{run_id}.json")
     if data_docs:
         try:
             result.summary_page = str(_write_summary_page(docs_dir, result))
@@ -707,7 +707,7 @@ def _write_summary_page(docs_dir: Path, result: CheckpointResult) -> Path:
 
 
 def _write_results(warehouse: Path, result: CheckpointResult) -> Path:
-    folder = warehouse / GX_DIR / RESULTS_DIR
+    folder = WarehouseLayout(warehouse).gx_results
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{result.run_id}.json"
     tmp = path.with_name(f".{path.name}.tmp")

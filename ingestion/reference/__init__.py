@@ -5,10 +5,11 @@ it; regenerate the dbt seeds for it with :func:`rules.seeds.render` ``(districts
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from junheng.settings import settings
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,8 @@ def districts_csv() -> Path:
     An environment variable rather than an argument because the list must be the same in every
     process that judges events (embedded driver, Faust worker subprocesses, the build's seed check).
     """
-    override = os.environ.get("JUNHENG_DISTRICTS")
-    return Path(override) if override else Path(str(resources.files("ingestion.reference") / "districts.csv"))
+    override = settings().districts
+    return override if override else Path(str(resources.files("ingestion.reference") / "districts.csv"))
 
 
 def load_districts(path: str | Path | None = None) -> dict[str, District]:

@@ -29,13 +29,13 @@ from typing import Any, Iterable, Sequence
 
 import duckdb
 
+from junheng.layout import WarehouseLayout
 from junheng.report import svg
 from junheng.report.markup import Markup, el, esc, join
 
 __all__ = ["write_report", "render_report", "load_report_data", "open_alerts", "ReportData", "ReportError",
-           "DB_FILE"]
+           ]
 
-DB_FILE = "junheng.duckdb"
 MARTS = ("mart_city_progress", "mart_district_attainment", "mart_district_accountability",
          "mart_district_balance", "mart_school_section_status", "mart_alerts")
 LEVELS = (("primary", "小学", "primary"), ("junior", "初中", "junior secondary"))
@@ -614,7 +614,7 @@ class _Page:
         return el("section", *body, table, id="alerts")
 
     def footer(self) -> Markup:
-        return el("footer", el("p", "数据来源 Source: ", el("code", DB_FILE), " — mart_city_progress, "
+        return el("footer", el("p", "数据来源 Source: ", el("code", WarehouseLayout(".").database.name), " — mart_city_progress, "
                                     "mart_district_attainment, mart_district_accountability, mart_district_balance, "
                                     "mart_school_section_status, mart_alerts (dbt)。 标准 Standard: 教督〔2017〕6号 "
                                     "《县域义务教育优质均衡发展督导评估办法》 and Qingdao's plan (C1–C13)."),
@@ -661,10 +661,10 @@ def write_report(warehouse: Path, out: Path | None = None, as_of: dt.date | None
     page and decides which alerts are open (state changes after it are ignored); the deadlines D1–D3
     are those judged by dbt (its `as_of` var), as the marts hold them. Returns the path written."""
     warehouse = Path(warehouse)
-    data = load_report_data(warehouse / DB_FILE, as_of)
+    data = load_report_data(WarehouseLayout(warehouse).database, as_of)
     data.warehouse = warehouse
     html_text = render_report(data)
-    target = Path(out) if out is not None else warehouse / "report" / "index.html"
+    target = Path(out) if out is not None else WarehouseLayout(warehouse).report
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(html_text, encoding="utf-8")

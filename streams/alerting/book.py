@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from junheng.layout import WarehouseLayout
 from streams.alerting.model import FIRING, RESOLVED, Alert, rfc3339
 
 STATE_VERSION = 1
@@ -194,7 +195,7 @@ def _order(a: Alert) -> tuple[Any, ...]:
 
 # ---------------------------------------------------------------------- files
 def state_path(warehouse: str | Path) -> Path:
-    return Path(warehouse) / "alerts" / "state.json"
+    return WarehouseLayout(warehouse).alert_book
 
 
 def load_book(path: str | Path) -> AlertBook:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
+
+from junheng.settings import AlertSettings
 
 if TYPE_CHECKING:
     from streams.alerting.run import AlertRun
@@ -26,9 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="the folder holding junheng.duckdb and landing/ (default: $JUNHENG_WAREHOUSE)")
     parser.add_argument("--as-of", help="judge on this date (default: today); the marts' deadlines are judged "
                                         "by dbt on its own --vars as_of")
-    parser.add_argument("--alertmanager-url", default=os.environ.get("JUNHENG_ALERTMANAGER_URL") or None,
+    parser.add_argument("--alertmanager-url", default=AlertSettings.from_env().alertmanager_url,
                         help="Alertmanager base URL, e.g. http://127.0.0.1:9093 (default: $JUNHENG_ALERTMANAGER_URL)")
-    parser.add_argument("--webhook-url", default=os.environ.get("JUNHENG_ALERT_WEBHOOK_URL") or None,
+    parser.add_argument("--webhook-url", default=AlertSettings.from_env().webhook_url,
                         help="POST state changes as JSON to this URL (default: $JUNHENG_ALERT_WEBHOOK_URL)")
     parser.add_argument("--kafka", action="store_true", help="send state changes to the <prefix>.alerts topic")
     parser.add_argument("--years", help="comma-separated statistical years to judge instead of the current one")

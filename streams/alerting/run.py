@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from junheng.layout import WarehouseLayout
+from junheng.settings import AlertSettings
 from streams.alerting.book import (DEFAULT_RETENTION, AlertBook, Changes, Covers, book_lock, covers_sources,
                                    load_book, save_book, state_path)
 from streams.alerting.delivery import (ALERTMANAGER, KAFKA, WEBHOOK, AlertmanagerClient, DeliveryReport,
@@ -67,24 +68,20 @@ class AlertConfig:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> AlertConfig:
-        """JUNHENG_ALERT_RESEND_TTL (seconds), JUNHENG_ALERT_GENERATOR_URL, JUNHENG_ALERT_RETRIES."""
-        kw: dict[str, Any] = {}
-        if os.environ.get("JUNHENG_ALERT_RESEND_TTL"):
-            kw["resend_ttl"] = dt.timedelta(seconds=float(os.environ["JUNHENG_ALERT_RESEND_TTL"]))
-        if os.environ.get("JUNHENG_ALERT_GENERATOR_URL"):
-            kw["generator_url"] = os.environ["JUNHENG_ALERT_GENERATOR_URL"]
-        if os.environ.get("JUNHENG_ALERT_RETRIES"):
-            kw["retry"] = RetryPolicy(attempts=int(os.environ["JUNHENG_ALERT_RETRIES"]))
+        """The alert settings of junheng.settings (JUNHENG_ALERT_RESEND_TTL, _GENERATOR_URL, _RETRIES)."""
+        s = AlertSettings.from_env()
+        kw: dict[str, Any] = {"resend_ttl": dt.timedelta(seconds=s.resend_ttl_s), "generator_url": s.generator_url,
+                              "retry": RetryPolicy(attempts=s.retries)}
         kw.update(overrides)
         return cls(**kw)
 
 
 def env_alertmanager_url() -> str | None:
-    return os.environ.get("JUNHENG_ALERTMANAGER_URL") or None
+    return AlertSettings.from_env().alertmanager_url
 
 
 def env_webhook_url() -> str | None:
-    return os.environ.get("JUNHENG_ALERT_WEBHOOK_URL") or None
+    return AlertSettings.from_env().webhook_url
 
 
 @dataclass
@@ -209,7 +206,7 @@ def _evaluate_only(warehouse: Path, *, kind: str, as_of: dt.date | None, gather:
                    state_file=state_path(warehouse))
     path = run.state_file
     assert path is not None
-    landing = config.landing or warehouse / "landing"
+    landing = config.landing or WarehouseLayout(warehouse).landing
 
     gen_url = config.generator_url_for
 
@@ -323,7 +320,7 @@ def evaluate(warehouse: Path, *, as_of: dt.date, alertmanager_url: str | None, w
     ``alerts`` topic when `kafka`. None configured: evaluate, land the history, keep the state."""
     warehouse = Path(warehouse)
     config = config or AlertConfig()
-    landing = config.landing or warehouse / "landing"
+    landing = config.landing or WarehouseLayout(warehouse).landing
     rulebook = config.rulebook
 
     def gather(book: AlertBook) -> tuple[list[Alert], Covers, dict[str, SourceResult]]:
@@ -331,7 +328,7 @@ def evaluate(warehouse: Path, *, as_of: dt.date, alertmanager_url: str | None, w
         current: list[Alert] = []
         covered: list[str] = []
         if config.marts:
-            src = read_marts(config.duckdb_path or warehouse / "junheng.duckdb", as_of=as_of, years=config.years,
+            src = read_marts(config.duckdb_path or WarehouseLayout(warehouse).database, as_of=as_of, years=config.years,
                              rulebook=rulebook, attempts=config.marts_attempts, wait_s=config.marts_wait_s)
             sources[MARTS] = src
             if src.ok:

@@ -122,7 +122,6 @@ def dbt(args: list[str], warehouse: Path) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("dbt", path=str(VENV_BIN))
     assert exe, "dbt is a dependency of the project: run scripts/bootstrap.sh"
     env = dict(os.environ, JUNHENG_WAREHOUSE=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    env.pop("JUNHENG_LANDING", None)
     cmd = [exe, *args, "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"),
            "--target-path", str(warehouse / "dbt-target"), "--log-path", str(warehouse / "dbt-logs")]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

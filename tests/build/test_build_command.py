@@ -66,7 +66,6 @@ def test_stale_seeds_stop_the_build_before_dbt(built, tmp_path):
 
 
 def test_no_landing_folder_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.delenv("JUNHENG_LANDING", raising=False)
     with pytest.raises(BuildError, match="no landing folder") as caught:
         build(tmp_path / "empty")
     assert caught.value.stage == "landing"

@@ -22,6 +22,7 @@ import json
 import os
 import resource
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -40,6 +41,9 @@ from pipeline_helpers import (
     landed_event_ids,
     latest_status,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+from faults import LANDING_AFTER, install_landing_fault  # noqa: E402
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -203,7 +207,6 @@ def test_injected_write_error_stops_the_worker_and_a_restart_completes(
     fills); the worker must stop with nothing of that batch visible, and a worker without the
     fault must complete the run to the clean result."""
     from ingestion.producer import create_topics, produce_lines
-    from streams.landing import FAULT_ENV
 
     lines = _city(seed=43).lines
     reference = embedded_reference(lines, tmp_path / "embedded", gx=False)
@@ -214,17 +217,17 @@ def test_injected_write_error_stops_the_worker_and_a_restart_completes(
     ends = end_offsets(kafka_bootstrap, topic)
     warehouse = tmp_path / "kafka-warehouse"
 
-    monkeypatch.setenv(FAULT_ENV, "6")  # inherited by the worker subprocess only while set
+    monkeypatch.setenv(LANDING_AFTER, "6")  # the worker subprocess's plugin (tests/plugins) reads it
     w1 = WorkerProcess(kafka_bootstrap, prefix, warehouse, tmp_path / "worker1.log", batch_size=200,
                        counts_file=tmp_path / "counts1.json", worker_id="w1", session_timeout=8,
                        extra_args=WORKER_ARGS)
-    monkeypatch.delenv(FAULT_ENV)
+    monkeypatch.delenv(LANDING_AFTER)
     try:
         code = w1.proc.wait(150)
     finally:
         w1.kill()
     log = w1.log_tail(100_000)
-    assert code == 70 and "stopping without committing" in log and f"injected: {FAULT_ENV}=6" in log, log[-5000:]
+    assert code == 70 and "stopping without committing" in log and f"injected: {LANDING_AFTER}=6" in log, log[-5000:]
     crashed = w1.counts()
     assert crashed is not None and crashed["status"] == "crashed" and 1 <= crashed["batches"] <= 2
     visible = _assert_landing_is_whole(warehouse / "landing")
@@ -257,7 +260,6 @@ def test_injected_write_error_rolls_the_embedded_run_back_and_a_rerun_completes(
     """JUNHENG_FAULT_LANDING_AFTER=N under the embedded driver, on its second run (the first run's
     files and state must survive the failed one untouched)."""
     from streams.embedded import EmbeddedRunner
-    from streams.landing import FAULT_ENV
 
     lines = _city(seed=37).lines
     half = len(lines) // 2
@@ -275,17 +277,17 @@ def test_injected_write_error_rolls_the_embedded_run_back_and_a_rerun_completes(
     assert before_files and before_state
 
     # 9 files into the second run = the middle of its third batch (4 tables per batch)
-    monkeypatch.setenv(FAULT_ENV, "9")
-    faulty = EmbeddedRunner(warehouse, batch_size=200)
-    with pytest.raises(OSError, match="No space left on device") as failure:
-        faulty.run([second])
-    assert FAULT_ENV in str(failure.value)
+    with monkeypatch.context() as patched:
+        install_landing_fault(9, patched.setattr)
+        faulty = EmbeddedRunner(warehouse, batch_size=200)
+        with pytest.raises(OSError, match="No space left on device") as failure:
+            faulty.run([second])
+    assert LANDING_AFTER in str(failure.value)
     assert faulty.landing._files_started == 10  # it did fail part-way, after landing two batches
     # rolled back: exactly the first run's files and state, byte for byte, no temporaries
     assert {p: p.read_bytes() for p in _assert_landing_is_whole(landing)} == before_files
     assert {p: p.read_bytes() for p in (warehouse / "state").glob("*")} == before_state
 
-    monkeypatch.delenv(FAULT_ENV)
     two = EmbeddedRunner(warehouse, batch_size=200).run([second])
     assert {k: one.counts[k] + two.counts[k] for k in COUNTS} == {k: ref[k] for k in COUNTS}
     assert sorted(landed_event_ids(warehouse)) == sorted(landed_event_ids(reference["warehouse"]))
@@ -293,23 +295,21 @@ def test_injected_write_error_rolls_the_embedded_run_back_and_a_rerun_completes(
     _assert_landing_is_whole(landing)
 
 
-def test_fault_hook_is_off_unless_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hook must never fire in production: unset (or empty), a writer writes as many files as
-    asked; set, it fails exactly at file N+1 and leaves nothing behind."""
-    from streams.landing import FAULT_ENV, LandingWriter
+def test_production_code_has_no_fault_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The landing writer never fails by itself, whatever the environment says; the tests' plugin
+    (tests/plugins/faults.py) fails it exactly at file N+1 and leaves nothing behind."""
+    from streams.landing import LandingWriter
 
     rows = [{"reason": "x: y", "reason_code": "x", "origin": "{}", "raw": "r"}]
-    monkeypatch.delenv(FAULT_ENV, raising=False)
+    monkeypatch.setenv(LANDING_AFTER, "0")      # read by the plugin only, and only in a subprocess
     writer = LandingWriter(tmp_path / "a")
     assert all(writer.write("dead_letters", rows, b) for b in range(20))
-    monkeypatch.setenv(FAULT_ENV, "")
-    assert LandingWriter(tmp_path / "b").write("dead_letters", rows, 0) is not None
-    monkeypatch.setenv(FAULT_ENV, "2")
-    writer = LandingWriter(tmp_path / "c")
-    assert writer.write_batch({"dead_letters": rows, "events": []}, 0)
-    with pytest.raises(OSError) as failure:
-        writer.write_batch({"dead_letters": rows, "district_status": [{"district_code": "370202", "year": 2024}]}, 1)
+    with monkeypatch.context() as patched:
+        install_landing_fault(2, patched.setattr)
+        writer = LandingWriter(tmp_path / "c")
+        assert writer.write_batch({"dead_letters": rows, "events": []}, 0)
+        with pytest.raises(OSError) as failure:
+            writer.write_batch({"dead_letters": rows, "district_status": [{"district_code": "370202", "year": 2024}]}, 1)
     assert failure.value.errno == 28  # ENOSPC, as a full disk
     visible, other = _landing_files(tmp_path / "c")
     assert [p.name for p in visible] == [f"part-{0:012d}-{writer.writer_id}.parquet"] and other == []
-    assert os.environ[FAULT_ENV] == "2"

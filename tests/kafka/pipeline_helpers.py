@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PLUGINS = PROJECT_ROOT / "tests" / "plugins"
 
 # one definition for the tests and the benchmarks (both drive the same worker the same way)
 from benchmarks.kafka_util import caught_up, delete_topics, end_offsets, kill_process, stop_process  # noqa: E402,F401
@@ -42,6 +43,8 @@ class WorkerProcess:
         self.log_path = log_path
         env = dict(os.environ, JUNHENG_KAFKA_BOOTSTRAP=bootstrap, JUNHENG_TOPIC_PREFIX=prefix,
                    PYTHONWARNINGS="ignore::DeprecationWarning")
+        # the tests' fault plugin (tests/plugins: installs what JUNHENG_FAULT_* asks, else nothing)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PLUGINS), str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
         cmd = [sys.executable, "-m", "streams.worker", "--warehouse", str(warehouse),
                "--batch-size", str(batch_size), "--batch-seconds", str(batch_seconds),
                "--counts-file", str(self.counts_file), "--log-every", "5"]

@@ -48,7 +48,6 @@ def report_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert json.loads(run.stdout.strip().splitlines()[-1])["applied"] > 0
     env = dict(os.environ, JUNHENG_WAREHOUSE=str(wh), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    env.pop("JUNHENG_LANDING", None)
     build = subprocess.run([_tool("dbt"), "build", "--vars", json.dumps({"as_of": AS_OF.isoformat()}),
                             "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
                             "--target-path", str(wh / "dbt-target"), "--log-path", str(wh / "dbt-logs")],

@@ -15,7 +15,13 @@ import duckdb
 import pytest
 
 from junheng.warehouse_lock import WarehouseBusy
-from streams.embedded import JOURNAL, KILL_ENV, EmbeddedRunner
+from junheng.layout import WarehouseLayout
+from streams.embedded import EmbeddedRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+from faults import EMBEDDED_KILL, subprocess_env  # noqa: E402
+
+JOURNAL = WarehouseLayout(".").journal.name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BATCH = 150
@@ -53,7 +59,8 @@ def _killed_run(warehouse: Path, path: Path, hook: str) -> None:
     code = (f"from streams.embedded import EmbeddedRunner\n"
             f"EmbeddedRunner({str(warehouse)!r}, batch_size={BATCH}).run([{str(path)!r}])\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                         env={**os.environ, KILL_ENV: hook, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=300)
+                         env=subprocess_env({**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, **{EMBEDDED_KILL: hook}),
+                         timeout=300)
     assert out.returncode == -signal.SIGKILL, out.stderr
 
 

@@ -1,0 +1,175 @@
+"""A warehouse folder's layout: every path and file name under it, in one place.
+
+    wh = WarehouseLayout(settings().warehouse)
+    wh.landing_table("events")        # <warehouse>/landing/events
+    wh.database                       # <warehouse>/junheng.duckdb
+
+Every module that reads or writes a warehouse asks this object for its paths, so a folder is named
+once (it used to be spelt in five modules), and the landing files' names are built and parsed by
+the same two functions. This module is part of the configuration layer: it imports nothing of the
+project and does no I/O beyond what a method says (``reset_demo``).
+
+    <warehouse>/
+        junheng.lock            the exclusive lock of commands that change the warehouse
+        landing/<table>/part-<batch:012d>-<writer>.parquet     (hidden .part-….parquet.tmp while written)
+        state/<district>.json   the embedded driver's district states; state/run.journal
+        junheng.duckdb          the marts (dbt); dbt-target/, dbt-logs/
+        export/<mart>.parquet   the marts as Parquet; export/_manifest.json
+        gx/results/, gx/data_docs/   the marts checkpoint
+        alerts/state.json       the alert book
+        report/index.html       the report
+        worker-data/            the Faust worker's data dir; worker-counts.json its counts
+        demo/                   what `junheng demo` generated (and the mark that the folder is a demo)
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["LANDING_TABLES", "LandingFile", "WarehouseLayout"]
+
+#: the stream's landing tables (streams/landing.py writes them; dbt reads them)
+LANDING_TABLES = ("events", "section_results", "district_status", "dead_letters")
+_PART = re.compile(r"^\.?part-(\d+)-(.+?)\.parquet(\.tmp)?$")
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """The name of one landing file: a batch number and the writer that landed it."""
+
+    batch: int
+    writer: str
+
+    @property
+    def name(self) -> str:
+        return f"part-{self.batch:012d}-{self.writer}.parquet"
+
+    @property
+    def temporary_name(self) -> str:
+        """While it is being written (no ``*.parquet`` glob matches it)."""
+        return f".{self.name}.tmp"
+
+    @classmethod
+    def parse(cls, name: str) -> "LandingFile | None":
+        """The batch and writer of a landing file's (or its temporary's) name; None for another file."""
+        m = _PART.match(name)
+        return cls(int(m.group(1)), m.group(2)) if m else None
+
+
+@dataclass(frozen=True)
+class WarehouseLayout:
+    root: Path
+
+    def __init__(self, root: str | Path) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    # ---------------------------------------------------------------- landing
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    def landing_table(self, table: str) -> Path:
+        return self.landing / table
+
+    # ---------------------------------------------------------------- the embedded driver
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    def state_file(self, district_code: str) -> Path:
+        return self.state / f"{district_code}.json"
+
+    @property
+    def journal(self) -> Path:
+        return self.state / "run.journal"   # not *.json: state/*.json are the district states
+
+    # ---------------------------------------------------------------- the build
+    @property
+    def database(self) -> Path:
+        return self.root / "junheng.duckdb"
+
+    @property
+    def dbt_target(self) -> Path:
+        return self.root / "dbt-target"
+
+    @property
+    def dbt_logs(self) -> Path:
+        return self.root / "dbt-logs"
+
+    @property
+    def export(self) -> Path:
+        return self.root / "export"
+
+    @property
+    def export_manifest(self) -> Path:
+        return self.export / "_manifest.json"
+
+    @property
+    def gx(self) -> Path:
+        return self.root / "gx"
+
+    @property
+    def gx_results(self) -> Path:
+        return self.gx / "results"
+
+    @property
+    def gx_data_docs(self) -> Path:
+        return self.gx / "data_docs"
+
+    # ---------------------------------------------------------------- alerts, report
+    @property
+    def alerts(self) -> Path:
+        return self.root / "alerts"
+
+    @property
+    def alert_book(self) -> Path:
+        return self.alerts / "state.json"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report" / "index.html"
+
+    # ---------------------------------------------------------------- the worker
+    @property
+    def worker_data(self) -> Path:
+        return self.root / "worker-data"
+
+    @property
+    def worker_counts(self) -> Path:
+        return self.root / "worker-counts.json"
+
+    # ---------------------------------------------------------------- the lock, the demo
+    @property
+    def lock(self) -> Path:
+        return self.root / "junheng.lock"
+
+    @property
+    def demo(self) -> Path:
+        return self.root / "demo"
+
+    @property
+    def demo_mark(self) -> Path:
+        """Written by `junheng demo` into a folder it created: only such a folder is ever reset."""
+        return self.demo / ".junheng-demo"
+
+    def is_demo(self) -> bool:
+        return self.demo_mark.is_file()
+
+    def is_empty(self) -> bool:
+        """No folder, or nothing in it but the lock file."""
+        return not self.root.exists() or all(p == self.lock for p in self.root.iterdir())
+
+    def reset_demo(self) -> None:
+        """Remove everything a demo run made (landing, states, marts, exports, alerts, report,
+        dbt and GX output), keeping the lock file. Only for a folder marked as a demo."""
+        if not self.is_demo():
+            raise ValueError(f"{self.root} is not a demo warehouse ({self.demo_mark} is missing)")
+        for path in self.root.iterdir():
+            if path == self.lock:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()

@@ -1,0 +1,109 @@
+"""Fault injection for the tests, kept out of production code.
+
+The production modules have no fault hooks. The tests inject faults by patching them, in-process
+(``install_*`` with a pytest ``monkeypatch``) or in a subprocess: ``tests/plugins`` on the
+subprocess's ``PYTHONPATH`` makes Python import ``sitecustomize`` from here at start-up, which
+installs what the ``JUNHENG_FAULT_*`` variables of its environment ask for (and nothing when none
+is set). ``PLUGIN_DIR`` is what to put on the path.
+
+- ``JUNHENG_FAULT_LANDING_AFTER=N``: a landing writer raises ``OSError(ENOSPC)`` part-way through
+  its (N+1)-th file (counted per writer, from its creation), after a few bytes of it are on disk,
+  as a disk filling up would (tests/faults/test_sink_faults.py).
+- ``JUNHENG_FAULT_EMBEDDED_KILL=batch:N`` SIGKILLs an embedded run after it landed its N-th batch;
+  ``commit:N`` after N renames of its commit (tests/streams/test_embedded_journal.py).
+"""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from pathlib import Path
+from typing import Any, Callable
+
+PLUGIN_DIR = Path(__file__).resolve().parent
+LANDING_AFTER = "JUNHENG_FAULT_LANDING_AFTER"
+EMBEDDED_KILL = "JUNHENG_FAULT_EMBEDDED_KILL"
+
+Setattr = Callable[[Any, str, Any], None]
+
+
+def _plain_setattr(target: Any, name: str, value: Any) -> None:
+    setattr(target, name, value)
+
+
+def install_landing_fault(after: int, setattr_: Setattr = _plain_setattr) -> None:
+    """Every LandingWriter fails part-way through its (after+1)-th file, as a full disk would."""
+    from junheng.layout import LandingFile
+    from streams.landing import LandingWriter
+
+    original = LandingWriter._stage
+
+    def _stage(self: Any, table: str, rows: Any, batch: int) -> tuple[Path, Path]:
+        self._files_started = getattr(self, "_files_started", 0) + 1
+        if self._files_started > after:
+            folder = self.root / table
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / LandingFile(batch, self.writer_id).temporary_name
+            tmp.write_bytes(b"PAR1")   # the start of a Parquet file, then the "disk" is full
+            try:
+                raise OSError(errno.ENOSPC, f"No space left on device (injected: {LANDING_AFTER}={after})",
+                              str(tmp))
+            finally:
+                tmp.unlink(missing_ok=True)
+        return original(self, table, rows, batch)
+
+    setattr_(LandingWriter, "_stage", _stage)
+
+
+def install_embedded_kill(hook: str, setattr_: Setattr = _plain_setattr) -> None:
+    """SIGKILL this process after the embedded run landed its N-th batch (``batch:N``) or after N
+    renames of its state commit (``commit:N``)."""
+    from streams.embedded import EmbeddedRunner
+
+    stage, _, count = hook.partition(":")
+    n = int(count)
+    if stage == "batch":
+        land = EmbeddedRunner.land
+        landed = [0]
+
+        def counting_land(self: Any, result: Any, batch: int) -> Any:
+            out = land(self, result, batch)
+            landed[0] += 1
+            if landed[0] == n:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return out
+
+        setattr_(EmbeddedRunner, "land", counting_land)
+    elif stage == "commit":
+        replace = Path.replace
+        renamed = [0]
+
+        def counting_replace(self: Path, target: Any) -> Any:
+            out = replace(self, target)
+            if self.name.endswith(".json.tmp"):
+                renamed[0] += 1
+                if renamed[0] == n:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return out
+
+        setattr_(Path, "replace", counting_replace)
+    else:
+        raise ValueError(f"{EMBEDDED_KILL}={hook!r}: expected batch:N or commit:N")
+
+
+def install_from_env() -> None:
+    """What the environment asks for (sitecustomize calls this in a subprocess)."""
+    after = os.environ.get(LANDING_AFTER, "").strip()
+    if after:
+        install_landing_fault(int(after))
+    kill = os.environ.get(EMBEDDED_KILL, "").strip()
+    if kill:
+        install_embedded_kill(kill)
+
+
+def subprocess_env(base: dict[str, str] | None = None, **faults: str) -> dict[str, str]:
+    """An environment for a subprocess with the plugin on its path and these faults set."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PLUGIN_DIR), env.get("PYTHONPATH", "")) if p)
+    env.update(faults)
+    return env
