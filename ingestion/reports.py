@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from junheng.errors import UserError
 from rules.facts import FACILITY_FIELDS, STAFF_FIELDS
 
 # canonical column → accepted headers (English first)
@@ -51,7 +52,7 @@ FACILITIES = FACILITY_FIELDS
 __doc__ = (__doc__ or "") + "\n".join(f"- ``{k}``: {' / '.join(v)}" for k, v in COLUMNS.items())
 
 
-class ReportError(ValueError):
+class ReportError(UserError, ValueError):
     """A report that cannot be read; the message names the file, row and column."""
 
 

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from junheng import settings
+from junheng.errors import UserError
 from junheng.layout import WarehouseLayout
 from junheng.warehouse_lock import WarehouseBusy, hold_warehouse
 
@@ -65,6 +66,10 @@ class BuildError(RuntimeError):
         self.log_tail = log_tail
         self.checkpoint = checkpoint
         self.timings = timings if timings is not None else {}
+
+
+class BuildInputError(BuildError, UserError):
+    """The build cannot start on what it was given (no landing, a path dbt cannot use): exit 2."""
 
 
 @dataclass
@@ -195,12 +200,12 @@ def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | 
     warehouse = Path(warehouse).resolve()
     url_marks = sorted({c for c in str(warehouse) if c in _URL_MARKS})
     if url_marks:
-        raise BuildError("dbt", f"the warehouse path {str(warehouse)!r} contains {' and '.join(map(repr, url_marks))}, "
+        raise BuildInputError("dbt", f"the warehouse path {str(warehouse)!r} contains {' and '.join(map(repr, url_marks))}, "
                                 "which dbt-duckdb reads as a URL's query or fragment (it would open another "
                                 "database name): use a folder without them")
     landing = WarehouseLayout(warehouse).landing
     if not landing.is_dir():
-        raise BuildError("landing", f"no landing folder at {landing}: land events first "
+        raise BuildInputError("landing", f"no landing folder at {landing}: land events first "
                                     f"(junheng run FILE --warehouse {warehouse})")
     with hold_warehouse(warehouse, wait_s):
         return _build(warehouse, as_of, catalogue, project_dir, echo, data_docs, alerts, report)
@@ -514,7 +519,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(json_line({"success": False, "stage": exc.stage, "error": str(exc), "timings": exc.timings,
                              "checkpoint_results": getattr(exc.checkpoint, "results_path", None)}))
         print(f"junheng build failed at {exc.stage}: {plain(exc, lines=True)}", file=sys.stderr)
-        return 1
+        return exc.exit_code if isinstance(exc, UserError) else 1
     if getattr(args, "json", False):
         print(json_line(result.to_dict()))
     else:

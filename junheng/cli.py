@@ -22,13 +22,28 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from junheng import settings
+from junheng.errors import EXIT_INTERNAL, UserError
 from junheng.layout import WarehouseLayout
-from junheng.warehouse_lock import WarehouseBusy, WarehouseMissing, hold_warehouse
+from junheng.terminal import plain
+from junheng.warehouse_lock import hold_warehouse
 
 WAIT_HELP = "wait this long for another command on the warehouse to finish (default: refuse at once)"
 
-def _as_of(value: str | None) -> dt.date:
+def _as_of(value: dt.date | str | None) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
     return dt.date.fromisoformat(value) if value else dt.date.today()
+
+
+def iso_date(text: str) -> dt.date:
+    """An --as-of value, checked while the options are parsed: before anything is read or landed."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: expected YYYY-MM-DD, e.g. 2026-06-30") from None
+
+
+AS_OF_HELP = "judge deadlines on this date, YYYY-MM-DD (default: today)"
 
 
 def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx: bool = True) -> tuple[Any, Any]:
@@ -60,7 +75,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
 
     from junheng.compiled_engine import engine_kind
     from junheng.summary import city_rows, district_rows, years_of
-    from junheng.terminal import markup, plain
+    from junheng.terminal import markup
 
     console = Console()
     counts = summary.as_dict()
@@ -117,8 +132,6 @@ def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, An
     except BuildError as exc:
         out.update(build_ok=False, build_error=f"{exc.stage}: {exc}")
         if not quiet:
-            from junheng.terminal import plain
-
             print(f"junheng build failed at {exc.stage}: {plain(exc, lines=True)}", file=sys.stderr)
         return out
     out.update(build_ok=True, build=result.to_dict())
@@ -131,7 +144,7 @@ def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, An
     return out
 
 
-class NotADemo(RuntimeError):
+class NotADemo(UserError):
     """`junheng demo` was pointed at a folder it did not create."""
 
 
@@ -205,6 +218,10 @@ def _run(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from ingestion.synthetic import generate_city
 
+    folder = Path(args.out).resolve().parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {args.out}: the folder {folder} does not exist")
+
     city = generate_city(seed=args.seed, schools=args.schools, bad_fraction=args.bad_fraction)
     city.write_jsonl(args.out)
     print(json.dumps(city.manifest, ensure_ascii=False))
@@ -264,12 +281,15 @@ def cmd_kafka(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="junheng", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"junheng {version()}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = sub.add_parser("demo", help="generate the sample city and run everything embedded")
-    demo.add_argument("--warehouse", default=str(settings.default_warehouse()))
-    demo.add_argument("--schools", type=int, default=1000)
-    demo.add_argument("--seed", type=int, default=2021)
-    demo.add_argument("--as-of", help="judge deadlines on this date (default: today)")
+    demo.add_argument("--warehouse", default=str(settings.default_warehouse()),
+                      help="a new folder, or one an earlier demo made (default: $JUNHENG_WAREHOUSE or ./warehouse)")
+    demo.add_argument("--schools", type=int, default=1000, help="schools in the sample city (default 1000)")
+    demo.add_argument("--seed", type=int, default=2021, help="seed of the sample city (the same seed, the same city)")
+    demo.add_argument("--as-of", type=iso_date, help=AS_OF_HELP)
     demo.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
     demo.add_argument("--no-build", action="store_true", help="stop after landing: no marts, alerts or report")
     demo.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
@@ -280,19 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", default=str(settings.default_warehouse()),
                      help="the warehouse folder (default: $JUNHENG_WAREHOUSE or ./warehouse)")
     run.add_argument("--json", action="store_true", help="print one JSON object with the counts")
-    run.add_argument("--as-of")
+    run.add_argument("--as-of", type=iso_date, help=AS_OF_HELP)
     run.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
     run.add_argument("--no-build", action="store_true", help="stop after landing: no marts, alerts or report")
     run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     run.set_defaults(func=cmd_run)
     gen = sub.add_parser("generate", help="write the synthetic city as JSONL")
-    gen.add_argument("--out", required=True)
-    gen.add_argument("--schools", type=int, default=1000)
-    gen.add_argument("--seed", type=int, default=2021)
-    gen.add_argument("--bad-fraction", type=float, default=0.0)
+    gen.add_argument("--out", required=True, help="the JSONL file to write")
+    gen.add_argument("--schools", type=int, default=1000, help="schools in the city (default 1000)")
+    gen.add_argument("--seed", type=int, default=2021, help="the same seed gives the same city")
+    gen.add_argument("--bad-fraction", type=float, default=0.0,
+                     help="share of lines made invalid on purpose, to exercise the dead letters (default 0)")
     gen.set_defaults(func=cmd_generate)
     rep = sub.add_parser("load-report", help="turn a CSV/XLSX statistical report into events for what changed")
-    rep.add_argument("report")
+    rep.add_argument("report", help="the statistical report, .csv or .xlsx (docs/reports.md)")
     rep.add_argument("--state", required=True, help="JSON file remembering what earlier loads emitted")
     rep.add_argument("--out", required=True, help="JSONL file the events are appended to")
     rep.set_defaults(func=cmd_load_report)
@@ -309,9 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     build = add_build_arguments(sub.add_parser("build", help="dbt build, marts checkpoint (GX), Parquet export"))
     build.set_defaults(func=cmd_build)
     report = sub.add_parser("report", help="write the static HTML report from the built marts")
-    report.add_argument("--warehouse", default=str(settings.default_warehouse()))
-    report.add_argument("--out", help="default: <warehouse>/report/index.html")
-    report.add_argument("--as-of")
+    report.add_argument("--warehouse", default=str(settings.default_warehouse()),
+                        help="the warehouse whose marts are reported (default: $JUNHENG_WAREHOUSE or ./warehouse)")
+    report.add_argument("--out", help="the HTML file to write (default: <warehouse>/report/index.html)")
+    report.add_argument("--as-of", type=iso_date, help=AS_OF_HELP)
     report.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     report.set_defaults(func=cmd_report)
     from streams.alerting.cli import add_arguments as add_alert_arguments
@@ -320,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     alerts.set_defaults(func=cmd_alerts)
     kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker")
-    kafka.add_argument("action", choices=["start", "stop", "status", "restart", "reset"])
+    kafka.add_argument("action", choices=["start", "stop", "status", "restart", "reset"],
+                       help="reset also deletes the broker's data")
     kafka.set_defaults(func=cmd_kafka)
     return parser
 
@@ -338,9 +361,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (WarehouseBusy, WarehouseMissing, NotADemo) as exc:   # one line, nothing done
-        print(f"junheng {args.command}: {exc}", file=sys.stderr)
-        return 2
+    except UserError as exc:   # the user can fix it: one line, what and what to do
+        print(f"junheng {args.command}: {plain(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:   # a bug: one line (the traceback with --debug)
+        if args.debug:
+            raise
+        print(f"junheng {args.command}: unexpected error: {type(exc).__name__}: {plain(exc)} "
+              f"(run again with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def version() -> str:
+    """The installed package's version (and the catalogue it judges with by default)."""
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    try:
+        return installed("junheng")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 if __name__ == "__main__":

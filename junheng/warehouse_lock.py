@@ -32,6 +32,7 @@ from typing import Iterator
 
 from filelock import FileLock, Timeout
 
+from junheng.errors import UserError
 from junheng.layout import WarehouseLayout
 
 __all__ = ["LOCK_FILE", "WarehouseBusy", "WarehouseLock", "WarehouseMissing", "hold_warehouse"]
@@ -39,7 +40,7 @@ __all__ = ["LOCK_FILE", "WarehouseBusy", "WarehouseLock", "WarehouseMissing", "h
 LOCK_FILE = WarehouseLayout(".").lock.name
 
 
-class WarehouseBusy(RuntimeError):
+class WarehouseBusy(UserError):
     """Another process holds the warehouse; ``str()`` is one line for the user."""
 
     def __init__(self, warehouse: Path, holder: dict[str, object] | None, waited_s: float) -> None:
@@ -51,7 +52,7 @@ class WarehouseBusy(RuntimeError):
         self.holder = holder
 
 
-class WarehouseMissing(RuntimeError):
+class WarehouseMissing(UserError):
     """A command that reads a warehouse was pointed at a folder that does not exist."""
 
     def __init__(self, warehouse: Path) -> None:

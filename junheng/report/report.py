@@ -29,6 +29,7 @@ from typing import Any, Iterable, Sequence
 
 import duckdb
 
+from junheng.errors import UserError
 from junheng.layout import WarehouseLayout
 from junheng.report import svg
 from junheng.report.markup import Markup, el, esc, join
@@ -46,7 +47,7 @@ SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
 _ID_ORDER = ["PRE", "RA-S", "RA-CV", "R", "G", "Q", "SR", "V", "DCY", "C", "D"]
 
 
-class ReportError(RuntimeError):
+class ReportError(UserError):
     """The warehouse cannot be reported on (no file, or a mart missing: run `dbt build` first)."""
 
 
@@ -161,7 +162,7 @@ def load_report_data(db_file: Path, as_of: dt.date | None = None) -> ReportData:
     """Read the marts of `db_file` (read-only) into a `ReportData`."""
     db_file = Path(db_file)
     if not db_file.is_file():
-        raise ReportError(f"no warehouse at {db_file}: run `junheng run`/`junheng demo`, then `dbt build`")
+        raise ReportError(f"no marts at {db_file}: build them first (junheng build --warehouse {Path(db_file).parent})")
     try:
         con = duckdb.connect(str(db_file), read_only=True)
     except duckdb.Error as exc:
@@ -172,7 +173,8 @@ def load_report_data(db_file: Path, as_of: dt.date | None = None) -> ReportData:
             "union select view_name from duckdb_views() where schema_name = 'main'").fetchall()}
         missing = [m for m in MARTS if m not in present]
         if missing:
-            raise ReportError(f"{db_file} lacks {', '.join(missing)}: run `dbt build` first")
+            raise ReportError(f"{db_file} lacks {', '.join(missing)}: build the marts first "
+                              f"(junheng build --warehouse {Path(db_file).parent})")
         data = ReportData(warehouse=db_file.parent, as_of=as_of or dt.date.today())
 
         for r in _rows(con, "select * from mart_city_progress where year is not null order by year"):
