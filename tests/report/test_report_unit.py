@@ -204,7 +204,7 @@ def test_custom_output_path_and_read_only_warehouse(mart_db, tmp_path):
 
 
 def test_missing_warehouse_or_mart_is_a_clear_error(mart_db, tmp_path):
-    with pytest.raises(ReportError, match="no warehouse"):
+    with pytest.raises(ReportError, match="no marts at"):
         write_report(tmp_path / "nowhere")
     import duckdb
 
@@ -212,7 +212,7 @@ def test_missing_warehouse_or_mart_is_a_clear_error(mart_db, tmp_path):
     con = duckdb.connect(str(wh / "junheng.duckdb"))
     con.execute("drop table mart_alerts")
     con.close()
-    with pytest.raises(ReportError, match="mart_alerts.*dbt build"):
+    with pytest.raises(ReportError, match="mart_alerts.*junheng build --warehouse"):
         write_report(wh)
 
 
