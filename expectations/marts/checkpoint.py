@@ -324,16 +324,20 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: bool = True,
                    run_id: str | None = None, suites_dir: Path | str = SUITES_DIR,
-                   keep_runs: int = KEEP_RUNS) -> CheckpointResult:
+                   keep_runs: int = KEEP_RUNS, database: Path | str | None = None,
+                   plan: Any = None) -> CheckpointResult:
     """Validate every mart of ``<warehouse>/junheng.duckdb`` against its suite.
 
     ``catalogue``: the rules catalogue the parameters come from (default ``$JUNHENG_CATALOGUE`` or
     qingdao-2021). Writes ``<warehouse>/gx/results/<run-id>.json`` and, unless ``data_docs=False``,
     updates ``<warehouse>/gx/data_docs/``; GX's validation results and pages of all but the newest
     ``keep_runs`` runs are removed. Raises :class:`CheckpointError` when it cannot run at all.
+    ``database``: the DuckDB file to check (default the warehouse's; a build checks its working
+    database before publishing it). ``plan``: the build's :class:`junheng.incremental.BuildPlan`
+    (what changed; None: everything).
     """
     warehouse = Path(warehouse).resolve()
-    database = WarehouseLayout(warehouse).database
+    database = Path(database) if database is not None else WarehouseLayout(warehouse).database
     if not database.is_file():
         raise CheckpointError(f"no warehouse database at {database}: run the dbt build first")
     started = dt.datetime.now(dt.timezone.utc)
