@@ -229,13 +229,27 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_load_report(args: argparse.Namespace) -> int:
-    from ingestion.reports import load_report
+    from ingestion.reports import ReportError, load
 
-    events = load_report(args.report, args.state)
-    with open(args.out, "a", encoding="utf-8") as fh:
-        for e in events:
+    out = Path(args.out)
+    if not out.resolve().parent.is_dir():
+        raise UserError(f"cannot write {args.out}: the folder {out.resolve().parent} does not exist")
+    try:
+        result = load(args.report, args.state, warehouse=args.warehouse, encoding=args.encoding,
+                      skip_bad_rows=args.skip_bad_rows)
+    except ReportError as exc:   # every bad file or cell on its own line; nothing emitted
+        for line in exc.problems:
+            print(f"junheng load-report: {plain(line)}", file=sys.stderr)
+        print(f"junheng load-report: nothing emitted ({len(exc.problems)} problem(s)); fix the report, or pass "
+              f"--skip-bad-rows to load the good rows", file=sys.stderr)
+        return exc.exit_code
+    for line in result.skipped:
+        print(f"junheng load-report: skipped: {plain(line)}", file=sys.stderr)
+    with open(out, "a", encoding="utf-8") as fh:
+        for e in result.events:
             fh.write(json.dumps(e, ensure_ascii=False) + "\n")
-    print(f"{len(events)} changed facts from {args.report} appended to {args.out}")
+    print(f"{len(result.events)} new or changed facts from {args.report} appended to {args.out} "
+          f"({result.unchanged} unchanged, {len(result.skipped)} rows skipped)")
     return 0
 
 
@@ -314,8 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
     rep = sub.add_parser("load-report", help="turn a CSV/XLSX statistical report into events for what changed")
     rep.add_argument("report", help="the statistical report, .csv or .xlsx (docs/reports.md)")
-    rep.add_argument("--state", required=True, help="JSON file remembering what earlier loads emitted")
+    rep.add_argument("--warehouse", help="the warehouse the events are for: a fact is emitted unless it is "
+                                        "applied there as it is, with a seq above every known version")
+    rep.add_argument("--state", help="JSON file remembering what earlier loads emitted (needed without --warehouse)")
     rep.add_argument("--out", required=True, help="JSONL file the events are appended to")
+    rep.add_argument("--encoding", help="the CSV's encoding (default: detected; e.g. gb18030, utf-8)")
+    rep.add_argument("--skip-bad-rows", action="store_true",
+                     help="load the good rows of a report with bad cells (each skipped row is listed)")
     rep.set_defaults(func=cmd_load_report)
     produce = sub.add_parser("produce", add_help=False,
                              help="send event files to Kafka (see `junheng produce --help`)")

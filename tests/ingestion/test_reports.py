@@ -73,11 +73,11 @@ def test_a_bad_cell_names_file_row_and_column_and_changes_nothing(tmp_path):
     bad = [list(r) for r in ROWS]
     bad[1][4] = "一百"
     state = tmp_path / "state.json"
-    with pytest.raises(ReportError, match=r"bad.csv: row 3 students: '一百' is not a number"):
+    with pytest.raises(ReportError, match=r"bad.csv, row 3, column 在校生数: '一百' is not a number"):
         load_report(_write_csv(tmp_path / "bad.csv", bad), state)
     assert not state.exists()
 
 
 def test_missing_required_columns_are_named(tmp_path):
-    with pytest.raises(ReportError, match="missing column"):
+    with pytest.raises(ReportError, match=r"no header row: a sections sheet needs the column\(s\) district_code"):
         load_report(_write_csv(tmp_path / "x.csv", [["1"]], headers=["学校标识码"]), tmp_path / "s.json")

@@ -74,7 +74,10 @@ def test_an_unreadable_report_is_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "report.csv"
     bad.write_text("nothing,useful\n1,2\n", encoding="utf-8")
     out = _junheng("load-report", str(bad), "--state", str(tmp_path / "s.json"), "--out", str(tmp_path / "o.jsonl"))
-    assert out.returncode == 2 and "missing column" in _one_line(out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and "Traceback" not in out.stderr and len(lines) == 2
+    assert "no sheet with a header row" in lines[0] and "nothing emitted" in lines[1]
+    assert not (tmp_path / "o.jsonl").exists()
 
 
 def test_a_bug_is_one_line_exit_70_and_its_traceback_only_with_debug(monkeypatch: pytest.MonkeyPatch,
