@@ -519,7 +519,8 @@ class StreamRuntime:
         records after it are judged without the ones before (an event whose school registration
         was skipped is dead-lettered ``unknown_school``), and the commit cannot pass the hole, so
         they come again only after the next rebalance. Logged and counted (``skipped_records``
-        in the counts file), so a run that hit one says so; the fault tests assert none."""
+        in the counts file), so a run that hit one says so; the kill and broker-restart fault tests
+        assert none."""
         nxt = self._next_offset
         # Faust's view of the committed offsets, set by its seek (no entry: never committed)
         committed = getattr(getattr(self.app, "_consumer", None), "_committed_offset", None) or {}

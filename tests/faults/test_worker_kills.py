@@ -172,7 +172,11 @@ def kill_run(kafka_bootstrap: str, fault_city: FaultCity, clean_run: Any,
         ends = end_offsets(kafka_bootstrap, topic)
         wait_committed(kafka_bootstrap, group, topic, ends, list(live.values()), timeout=180)
         phase.mark("head committed")
-        head_live = [Incarnation(w.counts()["worker_id"], False, w.counts()) for w in live.values()]  # type: ignore[index]
+        # a replacement started by the last kill may not have written its first counts yet when
+        # the survivor has committed everything (a loaded machine: it takes 10 s and more to start)
+        wait_until(lambda: all(_counts(w) for w in live.values()), 120, "every live worker's counts",
+                   list(live.values()))
+        head_live = [Incarnation(_counts(w)["worker_id"], False, _counts(w)) for w in live.values()]
         head_incarnations = incarnations + head_live
         head_ledger = ledger(warehouse, head_incarnations, len(fault_city.head))
         head_ids = {i.lower() for i in landed_event_ids(warehouse)}
