@@ -100,6 +100,7 @@ class WorkerConfig:
     standby_replicas: int = 1
     session_timeout_s: float = 60.0        # a worker that died unannounced is replaced after this
     max_loaded_districts: int = 128        # district states kept in memory between batches (LRU)
+    log_dead_letters: bool = False         # one INFO line per dead letter (origin, event id, reason)
 
     def resolved_counts_file(self) -> Path:
         return self.counts_file or WarehouseLayout(self.warehouse).worker_counts
@@ -371,6 +372,15 @@ class TableStates(MutableMapping[str, DistrictState]):
         return state
 
 
+def _event_id_of(raw: bytes) -> str:
+    """The event id of a dead letter's bytes, for the log ("?" when they are not such JSON)."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return "?"
+    return str(value.get("event_id", "?")) if isinstance(value, dict) else "?"
+
+
 async def _delivered(futures: Sequence[Awaitable[Any]]) -> None:
     """Wait until the broker acknowledged every message; raise if one failed."""
     if futures:
@@ -450,6 +460,8 @@ class StreamRuntime:
         self.assigned: list[str] = []
         self.last_offsets: dict[str, int] = {}
         self.district_partition: dict[str, int] = {}
+        self._next_offset: dict[tuple[str, int], int] = {}   # (topic, partition) -> next offset expected
+        self.skipped_records = 0
         self.started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.status = "starting"
         self.process_s = 0.0
@@ -493,6 +505,7 @@ class StreamRuntime:
         """Partitions moved: in-memory states may belong to another worker now, or be behind
         the changelog. Forget them all; each is rebuilt from the table when next needed."""
         self.states.evict()
+        self._next_offset.clear()
         self.district_partition.clear()
         self.batch_no = max(self.batch_no, self.landing.next_batch_number())
         if what == "assigned":
@@ -501,6 +514,34 @@ class StreamRuntime:
         log.info("partitions %s: %s; district states will be rebuilt from the facts table", what,
                  sorted(f"{tp.topic}:{tp.partition}" for tp in tps))
         self.write_counts()
+
+    def _note_offsets(self, events: Sequence[Any]) -> None:
+        """Check that the agent gets every partition's records without a hole: within one
+        assignment the offsets it gets may go back (a seek re-delivers) but never skip ahead,
+        and the first record after an assignment is the committed one. A hole means Faust lost
+        records on their way to the agent (docs/reliability.md, "Bugs the suite found"): the
+        records after it are judged without the ones before (an event whose school registration
+        was skipped is dead-lettered ``unknown_school``), and the commit cannot pass the hole, so
+        they come again only after the next rebalance. Logged and counted (``skipped_records``
+        in the counts file), so a run that hit one says so; the kill and broker-restart fault tests
+        assert none."""
+        nxt = self._next_offset
+        # Faust's view of the committed offsets, set by its seek (no entry: never committed)
+        committed = getattr(getattr(self.app, "_consumer", None), "_committed_offset", None) or {}
+        for ev in events:
+            m = ev.message
+            key = (m.topic, m.partition)
+            want = nxt.get(key)
+            first = want is None
+            if first:
+                want = committed.get(m.tp)
+            if want is not None and m.offset > want:
+                self.skipped_records += m.offset - want
+                log.error("records skipped: %s:%d offsets %d..%d never reached the agent, which got %d next%s",
+                          m.topic, m.partition, want, m.offset - 1, m.offset,
+                          " (the first record after the assignment; the committed offset is %d)" % want
+                          if first else "")
+            nxt[key] = m.offset + 1
 
     # ---------------------------------------------------------------- one batch
     async def handle(self, events: Sequence[Any]) -> None:
@@ -516,6 +557,7 @@ class StreamRuntime:
         meanwhile finishes the previous batch and collects the next). Without the child the
         suites run here, in-process."""
         t = time.perf_counter()
+        self._note_offsets(events)
         parts = []
         for part_events in split_by_districts(events, self.config.max_loaded_districts):
             groups, keys = self._group(part_events)
@@ -610,6 +652,10 @@ class StreamRuntime:
         self.batches += 1
         self.counts.update({k: merged.counts.get(k, 0) for k in COUNT_KEYS})
         self.reasons.update(d.reason.split(":", 1)[0] for d in merged.dead_letters)
+        if self.config.log_dead_letters:
+            for d in merged.dead_letters:
+                log.info("dead letter %s:%s (landing batch %d) event %s: %s", d.origin.get("partition"),
+                         d.origin.get("offset"), self.batch_no - 1, _event_id_of(d.raw), d.reason)
         for ev in part.events:
             self.last_offsets[f"{ev.message.topic}:{ev.message.partition}"] = ev.message.offset
         self.last_batch_done_at, self.last_batch_cpu_s = time.time(), time.process_time()
@@ -741,7 +787,8 @@ class StreamRuntime:
             **{k: c[k] for k in COUNT_KEYS},
             "balanced": c["read"] == sum(c[k] for k in OUTCOMES),
             "dead_letter_reasons": dict(sorted(self.reasons.items())),
-            "internal_errors": self.internal_errors, "batches": self.batches,
+            "internal_errors": self.internal_errors, "skipped_records": self.skipped_records,
+            "batches": self.batches,
             "next_landing_batch": self.batch_no, "assigned": self.assigned,
             "last_offsets": dict(sorted(self.last_offsets.items())),
             "districts_loaded": len(self.states), "state_rebuilds": self.states.rebuilds,
@@ -801,7 +848,8 @@ def rewind_uncommitted(consumer: Any, topic: str) -> None:
 
 
 def hold_flow_while_seeking(consumer: Any) -> None:
-    """Make `consumer.perform_seek` stop the flow of records to the agents while it seeks.
+    """Make `consumer.perform_seek` stop the flow of records to the agents for the seek, and
+    leave it stopped: Faust resumes it when its recovery is done.
 
     Faust's recovery resumes the stream partitions and lets the fetcher run *before* it seeks
     them to their committed offsets (``Recovery.on_recovery_completed``). The fetcher goes on
@@ -816,24 +864,72 @@ def hold_flow_while_seeking(consumer: Any) -> None:
     wide). Stopping the flow first means nothing fetched before the seek reaches the agent after
     it. The read offsets are reset by the seek, and every record from the committed offset on
     is delivered again. Records already delivered come again as duplicates, which is
-    at-least-once. Idempotent; Faust's consumer only."""
+    at-least-once.
+
+    Why the flow is not resumed here: after the seek, recovery calls ``app.flow_control.resume()``,
+    which empties the agents' queues, and only then ``consumer.resume_flow()``. Resuming the flow
+    at the end of the seek (as this wrapper first did) let the fetcher hand the agent records in
+    the few event-loop turns between the two. Their read offsets were set, the queue was emptied,
+    and the agent got the partition from a later offset on: the first records after the commit
+    were skipped until the next rebalance re-delivered them, and an event whose school's
+    registration was among them was dead-lettered ``unknown_school`` (tests/faults, a kill test
+    on a loaded machine; forced in tests/faults/test_recovery_seek.py). Every caller of
+    ``perform_seek`` resumes the flow itself afterwards (recovery, twice) or had it stopped
+    already (``getmany``, seeking because the flow was stopped). Idempotent; Faust's consumer only."""
     if getattr(consumer, "_junheng_holds_flow", False):
         return
     original = consumer.perform_seek
 
     async def perform_seek() -> None:
-        was_active = consumer.flow_active
         consumer.stop_flow()           # getmany hands out no more records fetched before the seek
-        try:
-            for _ in range(3):         # let the fetcher finish the record it is delivering
-                await asyncio.sleep(0)
-            await original()           # seeks, then resets the read offsets to the committed ones
-        finally:
-            if was_active:
-                consumer.resume_flow()
+        for _ in range(3):             # let the fetcher finish the record it is delivering
+            await asyncio.sleep(0)
+        await original()               # seeks, then resets the read offsets to the committed ones
 
     consumer.perform_seek = perform_seek
     consumer._junheng_holds_flow = True
+
+
+#: Test-only fault injection, off unless set (tests/faults/test_recovery_seek.py): "1" makes
+#: :func:`deliver_before_recovery_ends` hold recovery after its seek until a record was handed over.
+FAULT_DELIVER_ENV = "JUNHENG_FAULT_DELIVER_AFTER_SEEK"
+
+
+def deliver_before_recovery_ends(consumer: Any, topic: str, timeout_s: float = 20.0) -> None:
+    """Test-only fault (``JUNHENG_FAULT_DELIVER_AFTER_SEEK=1``): after each seek that leaves the
+    consumer's flow running, return to the caller (Faust's recovery) only once the fetcher has
+    handed the agent a record of `topic` -- or after `timeout_s`. That forces the one
+    interleaving in which a record reaches the agent between the seek and the end of recovery,
+    which Faust's next step (``app.flow_control.resume()``, which empties the agent's queue)
+    turns into a lost record. A seek that leaves the flow stopped makes that impossible, and the
+    hook then returns at once. Logs which case it met ("injected: ..."). Idempotent."""
+    if getattr(consumer, "_junheng_delivers_after_seek", False):
+        return
+    original = consumer.perform_seek
+
+    async def perform_seek() -> None:
+        await original()
+        read = consumer._read_offset
+        mine = {tp: read.get(tp) for tp in consumer.assignment() if tp.topic == topic}
+        fetcher = getattr(consumer.app, "_fetcher", None)
+        if fetcher is not None and not fetcher.started:   # a fresh worker's first recovery
+            return
+        if not consumer.flow_active:
+            log.warning("injected: %s: the flow is stopped after the seek; no record can reach the agent "
+                        "before recovery ends", FAULT_DELIVER_ENV)
+            return
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            moved = sorted(f"{tp.partition}:{read.get(tp)}" for tp in mine if read.get(tp) != mine[tp])
+            if moved:
+                log.warning("injected: %s: records handed to the agent after the seek, before recovery "
+                            "ends (read offsets %s)", FAULT_DELIVER_ENV, moved)
+                return
+            await asyncio.sleep(0.005)
+        log.warning("injected: %s: no record handed over within %.0f s of the seek", FAULT_DELIVER_ENV, timeout_s)
+
+    consumer.perform_seek = perform_seek
+    consumer._junheng_delivers_after_seek = True
 
 
 class FactsStore(MemoryStore):
@@ -1010,6 +1106,8 @@ def create_app(settings: KafkaSettings, config: WorkerConfig,
     def on_assigned(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         rewind_uncommitted(app.consumer, settings.topic("events"))   # before recovery seeks
         hold_flow_while_seeking(app.consumer)
+        if os.environ.get(FAULT_DELIVER_ENV) == "1":   # test-only, outermost: after the held seek
+            deliver_before_recovery_ends(app.consumer, settings.topic("events"))
         if config.fast_delivery:
             deliver_without_tasks(app.consumer)
         runtime.on_assignment_change("assigned", args[0] if args else kwargs.get("assigned", ()))

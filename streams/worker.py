@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-every", type=float, default=10.0, help="seconds between count log lines (10)")
     parser.add_argument("--counts-file", help="default: <warehouse>/worker-counts.json")
     parser.add_argument("--catalogue", help="rules catalogue (default: JUNHENG_CATALOGUE or qingdao-2021)")
+    parser.add_argument("--log-dead-letters", action="store_true",
+                        help="log every dead letter (origin, event id, reason) at INFO, not only its count "
+                             "(the fault tests turn it on so a failed run shows why each one was rejected)")
     parser.add_argument("--loglevel", default="info")
     return parser
 
@@ -99,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           catalogue=args.catalogue, standby_replicas=args.standby_replicas,
                           session_timeout_s=args.session_timeout, gx=not args.no_gx,
                           gx_child=not args.gx_in_process, fast_delivery=not args.plain_faust_delivery,
-                          max_loaded_districts=args.max_loaded_districts)
+                          max_loaded_districts=args.max_loaded_districts,
+                          log_dead_letters=args.log_dead_letters)
     config.warehouse.mkdir(parents=True, exist_ok=True)
     app, runtime = create_app(settings, config)
     tune_gc()

@@ -29,8 +29,9 @@ from pipeline_helpers import PROJECT_ROOT, WorkerProcess
 AS_OF = "2026-11-28"
 KAFKA_SH = PROJECT_ROOT / "infra" / "kafka" / "kafka.sh"
 #: worker options of the suite: no GX (orthogonal to delivery, and ~2 s per micro-batch on this
-#: machine; the clean run is built without it too), small batches so a kill can land mid-batch.
-WORKER_ARGS = ("--no-gx",)
+#: machine; the clean run is built without it too), small batches so a kill can land mid-batch;
+#: every dead letter's reason in the worker's log.
+WORKER_ARGS = ("--no-gx", "--log-dead-letters")
 SESSION_TIMEOUT_S = 6.0          # the broker's group.min.session.timeout.ms
 COUNTS = ("read", "applied", "duplicate", "stale", "dead_lettered")
 _PART = re.compile(r"^part-(\d+)-(.+)\.parquet$")
@@ -53,10 +54,12 @@ class FaultCity:
     def lines(self) -> list[bytes]:
         return self.head + self.tail
 
-    def bad_lines(self) -> Counter[bytes]:
-        """Every line the platform must dead-letter, with multiplicity."""
-        return Counter(line for line, label in zip(self.lines, self.labels)
-                       if label.startswith(("bad:", "poison:")))
+    def bad_lines(self, part: str = "all") -> Counter[bytes]:
+        """Every line the platform must dead-letter, with multiplicity (of the "head", the
+        "tail" or "all")."""
+        lines, labels = {"all": (self.lines, self.labels), "head": (self.head, self.labels[:len(self.head)]),
+                         "tail": (self.tail, self.labels[len(self.head):])}[part]
+        return Counter(line for line, label in zip(lines, labels) if label.startswith(("bad:", "poison:")))
 
 
 def _event(line: bytes) -> dict[str, Any] | None:
@@ -402,6 +405,92 @@ def landed_dead_letter_origins(warehouse: Path) -> Counter[tuple[int, int]]:
     finally:
         con.close()
     return Counter((json.loads(o)["partition"], json.loads(o)["offset"]) for (o,) in rows)
+
+
+@dataclass(frozen=True)
+class DeadLetterRow:
+    """One dead letter as landed or read from the dead-letter topic: where its line was read,
+    why it was rejected, its text (as the landing keeps it) and who wrote it."""
+
+    partition: int
+    offset: int
+    reason: str
+    text: str
+    writer: str = ""
+    batch: int = -1
+
+
+def dead_letter_text(raw: bytes) -> str:
+    """A line as the landing keeps a dead letter's bytes (streams.processing.DeadLetter.to_row)."""
+    return raw.decode("utf-8", errors="replace")[:65536]
+
+
+def landed_dead_letters(warehouse: Path) -> list[DeadLetterRow]:
+    """Every landed dead letter, with its reason and the landing file's writer and batch."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        rows = con.execute(f"select origin, reason, raw, filename from "
+                           f"read_parquet('{_landing_files(warehouse, 'dead_letters')}', filename=true)").fetchall()
+    finally:
+        con.close()
+    out = []
+    for origin, reason, raw, filename in rows:
+        o, m = json.loads(origin), _PART.match(Path(filename).name)
+        out.append(DeadLetterRow(int(o["partition"]), int(o["offset"]), reason, raw,
+                                 m.group(2) if m else Path(filename).name, int(m.group(1)) if m else -1))
+    return out
+
+
+def topic_dead_letters(messages: Any) -> list[DeadLetterRow]:
+    """The dead-letter topic's messages (pipeline_helpers.read_topic) as rows: origin and reason
+    from the headers, the value as text."""
+    out = []
+    for m in messages:
+        origin = json.loads(m.headers["origin"])
+        reason = m.headers.get("reason", b"?")
+        out.append(DeadLetterRow(int(origin["partition"]), int(origin["offset"]),
+                                 reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason),
+                                 dead_letter_text(m.value or b"")))
+    return out
+
+
+def _describe(text: str) -> str:
+    try:
+        ev = json.loads(text)
+    except ValueError:
+        return f"{len(text)} chars, not JSON"
+    if not isinstance(ev, dict):
+        return f"{len(text)} chars, JSON {type(ev).__name__}"
+    return " ".join(f"{k}={ev.get(k)}" for k in ("event_id", "event_type", "district_code", "school_id", "year", "seq"))
+
+
+def dead_letter_report(rows: Sequence[DeadLetterRow], expected: Counter[bytes]) -> str:
+    """Why every dead letter was rejected, per source (partition, offset), for an assertion
+    message: first those whose line is not one of the `expected` bad lines (a valid event
+    dead-lettered: the bug to look for), then the bad lines never dead-lettered, then all."""
+    wanted = {dead_letter_text(line) for line in expected}
+    by_origin: dict[tuple[int, int], list[DeadLetterRow]] = defaultdict(list)
+    for r in rows:
+        by_origin[(r.partition, r.offset)].append(r)
+    out = [f"{len(by_origin)} dead-lettered origins ({len(rows)} rows); {sum(expected.values())} bad lines expected"]
+
+    def line(origin: tuple[int, int], found: list[DeadLetterRow]) -> str:
+        reasons = "; ".join(sorted({r.reason for r in found}))
+        writers = ", ".join(sorted({f"{r.writer}#{r.batch}" for r in found if r.writer}))
+        return f"  {origin[0]}:{origin[1]} [{writers}] {reasons} <- {_describe(found[0].text)}"
+
+    unexpected = [(o, f) for o, f in sorted(by_origin.items()) if f[0].text not in wanted]
+    out.append(f"dead-lettered but not a bad line ({len(unexpected)}):")
+    out += [line(o, f) for o, f in unexpected]
+    seen = {f[0].text for f in by_origin.values()}
+    missing = [t for t in sorted(wanted) if t not in seen]
+    out.append(f"bad lines never dead-lettered ({len(missing)}):")
+    out += [f"  {_describe(t)}" for t in missing]
+    out.append("every dead letter (partition:offset [writer#landing batch] reason):")
+    out += [line(o, f) for o, f in sorted(by_origin.items())]
+    return "\n".join(out)
 
 
 @dataclass

@@ -27,7 +27,8 @@ from fault_helpers import (
     PacedProducer,
     Phase,
     SeparateBroker,
-    landed_dead_letter_origins,
+    dead_letter_report,
+    landed_dead_letters,
     ledger,
     mart_differences,
     mart_snapshot,
@@ -53,7 +54,7 @@ class BrokerRun:
     sent_before_stop: int
     sent_during_restart: int
     ledger: Ledger
-    dead_origins: Any
+    dead_letters: Any            # landed, with reasons (fault_helpers.DeadLetterRow)
     judged: dict[Any, Any]
     build: MartBuild
     broker_timings: dict[str, float]
@@ -112,7 +113,7 @@ def broker_run(fault_city: FaultCity, clean_run: Any, tmp_path_factory: pytest.T
         code = w.stop()
         counts = json.loads(w.counts_file.read_text())
         led = ledger(warehouse, [Incarnation("r1", False, counts)], len(lines))
-        dead = landed_dead_letter_origins(warehouse)
+        dead = landed_dead_letters(warehouse)
         status = judged(latest_status(warehouse))
         # the marts build in the background (dbt ~30 s) while the other faults run; the broker
         # is not needed any more
@@ -141,6 +142,7 @@ def test_broker_restart_mid_stream_loses_and_doubles_nothing(broker_run: BrokerR
     lines = fault_city.lines
     assert run.worker_pid_after == run.worker_pid_before and run.exit_code == 0   # survived, no crash/restart
     assert run.counts["status"] == "stopped" and run.counts["internal_errors"] == 0
+    assert run.counts.get("skipped_records", 0) == 0, run.counts   # no hole in what reached the agent
     assert run.end_total == len(lines)             # idempotent producer: retries wrote nothing twice
     c = run.counts
     assert c["read"] == c["applied"] + c["duplicate"] + c["stale"] + c["dead_lettered"]
@@ -153,7 +155,8 @@ def test_broker_restart_mid_stream_loses_and_doubles_nothing(broker_run: BrokerR
     assert c["duplicate"] + c["stale"] == clean.total["duplicate"] + clean.total["stale"] + \
         (run.ledger.redelivered - (c["dead_lettered"] - clean.total["dead_lettered"]))
     assert run.ledger.rows == run.ledger.distinct == len(clean.ids) and not run.ledger.doubled
-    assert len(run.dead_origins) == clean.total["dead_lettered"]
+    assert len({(r.partition, r.offset) for r in run.dead_letters}) == clean.total["dead_lettered"], \
+        dead_letter_report(run.dead_letters, fault_city.bad_lines())
     assert run.judged == judged(latest_status(clean.warehouse))
     print(f"\nbroker restart: {json.dumps(run.figures)}")
 

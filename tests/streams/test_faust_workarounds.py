@@ -11,6 +11,11 @@
    past the seek, so the records fetched again are dropped, and the ones aiokafka discarded
    when it sought are never delivered. streams.app.hold_flow_while_seeking stops the flow for
    the seek.
+4. Record loss: after that seek, recovery empties the agents' queues (``flow_control.resume()``)
+   before it resumes the flow. hold_flow_while_seeking used to resume the flow at the end of the
+   seek, so records handed over in between were thrown away with the queue. It now leaves the
+   flow to recovery (with Faust's real ``Recovery.on_recovery_completed`` below; on a broker:
+   tests/faults/test_recovery_seek.py).
 """
 from __future__ import annotations
 
@@ -170,10 +175,10 @@ def test_records_fetched_before_a_seek_never_reach_the_agent_after_it() -> None:
     assert handed and not any(after for _, after in handed), handed
     assert [offset for offset, _ in handed] == list(range(100, 100 + len(handed)))  # in order, then nothing
     assert consumer.seeks == 1 and consumer.sought
-    assert consumer.flow_active                   # resumed: the records come again from the seek
+    assert not consumer.flow_active               # recovery resumes it, after emptying the queues
 
 
-def test_holding_the_flow_leaves_a_stopped_flow_stopped_and_survives_a_failed_seek() -> None:
+def test_holding_the_flow_leaves_it_to_recovery_to_resume_it_even_after_a_failed_seek() -> None:
     consumer = _Fetching()
     hold_flow_while_seeking(consumer)
     consumer.stop_flow()                          # e.g. getmany seeking while a rebalance stopped it
@@ -191,4 +196,130 @@ def test_holding_the_flow_leaves_a_stopped_flow_stopped_and_survives_a_failed_se
         asyncio.run(failing.perform_seek())
     except RuntimeError:
         pass
-    assert failing.flow_active
+    assert not failing.flow_active                # recovery resumes it whether the seek failed or not
+
+
+class _Recovering:
+    """The consumer as Faust's ``Recovery.on_recovery_completed`` (the real one, called below)
+    uses it, with the flow running as recovery left it after reading the changelog. Its
+    ``perform_seek`` is Faust's in short: a round trip, then the read offset reset to the commit."""
+
+    def __init__(self) -> None:
+        self.tp = TopicPartition(EVENTS, 0)
+        self.flow_active = True
+        self.sought = False
+        self._read_offset: dict[TopicPartition, int | None] = {self.tp: 130}   # fetched before the rebalance
+
+    def stop_flow(self) -> None:
+        self.flow_active = False
+
+    def resume_flow(self) -> None:
+        self.flow_active = True
+
+    def assignment(self) -> set[TopicPartition]:
+        return {self.tp}
+
+    def resume_partitions(self, tps: Any) -> None:
+        pass
+
+    async def perform_seek(self) -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        self._read_offset[self.tp] = 100              # the committed offset
+        self.sought = True
+
+
+async def _recover_while_fetching(consumer: _Recovering) -> tuple[int, list[str]]:
+    """Faust's recovery completes while a fetcher hands the agent's channel the record at the
+    committed offset as soon as the flow lets it (the worst case of a fetch returning then).
+    Returns how many records the agent's queue holds afterwards, and the order of events."""
+    from types import SimpleNamespace
+
+    import faust
+    from faust.tables.recovery import Recovery
+
+    app = faust.App("workarounds", broker="kafka://127.0.0.1:1", web_enabled=False, autodiscover=False)
+    channel = app.channel()                       # its queue is emptied by app.flow_control.resume()
+    app.flow_control.resume()                     # recovery resumed it to read the changelog
+    app.consumer = consumer  # type: ignore[assignment]
+    steps: list[str] = []
+
+    async def fetcher_started() -> None:
+        steps.append("recovery done")
+
+    app.__dict__["_fetcher"] = SimpleNamespace(maybe_start=fetcher_started)
+    original_resume = app.flow_control.resume
+
+    def resume() -> None:
+        steps.append("queues emptied")
+        original_resume()
+
+    app.flow_control.resume = resume  # type: ignore[method-assign]
+    recovery = Recovery(app, app.tables)
+
+    async def fetcher() -> None:
+        while not (consumer.flow_active and consumer.sought):
+            await asyncio.sleep(0)
+        await app.flow_control.acquire()          # as Faust's Conductor does before handing over
+        channel.queue.put_nowait(object())
+        consumer._read_offset[consumer.tp] = 100  # Faust sets the read offset of a record handed over
+        steps.append("record handed over")
+
+    task = asyncio.ensure_future(fetcher())
+    await recovery.on_recovery_completed(app.consumer_generation_id)
+    await task
+    return channel.queue.qsize(), steps
+
+
+def test_a_record_handed_over_right_after_recoverys_seek_reaches_the_agent() -> None:
+    # the flow as the seek used to leave it (resumed at its end): the record is handed over
+    # before recovery empties the queues, and is lost with them
+    plain = _Recovering()
+    original = plain.perform_seek
+
+    async def resuming_seek() -> None:
+        plain.stop_flow()
+        await original()
+        plain.resume_flow()
+
+    plain.perform_seek = resuming_seek  # type: ignore[method-assign]
+    queued, steps = asyncio.run(_recover_while_fetching(plain))
+    assert steps.index("record handed over") < steps.index("queues emptied") and queued == 0, steps
+
+    consumer = _Recovering()
+    hold_flow_while_seeking(consumer)
+    queued, steps = asyncio.run(_recover_while_fetching(consumer))
+    # the flow stays stopped until recovery has emptied the queues; the record handed over
+    # after that is the agent's
+    assert steps.index("queues emptied") < steps.index("record handed over") and queued == 1, steps
+
+
+def test_the_worker_counts_offsets_that_never_reached_its_agent(tmp_path: Any, caplog: Any) -> None:
+    """The check that makes a hole visible (StreamRuntime._note_offsets, run on every batch the
+    agent gets): within an assignment a partition's offsets may go back (a seek re-delivers) but
+    never skip ahead, and the first record after an assignment is the committed one."""
+    from types import SimpleNamespace
+
+    from junheng.settings import KafkaSettings
+    from streams.app import StreamRuntime, WorkerConfig
+
+    tp0, tp1 = TopicPartition(EVENTS, 0), TopicPartition(EVENTS, 1)
+    app = SimpleNamespace(_consumer=SimpleNamespace(_committed_offset={tp1: 40}))
+    runtime = StreamRuntime(app, KafkaSettings(topic_prefix="unit"), WorkerConfig(warehouse=tmp_path, gx=False),
+                            table={})  # type: ignore[arg-type]
+
+    def batch(tp: TopicPartition, *offsets: int) -> list[Any]:
+        return [SimpleNamespace(message=SimpleNamespace(topic=tp.topic, partition=tp.partition, tp=tp, offset=o))
+                for o in offsets]
+
+    runtime._note_offsets(batch(tp0, 0, 1, 2) + batch(tp1, 40, 41))
+    runtime._note_offsets(batch(tp0, 1, 2, 3, 4))       # a seek re-delivered 1..2: not a hole
+    assert runtime.skipped_records == 0
+    runtime._note_offsets(batch(tp0, 9, 10))             # 5..8 never reached the agent
+    assert runtime.skipped_records == 4
+    runtime.on_assignment_change("assigned", [tp0, tp1])   # a rebalance: tp1 starts at its commit
+    runtime._note_offsets(batch(tp0, 3) + batch(tp1, 45))   # tp1: 40..44 skipped
+    assert runtime.skipped_records == 9
+    assert runtime.snapshot()["skipped_records"] == 9
+    assert "offsets 5..8 never reached the agent" in caplog.text and "the committed offset is 40" in caplog.text
+    runtime.close()
