@@ -890,48 +890,6 @@ def hold_flow_while_seeking(consumer: Any) -> None:
     consumer._junheng_holds_flow = True
 
 
-#: Test-only fault injection, off unless set (tests/faults/test_recovery_seek.py): "1" makes
-#: :func:`deliver_before_recovery_ends` hold recovery after its seek until a record was handed over.
-FAULT_DELIVER_ENV = "JUNHENG_FAULT_DELIVER_AFTER_SEEK"
-
-
-def deliver_before_recovery_ends(consumer: Any, topic: str, timeout_s: float = 20.0) -> None:
-    """Test-only fault (``JUNHENG_FAULT_DELIVER_AFTER_SEEK=1``): after each seek that leaves the
-    consumer's flow running, return to the caller (Faust's recovery) only once the fetcher has
-    handed the agent a record of `topic` -- or after `timeout_s`. That forces the one
-    interleaving in which a record reaches the agent between the seek and the end of recovery,
-    which Faust's next step (``app.flow_control.resume()``, which empties the agent's queue)
-    turns into a lost record. A seek that leaves the flow stopped makes that impossible, and the
-    hook then returns at once. Logs which case it met ("injected: ..."). Idempotent."""
-    if getattr(consumer, "_junheng_delivers_after_seek", False):
-        return
-    original = consumer.perform_seek
-
-    async def perform_seek() -> None:
-        await original()
-        read = consumer._read_offset
-        mine = {tp: read.get(tp) for tp in consumer.assignment() if tp.topic == topic}
-        fetcher = getattr(consumer.app, "_fetcher", None)
-        if fetcher is not None and not fetcher.started:   # a fresh worker's first recovery
-            return
-        if not consumer.flow_active:
-            log.warning("injected: %s: the flow is stopped after the seek; no record can reach the agent "
-                        "before recovery ends", FAULT_DELIVER_ENV)
-            return
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            moved = sorted(f"{tp.partition}:{read.get(tp)}" for tp in mine if read.get(tp) != mine[tp])
-            if moved:
-                log.warning("injected: %s: records handed to the agent after the seek, before recovery "
-                            "ends (read offsets %s)", FAULT_DELIVER_ENV, moved)
-                return
-            await asyncio.sleep(0.005)
-        log.warning("injected: %s: no record handed over within %.0f s of the seek", FAULT_DELIVER_ENV, timeout_s)
-
-    consumer.perform_seek = perform_seek
-    consumer._junheng_delivers_after_seek = True
-
-
 class FactsStore(MemoryStore):
     """Faust's memory store, except that it reports the offset it persisted as -1 ("nothing:
     read the changelog from its beginning", what Faust's recovery makes of None anyway) instead
@@ -1106,8 +1064,6 @@ def create_app(settings: KafkaSettings, config: WorkerConfig,
     def on_assigned(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         rewind_uncommitted(app.consumer, settings.topic("events"))   # before recovery seeks
         hold_flow_while_seeking(app.consumer)
-        if os.environ.get(FAULT_DELIVER_ENV) == "1":   # test-only, outermost: after the held seek
-            deliver_before_recovery_ends(app.consumer, settings.topic("events"))
         if config.fast_delivery:
             deliver_without_tasks(app.consumer)
         runtime.on_assignment_change("assigned", args[0] if args else kwargs.get("assigned", ()))

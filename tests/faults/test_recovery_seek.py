@@ -10,7 +10,7 @@ a later offset on, without the first records. On a loaded machine that happened 
 (one school's registration never reached the new owner, so its next event was dead-lettered
 ``unknown_school``).
 
-The interleaving is forced here with the worker's test-only hook ``JUNHENG_FAULT_DELIVER_AFTER_SEEK``
+The interleaving is forced here with the test plugin's hook ``JUNHENG_FAULT_DELIVER_AFTER_SEEK``
 (streams.app.deliver_before_recovery_ends): after the seek, if the consumer's flow is running, it
 holds recovery until the fetcher has handed the agent a record. On a fresh topic whose input is
 already there, that is the first records of the partition. The worker must still read and judge
@@ -19,6 +19,7 @@ every line exactly as the embedded driver does.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ import pytest
 
 from fault_helpers import SESSION_TIMEOUT_S, WORKER_ARGS, dead_letter_report, landed_dead_letters, wait_until
 from pipeline_helpers import WorkerProcess, embedded_reference, kafka_settings, landed_event_ids
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+from faults import DELIVER_AFTER_SEEK as FAULT_DELIVER_ENV  # noqa: E402  (the plugin installs it in the worker)
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -55,7 +59,6 @@ def test_records_handed_over_before_recovery_ends_reach_the_agent(
 
     from ingestion.producer import create_topics, produce_lines
     from ingestion.synthetic import generate_city
-    from streams.app import FAULT_DELIVER_ENV
 
     city = generate_city(seed=17, schools=30, bad_fraction=0.02, duplicate_fraction=0.02, stale_fraction=0.02)
     lines = city.lines

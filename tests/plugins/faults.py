@@ -9,22 +9,29 @@ is set). ``PLUGIN_DIR`` is what to put on the path.
 - ``JUNHENG_FAULT_LANDING_AFTER=N``: a landing writer raises ``OSError(ENOSPC)`` part-way through
   its (N+1)-th file (counted per writer, from its creation), after a few bytes of it are on disk,
   as a disk filling up would (tests/faults/test_sink_faults.py).
+- ``JUNHENG_FAULT_DELIVER_AFTER_SEEK=1``: the worker's recovery is held after its seek until a
+  record was handed to the agent (tests/faults/test_recovery_seek.py).
 - ``JUNHENG_FAULT_EMBEDDED_KILL=batch:N`` SIGKILLs an embedded run after it landed its N-th batch;
   ``commit:N`` after N renames of its commit (tests/streams/test_embedded_journal.py).
 """
 from __future__ import annotations
 
+import asyncio
 import errno
+import logging
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 LANDING_AFTER = "JUNHENG_FAULT_LANDING_AFTER"
 EMBEDDED_KILL = "JUNHENG_FAULT_EMBEDDED_KILL"
+DELIVER_AFTER_SEEK = "JUNHENG_FAULT_DELIVER_AFTER_SEEK"
 
 Setattr = Callable[[Any, str, Any], None]
+log = logging.getLogger("streams.app")   # the worker's log, where the fault tests look
 
 
 def _plain_setattr(target: Any, name: str, value: Any) -> None:
@@ -91,6 +98,61 @@ def install_embedded_kill(hook: str, setattr_: Setattr = _plain_setattr) -> None
         raise ValueError(f"{EMBEDDED_KILL}={hook!r}: expected batch:N or commit:N")
 
 
+
+
+def deliver_before_recovery_ends(consumer: Any, topic: str, timeout_s: float = 20.0) -> None:
+    """Test-only fault (``JUNHENG_FAULT_DELIVER_AFTER_SEEK=1``): after each seek that leaves the
+    consumer's flow running, return to the caller (Faust's recovery) only once the fetcher has
+    handed the agent a record of `topic` -- or after `timeout_s`. That forces the one
+    interleaving in which a record reaches the agent between the seek and the end of recovery,
+    which Faust's next step (``app.flow_control.resume()``, which empties the agent's queue)
+    turns into a lost record. A seek that leaves the flow stopped makes that impossible, and the
+    hook then returns at once. Logs which case it met ("injected: ..."). Idempotent."""
+    if getattr(consumer, "_junheng_delivers_after_seek", False):
+        return
+    original = consumer.perform_seek
+
+    async def perform_seek() -> None:
+        await original()
+        read = consumer._read_offset
+        mine = {tp: read.get(tp) for tp in consumer.assignment() if tp.topic == topic}
+        fetcher = getattr(consumer.app, "_fetcher", None)
+        if fetcher is not None and not fetcher.started:   # a fresh worker's first recovery
+            return
+        if not consumer.flow_active:
+            log.warning("injected: %s: the flow is stopped after the seek; no record can reach the agent "
+                        "before recovery ends", DELIVER_AFTER_SEEK)
+            return
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            moved = sorted(f"{tp.partition}:{read.get(tp)}" for tp in mine if read.get(tp) != mine[tp])
+            if moved:
+                log.warning("injected: %s: records handed to the agent after the seek, before recovery "
+                            "ends (read offsets %s)", DELIVER_AFTER_SEEK, moved)
+                return
+            await asyncio.sleep(0.005)
+        log.warning("injected: %s: no record handed over within %.0f s of the seek", DELIVER_AFTER_SEEK, timeout_s)
+
+    consumer.perform_seek = perform_seek
+    consumer._junheng_delivers_after_seek = True
+
+
+def install_deliver_after_seek(topic_suffix: str = ".events") -> None:
+    """The worker's assignment handler applies deliver_before_recovery_ends outermost, right after
+    streams.app.hold_flow_while_seeking (found by name when the handler runs)."""
+    import streams.app as app
+
+    held = app.hold_flow_while_seeking
+
+    def hold_then_deliver(consumer: Any) -> None:
+        held(consumer)
+        topic = next((tp.topic for tp in consumer.assignment() if tp.topic.endswith(topic_suffix)), None)
+        if topic is not None:
+            deliver_before_recovery_ends(consumer, topic)
+
+    app.hold_flow_while_seeking = hold_then_deliver
+
+
 def install_from_env() -> None:
     """What the environment asks for (sitecustomize calls this in a subprocess)."""
     after = os.environ.get(LANDING_AFTER, "").strip()
@@ -99,6 +161,8 @@ def install_from_env() -> None:
     kill = os.environ.get(EMBEDDED_KILL, "").strip()
     if kill:
         install_embedded_kill(kill)
+    if os.environ.get(DELIVER_AFTER_SEEK, "").strip() == "1":
+        install_deliver_after_seek()
 
 
 def subprocess_env(base: dict[str, str] | None = None, **faults: str) -> dict[str, str]:
