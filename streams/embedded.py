@@ -1,9 +1,10 @@
 """The embedded default: the stream's processing core driven in-process over event files.
 
 No Kafka, no Java: JSONL files are read line by line as records, cut into micro-batches like
-the Faust worker's, processed by the same `Processor`, and landed by the same writer. District
-states are kept under <warehouse>/state between runs, so running the same files twice applies
-nothing twice (the second run counts duplicates).
+the Faust worker's, and run through the same pipeline (streams/pipeline.py: checks, the GX suites
+in-process, the rules engine with its per-record fallback, the landing). District states are kept
+under <warehouse>/state between runs (streams/file_states.py), so running the same files twice
+applies nothing twice (the second run counts duplicates).
 
 A run is all or nothing, also when the process is killed (SIGKILL, power loss): it keeps a journal,
 ``state/run.journal``. While it runs, the journal says ``running`` and from which landing
@@ -26,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -38,10 +38,11 @@ from junheng.settings import settings
 from junheng.warehouse_lock import WarehouseBusy, WarehouseLock
 from rules import Catalogue, load_catalogue
 from rules.state import DistrictState, Engine
+from streams.file_states import FileStates
 from streams.landing import LandingWriter
+from streams.pipeline import Counts, Pipeline
+from streams.processing import BatchResult, BatchValidator, Record
 from streams.runtime import tune_gc
-from streams.sink import land_result
-from streams.processing import BatchResult, BatchValidator, Processor, Record
 
 ProgressHook = Callable[[int], None]
 # A GX call costs ~15 ms plus 10–40 ms per expectation whatever the batch size, so batches are
@@ -63,23 +64,28 @@ def _write_atomic(path: Path, text: str) -> None:
 
 @dataclass
 class RunSummary:
-    """What a run read and did: the counts add up (read = applied + duplicate + stale + dead_lettered)."""
+    """What a run read and did (:class:`streams.pipeline.Counts`: read = applied + duplicate +
+    stale + dead_lettered), how long it took, where it landed and under which catalogue."""
 
-    counts: Counter[str] = field(default_factory=Counter)
-    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
-    batches: int = 0
+    counts: Counts = field(default_factory=Counts)
     elapsed_s: float = 0.0
     landing: str = ""
+    catalogue: str = ""
+
+    @property
+    def dead_letter_reasons(self) -> dict[str, int]:
+        return dict(self.counts.reasons)
+
+    @property
+    def batches(self) -> int:
+        return self.counts.batches
 
     def as_dict(self) -> dict[str, Any]:
-        c = self.counts
-        return {"read": c["read"], "applied": c["applied"], "duplicate": c["duplicate"], "stale": c["stale"],
-                "dead_lettered": c["dead_lettered"], "dead_letter_reasons": dict(self.dead_letter_reasons),
-                "batches": self.batches, "elapsed_s": round(self.elapsed_s, 3), "landing": self.landing}
+        return {**self.counts.as_dict(), "elapsed_s": round(self.elapsed_s, 3), "landing": self.landing,
+                "catalogue": self.catalogue}
 
     def balanced(self) -> bool:
-        c = self.counts
-        return c["read"] == c["applied"] + c["duplicate"] + c["stale"] + c["dead_lettered"]
+        return self.counts.balanced()
 
 
 def read_records(paths: Iterable[str | Path]) -> Iterator[Record]:
@@ -122,8 +128,9 @@ class EmbeddedRunner:
             from expectations import BatchValidator as GXValidator
 
             batch_validator = GXValidator().validate
-        self.processor = Processor(self.engine, self.districts, batch_validator, {})
         self.landing = LandingWriter(self.layout.landing, writer_id=WRITER_ID)
+        self.store = FileStates(self.engine, self.warehouse)
+        self.pipeline = Pipeline(self.engine, self.districts, self.store, self.landing, batch_validator=batch_validator)
         self.batch_size = batch_size
 
     def open(self, wait_s: float = 0.0) -> "EmbeddedRunner":
@@ -137,17 +144,12 @@ class EmbeddedRunner:
 
     def _open(self) -> None:
         self.recovered = self.recover() or self.recovered
-        self.processor.states.clear()
-        self.processor.states.update(self._load_states())
-        self.processor.reset_school_owners()
+        self._reload()
 
-    def _load_states(self) -> dict[str, DistrictState]:
-        states: dict[str, DistrictState] = {}
-        if self.state_dir.is_dir():
-            for path in sorted(self.state_dir.glob("*.json")):
-                plain = json.loads(path.read_text(encoding="utf-8"))
-                states[plain["code"]] = DistrictState.from_state(self.engine, plain)
-        return states
+    def _reload(self) -> None:
+        """The states as the state files say, and the school owners from them."""
+        self.store.load()
+        self.pipeline.processor.reset_school_owners()
 
     # ---------------------------------------------------------------- the journal
     @property
@@ -192,24 +194,10 @@ class EmbeddedRunner:
 
     def _save_states(self, first_batch: int) -> None:
         """Every district's state, all or nothing like a landing batch: all files are written
-        under temporary names first, so a full disk leaves state/ as it was (and `run` rolls its
-        landing back to match); then the journal lists the renames before they are done, so a
-        run killed halfway through them is rolled forward by the next runner."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        staged: list[tuple[Path, Path]] = []
-        try:
-            for code, state in self.processor.states.items():
-                path = self.layout.state_file(code)
-                tmp = path.with_suffix(".json.tmp")
-                staged.append((tmp, path))
-                with open(tmp, "w", encoding="utf-8") as fh:
-                    fh.write(json.dumps(state.to_state(), ensure_ascii=False))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-        except BaseException:
-            for tmp, _ in staged:
-                tmp.unlink(missing_ok=True)
-            raise
+        under temporary names first (:meth:`FileStates.stage`), so a full disk leaves state/ as it
+        was (and `run` rolls its landing back to match); then the journal lists the renames before
+        they are done, so a run killed halfway through them is rolled forward by the next runner."""
+        staged = self.store.stage()
         self._journal("committing", first_batch, staged)
         self._committing = True
         for tmp, path in staged:
@@ -218,7 +206,7 @@ class EmbeddedRunner:
         self._committing = False
 
     def land(self, result: BatchResult, batch: int) -> list[Path]:
-        return land_result(self.landing, result, batch)
+        return self.pipeline.land(result, batch)
 
     def run(self, paths: Sequence[str | Path], progress: ProgressHook | None = None,
             wait_s: float = 0.0) -> RunSummary:
@@ -232,7 +220,7 @@ class EmbeddedRunner:
             return self._run(paths, progress)
 
     def _run(self, paths: Sequence[str | Path], progress: ProgressHook | None) -> RunSummary:
-        summary = RunSummary(landing=str(self.landing.root))
+        summary = RunSummary(landing=str(self.landing.root), catalogue=self.engine.catalogue.name)
         tune_gc()
         start = time.perf_counter()
         batch_no = first_batch = self.landing.next_batch_number()
@@ -240,12 +228,10 @@ class EmbeddedRunner:
         self._journal("running", first_batch)
         try:
             for records in batched(read_records(paths), self.batch_size):
-                result = self.processor.process(records)
-                self.land(result, batch_no)
+                result = self.pipeline.process(records)
+                self.store.note_landed(result, self.land(result, batch_no))
                 batch_no += 1
-                summary.batches += 1
-                summary.counts.update(result.counts)
-                summary.dead_letter_reasons.update(d.reason.split(":", 1)[0] for d in result.dead_letters)
+                summary.counts.add(result)
                 if progress is not None:
                     progress(len(records))
             self._save_states(first_batch)
@@ -258,13 +244,13 @@ class EmbeddedRunner:
                 path.unlink(missing_ok=True)                          # never sees a later batch alone
             del self.landing.landed[first_file:]
             self.journal_path.unlink(missing_ok=True)
-            self.processor.states.clear()  # half-applied: reload from state/ before another run
-            self.processor.states.update(self._load_states())
-            self.processor.reset_school_owners()
+            self._reload()  # half-applied: back to state/ before another run
             raise
+        finally:
+            self.store.forget_run()   # committed or rolled back: the files say it all
         summary.elapsed_s = time.perf_counter() - start
         return summary
 
     @property
     def states(self) -> dict[str, DistrictState]:
-        return dict(self.processor.states)
+        return dict(self.store)

@@ -20,7 +20,7 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -63,6 +63,23 @@ def event_row(event: Mapping[str, Any]) -> dict[str, Any]:
             "source": event["source"], "district_code": event["district_code"],
             "school_id": event.get("school_id"), "year": event["year"], "seq": event["seq"],
             "payload": json.dumps(event["payload"], ensure_ascii=False, sort_keys=True)}
+
+
+def landed_events(paths: Iterable[Path], districts: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """The applied events landed in the ``events`` files `paths` (of `districts` only, if given),
+    as the contract check gave them to the engine (:func:`event_row` undone), in the order they
+    were landed: by ``landed_batch``, then ``landed_pos``."""
+    columns = list(SCHEMAS["events"].names) + ["landed_batch", "landed_pos"]
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        table = pq.read_table(path, columns=columns,
+                              filters=None if districts is None else [("district_code", "in", sorted(districts))])
+        rows += table.to_pylist()
+    rows.sort(key=lambda r: (r["landed_batch"], r["landed_pos"]))
+    return [{"event_id": r["event_id"], "event_type": r["event_type"], "schema_version": r["schema_version"],
+             "occurred_at": r["occurred_at"], "source": r["source"], "district_code": r["district_code"],
+             "school_id": r["school_id"], "year": r["year"], "seq": r["seq"], "payload": json.loads(r["payload"])}
+            for r in rows]
 
 
 class LandingWriter:

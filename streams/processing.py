@@ -30,6 +30,7 @@ BatchValidator = Callable[[list[dict[str, Any]]], list[str | None]]
 #: The embedded driver's is built from its district states; the worker's from its facts table.
 SchoolOwners = MutableMapping[str, str]
 SCHOOL_IN_OTHER_DISTRICT = "school_in_other_district"
+UNKNOWN_DISTRICT = "unknown_district"
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,43 @@ class Record:
     origin: Mapping[str, Any]
 
 
+#: the reason code of a record the processing core itself failed on (a bug, never bad input)
+INTERNAL_ERROR = "internal_error"
+#: the reason code of the Great Expectations micro-batch suites, whose reasons are paths
+#: ``gx:<suite>:<expectation>:<column>`` (docs/data-quality.md)
+GX = "gx"
+
+
 @dataclass(frozen=True)
 class DeadLetter:
+    """A record that changed nothing, why, and where it came from.
+
+    The reason is two fields: ``code`` (one of the codes listed in docs/streaming.md, what counts
+    and alerts group by) and ``message`` (for a person). They are joined into one string only where
+    a string is written (:attr:`reason`: the landing's ``reason`` column, the Kafka header), so
+    nobody has to split a reason to learn its code."""
+
     raw: bytes
-    reason: str
+    code: str
+    message: str
     origin: Mapping[str, Any]
 
+    @classmethod
+    def of(cls, raw: bytes, reason: str, origin: Mapping[str, Any]) -> "DeadLetter":
+        """From a reason as the contract check, the rules engine and the GX suites give it:
+        ``"<code>: <message>"`` (``"gx:<suite>:..."`` for the suites; a bare code is a code)."""
+        code, _, message = reason.partition(":")
+        return cls(raw, code.strip(), message[1:] if message.startswith(" ") else message, origin)
+
+    @property
+    def reason(self) -> str:
+        """The reason as one string: ``"<code>: <message>"`` (a GX path keeps its own colons)."""
+        if not self.message:
+            return self.code
+        return f"{self.code}:{self.message}" if self.code == GX else f"{self.code}: {self.message}"
+
     def to_row(self) -> dict[str, Any]:
-        return {"reason": self.reason, "reason_code": self.reason.split(":", 1)[0],
+        return {"reason": self.reason, "reason_code": self.code,
                 "origin": json.dumps(dict(self.origin), ensure_ascii=False, sort_keys=True),
                 "raw": self.raw.decode("utf-8", errors="replace")[:65536]}
 
@@ -61,6 +91,12 @@ class BatchResult:
     applied: list[dict[str, Any]] = field(default_factory=list)
     sections: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    #: the events that came out stale (their ids are now in their facts' windows of seen ids)
+    stale: list[dict[str, Any]] = field(default_factory=list)
+    #: the districts whose states the batch read or changed (set by streams/pipeline.py)
+    touched: set[str] = field(default_factory=set)
+    #: records the processing core failed on, dead-lettered as internal_error (a bug)
+    internal_errors: int = 0
 
 
 @dataclass
@@ -119,7 +155,8 @@ class Processor:
             if not verdict.ok:
                 self._dead(result, rec, verdict.reason or "invalid")
             elif verdict.event["district_code"] not in self.known_districts:  # type: ignore[index]
-                self._dead(result, rec, f"unknown_district: {verdict.event['district_code']} is not a district of this jurisdiction")  # type: ignore[index]
+                self._dead_as(result, rec, UNKNOWN_DISTRICT, f"{verdict.event['district_code']} is not a district "  # type: ignore[index]
+                                                             "of this jurisdiction")
             else:
                 valid.append((rec, verdict.event))  # type: ignore[arg-type]
         return Checked(result, valid)
@@ -184,8 +221,8 @@ class Processor:
                 if owner is None:
                     claims[school_id] = code
                 elif owner != code:
-                    self._dead(result, rec, f"{SCHOOL_IN_OTHER_DISTRICT}: {school_id} is registered in {owner}, "
-                                            f"not {code}; a school belongs to one district")
+                    self._dead_as(result, rec, SCHOOL_IN_OTHER_DISTRICT, f"{school_id} is registered in {owner}, "
+                                                                         f"not {code}; a school belongs to one district")
                     continue
             by_district.setdefault(event["district_code"], []).append((rec, event))
         for code, items in by_district.items():
@@ -198,6 +235,8 @@ class Processor:
                     result.counts[outcome.outcome] += 1
                     if outcome.outcome == APPLIED:
                         result.applied.append(event)
+                    elif outcome.outcome == STALE:
+                        result.stale.append(event)
             seen: set[tuple[str, int]] = set()
             for school_id, year in changes.sections:
                 if (school_id, year) not in seen:
@@ -212,7 +251,13 @@ class Processor:
 
     @staticmethod
     def _dead(result: BatchResult, rec: Record, reason: str) -> None:
-        result.dead_letters.append(DeadLetter(rec.raw, reason, rec.origin))
+        """Dead-letter `rec` for a reason string of the contract check, the suites or the rules."""
+        result.dead_letters.append(DeadLetter.of(rec.raw, reason, rec.origin))
+        result.counts[DEAD_LETTERED] += 1
+
+    @staticmethod
+    def _dead_as(result: BatchResult, rec: Record, code: str, message: str) -> None:
+        result.dead_letters.append(DeadLetter(rec.raw, code, message, rec.origin))
         result.counts[DEAD_LETTERED] += 1
 
     def section_rows(self, state: DistrictState, school_id: str, year: int) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 `land_result` writes a `BatchResult` to the landing folder exactly as the embedded driver does
 (one Parquet file per table per batch, written atomically by `LandingWriter`); the Kafka worker
 calls it so both drivers land identical rows. `merge_results` joins the results of several
-`Processor.process` calls (the worker processes one call per source partition) into one landing
+`Pipeline.process` calls (the worker processes one call per source partition) into one landing
 batch. `dead_letter_headers` is the dead-letter topic's message format.
 """
 from __future__ import annotations
@@ -38,8 +38,11 @@ def merge_results(results: Iterable[BatchResult]) -> BatchResult:
         merged.counts.update(r.counts)
         merged.dead_letters += r.dead_letters
         merged.applied += r.applied
+        merged.stale += r.stale
         merged.sections += r.sections
         merged.statuses += r.statuses
+        merged.touched |= r.touched
+        merged.internal_errors += r.internal_errors
     return merged
 
 
@@ -49,7 +52,7 @@ def dead_letter_headers(dl: DeadLetter) -> list[tuple[str, bytes]]:
     offset of the message that was read)."""
     return [
         ("reason", dl.reason.encode("utf-8")),
-        ("reason_code", dl.reason.split(":", 1)[0].encode("utf-8")),
+        ("reason_code", dl.code.encode("utf-8")),
         ("origin", json.dumps(dict(dl.origin), ensure_ascii=False, sort_keys=True).encode("utf-8")),
     ]
 

@@ -6,8 +6,8 @@ landing, saving or publishing anything.
     result.changes["districts"]     # [{district_code, year, attained: [before, after], failed_items: ...}]
 
 The states come from the warehouse's ``state/`` (the embedded driver's) or, when it has none (a
-Kafka warehouse), from replaying its landed events in the order they were applied: either way a
-private copy. The events go through the same contract check and rules engine as a run (no Great
+Kafka warehouse), from replaying its landed events (in the rules' replay order, rules/replay.py):
+either way a private copy. The events go through the same contract check and rules engine as a run (no Great
 Expectations suites: a what-if judges the numbers given); what the contract rejects is reported
 with its reason and changes nothing.
 """
@@ -25,7 +25,9 @@ from junheng.layout import WarehouseLayout
 from junheng.settings import settings
 from junheng.summary import city_rows, years_of
 from rules import Catalogue, load_catalogue
+from rules.replay import replay_order
 from rules.state import DistrictState, Engine
+from streams.landing import landed_events
 from streams.processing import Processor, Record
 
 __all__ = ["WhatIf", "load_states", "what_if"]
@@ -47,25 +49,14 @@ def load_states(warehouse: str | Path, engine: Engine) -> dict[str, DistrictStat
     files = sorted(layout.state.glob("*.json")) if layout.state.is_dir() else []
     if files:
         return {p.stem: DistrictState.from_state(engine, json.loads(p.read_text(encoding="utf-8"))) for p in files}
-    events = layout.landing_table("events")
-    states: dict[str, DistrictState] = {}
-    if not any(events.glob("part-*.parquet")):
-        return states
-    import duckdb
-
-    glob = str(events / "part-*.parquet").replace("'", "''")
-    rows = duckdb.connect().execute(
-        f"select event_id, event_type, schema_version, occurred_at, source, district_code, school_id, year, seq, "
-        f"payload from read_parquet('{glob}') order by landed_batch, landed_pos").fetchall()
+    events = landed_events(sorted(layout.landing_table("events").glob("part-*.parquet")))
     by_district: dict[str, list[dict[str, Any]]] = {}
-    for eid, etype, version, occurred, source, code, school, year, seq, payload in rows:
-        by_district.setdefault(code, []).append({
-            "event_id": eid, "event_type": etype, "schema_version": version, "occurred_at": occurred,
-            "source": source, "district_code": code, "school_id": school, "year": year, "seq": seq,
-            "payload": json.loads(payload)})
+    for event in events:
+        by_district.setdefault(event["district_code"], []).append(event)
+    states: dict[str, DistrictState] = {}
     for code, evs in by_district.items():
         state = states[code] = engine.new_state(code)
-        state.apply_batch(evs)
+        state.apply_batch(replay_order(evs))
     return states
 
 
@@ -107,7 +98,8 @@ def what_if(warehouse: str | Path, paths: Sequence[str | Path] | None = None, *,
     result = processor.process(records)
     after = _snapshot(states, as_of)
     counts = {k: int(result.counts.get(k, 0)) for k in ("read", "applied", "duplicate", "stale", "dead_lettered")}
-    dead = [{"origin": dict(d.origin), "reason": d.reason} for d in result.dead_letters]
+    dead = [{"origin": dict(d.origin), "reason_code": d.code, "message": d.message, "reason": d.reason}
+            for d in result.dead_letters]
     changes = {
         "sections": [{"district_code": k[0], "school_id": k[1], "year": k[2], "section": k[3],
                       "passed": [b[0] if b else None, a[0] if a else None], "reason": a[1] if a else None}

@@ -1,4 +1,4 @@
-"""Run the Kafka worker: the Faust app of streams/app.py, from the command line.
+"""Run the Kafka worker: the Faust app of streams/app.py, from the command line, with its stream alerts.
 
     python -m streams.worker --warehouse DIR [--batch-size 5000] [--batch-seconds 0.2]
 
@@ -15,7 +15,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from junheng import settings as junheng_settings
 from junheng.settings import KafkaSettings
@@ -74,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("kafka", "aiokafka"):  # connection chatter at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
     from ingestion.producer import create_topics, topic_partitions
-    from streams.app import FACTS_TABLE, WorkerConfig, create_app, default_app_id, default_worker_id
+    from streams.app import create_app
+    from streams.facts_table import FACTS_TABLE
+    from streams.kafka_config import WorkerConfig, default_app_id, default_worker_id
 
     settings = KafkaSettings()
     if not args.no_create_topics:
@@ -105,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           max_loaded_districts=args.max_loaded_districts,
                           log_dead_letters=args.log_dead_letters)
     config.warehouse.mkdir(parents=True, exist_ok=True)
-    app, runtime = create_app(settings, config)
+    alerts = StreamAlerts(config.warehouse)
+    app, runtime = create_app(settings, config, on_statuses=alerts.submit)
     tune_gc()
     runtime.write_counts()
     log.info("worker %s: app %s, events %s (%d partitions), batches of %d / %.1f s, warehouse %s",
@@ -127,7 +130,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         runtime.log_counts()
         runtime.write_counts()
         runtime.close()
+        alerts.close()
     return code
+
+
+class StreamAlerts:
+    """The worker's stream alerts (a district losing attainment, streams/alerting), off the hot
+    path: the pipeline hands each landed batch's status rows to :meth:`submit`, which queues them
+    for one thread of their own and returns at once. If an evaluation fails, the next
+    ``junheng alerts`` rebuilds the same state from the landing. Wired here, in the worker's entry,
+    and nowhere else: the drivers do not import the alerting."""
+
+    def __init__(self, warehouse: Path) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from streams.alerting.run import StreamAlerter, env_alertmanager_url, env_webhook_url
+
+        self.alerter = StreamAlerter(warehouse, alertmanager_url=env_alertmanager_url(),
+                                     webhook_url=env_webhook_url(), kafka=True)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts")
+
+    def submit(self, statuses: list[dict[str, Any]]) -> None:
+        self.pool.submit(self.alerter.on_statuses, statuses).add_done_callback(_log_failure)
+
+    def close(self) -> None:
+        """Let a queued evaluation finish, then close the delivery channels."""
+        self.pool.shutdown(wait=True)
+        self.alerter.close()
+
+
+def _log_failure(future: Any) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.error("stream alert evaluation failed: %s: %s", type(exc).__name__, exc)
 
 
 if __name__ == "__main__":

@@ -358,7 +358,7 @@ def test_a_dead_letter_landed_twice_is_one_rejected_record(tmp_path):
     from streams.processing import DeadLetter
 
     def row(raw: bytes, origin: dict) -> dict:
-        return DeadLetter(raw, "not_json: not valid JSON", origin).to_row()
+        return DeadLetter(raw, "not_json", "not valid JSON", origin).to_row()
 
     first = [row(b"not json", {"topic": "t.events", "partition": 1, "offset": 7}),
              row(b"not json", {"topic": "t.events", "partition": 2, "offset": 7}),

@@ -3,7 +3,7 @@
 The failure this guards against (docs/reliability.md, "Bugs the suite found", 4): when Faust's
 recovery has sought the stream partitions to their committed offsets it calls
 ``app.flow_control.resume()``, which empties the agents' queues, and only then lets the consumer
-fetch again. ``streams.app.hold_flow_while_seeking`` used to resume the consumer's flow itself at
+fetch again. ``streams.faust_patches.hold_flow_while_seeking`` used to resume the consumer's flow itself at
 the end of the seek, so a fetch that landed in those few event-loop turns was handed to the agent,
 moved Faust's read offset, and was thrown away with the queue: the agent got the partition from
 a later offset on, without the first records. On a loaded machine that happened in the kill test
@@ -11,7 +11,7 @@ a later offset on, without the first records. On a loaded machine that happened 
 ``unknown_school``).
 
 The interleaving is forced here with the test plugin's hook ``JUNHENG_FAULT_DELIVER_AFTER_SEEK``
-(streams.app.deliver_before_recovery_ends): after the seek, if the consumer's flow is running, it
+(tests/plugins/faults.py deliver_before_recovery_ends): after the seek, if the consumer's flow is running, it
 holds recovery until the fetcher has handed the agent a record. On a fresh topic whose input is
 already there, that is the first records of the partition. The worker must still read and judge
 every line exactly as the embedded driver does.

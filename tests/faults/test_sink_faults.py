@@ -1,7 +1,7 @@
 """The landing sink failing mid-write: a disk that fills up under the Faust worker, and an
 injected write error under the embedded driver.
 
-What must hold (streams/landing.py, streams/app.py, streams/embedded.py):
+What must hold (streams/landing.py, streams/worker_runtime.py, streams/embedded.py):
 
 - a reader never sees a partial file or a partial batch: files are written under hidden
   temporary names and renamed only when the whole batch is written; a failed batch's temporary
@@ -247,7 +247,7 @@ def test_injected_write_error_stops_the_worker_and_a_restart_completes(
         assert w2.stop() == 0, w2.log_tail()
     resumed = json.loads(w2.counts_file.read_text(encoding="utf-8"))
     # w2 read every message w1 had not committed. It once skipped ~80 of them: recovery's seek
-    # raced the fetcher (streams.app.hold_flow_while_seeking), so applied came up 84 short
+    # raced the fetcher (streams.faust_patches.hold_flow_while_seeking), so applied came up 84 short
     uncommitted = sum(ends.values()) - sum(max(o, 0) for o in committed.values())
     assert resumed["read"] >= uncommitted, (resumed["read"], uncommitted, committed, resumed["last_offsets"])
     assert crashed["applied"] + resumed["applied"] == reference["counts"]["applied"]

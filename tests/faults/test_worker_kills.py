@@ -258,7 +258,7 @@ def test_sigkill_two_workers_mid_stream(kill_run: KillRun, clean_run: Any, fault
         c = inc.counts
         assert c["read"] == c["applied"] + c["duplicate"] + c["stale"] + c["dead_lettered"], inc
         assert c["internal_errors"] == 0, inc
-        # every partition's records reached the agent without a hole (streams.app _note_offsets)
+        # every partition's records reached the agent without a hole (StreamRuntime._note_offsets)
         assert c.get("skipped_records", 0) == 0, \
             (inc, dead_letter_report(run.head_dead_letters, fault_city.bad_lines("head")))
     # the workers that took over partitions rebuilt their states from the changelog
@@ -299,7 +299,7 @@ def test_lost_state_store_is_rebuilt_from_the_changelog(kill_run: KillRun, clean
     registered in the head) exactly as in the clean run; the rebuilt states equal the clean ones."""
     from rules import load_catalogue
     from rules.state import Engine
-    from streams.app import TableStates
+    from streams.table_states import TableStates
 
     run = kill_run
     assert run.datadir_existed

@@ -295,8 +295,9 @@ def test_processing_error_dead_letters_only_the_failing_record(monkeypatch, tmp_
     internal_error, and keeps the district state exactly as if that record had not come."""
     from junheng.settings import KafkaSettings
     from rules.state import DistrictState
-    from streams.app import StreamRuntime, WorkerConfig
+    from streams.kafka_config import WorkerConfig
     from streams.processing import Record
+    from streams.worker_runtime import StreamRuntime
 
     poisoned = _event("school.staff")
     original = DistrictState.apply
@@ -310,10 +311,11 @@ def test_processing_error_dead_letters_only_the_failing_record(monkeypatch, tmp_
     runtime = StreamRuntime(None, KafkaSettings(topic_prefix="unit"), WorkerConfig(warehouse=tmp_path), table={})
     events = [_event("school.registered"), _event("school.enrolment"), poisoned, _event("school.finance")]
     records = [Record(_enc(e), {"topic": "t", "partition": 0, "offset": i}) for i, e in enumerate(events)]
-    result, touched = runtime._process_group(records)
-    assert touched == {"370202"}
+    result = runtime.pipeline.process(records)
+    assert result.touched == {"370202"} and result.internal_errors == 1
     assert result.counts["read"] == 4 and result.counts["applied"] == 3 and result.counts["dead_lettered"] == 1
-    assert [d.reason.split(":")[0] for d in result.dead_letters] == ["internal_error"]
+    assert [d.code for d in result.dead_letters] == ["internal_error"]
+    assert result.dead_letters[0].message == "ZeroDivisionError: boom"
     assert result.dead_letters[0].raw == records[2].raw
     state = runtime.states["370202"]
     assert {v[1] for v in state.versions.values()} == {events[0]["event_id"], events[1]["event_id"],

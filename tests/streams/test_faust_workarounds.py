@@ -3,13 +3,13 @@
 1. Record loss: after a rebalance Faust drops records it had fetched but not handed to the
    agent and seeks back to the committed offsets, but aiokafka's seek_to_committed skips
    partitions whose committed offset is None or 0, so the dropped records of a never-committed
-   partition were lost. streams.app.rewind_uncommitted rewinds such events partitions.
+   partition were lost. streams.faust_patches.rewind_uncommitted rewinds such events partitions.
 2. Worker crash: a rebalance landing while the previous recovery round starts its standbys made
-   that round seek a new standby partition to offset None. streams.app.FactsStore reports -1.
+   that round seek a new standby partition to offset None. streams.facts_table.FactsStore reports -1.
 3. Record loss: recovery seeks the stream partitions while the fetcher keeps handing records
    to the agent. Records fetched before the seek arrive after it and move Faust's read offset
    past the seek, so the records fetched again are dropped, and the ones aiokafka discarded
-   when it sought are never delivered. streams.app.hold_flow_while_seeking stops the flow for
+   when it sought are never delivered. streams.faust_patches.hold_flow_while_seeking stops the flow for
    the seek.
 4. Record loss: after that seek, recovery empties the agents' queues (``flow_control.resume()``)
    before it resumes the flow. hold_flow_while_seeking used to resume the flow at the end of the
@@ -24,7 +24,8 @@ from typing import Any, cast
 
 from aiokafka.structs import TopicPartition
 
-from streams.app import FACTS_STORE_URL, FactsStore, hold_flow_while_seeking, rewind_uncommitted
+from streams.facts_table import FACTS_STORE_URL, FactsStore
+from streams.faust_patches import hold_flow_while_seeking, rewind_uncommitted
 
 EVENTS = "t.events"
 
@@ -301,7 +302,8 @@ def test_the_worker_counts_offsets_that_never_reached_its_agent(tmp_path: Any, c
     from types import SimpleNamespace
 
     from junheng.settings import KafkaSettings
-    from streams.app import StreamRuntime, WorkerConfig
+    from streams.kafka_config import WorkerConfig
+    from streams.worker_runtime import StreamRuntime
 
     tp0, tp1 = TopicPartition(EVENTS, 0), TopicPartition(EVENTS, 1)
     app = SimpleNamespace(_consumer=SimpleNamespace(_committed_offset={tp1: 40}))

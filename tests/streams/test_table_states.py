@@ -13,9 +13,10 @@ from rules import load_catalogue
 from rules.state import Engine
 from faust.serializers import codecs
 
-from streams.app import FACT_CODEC, TableStates, decode_fact, deflate_fact, table_key
+from streams.facts_table import FACT_CODEC, decode_fact, deflate_fact, table_key
 from streams.embedded import batched
 from streams.processing import Processor, Record
+from streams.table_states import TableStates
 
 
 def _normal(state: Any) -> Any:
@@ -24,7 +25,7 @@ def _normal(state: Any) -> Any:
 
 
 def _write_facts(states: TableStates, table: dict[str, Any], touched: set[str]) -> None:
-    """What StreamRuntime._write_facts leaves in the table: one JSON value per changed fact."""
+    """What TableStates.write_facts leaves in the table: one JSON value per changed fact."""
     for code in touched:
         state = states.loaded(code)
         if state is None:
@@ -102,7 +103,7 @@ def test_fact_codec_keeps_the_changelog_json_and_deflates_in_memory() -> None:
 def test_a_batch_is_split_into_runs_of_few_districts_in_order() -> None:
     from types import SimpleNamespace
 
-    from streams.app import split_by_districts
+    from streams.worker_batches import split_by_districts
 
     events = [SimpleNamespace(message=SimpleNamespace(key=k, offset=i)) for i, k in enumerate(b"aabcbdaee")]
     parts = split_by_districts(events, 2)
@@ -115,7 +116,7 @@ def test_a_batch_is_split_into_runs_of_few_districts_in_order() -> None:
 def test_changelog_json_reads_back_whatever_it_is_given() -> None:
     """orjson writes the facts' changelog JSON; what it refuses (an integer beyond 64 bits) goes
     through json, and either way Faust's json codec reads back the same value."""
-    from streams.app import changelog_json
+    from streams.facts_table import changelog_json
 
     for value in ({"seq": 3, "event": {"name": "市南区", "ratio": 0.1 + 0.2, "n": [1, None, True]}},
                   {"seq": 2 ** 70, "event": {}}):
@@ -129,7 +130,7 @@ def test_the_facts_store_indexes_school_registrations_for_the_owner_check() -> N
     tombstones and other facts are ignored, and revoking a partition forgets nothing."""
     from types import SimpleNamespace
 
-    from streams.app import FactsStore, TableSchoolOwners
+    from streams.facts_table import FactsStore, TableSchoolOwners
 
     store = object.__new__(FactsStore)
     store.__post_init__()
