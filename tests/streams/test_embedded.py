@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -116,3 +118,92 @@ def test_the_gx_suites_run_on_each_micro_batch_and_dead_letter_implausible_event
     assert reason.startswith("gx:school.enrolment:") and "students" in reason
     school = runner.states[f.DISTRICT].schools[sid].facts[2023]
     assert school.enrolment["sections"]["primary"]["students"] == 900
+
+
+def _normal_states(warehouse: Path) -> dict[str, Any]:
+    """Every state file as plain JSON, each fact's seen ids as a set (their order after a rebuild
+    is not the order of arrival: streams/file_states.py)."""
+    out = {}
+    for path in sorted((warehouse / "state").glob("*.json")):
+        plain = json.loads(path.read_text(encoding="utf-8"))
+        plain["versions"] = {k: [v[0], v[1], sorted(v[2])] for k, v in plain["versions"].items()}
+        out[path.stem] = plain
+    return out
+
+
+def test_a_bug_in_the_core_dead_letters_only_its_record_and_the_run_goes_on(monkeypatch, tmp_path):
+    """The embedded driver has the worker's per-record fallback (streams/pipeline.py): when the
+    rules engine raises on one event (a bug, not bad input), that event is dead-lettered
+    ``internal_error``, the run goes on and commits, and every district state ends exactly as if
+    the event had never come -- also the district it belonged to, which is rebuilt from its state
+    file, the batches the run had landed before, and the stale versions the run had seen."""
+    from ingestion.reference import load_districts
+    from rules import load_catalogue
+    from rules.facts import fact_key_str
+    from rules.state import DistrictState, Engine
+    from streams.processing import Processor, Record
+
+    batch_size = 100
+    city = generate_city(seed=3, schools=40, years=range(2022, 2024), bad_fraction=0.02,
+                         duplicate_fraction=0.02, stale_fraction=0.05)
+    first, second = city.lines[:len(city.lines) // 2], city.lines[len(city.lines) // 2:]
+    # each line's outcome, and each applied event's fact, from the processing core alone
+    processor = Processor(Engine(load_catalogue()), load_districts())
+    outcomes, facts = [], Counter()
+    for n, line in enumerate(city.lines):
+        result = processor.process([Record(line, {"line": n})])
+        outcomes.append((next(k for k in ("applied", "duplicate", "stale", "dead_lettered") if result.counts[k]),
+                         result.applied[0] if result.applied else None))
+        for e in result.applied:
+            facts[(e["district_code"], fact_key_str(e))] += 1
+    second_outcomes = outcomes[len(first):]
+    # a school fact in the second run's third batch or later, the only version of its fact, of a
+    # district that had a stale version in an earlier batch of that run
+    poisoned = None
+    for i in range(2 * batch_size, len(second)):
+        outcome, e = second_outcomes[i]
+        if outcome != "applied" or e["event_type"] not in ("school.staff", "school.enrolment", "school.finance"):
+            continue
+        earlier = range(i - i % batch_size)
+        stale_before = any(second_outcomes[j][0] == "stale" and
+                           json.loads(second[j])["district_code"] == e["district_code"] for j in earlier)
+        if facts[(e["district_code"], fact_key_str(e))] == 1 and stale_before:
+            poisoned = (i, e)
+            break
+    assert poisoned is not None
+    index, bad_event = poisoned
+
+    def run(warehouse: Path, lines: list[bytes], name: str):
+        path = tmp_path / f"{warehouse.name}-{name}.jsonl"
+        path.write_bytes(b"".join(line + b"\n" for line in lines))
+        return EmbeddedRunner(warehouse, batch_size=batch_size).run([path])
+
+    reference = tmp_path / "reference"
+    run(reference, first, "first")
+    want = run(reference, second[:index] + second[index + 1:], "second")
+
+    original = DistrictState.apply
+
+    def apply(self, event):
+        if event["event_id"] == bad_event["event_id"]:
+            raise ZeroDivisionError("boom")
+        return original(self, event)
+
+    monkeypatch.setattr(DistrictState, "apply", apply)
+    faulted = tmp_path / "faulted"
+    run(faulted, first, "first")
+    got = run(faulted, second, "second")
+
+    assert got.balanced() and got.counts.internal_errors == 1 and got.counts.batches > 3
+    expected = want.counts.as_dict()
+    expected.update(read=expected["read"] + 1, dead_lettered=expected["dead_lettered"] + 1, internal_errors=1,
+                    dead_letter_reasons={**expected["dead_letter_reasons"], "internal_error": 1},
+                    batches=got.counts.batches)
+    assert got.counts.as_dict() == expected
+    assert _normal_states(faulted) == _normal_states(reference)
+    con = duckdb.connect()
+    rows = con.execute(f"select reason_code, reason, origin from read_parquet('{faulted}/landing/dead_letters/*.parquet') "
+                       "where reason_code = 'internal_error'").fetchall()
+    assert [(code, reason) for code, reason, _ in rows] == [("internal_error", "internal_error: ZeroDivisionError: boom")]
+    assert json.loads(rows[0][2])["line"] == index + 1
+
