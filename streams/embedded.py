@@ -229,7 +229,9 @@ class EmbeddedRunner:
         try:
             for records in batched(read_records(paths), self.batch_size):
                 result = self.pipeline.process(records)
-                self.store.note_landed(result, self.land(result, batch_no))
+                landed = len(self.landing.landed)
+                self.land(result, batch_no)
+                self.store.note_landed(result, self.landing.landed[landed:])
                 batch_no += 1
                 summary.counts.add(result)
                 if progress is not None:
