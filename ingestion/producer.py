@@ -322,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.files and not args.create_topics:
         build_parser().error("no FILES given (and no --create-topics)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("kafka", "aiokafka"):  # connection chatter at INFO: an error is then the one line that shows
+        logging.getLogger(name).setLevel(logging.WARNING)
     settings = KafkaSettings()
     try:
         preflight(settings)
