@@ -110,6 +110,7 @@ def test_a_refused_token_is_not_retried_and_loses_nothing(https_receiver, certs,
     (delivery,) = run["deliveries"]
     assert not delivery["ok"] and delivery["attempts"] == 1 and https_receiver.refused == 1
     assert "HTTP 401" in delivery["error"] and "refused the credentials" in delivery["error"]
+    assert '"got": "Bearer ***"' in delivery["error"]      # the receiver echoed the token: scrubbed
     assert run["pending"] == {"webhook": FIRED} and not https_receiver.posts
 
     delivered, again = _alerts(warehouse, {**env, "JUNHENG_ALERT_WEBHOOK_TOKEN": new})

@@ -56,7 +56,8 @@ def server_context(ca: Certs) -> ssl.SSLContext:
 @dataclass
 class AuthReceiver:
     """An HTTPS webhook receiver on loopback. It answers 200 and records a POST whose
-    ``Authorization`` header is one of ``accepted``, and 401 (recording nothing) otherwise."""
+    ``Authorization`` header is one of ``accepted``, and 401 (recording nothing, echoing the header
+    it got in its body) otherwise."""
 
     server: ThreadingHTTPServer
     accepted: set[str] = field(default_factory=set)
@@ -87,7 +88,8 @@ def start_auth_receiver(ca: Certs) -> AuthReceiver:
                     rec.posts.append((self.path, json.loads(body or b"null"), auth))
                 else:
                     rec.refused += 1
-            reply = b"" if ok else b'{"error": "unauthorized"}'
+            # a careless receiver echoes what it got: the evaluator must scrub it from its errors
+            reply = b"" if ok else json.dumps({"error": "unauthorized", "got": auth}).encode()
             self.send_response(200 if ok else 401)
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
