@@ -166,7 +166,15 @@ def _produce(items: Iterable[tuple[str, int, bytes]], settings: KafkaSettings | 
     settings = settings or KafkaSettings()
     topic = topic or settings.topic("events")
     own = producer is None
-    if own:
+    if own:   # before the producer exists: a principal with no Write at all fails its InitProducerId loudly
+        access = describe_topic(settings, topic)
+        if access.partitions is None:
+            raise ProduceError({"topic": topic, "lines": 0, "sent": 0, "failed": 0},
+                               [f"topic {topic} does not exist; create it first "
+                                "(python -m ingestion.producer --create-topics)"])
+        if not access.may("WRITE"):
+            raise KafkaAccessError(f"Kafka lets user {settings.sasl_username!r} see topic {topic} but not "
+                                   "write it (no WRITE ACL); an administrator grants it (docs/operations.md)")
         producer = make_producer(settings)
     counts: Counter[str] = Counter()
     by_partition: Counter[int] = Counter()
@@ -190,15 +198,6 @@ def _produce(items: Iterable[tuple[str, int, bytes]], settings: KafkaSettings | 
         pending.clear()
 
     try:
-        if own:
-            access = describe_topic(settings, topic)
-            if access.partitions is None:
-                raise ProduceError({"topic": topic, "lines": 0, "sent": 0, "failed": 0},
-                                   [f"topic {topic} does not exist; create it first "
-                                    "(python -m ingestion.producer --create-topics)"])
-            if not access.may("WRITE"):
-                raise KafkaAccessError(f"Kafka lets user {settings.sasl_username!r} see topic {topic} but not "
-                                       "write it (no WRITE ACL); an administrator grants it (docs/operations.md)")
         for where, number, raw in items:
             counts["lines"] += 1
             counts["bytes"] += len(raw)

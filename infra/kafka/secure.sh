@@ -43,7 +43,9 @@ die() { log "ERROR: $*"; exit 1; }
 
 secret() { openssl rand -base64 48 | tr -dc 'A-Za-z0-9' | head -c 32; }
 
-kafka() { KAFKA_PORT="$PORT" KAFKA_DATA_DIR="$DATA_DIR" bash "$KAFKA_SH" "$@"; }
+kafka() {  # kafka.sh on this broker; its readiness probe speaks TLS to the SASL_SSL listener
+    KAFKA_PORT="$PORT" KAFKA_DATA_DIR="$DATA_DIR" KAFKA_PROBE_CAFILE="$SECURE/ca.pem" bash "$KAFKA_SH" "$@"
+}
 
 tool() {  # tool CLASS ARGS...: a Kafka admin tool as the admin, over SASL_SSL
     [[ -f "$SECURE/admin.properties" ]] || die "no $SECURE/admin.properties: run secure.sh start first"
@@ -117,8 +119,7 @@ EOF
 
 do_start() {
     do_init
-    KAFKA_EXTRA_PROPERTIES_FILE="$SECURE/server.properties" KAFKA_FORMAT_ARGS_FILE="$SECURE/format.args" \
-        KAFKA_PROBE_CAFILE="$SECURE/ca.pem" kafka start
+    KAFKA_EXTRA_PROPERTIES_FILE="$SECURE/server.properties" KAFKA_FORMAT_ARGS_FILE="$SECURE/format.args" kafka start
 }
 
 # --- users ----------------------------------------------------------------------------
