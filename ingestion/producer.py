@@ -23,7 +23,9 @@ a failure, not silently skipped.
 Connection and security come from :class:`junheng.settings.KafkaSettings` (environment
 variables ``JUNHENG_KAFKA_*``); for SASL_SSL/SCRAM set ``JUNHENG_KAFKA_SECURITY_PROTOCOL``,
 ``JUNHENG_KAFKA_SASL_MECHANISM``, ``JUNHENG_KAFKA_SASL_USERNAME``, ``JUNHENG_KAFKA_SASL_PASSWORD``
-and ``JUNHENG_KAFKA_SSL_CAFILE``. No secret lives in the repository.
+and ``JUNHENG_KAFKA_SSL_CAFILE``. No secret lives in the repository. A refused login, an
+untrusted certificate or a topic the principal may not write is one line on stderr and exit 2
+(:mod:`ingestion.kafka_access`), never a traceback or the password.
 
 :func:`create_topics` creates the project's topics (idempotent).
 """
@@ -38,7 +40,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ingestion.kafka_access import KafkaAccessError, TopicAccess, preflight, redact, topic_access
 from ingestion.lines import read_lines
+from junheng.errors import UserError
 from junheng.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -162,7 +166,15 @@ def _produce(items: Iterable[tuple[str, int, bytes]], settings: KafkaSettings | 
     settings = settings or KafkaSettings()
     topic = topic or settings.topic("events")
     own = producer is None
-    if own:
+    if own:   # before the producer exists: a principal with no Write at all fails its InitProducerId loudly
+        access = describe_topic(settings, topic)
+        if access.partitions is None:
+            raise ProduceError({"topic": topic, "lines": 0, "sent": 0, "failed": 0},
+                               [f"topic {topic} does not exist; create it first "
+                                "(python -m ingestion.producer --create-topics)"])
+        if not access.may("WRITE"):
+            raise KafkaAccessError(f"Kafka lets user {settings.sasl_username!r} see topic {topic} but not "
+                                   "write it (no WRITE ACL); an administrator grants it (docs/operations.md)")
         producer = make_producer(settings)
     counts: Counter[str] = Counter()
     by_partition: Counter[int] = Counter()
@@ -186,10 +198,6 @@ def _produce(items: Iterable[tuple[str, int, bytes]], settings: KafkaSettings | 
         pending.clear()
 
     try:
-        if own and topic_partitions(settings, topic) is None:
-            raise ProduceError({"topic": topic, "lines": 0, "sent": 0, "failed": 0},
-                               [f"topic {topic} does not exist; create it first "
-                                "(python -m ingestion.producer --create-topics)"])
         for where, number, raw in items:
             counts["lines"] += 1
             counts["bytes"] += len(raw)
@@ -248,6 +256,11 @@ def create_topics(settings: KafkaSettings | None = None, partitions: int = DEFAU
                 code = item.get("error_code", 0)
                 if code == 0:
                     status[item["name"]] = "created"
+                elif code == 29:  # TOPIC_AUTHORIZATION_FAILED: this principal may not create it
+                    raise KafkaAccessError(
+                        f"Kafka denies user {settings.sasl_username!r} creating topic {item['name']} "
+                        "(TOPIC_AUTHORIZATION_FAILED): an administrator creates the topics, and the worker "
+                        "runs with --no-create-topics (docs/operations.md)")
                 elif code != 36:  # 36 TOPIC_ALREADY_EXISTS: a concurrent creator won, fine
                     raise RuntimeError(f"creating topic {item['name']} failed: Kafka error {code} "
                                        f"{item.get('error_message')}")
@@ -273,15 +286,19 @@ def create_topics(settings: KafkaSettings | None = None, partitions: int = DEFAU
 
 
 def topic_partitions(settings: KafkaSettings, topic: str) -> int | None:
-    """How many partitions `topic` has, or None if it does not exist."""
+    """How many partitions `topic` has, or None if it does not exist. Raises
+    :class:`~ingestion.kafka_access.KafkaAccessError` if the principal may not see it (ACLs)."""
+    return describe_topic(settings, topic).partitions
+
+
+def describe_topic(settings: KafkaSettings, topic: str) -> TopicAccess:
+    """`topic`'s partitions and what this principal may do with it (a Metadata request that never
+    creates the topic)."""
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(**client_config(settings), client_id="junheng-admin")
     try:
-        if topic not in set(admin.list_topics()):
-            return None
-        described = admin.describe_topics([topic])
-        return len(described[0]["partitions"]) or None
+        return topic_access(admin, settings, topic)
     finally:
         admin.close()
 
@@ -301,20 +318,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.files and not args.create_topics:
+        build_parser().error("no FILES given (and no --create-topics)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("kafka", "aiokafka"):  # connection chatter at INFO: an error is then the one line that shows
+        logging.getLogger(name).setLevel(logging.WARNING)
     settings = KafkaSettings()
-    if args.create_topics:
-        status = create_topics(settings, partitions=args.partitions, replication_factor=args.replication_factor)
-        print(json.dumps({"topics": status}))
-    if not args.files:
-        if not args.create_topics:
-            build_parser().error("no FILES given (and no --create-topics)")
-        return 0
     try:
+        preflight(settings)
+        if args.create_topics:
+            status = create_topics(settings, partitions=args.partitions, replication_factor=args.replication_factor)
+            print(json.dumps({"topics": status}))
+        if not args.files:
+            return 0
         counts = produce_files(args.files, settings, args.topic)
     except ProduceError as exc:
         print(json.dumps(exc.counts), file=sys.stdout)
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc), settings)}", file=sys.stderr)
+        return 1
+    except (UserError, ValueError) as exc:   # refused login, certificate, ACL; a bad setting
+        print(f"error: {redact(str(exc), settings)}", file=sys.stderr)
+        return UserError.exit_code
+    except Exception as exc:                 # the broker down, a timeout: one line too
+        from kafka.errors import KafkaError
+
+        if not isinstance(exc, KafkaError):
+            raise
+        print(f"error: Kafka at {settings.bootstrap_servers}: {type(exc).__name__}: {redact(str(exc), settings)}",
+              file=sys.stderr)
         return 1
     print(json.dumps(counts))
     return 0

@@ -5,8 +5,9 @@
 
 :data:`VARIABLES` lists each variable once -- name, default, meaning -- and is the README's
 table (tests/test_settings.py checks that the README lists exactly these, and that no other module
-reads a ``JUNHENG_*`` variable). Secrets (SASL passwords) are only ever read from the environment,
-never from a file in the repository, and never printed (``repr=False``).
+reads a ``JUNHENG_*`` variable). Secrets (the SASL password, receivers' tokens and passwords) are
+only ever read from the environment, never from a file in the repository, and never printed
+(``repr=False``).
 
 This module is the bottom layer: it imports nothing of the project.
 """
@@ -47,6 +48,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("JUNHENG_TOPIC_PREFIX", "junheng", "topics are `<prefix>.events`, `<prefix>.dead-letters`, …; the worker's group is `<prefix>-worker`"),
     Variable("JUNHENG_ALERTMANAGER_URL", "-", "Alertmanager to deliver alerts to, e.g. `http://127.0.0.1:9093`"),
     Variable("JUNHENG_ALERT_WEBHOOK_URL", "-", "a JSON webhook to deliver alert state changes to (`user:pass@` is sent as basic auth)"),
+    Variable("JUNHENG_ALERT_WEBHOOK_TOKEN", "-", "bearer token for the webhook (`Authorization: Bearer`; environment only, never printed)"),
+    Variable("JUNHENG_ALERT_WEBHOOK_USERNAME", "-", "basic-auth user for the webhook (instead of a token)"),
+    Variable("JUNHENG_ALERT_WEBHOOK_PASSWORD", "-", "basic-auth password for the webhook (environment only; never printed)"),
+    Variable("JUNHENG_ALERTMANAGER_USERNAME", "-", "basic-auth user for Alertmanager (its `--web.config.file` `basic_auth_users`)"),
+    Variable("JUNHENG_ALERTMANAGER_PASSWORD", "-", "basic-auth password for Alertmanager (environment only; never printed)"),
+    Variable("JUNHENG_ALERT_CAFILE", "-", "CA bundle to verify HTTPS receivers (webhook, Alertmanager); default: the system's"),
     Variable("JUNHENG_ALERT_GENERATOR_URL", "-", "link put in each alert, `{alert_id}` replaced, e.g. a BI dashboard"),
     Variable("JUNHENG_ALERT_RESEND_TTL", "21600", "seconds a firing alert stays in Alertmanager without a refresh"),
     Variable("JUNHENG_ALERT_RETRIES", "3", "delivery attempts per receiver and evaluation"),
@@ -87,20 +94,44 @@ class AlertSettings:
     generator_url: str | None = None
     resend_ttl_s: float = 6 * 3600.0
     retries: int = 3
+    # receivers' credentials and the CA that verifies them: secrets never in a repr
+    webhook_token: str | None = field(default=None, repr=False)
+    webhook_username: str | None = None
+    webhook_password: str | None = field(default=None, repr=False)
+    alertmanager_username: str | None = None
+    alertmanager_password: str | None = field(default=None, repr=False)
+    cafile: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "AlertSettings":
         env = os.environ if env is None else env
         ttl, retries = _get(env, "JUNHENG_ALERT_RESEND_TTL"), _get(env, "JUNHENG_ALERT_RETRIES")
         try:
-            return cls(alertmanager_url=_get(env, "JUNHENG_ALERTMANAGER_URL"),
-                       webhook_url=_get(env, "JUNHENG_ALERT_WEBHOOK_URL"),
-                       generator_url=_get(env, "JUNHENG_ALERT_GENERATOR_URL"),
-                       resend_ttl_s=float(ttl) if ttl else cls.resend_ttl_s,
-                       retries=int(retries) if retries else cls.retries)
+            out = cls(alertmanager_url=_get(env, "JUNHENG_ALERTMANAGER_URL"),
+                      webhook_url=_get(env, "JUNHENG_ALERT_WEBHOOK_URL"),
+                      generator_url=_get(env, "JUNHENG_ALERT_GENERATOR_URL"),
+                      resend_ttl_s=float(ttl) if ttl else cls.resend_ttl_s,
+                      retries=int(retries) if retries else cls.retries,
+                      webhook_token=_get(env, "JUNHENG_ALERT_WEBHOOK_TOKEN"),
+                      webhook_username=_get(env, "JUNHENG_ALERT_WEBHOOK_USERNAME"),
+                      webhook_password=_get(env, "JUNHENG_ALERT_WEBHOOK_PASSWORD"),
+                      alertmanager_username=_get(env, "JUNHENG_ALERTMANAGER_USERNAME"),
+                      alertmanager_password=_get(env, "JUNHENG_ALERTMANAGER_PASSWORD"),
+                      cafile=_get(env, "JUNHENG_ALERT_CAFILE"))
         except ValueError as exc:
             raise ValueError(f"JUNHENG_ALERT_RESEND_TTL must be seconds and JUNHENG_ALERT_RETRIES a whole "
                              f"number: {exc}") from None
+        if out.webhook_token and (out.webhook_username or out.webhook_password):
+            raise ValueError("set JUNHENG_ALERT_WEBHOOK_TOKEN or JUNHENG_ALERT_WEBHOOK_USERNAME and "
+                             "JUNHENG_ALERT_WEBHOOK_PASSWORD, not both")
+        for names, user, password in (
+                ("JUNHENG_ALERT_WEBHOOK_USERNAME and JUNHENG_ALERT_WEBHOOK_PASSWORD", out.webhook_username,
+                 out.webhook_password),
+                ("JUNHENG_ALERTMANAGER_USERNAME and JUNHENG_ALERTMANAGER_PASSWORD", out.alertmanager_username,
+                 out.alertmanager_password)):
+            if (user is None) != (password is None):
+                raise ValueError(f"{names} go together: set both or neither")
+        return out
 
 
 @dataclass(frozen=True)

@@ -73,19 +73,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("rules engine: %s", engine_kind)
     for name in ("kafka", "aiokafka"):  # connection chatter at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
+    from kafka.errors import KafkaError
+
+    from ingestion.kafka_access import preflight, redact
     from ingestion.producer import create_topics, topic_partitions
+    from junheng.errors import UserError
     from streams.app import create_app
     from streams.facts_table import FACTS_TABLE
     from streams.kafka_config import WorkerConfig, default_app_id, default_worker_id
 
     settings = KafkaSettings()
-    if not args.no_create_topics:
-        status = create_topics(settings, partitions=args.partitions, replication_factor=args.replication_factor)
-        created = [t for t, s in status.items() if s == "created"]
-        if created:
-            log.info("created topics %s", created)
     events = settings.topic("events")
-    partitions = topic_partitions(settings, events)
+    try:   # a refused login, an untrusted certificate, a missing ACL: one line, no password, exit 2
+        preflight(settings)
+        if not args.no_create_topics:
+            status = create_topics(settings, partitions=args.partitions, replication_factor=args.replication_factor)
+            created = [t for t, s in status.items() if s == "created"]
+            if created:
+                log.info("created topics %s", created)
+        partitions = topic_partitions(settings, events)
+    except (UserError, ValueError) as exc:
+        log.error("%s", redact(str(exc), settings))
+        return UserError.exit_code
+    except KafkaError as exc:
+        log.error("Kafka at %s: %s: %s", settings.bootstrap_servers, type(exc).__name__, redact(str(exc), settings))
+        return 1
     if partitions is None:
         log.error("events topic %s does not exist", events)
         return 2

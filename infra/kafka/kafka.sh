@@ -19,6 +19,11 @@
 #   KAFKA_START_TIMEOUT=90        seconds to wait for the broker to answer
 #   KAFKA_STOP_TIMEOUT=30         seconds to wait after SIGTERM before SIGKILL
 #   KAFKA_EXTRA_PROPERTIES        extra server.properties lines (newline separated), appended last
+#   KAFKA_EXTRA_PROPERTIES_FILE   a file of extra server.properties lines, appended after those
+#                                 (a key given again wins: that is how secure.sh sets its listeners)
+#   KAFKA_FORMAT_ARGS_FILE        extra arguments to StorageTool format, one a line, used once when the
+#                                 storage is formatted (secure.sh: --add-scram for the admin user)
+#   KAFKA_PROBE_CAFILE            the client listener speaks TLS: probe it with this CA (probe.py)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -118,7 +123,7 @@ port_open() {  # port_open PORT: something accepts TCP connections on 127.0.0.1:
 
 probe() {  # a real Metadata request; falls back to a TCP check without python3
     if command -v python3 >/dev/null; then
-        python3 "$HERE/probe.py" "$HOST" "$PORT" 3 2>/dev/null
+        python3 "$HERE/probe.py" "$HOST" "$PORT" 3 "${KAFKA_PROBE_CAFILE:-}" 2>/dev/null
     else
         port_open "$PORT"
     fi
@@ -170,6 +175,10 @@ EOF
     if [[ -n "${KAFKA_EXTRA_PROPERTIES:-}" ]]; then
         printf '\n# KAFKA_EXTRA_PROPERTIES\n%s\n' "$KAFKA_EXTRA_PROPERTIES" >> "$PROPS.tmp"
     fi
+    if [[ -n "${KAFKA_EXTRA_PROPERTIES_FILE:-}" ]]; then
+        printf '\n# KAFKA_EXTRA_PROPERTIES_FILE %s\n' "$KAFKA_EXTRA_PROPERTIES_FILE" >> "$PROPS.tmp"
+        cat "$KAFKA_EXTRA_PROPERTIES_FILE" >> "$PROPS.tmp"
+    fi
     mv "$PROPS.tmp" "$PROPS"
 }
 
@@ -194,9 +203,11 @@ format_storage() {
         echo "$cluster_id" > "$DATA_DIR/cluster.id"
     fi
     log "formatting $KRAFT_DIR (cluster id $cluster_id)"
+    local -a extra=()
+    if [[ -n "${KAFKA_FORMAT_ARGS_FILE:-}" ]]; then mapfile -t extra < "$KAFKA_FORMAT_ARGS_FILE"; fi
     if ! java -Xmx256m -cp "$LIBS/*" \
             -Dlog4j.configuration="file:$HERE/tools-log4j.properties" \
-            kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" --ignore-formatted \
+            kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" --ignore-formatted "${extra[@]}" \
             >>"$OUT_FILE" 2>&1; then
         log_tail 30
         die "StorageTool format failed"

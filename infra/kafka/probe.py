@@ -4,15 +4,23 @@
 Standard library only (no kafka client needed), so infra/kafka/kafka.sh can
 use it before any Python dependency is installed.
 
-    python3 probe.py [HOST] [PORT] [TIMEOUT_SECONDS]
+    python3 probe.py [HOST] [PORT] [TIMEOUT_SECONDS] [CAFILE]
 
 Exit 0 and print "ok broker=<id>@<host>:<port> controller=<id>" when the
 broker answers a Metadata v1 request that lists itself and a controller;
 exit 1 with the reason on stderr otherwise.
+
+With CAFILE the listener speaks TLS (SSL or SASL_SSL, infra/kafka/secure.sh):
+the probe verifies the broker's certificate against CAFILE and sends an
+ApiVersions request, the one request a SASL listener answers before
+authentication (Metadata would need a login); it prints "ok tls apis=<n>".
+kafka.sh only asks after the broker logged "Kafka Server started", i.e. after
+it registered with its controller, so a listener that answers means ready.
 """
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import sys
 
@@ -72,10 +80,39 @@ def metadata(host: str, port: int, timeout: float) -> tuple[list[tuple[int, str,
     return brokers, controller_id
 
 
+def api_versions_tls(host: str, port: int, timeout: float, cafile: str) -> int:
+    """The number of APIs the broker lists in an ApiVersions v0 answer over TLS (verified)."""
+    client_id = b"junheng-probe"
+    correlation_id = 11
+    request = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
+    context = ssl.create_default_context(cafile=cafile)
+    with socket.create_connection((host, port), timeout=timeout) as raw:
+        with context.wrap_socket(raw, server_hostname=host) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(struct.pack(">i", len(request)) + request)
+            (size,) = struct.unpack(">i", _read_exact(sock, 4))
+            data = _read_exact(sock, size)
+    corr, error, n_apis = struct.unpack_from(">ihi", data, 0)
+    if corr != correlation_id:
+        raise ValueError(f"correlation id mismatch: {corr}")
+    if error:
+        raise ValueError(f"ApiVersions error code {error}")
+    return n_apis
+
+
 def main(argv: list[str]) -> int:
     host = argv[1] if len(argv) > 1 else "127.0.0.1"
     port = int(argv[2]) if len(argv) > 2 else 9092
     timeout = float(argv[3]) if len(argv) > 3 else 5.0
+    cafile = argv[4] if len(argv) > 4 and argv[4] else None
+    if cafile:
+        try:
+            n_apis = api_versions_tls(host, port, timeout, cafile)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            print(f"not ready: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        print(f"ok tls apis={n_apis}")
+        return 0
     try:
         brokers, controller_id = metadata(host, port, timeout)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"

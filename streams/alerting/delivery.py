@@ -21,11 +21,21 @@ event as JSON (UTF-8, keys sorted). The producer is kafka-python's (idempotent, 
 Receiver URLs. A ``user:pass@`` in an Alertmanager or webhook URL is sent as an ``Authorization:
 Basic`` header (the URL is requested without it); a report's ``target`` and ``error`` show the URL
 redacted (:mod:`streams.alerting.urls`), never its credentials, query values or token segments.
+
+Receiver credentials and TLS (:class:`ReceiverAuth`, from the environment: ``JUNHENG_ALERT_WEBHOOK_TOKEN``
+or ``…_WEBHOOK_USERNAME``/``…_PASSWORD``, ``JUNHENG_ALERTMANAGER_USERNAME``/``…_PASSWORD``,
+``JUNHENG_ALERT_CAFILE``): a bearer token or basic auth goes in the ``Authorization`` header, over the
+URL's own ``user:pass@``; HTTPS receivers are verified against the CA file (the system's CAs without
+one). A receiver that refuses the credentials (401/403) or whose certificate does not verify is a
+permanent error, not retried: the events stay queued for the next evaluation, so a token rotated on
+the receiver first loses nothing. No token or password appears in a report, a log or the history.
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -72,6 +82,60 @@ class PermanentError(Exception):
     """Not worth retrying (e.g. HTTP 400: the payload is wrong)."""
 
 
+@dataclass(frozen=True)
+class ReceiverAuth:
+    """How to log in to a receiver and verify its certificate. Empty: nothing but the URL's own
+    ``user:pass@`` and the system's CAs. :meth:`webhook_from_env` and :meth:`alertmanager_from_env`
+    read the ``JUNHENG_ALERT*`` settings; the secrets are never in a repr."""
+
+    token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    cafile: str | None = None
+
+    @classmethod
+    def webhook_from_env(cls) -> ReceiverAuth:
+        from junheng.settings import AlertSettings
+
+        s = AlertSettings.from_env()
+        return cls(token=s.webhook_token, username=s.webhook_username, password=s.webhook_password, cafile=s.cafile)
+
+    @classmethod
+    def alertmanager_from_env(cls) -> ReceiverAuth:
+        from junheng.settings import AlertSettings
+
+        s = AlertSettings.from_env()
+        return cls(username=s.alertmanager_username, password=s.alertmanager_password, cafile=s.cafile)
+
+    def headers(self) -> dict[str, str]:
+        if self.token:
+            return {"Authorization": f"Bearer {self.token}"}
+        if self.username is not None:
+            raw = f"{self.username}:{self.password or ''}".encode("utf-8")
+            return {"Authorization": f"Basic {base64.b64encode(raw).decode('ascii')}"}
+        return {}
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The context HTTPS requests verify with (None: urllib's default, the system's CAs)."""
+        return ssl.create_default_context(cafile=self.cafile) if self.cafile else None
+
+    def secrets(self) -> tuple[str, ...]:
+        """What must never be shown: the token, the password and the Basic header's encoding."""
+        basic = self.headers().get("Authorization", "").partition(" ")[2] if self.password else ""
+        return tuple(s for s in (self.token, self.password, basic) if s)
+
+
+NO_AUTH = ReceiverAuth()
+
+
+def _scrub_all(text: str | None, url: str, auth: ReceiverAuth) -> str | None:
+    text = scrub(text, url)
+    for secret in auth.secrets():
+        if text and len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text
+
+
 def _retry(policy: RetryPolicy, action: Callable[[], Any], sleep: Callable[[float], None] = time.sleep
            ) -> tuple[bool, int, str | None]:
     delays = policy.delays()
@@ -89,31 +153,46 @@ def _retry(policy: RetryPolicy, action: Callable[[], Any], sleep: Callable[[floa
     return False, max(1, policy.attempts), error
 
 
-def post_json(url: str, payload: Any, timeout_s: float, headers: Mapping[str, str] | None = None) -> int:
-    """POST ``payload`` as JSON; a ``user:pass@`` in ``url`` goes as a Basic header. Errors name the
-    URL redacted."""
-    url, auth = split_credentials(url)
-    headers = {**auth, **(headers or {})}
+def post_json(url: str, payload: Any, timeout_s: float, headers: Mapping[str, str] | None = None,
+              auth: ReceiverAuth = NO_AUTH) -> int:
+    """POST ``payload`` as JSON; a ``user:pass@`` in ``url`` goes as a Basic header, `auth`'s
+    credentials over it, `headers` over both. Errors name the URL redacted and no secret."""
+    url, url_auth = split_credentials(url)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     req = urllib.request.Request(url, data=body, method="POST",
                                  headers={"Content-Type": "application/json", "User-Agent": "junheng-alerts/1",
-                                          **(headers or {})})
+                                          **url_auth, **auth.headers(), **(headers or {})})
+    with _opened(req, url, timeout_s, auth) as resp:
+        resp.read()
+        return int(resp.status)
+
+
+def get_json(url: str, timeout_s: float = 10.0, auth: ReceiverAuth = NO_AUTH) -> Any:
+    url, url_auth = split_credentials(url)
+    req = urllib.request.Request(url, headers={"Accept": "application/json", **url_auth, **auth.headers()})
+    with _opened(req, url, timeout_s, auth) as resp:
+        return json.loads(resp.read())
+
+
+def _opened(req: urllib.request.Request, url: str, timeout_s: float, auth: ReceiverAuth) -> Any:
+    """``urlopen`` with `auth`'s TLS context; HTTP errors and certificate failures as one line.
+    Refused credentials (401, 403) and an untrusted certificate are permanent: retrying cannot
+    help, the events stay queued for the next evaluation."""
     try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-            resp.read()
-            return int(resp.status)
+        return urllib.request.urlopen(req, timeout=timeout_s, context=auth.ssl_context())
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode("utf-8", "replace")
+        hint = " (the receiver refused the credentials)" if exc.code in (401, 403) else ""
+        message = _scrub_all(f"HTTP {exc.code} from {redact_url(url)}{hint}: {detail}", url, auth) or ""
         if 400 <= exc.code < 500 and exc.code not in (408, 429):
-            raise PermanentError(f"HTTP {exc.code} from {redact_url(url)}: {detail}") from None
-        raise RuntimeError(f"HTTP {exc.code} from {redact_url(url)}: {detail}") from None
-
-
-def get_json(url: str, timeout_s: float = 10.0) -> Any:
-    url, auth = split_credentials(url)
-    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json", **auth}),
-                                timeout=timeout_s) as resp:
-        return json.loads(resp.read())
+            raise PermanentError(message) from None
+        raise RuntimeError(message) from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ssl.SSLCertVerificationError):
+            raise PermanentError(
+                f"the certificate of {redact_url(url)} is not trusted ({exc.reason.verify_message}): set "
+                f"JUNHENG_ALERT_CAFILE to the CA that signed it") from None
+        raise
 
 
 # ---------------------------------------------------------------------- Alertmanager
@@ -135,7 +214,7 @@ class AlertmanagerClient:
     """Alertmanager's v2 API. `url` is the base (``http://host:9093``, with any route prefix)."""
 
     def __init__(self, url: str, retry: RetryPolicy | None = None, headers: Mapping[str, str] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, auth: ReceiverAuth | None = None) -> None:
         base = url.rstrip("/")
         for suffix in ("/api/v2/alerts", "/api/v2"):
             if base.endswith(suffix):
@@ -144,6 +223,7 @@ class AlertmanagerClient:
         self.retry = retry or RetryPolicy()
         self.headers = dict(headers or {})
         self.sleep = sleep
+        self.auth = auth or NO_AUTH
 
     def post(self, items: Sequence[dict[str, Any]]) -> DeliveryReport:
         start = time.perf_counter()
@@ -151,10 +231,10 @@ class AlertmanagerClient:
         for i in range(0, len(items), CHUNK):
             chunk = list(items[i:i + CHUNK])
             ok, attempts, error = _retry(self.retry, lambda: post_json(
-                f"{self.base}/api/v2/alerts", chunk, self.retry.timeout_s, self.headers), self.sleep)
+                f"{self.base}/api/v2/alerts", chunk, self.retry.timeout_s, self.headers, self.auth), self.sleep)
             report.attempts += attempts
             if not ok:
-                report.ok, report.error = False, scrub(error, self.base)
+                report.ok, report.error = False, _scrub_all(error, self.base, self.auth)
                 break
             report.sent += len(chunk)
             report.delivered_ids += [c["annotations"].get("alert_id", "") for c in chunk]
@@ -164,16 +244,17 @@ class AlertmanagerClient:
     def alerts(self, **filters: Any) -> list[dict[str, Any]]:
         """GET /api/v2/alerts (active, silenced, inhibited, unprocessed: Alertmanager's defaults)."""
         query = "&".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in filters.items())
-        return list(get_json(f"{self.base}/api/v2/alerts" + (f"?{query}" if query else ""), self.retry.timeout_s))
+        return list(get_json(f"{self.base}/api/v2/alerts" + (f"?{query}" if query else ""), self.retry.timeout_s,
+                             self.auth))
 
     def groups(self) -> list[dict[str, Any]]:
-        return list(get_json(f"{self.base}/api/v2/alerts/groups", self.retry.timeout_s))
+        return list(get_json(f"{self.base}/api/v2/alerts/groups", self.retry.timeout_s, self.auth))
 
     def ready(self) -> bool:
         try:
-            url, auth = split_credentials(f"{self.base}/-/ready")
-            request = urllib.request.Request(url, headers=auth)
-            with urllib.request.urlopen(request, timeout=self.retry.timeout_s) as resp:
+            url, url_auth = split_credentials(f"{self.base}/-/ready")
+            request = urllib.request.Request(url, headers={**url_auth, **self.auth.headers()})
+            with _opened(request, url, self.retry.timeout_s, self.auth) as resp:
                 return int(resp.status) == 200
         except Exception:
             return False
@@ -190,11 +271,12 @@ def webhook_payload(events: Sequence[Mapping[str, Any]], *, run_id: str, evaluat
 
 class WebhookClient:
     def __init__(self, url: str, retry: RetryPolicy | None = None, headers: Mapping[str, str] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, auth: ReceiverAuth | None = None) -> None:
         self.url = url
         self.retry = retry or RetryPolicy()
         self.headers = dict(headers or {})
         self.sleep = sleep
+        self.auth = auth or NO_AUTH
 
     def post(self, events: Sequence[Mapping[str, Any]], *, run_id: str, evaluated_at: dt.datetime,
              as_of: dt.date | None) -> DeliveryReport:
@@ -204,10 +286,11 @@ class WebhookClient:
             chunk = list(events[i:i + CHUNK])
             payload = webhook_payload(chunk, run_id=run_id, evaluated_at=evaluated_at, as_of=as_of)
             ok, attempts, error = _retry(self.retry, lambda: post_json(
-                self.url, payload, self.retry.timeout_s, {"X-Junheng-Run": run_id, **self.headers}), self.sleep)
+                self.url, payload, self.retry.timeout_s, {"X-Junheng-Run": run_id, **self.headers}, self.auth),
+                self.sleep)
             report.attempts += attempts
             if not ok:
-                report.ok, report.error = False, scrub(error, self.url)
+                report.ok, report.error = False, _scrub_all(error, self.url, self.auth)
                 break
             report.sent += len(chunk)
             report.delivered_ids += [e["event_id"] for e in chunk]

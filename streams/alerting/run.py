@@ -30,7 +30,8 @@ from junheng.settings import AlertSettings
 from streams.alerting.book import (DEFAULT_RETENTION, AlertBook, Changes, Covers, book_lock, covers_sources,
                                    load_book, save_book, state_path)
 from streams.alerting.delivery import (ALERTMANAGER, KAFKA, WEBHOOK, AlertmanagerClient, DeliveryReport,
-                                       KafkaAlertSink, RetryPolicy, WebhookClient, alertmanager_item, kafka_message)
+                                       KafkaAlertSink, ReceiverAuth, RetryPolicy, WebhookClient, alertmanager_item,
+                                       kafka_message)
 from streams.alerting.describe import RuleBook
 from streams.alerting.history import AlertEventWriter
 from streams.alerting.model import MARTS, RESOLVED, STREAM, Alert, alert_event, utcnow
@@ -62,6 +63,9 @@ class AlertConfig:
     marts_wait_s: float = 1.0            # … waiting this long times the attempt number between them
     rulebook: RuleBook | None = None
     now: Callable[[], dt.datetime] = utcnow
+    # receivers' credentials and CA: always the environment's (JUNHENG_ALERT_WEBHOOK_TOKEN, …), like their URLs
+    webhook_auth: ReceiverAuth = field(default_factory=ReceiverAuth.webhook_from_env)
+    alertmanager_auth: ReceiverAuth = field(default_factory=ReceiverAuth.alertmanager_from_env)
 
     def generator_url_for(self, alert_id: str) -> str:
         return self.generator_url.format(alert_id=alert_id) if self.generator_url else ""
@@ -294,8 +298,9 @@ def _deliver(p: PendingAlerts) -> None:
 def _channels(alertmanager_url: str | None, webhook_url: str | None, kafka: bool, config: AlertConfig,
               kafka_sink: KafkaAlertSink | None = None) -> _Channels:
     return _Channels(
-        alertmanager=AlertmanagerClient(alertmanager_url, config.retry) if alertmanager_url else None,
-        webhook=WebhookClient(webhook_url, config.retry) if webhook_url else None,
+        alertmanager=(AlertmanagerClient(alertmanager_url, config.retry, auth=config.alertmanager_auth)
+                      if alertmanager_url else None),
+        webhook=WebhookClient(webhook_url, config.retry, auth=config.webhook_auth) if webhook_url else None,
         kafka=(kafka_sink or KafkaAlertSink(config.kafka_settings, config.kafka_topic, config.retry)) if kafka else None)
 
 
