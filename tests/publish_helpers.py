@@ -53,6 +53,30 @@ def enrolment_correction(lines: Iterable[bytes | str], extra_students: int = 40,
     return line, (event["school_id"], event["year"], "primary", primary["students"])
 
 
+def veto_correction(lines: Iterable[bytes | str], item: str = "falsified_data") -> tuple[bytes, tuple[str, int]]:
+    """A veto raised by correction: the latest `item` inspection of the first district in its latest
+    year (the year alerts judge), now ``fail``. Returns the line and (district_code, year)."""
+    latest: dict[tuple[str, int], dict[str, Any]] = {}
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict) or event.get("event_type") != "district.inspection" \
+                or (event.get("payload") or {}).get("item") != item or not isinstance(event.get("seq"), int):
+            continue
+        key = (event["district_code"], event["year"])
+        if key not in latest or event["seq"] > latest[key]["seq"]:
+            latest[key] = event
+    district = min(d for d, _ in latest)
+    year = max(y for d, y in latest if d == district)
+    event = latest[(district, year)]
+    assert event["payload"]["result"] == "pass", event
+    corrected = dict(event, event_id=str(uuid.uuid4()), seq=event["seq"] + 1_000,
+                     payload=dict(event["payload"], result="fail", note="correction: veto raised"))
+    return json.dumps(corrected, ensure_ascii=False).encode(), (district, year)
+
+
 def students_sql(school_id: str, year: int, section: str = "primary") -> str:
     """The query of mart_school_section_status.students of one section (literals: any client runs it)."""
     assert school_id.isdigit() and section.isalpha()
@@ -210,6 +234,59 @@ def read_with_old_duckdb(python: Path, database: Path) -> dict[str, Any]:
     out = subprocess.run([str(python), "-c", _READ_AS_OLD, str(database)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout)
+
+
+# ------------------------------------------------------------------ processes
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def has_open(pid: int, path: Path) -> bool:
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
+def child_holding(pid: int, path: Path) -> int | None:
+    """A process below `pid` that has `path` open (dbt writing the working database), or None."""
+    return next((p for p in descendants(pid) if has_open(p, path)), None)
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie is dead: it holds no file and no lock)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}", pytrace=False)
+        time.sleep(poll)
 
 
 # ------------------------------------------------------------------ junheng serve

@@ -129,7 +129,7 @@ def publish(layout: WarehouseLayout, working: Path, info: Mapping[str, Any], *, 
     Raises :class:`PublishError` (nothing switched) when the copy cannot be written."""
     root = layout.published
     root.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(root)
+    _remove_leftovers(layout)
     version = _next_version(root)
     final = layout.published_version(version)
     tmp = root / f".{final.name}.tmp"
@@ -150,7 +150,7 @@ def publish(layout: WarehouseLayout, working: Path, info: Mapping[str, Any], *, 
             raise
         raise PublishError("publish", f"publishing the marts of {working} as version {version} failed, nothing "
                                       f"was published and readers keep the previous marts: "
-                                      f"{type(exc).__name__}: {exc}") from exc
+                                      f"{type(exc).__name__}: {' '.join(str(exc).split())}") from exc
     t = time.perf_counter()
     _switch(layout, final.name)
     _stable_links(layout)
@@ -174,7 +174,8 @@ def _write(working: Path, folder: Path, version: int, info: Mapping[str, Any],
         con.execute(f"attach {sql_literal(folder / DATABASE_NAME)} as pub (storage_version '{STORAGE_VERSION}')")
         marts = list_marts(con, "work")
         if not marts:
-            raise PublishError("publish", f"{working} holds no main.mart_* table: nothing to publish")
+            raise PublishError("publish", f"{working} holds no main.mart_* table: nothing was published and "
+                                          "readers keep the previous marts")
         rows: dict[str, int] = {}
         for mart in marts:
             con.execute(f"create table pub.main.{quoted(mart)} as select * from work.main.{quoted(mart)}")
@@ -275,7 +276,8 @@ def _stable_links(layout: WarehouseLayout) -> None:
 
 def prune(layout: WarehouseLayout, keep: int) -> list[int]:
     """Remove all but the `keep` newest versions up to the current one (and any version above it,
-    which was never made current); never the current one. Returns the removed versions."""
+    which was never made current); never the current one, whatever `keep`. Returns the removed
+    versions."""
     current = current_version(layout)
     versions = sorted(_versions(layout.published))
     if current is None:
@@ -298,15 +300,21 @@ def _versions(root: Path) -> list[int]:
 
 
 def _next_version(root: Path) -> int:
-    """One above every version ever left in the folder: a name is never reused, so a path a
-    reader holds never names other marts."""
+    """One above every version in the folder: a name once made current is never given again, so
+    a path a reader holds never names other marts."""
     return max(_versions(root), default=0) + 1
 
 
-def _remove_leftovers(root: Path) -> None:
-    """What an interrupted publish left: hidden ``.v<N>.tmp`` folders and link temporaries."""
+def _remove_leftovers(layout: WarehouseLayout) -> None:
+    """What an interrupted publish left: hidden ``.v<N>.tmp`` folders and link temporaries, and a
+    version above the current one (renamed into place, killed before the switch: never current,
+    so no reader can have opened it, and its name may be given again)."""
+    root = layout.published
+    current = current_version(layout) or 0
     for entry in os.scandir(root):
-        if entry.name.startswith(".") and (entry.name.endswith(".tmp") or entry.name.startswith(".earlier-")):
+        version = WarehouseLayout.parse_version(entry.name)
+        if (entry.name.startswith(".") and (entry.name.endswith(".tmp") or entry.name.startswith(".earlier-"))) \
+                or (version is not None and version > current):
             _remove(root / entry.name)
 
 

@@ -11,6 +11,10 @@ is set). ``PLUGIN_DIR`` is what to put on the path.
   as a disk filling up would (tests/faults/test_sink_faults.py).
 - ``JUNHENG_FAULT_EMBEDDED_KILL=batch:N`` SIGKILLs an embedded run after it landed its N-th batch;
   ``commit:N`` after N renames of its commit (tests/streams/test_embedded_journal.py).
+- ``JUNHENG_FAULT_PUBLISH_KILL=switch`` SIGKILLs a build that publishes right before it makes its
+  version current (the version folder complete and renamed into place, ``published/current``
+  still naming the previous one); ``seal`` before the version folder is renamed into place
+  (tests/faults/test_builder_kills.py).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from typing import Any, Callable
 PLUGIN_DIR = Path(__file__).resolve().parent
 LANDING_AFTER = "JUNHENG_FAULT_LANDING_AFTER"
 EMBEDDED_KILL = "JUNHENG_FAULT_EMBEDDED_KILL"
+PUBLISH_KILL = "JUNHENG_FAULT_PUBLISH_KILL"
 
 Setattr = Callable[[Any, str, Any], None]
 
@@ -91,6 +96,24 @@ def install_embedded_kill(hook: str, setattr_: Setattr = _plain_setattr) -> None
         raise ValueError(f"{EMBEDDED_KILL}={hook!r}: expected batch:N or commit:N")
 
 
+def install_publish_kill(stage: str, setattr_: Setattr = _plain_setattr) -> None:
+    """SIGKILL this process at a step of junheng.build.publish.publish (``seal`` or ``switch``)."""
+    import junheng.build.publish as publish
+
+    if stage not in ("seal", "switch"):
+        raise ValueError(f"{PUBLISH_KILL}={stage!r}: expected seal or switch")
+    original = getattr(publish, f"_{stage}")
+
+    def killed(*args: Any, **kwargs: Any) -> Any:
+        if stage == "switch":
+            os.kill(os.getpid(), signal.SIGKILL)
+        out = original(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)   # seal: the folder written, not renamed
+        return out
+
+    setattr_(publish, f"_{stage}", killed)
+
+
 def install_from_env() -> None:
     """What the environment asks for (sitecustomize calls this in a subprocess)."""
     after = os.environ.get(LANDING_AFTER, "").strip()
@@ -99,6 +122,9 @@ def install_from_env() -> None:
     kill = os.environ.get(EMBEDDED_KILL, "").strip()
     if kill:
         install_embedded_kill(kill)
+    publish_kill = os.environ.get(PUBLISH_KILL, "").strip()
+    if publish_kill:
+        install_publish_kill(publish_kill)
 
 
 def subprocess_env(base: dict[str, str] | None = None, **faults: str) -> dict[str, str]:
