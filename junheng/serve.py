@@ -45,6 +45,7 @@ from junheng.layout import WarehouseLayout
 __all__ = ["Builder", "ServeOptions", "add_arguments", "cmd_serve"]
 
 RETRY_MAX_S = 300.0
+STATUS_EVERY_S = 10.0   # serve.json is rewritten at least this often (the published version's age)
 
 
 @dataclass
@@ -114,7 +115,8 @@ class Builder:
                 seen, last_change = mark, now
             why = self._why_build(mark, built)
             if why is None:
-                if self._pending_since is not None or self._state != "idle":
+                if self._pending_since is not None or self._state != "idle" \
+                        or now - self._status_written >= STATUS_EVERY_S:
                     self._pending_since = None
                     self._status("idle")
                 stop.wait(o.poll_s)
@@ -138,7 +140,7 @@ class Builder:
                     failed_mark = mark
                     delay = min(RETRY_MAX_S, o.retry_s * 2 ** (failures - 1))
                     retry_at = time.monotonic() + delay
-                    self.log(f"next try at the next landing change or in {delay:.0f} s")
+                    self.log(f"{self._failure}; next try at the next landing change or in {delay:.0f} s")
                 self._status("idle" if self._pending_since is None else "pending")
                 continue
             stop.wait(o.poll_s)
@@ -199,7 +201,7 @@ class Builder:
             self.log("build abandoned (stopping): nothing published, the served marts are unchanged")
             return "stopped"
         except (BuildError, UserError) as exc:
-            return self._failed(started_at, why, getattr(exc, "stage", "build"), plain(str(exc).splitlines()[0]))
+            return self._failed(started_at, why, getattr(exc, "stage", "build"), _one_line(str(exc)))
         except Exception as exc:   # a bug must not end the builder: report it, keep serving the last marts
             return self._failed(started_at, why, "unexpected", plain(f"{type(exc).__name__}: {exc}"))
         finally:
@@ -226,12 +228,14 @@ class Builder:
         self.last_build = {"ok": False, "started_at": started_at, "finished_at": _now(), "seconds": round(seconds, 3),
                            "reason": why, "stage": stage, "error": message}
         serving = f"version {published['version']}" if published else "nothing (no build has been published yet)"
-        self.log(f"build FAILED at {stage} after {seconds:.1f} s: {message} -- still serving {serving}")
+        self._failure = f"build FAILED at {stage} after {seconds:.1f} s: {message} -- still serving {serving}"
         return "failed"
 
     # ------------------------------------------------------------------ what is published, status
     _published_cached: dict[str, Any] | None = None
     _build_started: float = 0.0
+    _status_written: float = 0.0
+    _failure: str = ""
 
     def _published(self) -> dict[str, Any] | None:
         from junheng.build.publish import current_manifest
@@ -246,6 +250,7 @@ class Builder:
     def _status(self, state: str, **extra: Any) -> None:
         """Write ``serve.json`` (atomically): what the builder does now and what it served last."""
         self._state = state
+        self._status_written = time.monotonic()
         published = self._published_cached
         age = None
         if published and published.get("built_at"):
@@ -273,6 +278,16 @@ class Builder:
             os.replace(tmp, path)
         except OSError as exc:   # the status is for people; never a reason to stop building
             self.log(f"could not write {path}: {exc}")
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    """A failure in one log line: its first two lines (what failed, and the first thing that did),
+    control characters escaped, shortened."""
+    from junheng.terminal import plain
+
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()][:2]
+    out = plain(" / ".join(lines))
+    return out if len(out) <= limit else out[:limit - 1] + "…"
 
 
 def _print_log(message: str) -> None:

@@ -48,6 +48,17 @@ def warehouse_copy(built, tmp_path):
 
 
 @pytest.fixture
+def built_copy(built, tmp_path):
+    """A copy of the built warehouse (events.jsonl, landing, state, working database, published
+    version 1 and the links to it)."""
+    def make(name: str = "copy") -> Path:
+        wh = tmp_path / name
+        shutil.copytree(built.warehouse, wh, symlinks=True)
+        return wh
+    return make
+
+
+@pytest.fixture
 def plant():
     """plant(database, *sql): change a copied warehouse the way a bug in the SQL would."""
     def run(database: Path, *statements: str) -> None:

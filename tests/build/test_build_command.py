@@ -26,16 +26,6 @@ MARTS = ["mart_alerts", "mart_city_progress", "mart_district_accountability", "m
 pytestmark = [pytest.mark.slow]
 
 
-@pytest.fixture
-def built_copy(built, tmp_path):
-    """A copy of the built warehouse (landing, working database, published version 1, links)."""
-    def make(name: str = "copy") -> Path:
-        wh = tmp_path / name
-        shutil.copytree(built.warehouse, wh, symlinks=True)
-        return wh
-    return make
-
-
 def test_build_publishes_the_marts_and_their_export(built):
     from junheng.build.landing import watermark
     from junheng.layout import WarehouseLayout

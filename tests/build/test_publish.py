@@ -304,3 +304,29 @@ def test_sqlalchemy_reflection_lists_exactly_the_marts_with_their_types(built):
                 built.exports["mart_school_section_status"].rows
     finally:
         engine.dispose()
+
+
+def test_a_warehouse_of_the_earlier_layout_is_switched_over_under_its_reader(built, layout):
+    """Before publishing existed, dbt wrote <warehouse>/junheng.duckdb itself and the export was a
+    folder: the first publish replaces both with links, and a reader of the old file keeps it."""
+    shutil.copyfile(built.database, layout.database)                  # the earlier file, writable
+    layout.export.mkdir()
+    (layout.export / "mart_city_progress.parquet").write_bytes(b"earlier")
+    Path(f"{layout.database}.wal").write_bytes(b"")                  # what a killed writer may leave
+    reader = duckdb.connect(str(layout.database), read_only=True)
+    try:
+        before = _total(reader)
+        _change(layout, before + 1000)
+        published = publish(layout, layout.working_database, INFO, keep=3)
+        assert layout.database.is_symlink() and layout.export.is_symlink()
+        assert layout.database.resolve() == published.database.resolve()
+        assert not Path(f"{layout.database}.wal").exists()
+        assert _total(reader) == before                               # the old file, still open
+    finally:
+        reader.close()
+    con = duckdb.connect(str(layout.database), read_only=True)
+    try:
+        assert _total(con) == before + 1000
+    finally:
+        con.close()
+    assert sorted(p.name for p in layout.published.iterdir()) == ["current", "v000001"]
