@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from junheng import settings
-from junheng.errors import EXIT_INTERNAL, UserError
+from junheng.errors import EXIT_INTERNAL, EXIT_USER, UserError
 from junheng.layout import WarehouseLayout
 from junheng.terminal import plain
 from junheng.warehouse_lock import hold_warehouse
@@ -360,7 +360,11 @@ PASS_THROUGH = {"produce": cmd_produce, "worker": cmd_worker}
 def main(argv: Sequence[str] | None = None) -> int:
     from junheng.compiled_engine import install as install_engine
 
-    install_engine()  # the mypyc-compiled rules engine when a fresh build exists; before rules is imported
+    try:
+        install_engine()  # the mypyc-compiled rules engine when a fresh build exists; before rules is imported
+    except ValueError as exc:   # a JUNHENG_* variable's value: junheng/settings.py names it
+        print(f"junheng: {plain(exc)}", file=sys.stderr)
+        return EXIT_USER
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PASS_THROUGH:  # these parse their own options, --help included
         return PASS_THROUGH[argv[0]](argparse.Namespace(args=argv[1:]))

@@ -298,10 +298,9 @@ def _print_log(message: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    build = settings.settings().build
     parser.add_argument("--warehouse", default=str(settings.default_warehouse()),
                         help="the warehouse whose landing the worker writes (default: $JUNHENG_WAREHOUSE or ./warehouse)")
-    parser.add_argument("--max-staleness", type=float, default=build.max_staleness_s, metavar="SECONDS",
+    parser.add_argument("--max-staleness", type=float, metavar="SECONDS",
                         help="the longest landed data may wait for the marts: a build starts early enough, "
                              "given the last build's duration (default: $JUNHENG_MAX_STALENESS or 30)")
     parser.add_argument("--debounce", type=float, default=2.0, metavar="SECONDS",
@@ -323,6 +322,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def cmd_serve(args: argparse.Namespace) -> int:
     from filelock import FileLock, Timeout
 
+    try:
+        configured = settings.BuildSettings.from_env()
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if args.max_staleness is None:
+        args.max_staleness = configured.max_staleness_s
     if args.max_staleness <= 0 or args.debounce < 0 or args.poll <= 0 or args.retry <= 0:
         raise UserError("--max-staleness, --poll and --retry must be above 0 and --debounce at least 0")
     if args.keep is not None and args.keep < 1:

@@ -73,6 +73,11 @@ def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | 
     if not landing.is_dir():
         raise BuildInputError("landing", f"no landing folder at {landing}: land events first "
                                     f"(junheng run FILE --warehouse {warehouse})")
+    if keep is None:
+        try:
+            keep = settings.BuildSettings.from_env().keep_published
+        except ValueError as exc:
+            raise BuildInputError("publish", str(exc)) from None
     with hold_warehouse(warehouse, wait_s):
         return _Build(warehouse, as_of, catalogue, project_dir, echo, data_docs, alerts, report, keep, cancel).run()
 
@@ -92,7 +97,7 @@ class _Build:
         self.data_docs = data_docs
         self.alerts = alerts
         self.report = report
-        self.keep = keep if keep is not None else settings.settings().build.keep_published
+        self.keep = keep if keep is not None else 3
         self.cancel = cancel
         self.timings: dict[str, float] = {}
         self.notes: list[str] = []
