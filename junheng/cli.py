@@ -6,7 +6,8 @@
     junheng load-report FILE --state S --out EVENTS.jsonl   events for what a report changed
     junheng produce [--create-topics] FILES...   send event files to Kafka
     junheng worker --warehouse DIR     the Faust worker: validate, apply, land from Kafka
-    junheng build [--warehouse DIR]    dbt build + GX checkpoint on the marts + Parquet export
+    junheng build [--warehouse DIR]    dbt build + GX checkpoint, then publish the marts (+ Parquet)
+    junheng serve [--warehouse DIR]    beside the Kafka worker: build and publish whenever it landed more
     junheng alerts [--warehouse DIR]   evaluate alerts on the marts; Alertmanager, webhook, Kafka
     junheng report [--warehouse DIR]   the static HTML report from the built marts
     junheng kafka start|stop|status    the local single-node Kafka (needs Java and Maven)
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from junheng import settings
-from junheng.errors import EXIT_INTERNAL, UserError
+from junheng.errors import EXIT_INTERNAL, EXIT_USER, UserError
 from junheng.layout import WarehouseLayout
 from junheng.terminal import plain
 from junheng.warehouse_lock import hold_warehouse
@@ -134,7 +135,7 @@ def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, An
         if not quiet:
             print(f"junheng build failed at {exc.stage}: {plain(exc, lines=True)}", file=sys.stderr)
         return out
-    out.update(build_ok=True, build=result.to_dict())
+    out.update(build_ok=True, build=result.to_dict(), published_version=result.version)
     run = result.alerts
     out["alerts"] = {"firing": len(run.firing), "fired": len(run.fired), "resolved": len(run.resolved)}
     out["alerts_ok"] = run.ok
@@ -346,8 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
     from junheng.build import add_arguments as add_build_arguments, cmd_build
 
-    build = add_build_arguments(sub.add_parser("build", help="dbt build, marts checkpoint (GX), Parquet export"))
+    build = add_build_arguments(sub.add_parser("build", help="dbt build, marts checkpoint (GX), publish the marts and their Parquet export"))
     build.set_defaults(func=cmd_build)
+    from junheng.serve import add_arguments as add_serve_arguments, cmd_serve
+
+    serve = add_serve_arguments(sub.add_parser(
+        "serve", help="keep the published marts fresh: build whenever the landing advanced (beside the Kafka worker)"))
+    serve.set_defaults(func=cmd_serve)
     report = sub.add_parser("report", help="write the static HTML report from the built marts")
     report.add_argument("--warehouse", default=str(settings.default_warehouse()),
                         help="the warehouse whose marts are reported (default: $JUNHENG_WAREHOUSE or ./warehouse)")
@@ -373,7 +379,11 @@ PASS_THROUGH = {"produce": cmd_produce, "worker": cmd_worker}
 def main(argv: Sequence[str] | None = None) -> int:
     from junheng.compiled_engine import install as install_engine
 
-    install_engine()  # the mypyc-compiled rules engine when a fresh build exists; before rules is imported
+    try:
+        install_engine()  # the mypyc-compiled rules engine when a fresh build exists; before rules is imported
+    except ValueError as exc:   # a JUNHENG_* variable's value: junheng/settings.py names it
+        print(f"junheng: {plain(exc)}", file=sys.stderr)
+        return EXIT_USER
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PASS_THROUGH:  # these parse their own options, --help included
         return PASS_THROUGH[argv[0]](argparse.Namespace(args=argv[1:]))

@@ -13,8 +13,14 @@ project and does no I/O beyond what a method says (``reset_demo``).
         junheng.lock            the exclusive lock of commands that change the warehouse
         landing/<table>/part-<batch:012d>-<writer>.parquet     (hidden .part-….parquet.tmp while written)
         state/<district>.json   the embedded driver's district states; state/run.journal
-        junheng.duckdb          the marts (dbt); dbt-target/, dbt-logs/
-        export/<mart>.parquet   the marts as Parquet; export/_manifest.json
+        work/junheng.duckdb     the working database dbt builds (no reader opens it); work/state.json
+        published/v<N>/         one published build, immutable: junheng.duckdb (the marts only,
+                                readable by DuckDB 1.x), export/<mart>.parquet, manifest.json
+        published/current       -> v<N>: the published build readers get (switched by one rename)
+        junheng.duckdb          -> published/current/junheng.duckdb: the marts readers open
+        export/                 -> published/current/export: the marts as Parquet; export/_manifest.json
+        dbt-target/, dbt-logs/  dbt's output
+        serve.json              what `junheng serve` is doing and last did; serve.lock its lock
         gx/results/, gx/data_docs/   the marts checkpoint
         alerts/state.json       the alert book
         report/index.html       the report
@@ -28,10 +34,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LANDING_TABLES", "LandingFile", "WarehouseLayout"]
+__all__ = ["DATABASE_NAME", "LANDING_TABLES", "LandingFile", "WarehouseLayout"]
 
 #: the stream's landing tables (streams/landing.py writes them; dbt reads them)
 LANDING_TABLES = ("events", "section_results", "district_status", "dead_letters")
+_VERSION = re.compile(r"^v(\d{6,})$")
+#: the marts' file name, working and published (DuckDB names a file's catalogue after it)
+DATABASE_NAME = "junheng.duckdb"
 _PART = re.compile(r"^\.?part-(\d+)-(.+?)\.parquet(\.tmp)?$")
 
 
@@ -88,7 +97,50 @@ class WarehouseLayout:
     # ---------------------------------------------------------------- the build
     @property
     def database(self) -> Path:
-        return self.root / "junheng.duckdb"
+        """The marts readers open: a link to the current published build's database."""
+        return self.root / DATABASE_NAME
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def working_database(self) -> Path:
+        """What dbt builds; named like the published file so dbt and DuckDB call its catalogue
+        ``junheng`` too."""
+        return self.work / DATABASE_NAME
+
+    @property
+    def working_state(self) -> Path:
+        """What the working database holds (present only while it matches a published build)."""
+        return self.work / "state.json"
+
+    @property
+    def published(self) -> Path:
+        return self.root / "published"
+
+    def published_version(self, version: int) -> Path:
+        return self.published / f"v{version:06d}"
+
+    @staticmethod
+    def parse_version(name: str) -> int | None:
+        """The version of a published folder's name (``v000012`` → 12); None for another name."""
+        m = _VERSION.match(name)
+        return int(m.group(1)) if m else None
+
+    @property
+    def current(self) -> Path:
+        """The link to the published build readers get, replaced by one rename per publish."""
+        return self.published / "current"
+
+    @property
+    def serve_status(self) -> Path:
+        return self.root / "serve.json"
+
+    @property
+    def serve_lock(self) -> Path:
+        """Held by the one `junheng serve` of the warehouse (builds take :attr:`lock` as well)."""
+        return self.root / "serve.lock"
 
     @property
     def dbt_target(self) -> Path:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["AlertSettings", "KafkaSettings", "PROJECT_ROOT", "Settings", "VARIABLES", "Variable",
+__all__ = ["AlertSettings", "BuildSettings", "KafkaSettings", "PROJECT_ROOT", "Settings", "VARIABLES", "Variable",
            "catalogue_name", "default_warehouse", "settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +57,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("JUNHENG_ALERT_GENERATOR_URL", "-", "link put in each alert, `{alert_id}` replaced, e.g. a BI dashboard"),
     Variable("JUNHENG_ALERT_RESEND_TTL", "21600", "seconds a firing alert stays in Alertmanager without a refresh"),
     Variable("JUNHENG_ALERT_RETRIES", "3", "delivery attempts per receiver and evaluation"),
+    Variable("JUNHENG_MAX_STALENESS", "30", "`junheng serve`: seconds after a landing change by which a build starts at the latest, however busy the landing"),
+    Variable("JUNHENG_PUBLISHED_KEEP", "3", "published builds kept under `<warehouse>/published/` (the current one included; at least 1)"),
 )
 _NAMES = frozenset(v.name for v in VARIABLES)
 
@@ -135,6 +137,29 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class BuildSettings:
+    """How builds are published and how fresh `junheng serve` keeps the marts."""
+
+    max_staleness_s: float = 30.0
+    keep_published: int = 3
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "BuildSettings":
+        env = os.environ if env is None else env
+        staleness, keep = _get(env, "JUNHENG_MAX_STALENESS"), _get(env, "JUNHENG_PUBLISHED_KEEP")
+        try:
+            out = cls(max_staleness_s=float(staleness) if staleness else cls.max_staleness_s,
+                      keep_published=int(keep) if keep else cls.keep_published)
+        except ValueError as exc:
+            raise ValueError(f"JUNHENG_MAX_STALENESS must be seconds and JUNHENG_PUBLISHED_KEEP a whole "
+                             f"number: {exc}") from None
+        if out.max_staleness_s <= 0 or out.keep_published < 1:
+            raise ValueError(f"JUNHENG_MAX_STALENESS must be above 0 (got {out.max_staleness_s:g}) and "
+                             f"JUNHENG_PUBLISHED_KEEP at least 1 (got {out.keep_published})")
+        return out
+
+
+@dataclass(frozen=True)
 class Settings:
     """The platform's configuration: the environment's ``JUNHENG_*`` variables, command-line
     options over them."""
@@ -145,6 +170,7 @@ class Settings:
     engine: str
     kafka: KafkaSettings
     alerts: AlertSettings
+    build: BuildSettings
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -162,6 +188,7 @@ class Settings:
             "engine": engine,
             "kafka": KafkaSettings(),
             "alerts": AlertSettings.from_env(env),
+            "build": BuildSettings.from_env(env),
         }
         unknown = set(overrides) - set(values)
         if unknown:

@@ -64,3 +64,23 @@ def test_the_password_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUNHENG_KAFKA_SASL_PASSWORD", "s3cret-Pa55")
     s = Settings.from_env()
     assert s.kafka.sasl_password == "s3cret-Pa55" and "s3cret" not in repr(s)
+
+
+def test_build_settings_and_bad_values_are_one_line() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from junheng.settings import BuildSettings
+
+    s = Settings.from_env({"JUNHENG_MAX_STALENESS": "12.5", "JUNHENG_PUBLISHED_KEEP": "5"})
+    assert (s.build.max_staleness_s, s.build.keep_published) == (12.5, 5)
+    assert Settings.from_env({}).build == BuildSettings(30.0, 3)
+    for env, name in (({"JUNHENG_PUBLISHED_KEEP": "0"}, "JUNHENG_PUBLISHED_KEEP"),
+                      ({"JUNHENG_MAX_STALENESS": "soon"}, "JUNHENG_MAX_STALENESS")):
+        with pytest.raises(ValueError, match=name):
+            Settings.from_env(env)
+    out = subprocess.run([sys.executable, "-m", "junheng.cli", "serve", "--warehouse", "/nonexistent/wh"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "JUNHENG_PUBLISHED_KEEP": "none", "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "JUNHENG_PUBLISHED_KEEP" in out.stderr, out.stderr

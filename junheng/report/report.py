@@ -657,13 +657,16 @@ def render_report(data: ReportData) -> str:
         csp=csp, title=esc(title), css=css, script=script, body=page.body())
 
 
-def write_report(warehouse: Path, out: Path | None = None, as_of: dt.date | None = None) -> Path:
+def write_report(warehouse: Path, out: Path | None = None, as_of: dt.date | None = None, *,
+                 database: Path | None = None) -> Path:
     """Build the report of `warehouse` (the folder holding junheng.duckdb) and write it as one static
     HTML file, by default `<warehouse>/report/index.html`. `as_of` (default today) is printed on the
     page and decides which alerts are open (state changes after it are ignored); the deadlines D1–D3
-    are those judged by dbt (its `as_of` var), as the marts hold them. Returns the path written."""
+    are those judged by dbt (its `as_of` var), as the marts hold them. `database`: the marts to read
+    (default the published marts readers open, `<warehouse>/junheng.duckdb`; a build passes the
+    version it just published, so its report shows its own marts). Returns the path written."""
     warehouse = Path(warehouse)
-    data = load_report_data(WarehouseLayout(warehouse).database, as_of)
+    data = load_report_data(Path(database) if database is not None else WarehouseLayout(warehouse).database, as_of)
     data.warehouse = warehouse
     html_text = render_report(data)
     target = Path(out) if out is not None else WarehouseLayout(warehouse).report

@@ -1,8 +1,10 @@
 """One small warehouse for the build tests, built once per session by `junheng.build.build`.
 
 The run: `generate_city(seed=5, schools=80)` through the embedded driver into a temporary warehouse,
-then `build()` — seeds check, `dbt build`, the marts checkpoint, the Parquet export — with deadlines
-judged on a fixed date. About 35 s, most of it dbt.
+then `build()` — seeds check, `dbt build` into the working database, the marts checkpoint, the
+publish (version 1) and its Parquet export — with deadlines judged on a fixed date. About 35 s, most
+of it dbt. `built.database` is the published (read-only) file; the working database dbt wrote is
+`<warehouse>/work/junheng.duckdb`.
 """
 from __future__ import annotations
 
@@ -35,11 +37,23 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def warehouse_copy(built, tmp_path):
-    """A fresh warehouse folder holding a copy of the built DuckDB file (and an empty landing)."""
+    """A fresh warehouse folder holding a copy of the built DuckDB file (and an empty landing).
+    A copy of the data, writable (the published file itself is read-only)."""
     def make(name: str = "copy") -> Path:
         wh = tmp_path / name
         (wh / "landing").mkdir(parents=True)
-        shutil.copy2(Path(built.database), wh / "junheng.duckdb")
+        shutil.copyfile(Path(built.database), wh / "junheng.duckdb")
+        return wh
+    return make
+
+
+@pytest.fixture
+def built_copy(built, tmp_path):
+    """A copy of the built warehouse (events.jsonl, landing, state, working database, published
+    version 1 and the links to it)."""
+    def make(name: str = "copy") -> Path:
+        wh = tmp_path / name
+        shutil.copytree(built.warehouse, wh, symlinks=True)
         return wh
     return make
 

@@ -1,7 +1,7 @@
 """A `junheng build` killed with SIGKILL takes its dbt child with it (issue #14, item 7).
 
-Before: dbt ran on as an orphan, holding the DuckDB file's write lock, so the next build (or any
-writer) failed with "Could not set lock on file" until that orphan finished. Now the dbt child is
+Before: dbt ran on as an orphan, holding the (working) database's write lock, so the next build
+failed with "Could not set lock on file" until that orphan finished. Now the dbt child is
 started with a parent-death signal (junheng.build.dies_with_parent): the test kills a real build
 while its dbt has the database open, and asserts dbt is gone within seconds and the file opens for
 writing.
@@ -74,7 +74,7 @@ def test_sigkilled_build_leaves_no_dbt_holding_the_database(tmp_path):
     events = tmp_path / "events.jsonl"
     generate_city(seed=5, schools=30).write_jsonl(events)
     assert EmbeddedRunner(wh).run([events]).counts["applied"] > 0
-    database = wh / "junheng.duckdb"
+    database = wh / "work" / "junheng.duckdb"   # the working database dbt writes
     junheng = shutil.which("junheng", path=str(Path(sys.executable).parent))
     assert junheng, "the junheng CLI is installed in the venv (scripts/bootstrap.sh)"
 

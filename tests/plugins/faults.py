@@ -13,6 +13,10 @@ is set). ``PLUGIN_DIR`` is what to put on the path.
   record was handed to the agent (tests/faults/test_recovery_seek.py).
 - ``JUNHENG_FAULT_EMBEDDED_KILL=batch:N`` SIGKILLs an embedded run after it landed its N-th batch;
   ``commit:N`` after N renames of its commit (tests/streams/test_embedded_journal.py).
+- ``JUNHENG_FAULT_PUBLISH_KILL=switch`` SIGKILLs a build that publishes right before it makes its
+  version current (the version folder complete and renamed into place, ``published/current``
+  still naming the previous one); ``seal`` before the version folder is renamed into place
+  (tests/faults/test_builder_kills.py).
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ PLUGIN_DIR = Path(__file__).resolve().parent
 LANDING_AFTER = "JUNHENG_FAULT_LANDING_AFTER"
 EMBEDDED_KILL = "JUNHENG_FAULT_EMBEDDED_KILL"
 DELIVER_AFTER_SEEK = "JUNHENG_FAULT_DELIVER_AFTER_SEEK"
+PUBLISH_KILL = "JUNHENG_FAULT_PUBLISH_KILL"
 
 Setattr = Callable[[Any, str, Any], None]
 log = logging.getLogger("streams.app")   # the worker's log, where the fault tests look
@@ -151,6 +156,22 @@ def install_deliver_after_seek(topic_suffix: str = ".events") -> None:
             deliver_before_recovery_ends(consumer, topic)
 
     app.hold_flow_while_seeking = hold_then_deliver
+def install_publish_kill(stage: str, setattr_: Setattr = _plain_setattr) -> None:
+    """SIGKILL this process at a step of junheng.build.publish.publish (``seal`` or ``switch``)."""
+    import junheng.build.publish as publish
+
+    if stage not in ("seal", "switch"):
+        raise ValueError(f"{PUBLISH_KILL}={stage!r}: expected seal or switch")
+    original = getattr(publish, f"_{stage}")
+
+    def killed(*args: Any, **kwargs: Any) -> Any:
+        if stage == "switch":
+            os.kill(os.getpid(), signal.SIGKILL)
+        out = original(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)   # seal: the folder written, not renamed
+        return out
+
+    setattr_(publish, f"_{stage}", killed)
 
 
 def install_from_env() -> None:
@@ -163,6 +184,9 @@ def install_from_env() -> None:
         install_embedded_kill(kill)
     if os.environ.get(DELIVER_AFTER_SEEK, "").strip() == "1":
         install_deliver_after_seek()
+    publish_kill = os.environ.get(PUBLISH_KILL, "").strip()
+    if publish_kill:
+        install_publish_kill(publish_kill)
 
 
 def subprocess_env(base: dict[str, str] | None = None, **faults: str) -> dict[str, str]:

@@ -1,0 +1,5 @@
+import sys
+
+from junheng.build.command import main
+
+sys.exit(main())
