@@ -136,3 +136,18 @@ def statistics_change(events: Sequence[Event], *, year: int = 2022, seed: int = 
     if "education_spend_yuan" in p:
         p["education_spend_yuan"] = int(p["education_spend_yuan"]) // 2
     return [supersede(facts[key], p, rng)]
+
+
+def schools_closed(events: Sequence[Event], *, year: int = 2025, seed: int = 4) -> list[Event]:
+    """Every school of one district closed from `year` on (a merger: their registrations superseded
+    with closed_year): the district has no school section that year any more."""
+    rng = random.Random(seed)
+    facts = in_force(events)
+    code = _districts(facts, rng, 1)[0]
+    out = []
+    for key in sorted((k for k, e in facts.items() if k[0] == "school.registered" and e["district_code"] == code),
+                      key=str):
+        payload = facts[key]["payload"] or {}
+        if payload.get("closed_year") is None or payload["closed_year"] > year:
+            out.append(supersede(facts[key], dict(payload, closed_year=year), rng))
+    return out
