@@ -18,9 +18,23 @@ from typing import Any, Iterable, Sequence
 Event = dict[str, Any]
 
 
-def load_events(path: Path | str) -> list[Event]:
+def load_events(path: Path | str, districts: set[str] | None = None) -> list[Event]:
+    """The events of a JSONL file (of `districts` only, if given); lines that are not an event
+    (a stream's deliberately bad lines) are skipped."""
+    marks = [f'"district_code":"{d}"' for d in districts] if districts else None
+    out = []
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for line in fh:
+            if not line.strip() or (marks is not None and not any(m in line for m in marks)):
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and {"event_type", "district_code", "year", "seq"} <= event.keys() \
+                    and (districts is None or event["district_code"] in districts):
+                out.append(event)
+    return out
 
 
 def write_jsonl(path: Path | str, events: Iterable[Event]) -> Path:
