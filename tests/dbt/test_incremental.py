@@ -187,7 +187,7 @@ def test_a_build_with_nothing_new_changes_nothing(city):
     before = city.snapshot("before-nothing")
     plan = city.build()
     assert not plan.full_refresh and plan.reason == "incremental: no new landing file"
-    assert plan.dbt_args == ["--exclude", "test_type:unit"] and plan.dbt_vars == {}
+    assert plan.dbt_args == ["--exclude", "test_type:unit", "resource_type:test"] and plan.dbt_vars == {}
     assert _changed_districts(city.warehouse) == []
     assert _changed(before, city.warehouse) == []
 

@@ -50,7 +50,7 @@ def test_new_files_since_the_last_build_are_an_incremental_build(layout, project
     state = make_plan(layout, None, project_dir=project).state
     same = make_plan(layout, state, project_dir=project)
     assert not same.full_refresh and same.reason == "incremental: no new landing file"
-    assert same.dbt_args == ["--exclude", "test_type:unit"] and same.dbt_vars == {}
+    assert same.dbt_args == ["--exclude", "test_type:unit", "resource_type:test"] and same.dbt_vars == {}
     land(layout, "events", 2)
     land(layout, "events", 7, writer="worker-3")            # another writer, its own batch numbers
     land(layout, "district_status", 2)

@@ -13,6 +13,7 @@
                     when count_if(b.passed is null) > 0 then 'some coefficients undecided' end as reason,
                true as due
         from {{ ref('int_district_balance') }} as b
+        where {{ changed('b.district_code', none) }}
         group by b.rule_id, b.district_code, b.year
     )
 
