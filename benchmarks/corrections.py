@@ -23,7 +23,7 @@ def load_events(path: Path | str, districts: set[str] | None = None) -> list[Eve
     (a stream's deliberately bad lines) are skipped."""
     marks = [f'"district_code":"{d}"' for d in districts] if districts else None
     out = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:   # a bad line may not even be UTF-8
         for line in fh:
             if not line.strip() or (marks is not None and not any(m in line for m in marks)):
                 continue

@@ -116,7 +116,7 @@ def correct_one_district(p: Prepared, warehouse: Path, step: int, timeout_s: flo
     from benchmarks.corrections import corrections, load_events, write_jsonl
 
     last = p.scale.years[-1]
-    events = load_events(p.events, districts=None if p.scale.districts <= 10 else _district_of(p, step))
+    events = load_events(p.events, districts=_district_of(p, step))
     for previous in sorted(warehouse.parent.glob(f"{warehouse.name}-correction-*.jsonl")):
         events += load_events(previous)
     new = corrections(events, districts=1, per_district=2, year=last, seed=100 + step)
@@ -132,20 +132,20 @@ def correct_one_district(p: Prepared, warehouse: Path, step: int, timeout_s: flo
 
 
 def _district_of(p: Prepared, step: int) -> set[str]:
-    """A district with school staff facts in the last year (its events are read alone: at national
-    scale the file is gigabytes), a different one per step."""
+    """A district with school staff facts in the last year, a different one per step (its events
+    are read alone: at national scale the file is gigabytes). A noisy stream's bad lines name
+    unknown districts too: only a district with at least ten such facts is taken."""
     mark = f'"year":{p.scale.years[-1]}'
-    seen: list[str] = []
-    with open(p.events, encoding="utf-8") as fh:
+    counts: dict[str, int] = {}
+    with open(p.events, encoding="utf-8", errors="replace") as fh:
         for line in fh:
             if '"event_type":"school.staff"' in line and mark in line:
                 i = line.find('"district_code":"')
-                code = line[i + 17:i + 23]
-                if i >= 0 and code not in seen:
-                    seen.append(code)
-                    if len(seen) > 20 + step:
-                        break
-    return {seen[(10 + step) % len(seen)]}
+                if i >= 0:
+                    code = line[i + 17:i + 23]
+                    counts[code] = counts.get(code, 0) + 1
+    codes = sorted(c for c, n in counts.items() if n >= 10)
+    return {codes[(3 + 7 * step) % len(codes)]}
 
 
 def verify(p: Prepared, warehouse: Path, timeout_s: float) -> dict[str, Any]:
@@ -177,9 +177,9 @@ def run(scale: Scale, workdir: Path, corrections: int = 3, check: bool = False,
     full = build_once(p, warehouse, None, timeout_s)
     state = full.pop("state")
     out["full_build"] = full
-    steps = []
+    steps: list[dict[str, Any]] = []
     for i in range(corrections):
-        step = {"correction": correct_one_district(p, warehouse, i, timeout_s)}
+        step: dict[str, Any] = {"correction": correct_one_district(p, warehouse, i, timeout_s)}
         build = build_once(p, warehouse, state, timeout_s)
         state = build.pop("state")
         step["build"] = build

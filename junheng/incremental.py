@@ -89,7 +89,7 @@ def fingerprint(project_dir: Path | str | None = None) -> dict[str, Any]:
         if p.is_file():
             files[name] = _digest(p.read_bytes())
     catalogue, version = _catalogue_of(project / "seeds" / "catalogue_settings.csv")
-    software = {}
+    software: dict[str, str | None] = {}
     for dist in _SOFTWARE:
         try:
             software[dist] = metadata.version(dist)
