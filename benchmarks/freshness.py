@@ -8,8 +8,8 @@ For a scale of ``benchmarks.scale`` (its event file, district list and dbt proje
 1. the embedded driver lands the whole stream (``junheng run --no-gx --no-build``, its own process);
 2. a **full build** as ``junheng build`` runs it for a first build: ``make_plan(layout, None)``,
    ``dbt build --full-refresh`` (seeds, models, data and unit tests, snapshot), then the marts
-   checkpoint (SQL, no Data Docs), each in its own process: wall time and peak RSS
-   (``ru_maxrss`` of the process; dbt's includes DuckDB, which runs inside it);
+   checkpoint (SQL, no Data Docs), each in its own process: wall time and peak RSS (GNU time's
+   ``%M`` around the process; dbt's includes DuckDB, which runs inside it);
 3. ``--corrections`` times: **one district corrected** (new versions of a few of its schools'
    staff, facilities and enrolment facts of the last year, ``benchmarks.corrections``), landed by
    the embedded driver, then the incremental build (the plan from the previous build's state: dbt
@@ -54,6 +54,22 @@ print(json.dumps({"success": r.success, "message": r.message(), "scope": r.scope
 """
 
 
+def _measured(cmd: Sequence[str], env: dict[str, str], log_path: Path, timeout_s: float) -> dict[str, Any]:
+    """``benchmarks.scale._run_measured`` with the peak RSS taken by GNU time around the command:
+    a forked child's ``ru_maxrss`` counts the parent's pages it had before exec (this process holds
+    hundreds of MiB after generating a national stream), GNU time's child does not."""
+    timer = shutil.which("time", path="/usr/bin:/bin")
+    if timer is None:
+        return _run_measured(cmd, env, log_path, timeout_s)
+    m = _run_measured([timer, "-f", "JUNHENG_MAXRSS_KB=%M", *cmd], env, log_path, timeout_s)
+    for line in reversed(log_path.with_suffix(".err").read_text(encoding="utf-8", errors="replace").splitlines()):
+        if line.startswith("JUNHENG_MAXRSS_KB="):
+            kib = int(line.split("=", 1)[1])
+            m.update(peak_rss_bytes=kib * 1024, peak_rss_mib=round(kib / 1024, 1))
+            break
+    return m
+
+
 def _dbt_cmd(p: Prepared, warehouse: Path, args: Sequence[str]) -> list[str]:
     dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
     return [dbt, "build", "--project-dir", str(p.project_dir), "--profiles-dir", str(p.project_dir),
@@ -90,10 +106,10 @@ def build_once(p: Prepared, warehouse: Path, previous: dict[str, Any] | None, ti
     plan = make_plan(WarehouseLayout(warehouse), previous, project_dir=p.project_dir)
     plan_s = time.perf_counter() - t
     env = _env(p, warehouse)
-    dbt = _run_measured(_dbt_cmd(p, warehouse, plan.dbt_args), env, warehouse.parent / f"{warehouse.name}.dbt.log",
+    dbt = _measured(_dbt_cmd(p, warehouse, plan.dbt_args), env, warehouse.parent / f"{warehouse.name}.dbt.log",
                         timeout_s)
     dbt.pop("stdout", None)
-    cp = _run_measured([sys.executable, "-c", _CHECKPOINT_SCRIPT, str(warehouse), env["JUNHENG_CATALOGUE"],
+    cp = _measured([sys.executable, "-c", _CHECKPOINT_SCRIPT, str(warehouse), env["JUNHENG_CATALOGUE"],
                         "full" if plan.full_refresh else "incremental"], env,
                        warehouse.parent / f"{warehouse.name}.checkpoint.log", timeout_s)
     out = json.loads(cp.pop("stdout").strip().splitlines()[-1])
@@ -123,8 +139,8 @@ def correct_one_district(p: Prepared, warehouse: Path, step: int, timeout_s: flo
     path = write_jsonl(warehouse.parent / f"{warehouse.name}-correction-{step:02d}.jsonl", new)
     cmd = [sys.executable, "-m", "junheng.cli", "run", str(path), "--warehouse", str(warehouse), "--no-gx",
            "--no-build", "--json"]
-    m = _run_measured(cmd, p.env() | {"PYTHONPATH": str(PROJECT_ROOT)}, warehouse.parent / f"{warehouse.name}.step.log",
-                      timeout_s)
+    m = _measured(cmd, p.env() | {"PYTHONPATH": str(PROJECT_ROOT)}, warehouse.parent / f"{warehouse.name}.step.log",
+                  timeout_s)
     summary = json.loads(m.pop("stdout").strip().splitlines()[-1])
     return {"events": len(new), "district": new[0]["district_code"] if new else None,
             "applied": summary["applied"], "wall_s": m["wall_s"], "engine_s": summary["elapsed_s"],
@@ -155,7 +171,7 @@ def verify(p: Prepared, warehouse: Path, timeout_s: float) -> dict[str, Any]:
         shutil.rmtree(reference)
     reference.mkdir()
     (reference / "landing").symlink_to(warehouse / "landing")
-    m = _run_measured(_dbt_cmd(p, reference, ["--full-refresh", "--exclude", "resource_type:test",
+    m = _measured(_dbt_cmd(p, reference, ["--full-refresh", "--exclude", "resource_type:test",
                                               "resource_type:unit_test"]),
                       _env(p, reference), reference.parent / f"{reference.name}.dbt.log", timeout_s)
     spec = importlib.util.spec_from_file_location("compare_marts", PROJECT_ROOT / "tests" / "dbt" / "compare_marts.py")
