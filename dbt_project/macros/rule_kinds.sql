@@ -5,7 +5,10 @@
    district-year, or for fewer (a rule-year without a row is undecided: 'nothing to judge'); `due`
    is false where a failure does not yet count (C2 before its deadline), else true. It may read the
    model's CTEs dy (the district-years and their facts), dyi (dy with its schools' totals), rules,
-   params and settings, and any ref().
+   params and settings, and any ref(). dy holds only the district-years an incremental build
+   recomputes; a ref() it reads whole should be restricted to their districts with
+   {{ changed('alias.district_code', none) }} (macros/incremental.sql: `true` on a full build), or
+   it costs a whole-table scan every build.
 
    `judged` is none, or the name of a relation holding the verdicts of every other kind: a kind
    that repeats other rules' verdicts (alias) returns '' when `judged` is none, and is then called
@@ -131,7 +134,7 @@
     select district_code, year, json_extract_string(payload, '$.item') as item,
            json_extract_string(payload, '$.result') as result, json_extract_string(payload, '$.note') as note
     from {{ ref('stg_events') }}
-    where is_latest and event_type = 'district.inspection'
+    where is_latest and event_type = 'district.inspection' and {{ changed('district_code', none) }}
 {% endmacro %}
 
 {# A share of a base counted over the district's schools from int_school_year_over_year (C3, C5):
@@ -143,6 +146,7 @@
                count_if({{ base }}) as base, count_if({{ done }}) as done, count_if({{ undecided }}) as undecided,
                {{ 'count_if(' ~ extra_fail ~ ')' if extra_fail else '0' }} as extra_fail
         from {{ ref('int_school_year_over_year') }}
+        where {{ changed('district_code', none) }}
         group by district_code, year
     ),
 

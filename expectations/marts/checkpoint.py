@@ -1,25 +1,29 @@
-"""The marts checkpoint: GX 1.x suites over every mart of the built warehouse.
+"""The marts checkpoint: the GX 1.x suites of every mart, evaluated as SQL on DuckDB.
 
-``run_checkpoint(warehouse)`` reads each mart of ``<warehouse>/junheng.duckdb`` (read-only, DuckDB →
-pandas; GX's SQL path is not used), validates it against its suite in ``suites/<mart>.json`` and
-returns a :class:`CheckpointResult`. Side effects, all under ``<warehouse>/gx/``:
+``run_checkpoint(warehouse)`` evaluates each suite of ``suites/<mart>.json`` on its mart in the
+working database (read-only) with :mod:`expectations.marts.sql`: one scan per mart for its row-level
+expectations, a ``group by`` per uniqueness expectation, examples only for what fails -- nothing is
+read into pandas. After an incremental build (``plan``), the marts a build changes by district-year
+(a suite's ``meta.junheng.partition``) are checked on the changed district-years only
+(``incremental.changed_districts``); the rest of them was checked when it was built. Side effects,
+under ``<warehouse>/gx/``:
 
 - ``results/<run-id>.json`` — this module's summary of the run (the :class:`CheckpointResult`);
-- ``data_docs/index.html`` — GX's own Data Docs site (one page per suite and per validation);
-- the file-backed GX project that makes Data Docs possible (``great_expectations.yml``, the suites,
-  validation definitions and, in ``uncommitted/validations/``, GX's full validation results).
+- ``data_docs/latest.html`` — this run on one self-contained page;
+- with ``data_docs=True``: GX's own Data Docs site (``data_docs/index.html``, a page per suite and
+  per validation), rendered from the same results by :mod:`expectations.marts.gx_docs`, and the
+  file-backed GX project it needs (``great_expectations.yml``, the suites, and in
+  ``uncommitted/validations/`` the validation results in GX's format). GX (~10 s to import) is
+  loaded only then.
 
 The suites are declarative GX 1.x ``ExpectationSuite`` JSON. Their ``meta.junheng`` says which mart
-they check, its key (the columns failing rows are reported by) and ``derived_columns``: SQL
-expressions added to the mart's ``select *`` when it is read, for what pandas cannot compare
-directly (``len(failed_items)`` of a list column, ``cv / threshold``). Values that come from the rules
-catalogue (R1–R7, the thresholds, RA-S's ``min_met``, C1's milestones) are GX suite parameters
-(``{"$PARAMETER": name}``) filled in from the catalogue by :func:`catalogue_parameters`, so a bureau
-that changes its catalogue does not edit the suites.
-
-The GX context is file-backed because Data Docs need a validation results store on disk; its
-configuration is rewritten from the JSON suites on every run (the JSON files are the source of
-truth, what ``<warehouse>/gx/expectations/`` holds is a copy).
+they check, its key (the columns failing rows are reported by), ``derived_columns`` (SQL expressions
+added to the mart's columns: ``len(failed_items)`` of a list column, ``cv / threshold``) and
+``partition`` (the district and year columns when the mart is rebuilt by district-year). Values
+that come from the rules catalogue (R1–R7, the thresholds, RA-S's ``min_met``, C1's milestones) are
+GX suite parameters (``{"$PARAMETER": name}``) filled in from the catalogue by
+:func:`catalogue_parameters`, so a bureau that changes its catalogue does not edit the suites.
+Why SQL of our own rather than GX's SQL data source: docs/data-quality.md.
 """
 from __future__ import annotations
 
@@ -27,8 +31,6 @@ import datetime as dt
 import json
 import math
 import os
-import shutil
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -37,27 +39,24 @@ from typing import Any, Mapping, Sequence
 
 from junheng.layout import WarehouseLayout
 
-from expectations.gx_results import raised_message
-
 __all__ = [
     "CheckpointError", "CheckpointResult", "FailedExpectation", "MartSuite", "SuiteStatistics",
-    "SUITES_DIR", "catalogue_parameters", "load_mart_suites", "read_mart", "run_checkpoint",
+    "SUITES_DIR", "catalogue_parameters", "changed_scope", "load_mart_suites", "read_mart", "run_checkpoint",
 ]
 
 SUITES_DIR = Path(__file__).with_name("suites")
 #: relative to GX's file context root (<warehouse>/gx, WarehouseLayout.gx_data_docs)
 DATA_DOCS_DIR = "data_docs"
-SITE_NAME = "junheng_marts"
-DATASOURCE_NAME = "junheng_marts"
-BATCH_DEFINITION_NAME = "whole_mart"
 #: How many failing values / keys a result keeps per failed expectation.
 EXAMPLES = 10
 #: GX validation results (and their Data Docs pages) kept, in runs; the JSON summaries in
 #: gx/results/ are small and all kept.
 KEEP_RUNS = 100
+#: DuckDB's memory for the checkpoint's queries: beyond it they spill to disk (a national mart's
+#: uniqueness check groups millions of keys)
+MEMORY_LIMIT = "1GB"
 
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
-_LOCK = threading.Lock()   # one checkpoint at a time per process: the GX context is not thread-safe
 
 
 class CheckpointError(RuntimeError):
@@ -81,6 +80,8 @@ class MartSuite:
     derived_columns: Mapping[str, str]
     document: Mapping[str, Any]
     path: Path
+    #: (district column, year column) when a build replaces the mart's rows by district-year
+    partition: tuple[str, str] | None = None
 
     @property
     def expectations(self) -> list[dict[str, Any]]:
@@ -150,13 +151,17 @@ def load_mart_suites(directory: Path | str = SUITES_DIR) -> list[MartSuite]:
         derived = meta.get("derived_columns") or {}
         if not isinstance(derived, Mapping):
             raise CheckpointError(f"{path.name}: meta.junheng.derived_columns must map a column name to SQL")
+        partition = meta.get("partition")
+        if partition is not None and not (isinstance(partition, list) and len(partition) == 2):
+            raise CheckpointError(f"{path.name}: meta.junheng.partition must be [district column, year column]")
         expectations = document.get("expectations")
         if not isinstance(expectations, list) or not expectations:
             raise CheckpointError(f"{path.name}: 'expectations' must be a non-empty list")
         for i, e in enumerate(expectations):
             if not isinstance(e, Mapping) or not isinstance(e.get("type"), str):
                 raise CheckpointError(f"{path.name}: expectation {i} has no type")
-        suites.append(MartSuite(name, mart, tuple(key), dict(derived), document, path))
+        suites.append(MartSuite(name, mart, tuple(key), dict(derived), document, path,
+                                tuple(partition) if partition else None))  # type: ignore[arg-type]
     if not suites:
         raise CheckpointError(f"no suite in {directory}")
     return suites
@@ -187,7 +192,8 @@ def catalogue_parameters(catalogue: Any = None) -> dict[str, Any]:
 
 
 def read_mart(con: Any, suite: MartSuite) -> Any:
-    """The mart as a pandas DataFrame: ``select *`` plus the suite's derived columns."""
+    """The mart as a pandas DataFrame: ``select *`` plus the suite's derived columns (what GX's
+    pandas path validates; the checkpoint itself does not use it)."""
     derived = "".join(f", ({sql}) as {_ident(name)}" for name, sql in suite.derived_columns.items())
     return con.execute(f"select *{derived} from main.{_ident(suite.mart)}").df()
 
@@ -251,6 +257,7 @@ class SuiteStatistics:
     successful: int
     unsuccessful: int
     elapsed_s: float
+    scope: str = "all rows"      # or "changed district-years" (an incremental build)
 
 
 @dataclass
@@ -274,6 +281,8 @@ class CheckpointResult:
     data_docs_error: str | None = None
     unchecked_marts: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: what was checked: "all rows", or the changed district-years of an incremental build
+    scope: str = "all rows"
 
     @property
     def statistics(self) -> dict[str, int]:
@@ -289,7 +298,7 @@ class CheckpointResult:
         st = self.statistics
         verdict = "passed" if self.success else "FAILED"
         lines = [f"marts checkpoint {self.run_id} {verdict}: {st['successful']} of {st['evaluated']} expectations "
-                 f"met over {st['suites']} marts ({self.elapsed_s:.1f} s)"]
+                 f"met over {st['suites']} marts, {self.scope} ({self.elapsed_s:.1f} s)"]
         for f in self.failures:
             lines.append("  - " + f.line())
         if self.unchecked_marts:
@@ -313,28 +322,48 @@ class CheckpointResult:
 # -- the run -----------------------------------------------------------------------------------
 
 
-_RESULT_FORMAT_BASE = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES,
-                       "include_unexpected_rows": False, "return_unexpected_index_query": False}
-
-
 def new_run_id(now: dt.datetime | None = None) -> str:
     now = now or dt.datetime.now(dt.timezone.utc)
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def changed_scope(con: Any, plan: Any) -> list[tuple[str, int]] | None:
+    """The district-years an incremental build changed: [(district_code, from_year)] from the
+    working database's ``incremental.changed_districts``; None (check everything) for no plan, a
+    full rebuild, or a database without that table."""
+    if plan is None or getattr(plan, "full_refresh", True):
+        return None
+    found = con.execute("select count(*) from information_schema.tables "
+                        "where table_schema = 'incremental' and table_name = 'changed_districts'").fetchone()
+    if not found or not found[0]:
+        return None
+    return [(str(d), int(y)) for d, y in
+            con.execute("select district_code, from_year from incremental.changed_districts order by 1").fetchall()]
+
+
+def _scope_sql(partition: tuple[str, str], changed: Sequence[tuple[str, int]]) -> str:
+    if not changed:
+        return "false"
+    district, year = (_ident(c) for c in partition)
+    from expectations.marts.sql import sql_literal
+
+    return "(" + " or ".join(f"({district} = {sql_literal(d)} and {year} >= {y})" for d, y in changed) + ")"
 
 
 def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: bool = True,
                    run_id: str | None = None, suites_dir: Path | str = SUITES_DIR,
                    keep_runs: int = KEEP_RUNS, database: Path | str | None = None,
                    plan: Any = None) -> CheckpointResult:
-    """Validate every mart of ``<warehouse>/junheng.duckdb`` against its suite.
+    """Validate the marts of ``<warehouse>/junheng.duckdb`` against their suites, in SQL.
 
     ``catalogue``: the rules catalogue the parameters come from (default ``$JUNHENG_CATALOGUE`` or
-    qingdao-2021). Writes ``<warehouse>/gx/results/<run-id>.json`` and, unless ``data_docs=False``,
-    updates ``<warehouse>/gx/data_docs/``; GX's validation results and pages of all but the newest
+    qingdao-2021). Writes ``<warehouse>/gx/results/<run-id>.json`` and ``gx/data_docs/latest.html``;
+    with ``data_docs`` also GX's Data Docs (importing GX, ~10 s), of which all but the newest
     ``keep_runs`` runs are removed. Raises :class:`CheckpointError` when it cannot run at all.
     ``database``: the DuckDB file to check (default the warehouse's; a build checks its working
-    database before publishing it). ``plan``: the build's :class:`junheng.incremental.BuildPlan`
-    (what changed; None: everything).
+    database before publishing it). ``plan``: the build's :class:`junheng.incremental.BuildPlan`;
+    after an incremental one the marts rebuilt by district-year are checked on the changed
+    district-years only (None: everything).
     """
     warehouse = Path(warehouse).resolve()
     database = Path(database) if database is not None else WarehouseLayout(warehouse).database
@@ -358,77 +387,48 @@ def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: b
 
     import duckdb
 
+    from expectations.marts.sql import evaluate_suite
+
     t = time.perf_counter()
-    frames: dict[str, Any] = {}
     failures: list[FailedExpectation] = []
-    con = duckdb.connect(str(database), read_only=True)
+    stats: list[SuiteStatistics] = []
+    outcomes: dict[str, Any] = {}
+    try:
+        con = duckdb.connect(str(database), read_only=True, config={"memory_limit": MEMORY_LIMIT})
+    except duckdb.Error as exc:
+        raise CheckpointError(f"cannot open {database}: {exc}") from exc
     try:
         existing = {r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+        changed = changed_scope(con, plan)
         for s in suites:
+            ts = time.perf_counter()
             if s.mart not in existing:
                 failures.append(FailedExpectation(s.mart, "mart_exists", "-", "The mart is in the warehouse.",
                                                   error=f"table main.{s.mart} not found in {database}"))
+                stats.append(SuiteStatistics(s.mart, False, None, 0, 0, 0, 0.0))
                 continue
-            try:
-                frames[s.name] = read_mart(con, s)
-            except duckdb.Error as exc:   # e.g. a derived column naming a column the mart lost
+            where = _scope_sql(s.partition, changed) if (changed is not None and s.partition) else None
+            outcome = evaluate_suite(con, s, params, where, EXAMPLES)
+            scope = "changed district-years" if where is not None else "all rows"
+            if outcome.error is not None:   # e.g. a derived column naming a column the mart lost
                 failures.append(FailedExpectation(s.mart, "mart_readable", "-",
                                                   "The mart can be read with the suite's derived columns.",
-                                                  error=f"{type(exc).__name__}: {exc}"))
+                                                  error=outcome.error))
+                stats.append(SuiteStatistics(s.mart, False, None, 0, 0, 0, round(time.perf_counter() - ts, 3), scope))
+                continue
+            outcomes[s.name] = outcome
+            failed = [_failure(s, o) for o in outcome.outcomes if not o.success]
+            failures.extend(failed)
+            n = len(outcome.outcomes)
+            stats.append(SuiteStatistics(s.mart, not failed, outcome.rows, n, n - len(failed), len(failed),
+                                         round(time.perf_counter() - ts, 3), scope))
     finally:
         con.close()
     unchecked = sorted(n for n in existing if n.startswith("mart_") and n not in {s.mart for s in suites})
-    timings["read_marts"] = time.perf_counter() - t
-
-    with _LOCK:
-        t = time.perf_counter()
-        context, definitions = _prepare_context(warehouse, [s for s in suites if s.name in frames])
-        timings["gx_context"] = time.perf_counter() - t
-
-        from great_expectations.core.run_identifier import RunIdentifier
-
-        gx_run_id = RunIdentifier(run_name=run_id, run_time=started)
-        stats: list[SuiteStatistics] = []
-        t = time.perf_counter()
-        for s in suites:
-            if s.name not in frames:
-                stats.append(SuiteStatistics(s.mart, False, None, 0, 0, 0, 0.0))
-                continue
-            ts = time.perf_counter()
-            frame = frames[s.name]
-            try:
-                validation = definitions[s.name].run(
-                    batch_parameters={"dataframe": frame}, expectation_parameters=params,
-                    result_format={**_RESULT_FORMAT_BASE, "unexpected_index_column_names": list(s.key)},
-                    run_id=gx_run_id)
-            except Exception as exc:   # GX itself gave up: the suite validated nothing
-                failures.append(FailedExpectation(s.mart, "suite_run", "-", "GX runs the suite.",
-                                                  error=f"{type(exc).__name__}: {exc}"))
-                stats.append(SuiteStatistics(s.mart, False, len(frame), 0, 0, 0, round(time.perf_counter() - ts, 3)))
-                continue
-            suite_failures = [_failure(s, r) for r in validation.results
-                              if not r.success or raised_message(r.exception_info)]
-            failures.extend(suite_failures)
-            evaluated = len(validation.results)
-            stats.append(SuiteStatistics(
-                s.mart, not suite_failures, len(frame), evaluated, evaluated - len(suite_failures),
-                len(suite_failures), round(time.perf_counter() - ts, 3)))
-        timings["validate"] = time.perf_counter() - t
-
-        docs_index = docs_error = None
-        docs_dir = Path(context.root_directory) / DATA_DOCS_DIR
-        try:
-            _prune(context, docs_dir, keep_runs)
-        except Exception as exc:  # housekeeping; never let it hide the verdict
-            docs_error = f"removing old runs failed: {type(exc).__name__}: {exc}"
-        if data_docs:
-            t = time.perf_counter()
-            try:
-                docs_index = _build_data_docs(context, run_id, [s.name for s in suites])
-            except Exception as exc:  # Data Docs are a report; never let them hide the verdict
-                docs_error = ((docs_error + "; ") if docs_error else "") + f"{type(exc).__name__}: {exc}"
-            timings["data_docs"] = time.perf_counter() - t
+    timings["validate"] = time.perf_counter() - t
+    scope_text = "all rows" if changed is None else (
+        f"changed district-years only ({len(changed)} district{'s' if len(changed) != 1 else ''})")
 
     result = CheckpointResult(
         run_id=run_id,
@@ -441,124 +441,34 @@ def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: b
         suites=stats,
         failures=failures,
         parameters=params,
-        data_docs_index=docs_index,
-        data_docs_error=docs_error,
         unchecked_marts=unchecked,
-        timings={k: round(v, 3) for k, v in timings.items()},
+        scope=scope_text,
     )
-    result.results_path = str(WarehouseLayout(warehouse).gx_results / f"{run_id}.json")
+    docs_dir = WarehouseLayout(warehouse).gx / DATA_DOCS_DIR
     if data_docs:
+        t = time.perf_counter()
+        from expectations.marts import gx_docs
+
         try:
-            result.summary_page = str(_write_summary_page(docs_dir, result))
-        except OSError as exc:
-            result.data_docs_error = (result.data_docs_error or "") + f" summary page: {exc}"
+            result.data_docs_index = gx_docs.write(warehouse, run_id, started, suites, outcomes, params, keep_runs,
+                                                   str(database), scope_text)
+        except Exception as exc:  # Data Docs are a report; never let them hide the verdict
+            result.data_docs_error = f"{type(exc).__name__}: {exc}"
+        timings["data_docs"] = time.perf_counter() - t
+    result.timings = {k: round(v, 3) for k, v in timings.items()}
+    result.results_path = str(WarehouseLayout(warehouse).gx_results / f"{run_id}.json")
+    try:
+        result.summary_page = str(_write_summary_page(docs_dir, result))
+    except OSError as exc:
+        result.data_docs_error = (result.data_docs_error or "") + f" summary page: {exc}"
     result.elapsed_s = round(time.perf_counter() - t0, 3)
     _write_results(warehouse, result)
     return result
 
 
-def _prepare_context(warehouse: Path, suites: Sequence[MartSuite]) -> tuple[Any, dict[str, Any]]:
-    """The file-backed GX context in ``<warehouse>/gx`` with one pandas asset, suite and validation
-    definition per mart, rewritten from the JSON suites."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="file", project_root_dir=str(warehouse))
-    # GX draws a tqdm bar on stderr for every validation unless told not to. (Read back from
-    # great_expectations.yml the setting is a dict, set in this process a ProgressBarsConfig.)
-    configured: Any = context.variables.progress_bars
-    bars: Mapping[str, Any] = (configured if isinstance(configured, Mapping)
-                               else vars(configured) if configured is not None else {})
-    if bars.get("globally") is not False or bars.get("metric_calculations") is not False:
-        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        context.variables.save()
-    site: Any = {
-        "class_name": "SiteBuilder",
-        "show_how_to_buttons": False,
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": f"{DATA_DOCS_DIR}/"},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    }
-    sites = context.list_data_docs_sites()
-    if "local_site" in sites:   # the scaffold's default site, in uncommitted/: ours replaces it
-        context.delete_data_docs_site("local_site")
-    if SITE_NAME not in sites:
-        context.add_data_docs_site(SITE_NAME, site)
-    elif sites[SITE_NAME] != site:
-        context.update_data_docs_site(SITE_NAME, site)
-
-    source: Any
-    try:
-        source = context.data_sources.get(DATASOURCE_NAME)
-    except KeyError:
-        source = context.data_sources.add_pandas(name=DATASOURCE_NAME)
-    definitions: dict[str, Any] = {}
-    for s in suites:
-        if s.name in source.get_asset_names():
-            asset = source.get_asset(s.name)
-        else:
-            asset = source.add_dataframe_asset(name=s.name)
-        try:
-            batch_definition = asset.get_batch_definition(BATCH_DEFINITION_NAME)
-        except KeyError:
-            batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION_NAME)
-        expectations = s.expectations
-        suite = gx.ExpectationSuite(name=s.name, expectations=expectations, meta=dict(s.document.get("meta") or {}))
-        # ExpectationSuite() logs and DROPS an expectation it cannot build (unknown type, bad
-        # kwargs) instead of raising: a suite silently missing a check is worse than none.
-        if len(suite.expectations) != len(expectations):
-            raise CheckpointError(f"suite {s.name}: GX accepted {len(suite.expectations)} of {len(expectations)} "
-                                  "expectations (see the GX log for the invalid one)")
-        suite = context.suites.add_or_update(suite)
-        definitions[s.name] = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=s.name, data=batch_definition, suite=suite))
-    return context, definitions
-
-
-def _prune(context: Any, docs_dir: Path, keep_runs: int) -> None:
-    """Remove GX's validation results, and their Data Docs pages, of all but the newest runs."""
-    store = context.validation_results_store
-    runs: dict[str, list[Any]] = {}
-    for key in store.list_keys():
-        runs.setdefault(str(key.run_id.run_name), []).append(key)
-    if len(runs) <= keep_runs:
-        return
-
-    def newest(name: str) -> str:
-        times = [k.run_id.run_time for k in runs[name] if k.run_id.run_time is not None]
-        return max(times).isoformat() if times else name
-
-    base = getattr(store.store_backend, "full_base_directory", None)
-    for name in sorted(runs, key=newest, reverse=True)[max(keep_runs, 1):]:
-        for key in runs[name]:
-            store.remove_key(key)
-            suite = key.expectation_suite_identifier.name
-            page_dir = docs_dir / "validations" / suite / name
-            if page_dir.is_dir():
-                shutil.rmtree(page_dir, ignore_errors=True)
-            # GX leaves the emptied <suite>/<run>/<time>/ folders of its store behind
-            run_dir = Path(base) / suite / name if base else None
-            if run_dir is not None and run_dir.is_dir() and not any(p.is_file() for p in run_dir.rglob("*")):
-                shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def _build_data_docs(context: Any, run_id: str, suite_names: Sequence[str]) -> str | None:
-    """Render this run's validation pages, the suites' pages and the index (GX's incremental
-    build: older runs' pages stay as they are)."""
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
-
-    store = context.validation_results_store
-    ids: list[Any] = [k for k in store.list_keys() if getattr(k.run_id, "run_name", None) == run_id]
-    ids += [ExpectationSuiteIdentifier(name=n) for n in suite_names]
-    urls = context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=ids)
-    index = Path(context.root_directory) / DATA_DOCS_DIR / "index.html"
-    if not index.is_file():
-        raise CheckpointError(f"GX reported {urls} but wrote no {index}")
-    return str(index)
-
-
-def _failure(suite: MartSuite, r: Any) -> FailedExpectation:
-    config = r.expectation_config
-    kwargs = dict(config.kwargs)
+def _failure(suite: MartSuite, o: Any) -> FailedExpectation:
+    """An :class:`~expectations.marts.sql.Outcome` that failed, as reported."""
+    kwargs = o.kwargs
     if "column" in kwargs:
         column = str(kwargs["column"])
     elif "column_A" in kwargs:
@@ -567,28 +477,21 @@ def _failure(suite: MartSuite, r: Any) -> FailedExpectation:
         column = "+".join(str(c) for c in kwargs["column_list"])
     else:
         column = "-"
-    res = dict(r.result or {})
-    condition = kwargs.get("row_condition")
-    rows = []
-    for item in res.get("partial_unexpected_index_list") or []:
-        if isinstance(item, Mapping):   # the mart's key first, then the values checked
-            ordered = {k: item[k] for k in suite.key if k in item}
-            ordered.update((k, v) for k, v in item.items() if k not in ordered)
-            rows.append({k: _plain(v) for k, v in ordered.items()})
+    result = o.result()
     return FailedExpectation(
         mart=suite.mart,
-        expectation=config.type,
+        expectation=o.type,
         column=column,
-        description=getattr(config, "description", None) or (config.notes if isinstance(config.notes, str) else None),
-        unexpected_count=_plain(res.get("unexpected_count")),
-        element_count=_plain(res.get("element_count")),
-        unexpected_percent=_plain(res.get("unexpected_percent")),
-        observed_value=_plain(res.get("observed_value")),
-        unexpected_values=[_plain(v) for v in (res.get("partial_unexpected_list") or [])[:EXAMPLES]],
-        unexpected_rows=rows[:EXAMPLES],
-        row_condition=_condition_text(condition),
-        details=_plain(res.get("details")),
-        error=raised_message(r.exception_info),
+        description=o.config.get("description"),
+        unexpected_count=o.unexpected_count,
+        element_count=o.element_count,
+        unexpected_percent=_plain(result.get("unexpected_percent")),
+        observed_value=_plain(o.observed_value),
+        unexpected_values=[_plain(v) for v in o.unexpected_values[:EXAMPLES]],
+        unexpected_rows=[{k: _plain(v) for k, v in r.items()} for r in o.unexpected_rows[:EXAMPLES]],
+        row_condition=_condition_text(kwargs.get("row_condition")),
+        details=_plain(o.details),
+        error=o.error,
     )
 
 

@@ -36,24 +36,33 @@ def test_dbt_is_installed_beside_this_python():
 
 # docs/marts.md: the columns each mart must have
 REQUIRED = {
-    "mart_school_section_indicators": ["district_code", "school_id", "section", "year", "indicator", "value",
-                                       "threshold", "met", "ratio_to_threshold"],
-    "mart_school_section_status": ["district_code", "school_id", "section", "year", "students", "indicators_met",
-                                   "passed"],
-    "mart_district_balance": ["district_code", "year", "level", "indicator", "sections", "students",
-                              "weighted_mean", "cv", "threshold", "passed"],
+    "mart_school_section_indicators": ["district_code", "district_name", "school_id", "school_name", "school_type",
+                                       "locale", "section", "year", "indicator", "value", "threshold", "met",
+                                       "ratio_to_threshold", "catalogue", "catalogue_version"],
+    "mart_school_section_status": ["district_code", "district_name", "school_id", "school_name", "school_type", "locale",
+                                   "section", "year", "students", "indicators_met", "passed", "catalogue",
+                                   "catalogue_version"],
+    "mart_district_balance": ["district_code", "district_name", "year", "level", "indicator", "sections", "students",
+                              "weighted_mean", "cv", "threshold", "passed", "catalogue", "catalogue_version"],
     "mart_district_attainment": ["district_code", "district_name", "year", "resource_passed", "government_passed",
                                  "quality_passed", "social_passed", "prerequisite_passed", "vetoed", "attained",
-                                 "failed_items"],
-    "mart_district_accountability": ["district_code", "year", "declared_creation_year", "attained", "on_track",
-                                     "behind_reasons", "c2_passed", "c3_passed", "c5_passed", "c6_passed",
-                                     "c7_passed", "c8_passed", "c9_passed", "c11_passed", "c12_passed",
-                                     "c13_passed"],
+                                 "failed_items", "failed_items_text", "undecided_items_text", "catalogue",
+                                 "catalogue_version"],
+    "mart_district_accountability": ["district_code", "district_name", "year", "declared_creation_year", "attained",
+                                     "on_track", "behind_reasons", "behind_reasons_text", "c2_passed", "c3_passed",
+                                     "c5_passed", "c6_passed", "c7_passed", "c8_passed", "c9_passed", "c11_passed",
+                                     "c12_passed", "c13_passed", "targets_in_force_text", "catalogue",
+                                     "catalogue_version"],
     "mart_city_progress": ["year", "districts_total", "districts_attained", "attained_share", "target_share",
-                           "on_track", "c1_passed", "c4_passed", "c10_passed"],
-    "mart_alerts": ["alert_id", "district_code", "rule_id", "severity", "state", "starts_at", "ends_at", "summary"],
+                           "on_track", "c1_passed", "c4_passed", "c10_passed", "catalogue", "catalogue_version"],
+    "mart_alerts": ["alert_id", "district_code", "district_name", "rule_id", "severity", "state", "starts_at", "ends_at",
+                    "summary", "labels_text", "annotations_text"],
 }
-
+#: the list and JSON columns of the marts, each with its text twin and how it is joined
+TEXT_TWINS = {
+    "mart_district_attainment": [("failed_items", ", "), ("undecided_items", ", "), ("engine_failed_items", ", ")],
+    "mart_district_accountability": [("behind_reasons", "; "), ("targets_in_force", ", ")],
+}
 
 def _close(a, b, rel=1e-9):
     if a is None or b is None:
@@ -127,6 +136,46 @@ def test_every_mart_has_its_contract_columns(con):
         assert [c["name"] for c in model["columns"]] == cols       # the contract is what was built
         assert all(c.get("data_type") for c in model["columns"])
     assert con.execute("select count(*) from main.mart_alerts").fetchone()[0] == 0
+
+
+def test_marts_a_bi_tool_can_read(con):
+    """Issue #11 part 4: every mart column has its description as a DuckDB comment; every list or
+    JSON column a text twin; names beside the codes; the catalogue on every verdict row."""
+    comments = con.execute(
+        "select table_name, column_name, comment from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'main' and table_name like 'mart%'").fetchall()
+    assert {t for t, _, _ in comments} == set(REQUIRED)
+    assert [(t, c) for t, c, comment in comments if not comment] == []
+    tables = dict(con.execute("select table_name, comment from duckdb_tables() where database_name = current_database() "
+                              "and schema_name = 'main'").fetchall())
+    assert all(tables[m] for m in REQUIRED), tables
+
+    nested = con.execute(
+        "select table_name, column_name, data_type from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'main' and table_name like 'mart%' and (data_type like '%[]' or data_type = 'JSON')").fetchall()
+    twins = {(t, c) for t, c, _ in nested}
+    assert {(t, c + "_text") for t, c in twins} <= {(t, c) for t, c, _ in comments}, "a list/JSON column without its text twin"
+    for mart, pairs in TEXT_TWINS.items():
+        for column, sep in pairs:
+            assert (mart, column) in twins
+            assert con.execute(f"select count(*) from main.{mart} where {column}_text is distinct from "
+                               f"array_to_string({column}, '{sep}')").fetchone() == (0,), (mart, column)
+    assert con.execute("select count(*) from main.mart_district_attainment where len(failed_items) > 1 "
+                       "and failed_items_text like '%, %'").fetchone()[0] > 0
+
+    for mart in REQUIRED:
+        if "district_name" in REQUIRED[mart] and mart != "mart_alerts":
+            assert con.execute(f"select count(*) from main.{mart} where district_name is null").fetchone() == (0,), mart
+        if "catalogue" in REQUIRED[mart]:
+            assert con.execute(f"select distinct catalogue, catalogue_version from main.{mart}").fetchall() == \
+                   con.execute("select catalogue, catalogue_version from catalogue.catalogue_settings").fetchall(), mart
+    for mart in ("mart_school_section_indicators", "mart_school_section_status"):
+        wrong = con.execute(
+            f"select count(*) from main.{mart} as m left join intermediate.int_school_years as y using (school_id, year) "
+            "where m.school_name is distinct from y.school_name or m.school_type is distinct from y.school_type "
+            "or m.locale is distinct from y.locale or m.school_name is null").fetchone()
+        assert wrong == (0,), mart
+    assert con.execute("select count(distinct school_name) from main.mart_school_section_status").fetchone()[0] > 50
 
 
 def test_sections_and_indicators_equal_the_engine(con, built):

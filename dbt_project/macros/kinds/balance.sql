@@ -7,10 +7,13 @@
                {{ all_of('b.passed') }} as passed,
                cast(count_if(b.passed = false) as double) as value,
                case when count_if(b.passed = false) > 0
-                    then 'coefficients above threshold: ' || string_agg(case when b.passed = false then b.level || '/' || b.indicator end, ', ')
+                    then 'coefficients above threshold: ' || string_agg(case when b.passed = false then b.level || '/' || b.indicator end, ', '
+                                             -- the engine's order: primary before junior, then R1..R7
+                                             order by case b.level when 'primary' then 0 else 1 end, b.indicator)
                     when count_if(b.passed is null) > 0 then 'some coefficients undecided' end as reason,
                true as due
         from {{ ref('int_district_balance') }} as b
+        where {{ changed('b.district_code', none) }}
         group by b.rule_id, b.district_code, b.year
     )
 

@@ -4,6 +4,7 @@
     {%- set school_checks -%}
         select c.district_code, c.year, {{ kind_rule('class_size') }} as rule_id, c.class_size_ok as ok
         from {{ ref('int_school_checks') }} as c
+        where {{ changed('c.district_code', none) }}
     {%- endset -%}
     {{ every_school_verdicts('class_size', school_checks) }}
 {% endmacro %}

@@ -13,7 +13,7 @@
         inner join {{ ref('int_district_balance') }} as b
             on b.district_code = dy.district_code and b.year between dy.year - yrs.value_number and dy.year - 1 and b.sections > 0
         inner join params as th on th.rule_id = r.rule_id and th.param = 'thresholds.' || b.level
-        where r.kind = 'prerequisite_history' and st.pre2_enabled
+        where r.kind = 'prerequisite_history' and st.pre2_enabled and {{ changed('b.district_code', none) }}
         group by r.rule_id, dy.district_code, dy.year, b.year, b.level
     )
 

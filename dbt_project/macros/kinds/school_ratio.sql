@@ -19,6 +19,7 @@
         inner join params as sc on sc.rule_id = r.rule_id and sc.param = 'scale'
         inner join params as th on th.rule_id = r.rule_id and th.param = 'threshold'
         cross join settings as s
+        where {{ changed('c.district_code', none) }}
     {%- endset -%}
     {{ every_school_verdicts('school_ratio', school_checks) }}
 {% endmacro %}

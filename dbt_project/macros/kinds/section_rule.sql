@@ -9,7 +9,7 @@
             count_if(students > 0 and passed = false)                                as failed,
             count_if((students > 0 and passed is null) or students is null)          as undecided
         from {{ ref('int_section_status') }}
-        where included
+        where included and {{ changed('district_code', none) }}
         group by district_code, year, section
     ),
 

@@ -4,6 +4,7 @@
     {%- set school_checks -%}
         select c.district_code, c.year, {{ kind_rule('small_school_funding') }} as rule_id, c.small_funding_ok as ok
         from {{ ref('int_school_checks') }} as c
+        where {{ changed('c.district_code', none) }}
     {%- endset -%}
     {{ every_school_verdicts('small_school_funding', school_checks) }}
 {% endmacro %}

@@ -1,11 +1,12 @@
 -- The attainment summary per district-year (rules/district.py summarise): Kleene AND of the rules of
 -- each dimension; vetoed when a veto is raised; attained when every dimension passes and no veto is
 -- raised; the failing and undecided rule ids, sorted.
+{{ config(materialized='incremental', incremental_strategy='changed') }}
 with verdicts as (
     select v.*
     from {{ ref('int_district_rule_verdicts') }} as v
     inner join {{ ref('rules') }} as r on r.rule_id = v.rule_id
-    where r.is_attainment_rule
+    where r.is_attainment_rule and {{ changed('v.district_code', none) }}
 ),
 
 dims as (

@@ -5,8 +5,9 @@
 -- included section with students or with unknown students (rules/district.py levels_present).
 -- passed is null when no section carries weight, the mean is zero, or a section with students lacks
 -- an input (sections_missing_input > 0): a missing input is never read as a pass or a fail.
+{{ config(materialized='incremental', incremental_strategy='changed') }}
 with sections as (
-    select * from {{ ref('int_section_indicators') }} where included
+    select * from {{ ref('int_section_indicators') }} where included and {{ changed('district_code', none) }}
 ),
 
 indicators as (

@@ -5,8 +5,9 @@
 -- macros/rule_kinds.sql); a kind without one stops the build. passed is three-valued: null when an
 -- input is missing. For a veto, passed = false means the veto is raised.
 {%- set kinds = district_rule_kinds() %}
+{{ config(materialized='incremental', incremental_strategy='changed') }}
 with dy as (
-    select * from {{ ref('int_district_years') }}
+    select * from {{ ref('int_district_years') }} where {{ changed('district_code', none) }}
 ),
 
 settings as (
@@ -37,6 +38,7 @@ school_totals as (
            count_if(large)                   as large_schools,
            count_if(large is null)           as large_undecided
     from {{ ref('int_school_checks') }}
+    where {{ changed('district_code', none) }}
     group by district_code, year
 ),
 

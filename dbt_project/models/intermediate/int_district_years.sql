@@ -1,17 +1,18 @@
 -- The district-years the engine judges (a year with an active school, district.statistics or an
 -- inspection), with the district.registered in force (latest not after the year, else the first),
 -- that year's and the previous year's statistics, and the number of active schools.
+{{ config(materialized='incremental', incremental_strategy='changed') }}
 with years as (
-    select district_code, year from {{ ref('int_school_years') }} where active
+    select district_code, year from {{ ref('int_school_years') }} where active and {{ changed('district_code', none) }}
     union
     select district_code, year from {{ ref('stg_events') }}
-    where is_latest and event_type in ('district.statistics', 'district.inspection')
+    where is_latest and event_type in ('district.statistics', 'district.inspection') and {{ changed('district_code', none) }}
 ),
 
 profiles as (
     select district_code, year as registered_year, payload
     from {{ ref('stg_events') }}
-    where is_latest and event_type = 'district.registered'
+    where is_latest and event_type = 'district.registered' and {{ changed('district_code', none) }}
 ),
 
 profile_years as (
@@ -25,13 +26,13 @@ profile_years as (
 stats as (
     select district_code, year, payload
     from {{ ref('stg_events') }}
-    where is_latest and event_type = 'district.statistics'
+    where is_latest and event_type = 'district.statistics' and {{ changed('district_code', none) }}
 ),
 
 schools as (
     select district_code, year, count(*) as active_schools
     from {{ ref('int_school_years') }}
-    where active
+    where active and {{ changed('district_code', none) }}
     group by district_code, year
 )
 

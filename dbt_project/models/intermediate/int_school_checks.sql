@@ -2,8 +2,9 @@
 -- SchoolEval): the school-level checks G3 (music and art rooms), G4 (size), G5 (class size), G6
 -- (small-school funding), its staff sums for sum.* inputs, large classes (C2) and whether it is
 -- non-compliant for C5. Thresholds come from the rule_params seed (first rule of each kind).
+{{ config(materialized='incremental', incremental_strategy='changed') }}
 with schools as (
-    select * from {{ ref('int_school_years') }} where active
+    select * from {{ ref('int_school_years') }} where active and {{ changed('district_code', none) }}
 ),
 
 sections as (
@@ -22,6 +23,7 @@ sections as (
                                                                     as class_size_ok
     from {{ ref('int_school_sections') }}
     cross join {{ ref('catalogue_settings') }} as st
+    where {{ changed('district_code', none) }}
     group by school_id, year
 ),
 
@@ -33,6 +35,7 @@ c5 as (
         bool_or(i.met is null) as any_unknown
     from {{ ref('int_section_indicators') }} as i
     where list_contains({{ kind_param_list('compliance_improvement', 'indicators') }}, i.indicator)
+      and {{ changed('i.district_code', none) }}
     group by i.school_id, i.year
 ),
 
@@ -49,7 +52,8 @@ facts as (
         cast(json_extract_string(f.finance, '$.teacher_training_yuan') as double)           as teacher_training_yuan,
         cast(json_extract_string(f.finance, '$.public_funds_per_student_yuan') as double)   as public_funds_per_student_yuan
     from schools as s
-    left join {{ ref('int_school_facts') }} as f on f.school_id = s.school_id and f.year = s.year
+    left join {{ ref('int_school_facts') }} as f
+        on f.school_id = s.school_id and f.year = s.year and {{ changed('f.district_code', none) }}
 ),
 
 checked as (

@@ -1,4 +1,5 @@
 -- school.registered in force per (school, registration year): identity and kind of the school.
+{{ config(materialized='incremental', incremental_strategy='changed', changed_year='registered_year') }}
 select
     school_id,
     district_code,
@@ -13,4 +14,4 @@ select
     cast(json_extract_string(payload, '$.opened_year') as integer)  as opened_year,
     cast(json_extract_string(payload, '$.closed_year') as integer)  as closed_year
 from {{ ref('stg_events') }}
-where event_type = 'school.registered' and is_latest
+where event_type = 'school.registered' and is_latest and {{ changed('district_code', none) }}

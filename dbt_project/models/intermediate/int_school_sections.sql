@@ -5,8 +5,9 @@
 {%- set staff_fields = ['full_time_teachers', 'qualified_teachers', 'backbone_teachers', 'pe_arts_teachers',
                         'certified_teachers', 'trained_360h_teachers'] %}
 {%- set facility_fields = ['teaching_aux_area_m2', 'sports_area_m2', 'equipment_value_yuan', 'multimedia_rooms'] %}
+{{ config(materialized='incremental', incremental_strategy='changed') }}
 with school_years as (
-    select * from {{ ref('int_school_years') }} where active
+    select * from {{ ref('int_school_years') }} where active and {{ changed('district_code', none) }}
 ),
 
 sections as (
@@ -45,7 +46,8 @@ joined as (
           + coalesce(cast(json_extract_string(f.enrolment, '$.sections.senior.students') as bigint), 0)
         end                                                                                    as school_students
     from sections as s
-    left join {{ ref('int_school_facts') }} as f on f.school_id = s.school_id and f.year = s.year
+    left join {{ ref('int_school_facts') }} as f
+        on f.school_id = s.school_id and f.year = s.year and {{ changed('f.district_code', none) }}
 ),
 
 inputs as (

@@ -1,10 +1,12 @@
 -- C3 and C5 compare a school with itself in the previous year (rules/contributions.py
 -- year_over_year_contribution). A school opened this year counts as not large before; a school
 -- not evaluated, or not active, the year before leaves the comparison undecided.
+{{ config(materialized='incremental', incremental_strategy='changed') }}
 with now as (
     select c.*, y.opened_year = c.year as opened_now
     from {{ ref('int_school_checks') }} as c
     inner join {{ ref('int_school_years') }} as y on y.school_id = c.school_id and y.year = c.year
+    where {{ changed('c.district_code', none) }}
 ),
 
 pairs as (
@@ -18,7 +20,8 @@ pairs as (
         n.noncompliant,
         b.noncompliant                                                                as prev_noncompliant
     from now as n
-    left join {{ ref('int_school_checks') }} as b on b.school_id = n.school_id and b.year = n.year - 1
+    left join {{ ref('int_school_checks') }} as b
+        on b.school_id = n.school_id and b.year = n.year - 1 and {{ changed('b.district_code', none) }}
 )
 
 select

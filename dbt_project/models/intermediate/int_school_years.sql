@@ -2,11 +2,13 @@
 -- enrolment/staff/facilities/finance), each with the registration in force that year — the latest
 -- one not after it, else the first (rules/state.py _School.profile_for) — and whether the school is
 -- active: open that year (opened_year <= year < closed_year) and of a type with evaluated sections.
+{{ config(materialized='incremental', incremental_strategy='changed') }}
 with fact_years as (
     select distinct school_id, year
     from {{ ref('stg_events') }}
     where is_latest
       and event_type in ('school.registered', 'school.enrolment', 'school.staff', 'school.facilities', 'school.finance')
+      and {{ changed('district_code', none) }}
 ),
 
 resolved as (
@@ -16,7 +18,7 @@ resolved as (
         coalesce(max(p.registered_year) filter (where p.registered_year <= fy.year),
                  min(p.registered_year)) as profile_year
     from fact_years as fy
-    inner join {{ ref('int_school_profiles') }} as p on p.school_id = fy.school_id
+    inner join {{ ref('int_school_profiles') }} as p on p.school_id = fy.school_id and {{ changed('p.district_code', none) }}
     group by fy.school_id, fy.year
 ),
 

@@ -4,6 +4,7 @@
 {%- set fields = ['full_time_teachers', 'qualified_teachers', 'backbone_teachers', 'pe_arts_teachers',
                   'certified_teachers', 'trained_360h_teachers',
                   'teaching_aux_area_m2', 'sports_area_m2', 'equipment_value_yuan', 'multimedia_rooms'] %}
+{{ config(materialized='incremental', incremental_strategy='changed') }}
 with picked as (
     select
         sec.district_code,
@@ -27,6 +28,7 @@ with picked as (
         end             as numerator_value
     from {{ ref('int_school_sections') }} as sec
     inner join {{ ref('section_indicator_thresholds') }} as t on t.level = sec.section
+    where {{ changed('sec.district_code', none) }}
 ),
 
 valued as (

@@ -4,6 +4,7 @@
 -- DuckDB's count_if is NULL (not 0) over a group where the condition is NULL on every row -- a
 -- section whose every indicator is unknown (no staff and no facilities reported, or no students):
 -- hence the coalesces, as the engine counts 0 there.
+{{ config(materialized='incremental', incremental_strategy='changed') }}
 with params as (
     select
         r.rule_id,
@@ -42,6 +43,7 @@ per_section as (
         any_value(p.remainder_min_ratio)                                            as remainder_min_ratio
     from {{ ref('int_section_indicators') }} as i
     cross join params as p
+    where {{ changed('i.district_code', none) }}
     group by i.district_code, i.school_id, i.year, i.section
 )
 

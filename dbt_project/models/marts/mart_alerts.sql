@@ -4,7 +4,8 @@
 -- resolved row closes it (same starts_at, ends_at). alert_id is the stable fingerprint of
 -- alertname + district_code + rule_id + year (docs/alerts.md). City alerts have district_code null
 -- (scope 'city'). Times are UTC. A state change landed twice (the evaluator is at least once) is
--- kept once: the first landed row of each event_id.
+-- kept once: the first landed row of each event_id. labels and annotations are JSON, and text
+-- beside them (labels_text, annotations_text) for BI tools that do not read JSON.
 with landed as (
     select * from {{ landing('alert_events', 'alerting') }}
 ),
@@ -43,7 +44,9 @@ select
     cast(clause as varchar)                    as clause,
     cast(fix as varchar)                       as fix,
     cast(labels as json)                       as labels,
+    cast(labels as varchar)                    as labels_text,
     cast(annotations as json)                  as annotations,
+    cast(annotations as varchar)               as annotations_text,
     cast(evaluated_at as timestamp)            as changed_at,
     cast(as_of as date)                        as as_of,
     cast(run_id as varchar)                    as run_id,

@@ -2,6 +2,7 @@
 -- attaining against C1's milestone (on_track: the undecided districts could still carry it → null),
 -- C4 (schools built, rebuilt or expanded per year on average) and C10 (quality education groups).
 -- Districts are the jurisdiction's (districts seed) and any other district that sent events.
+-- Rebuilt whole every time (one row per year, from the district tables), with the catalogue judged by.
 with districts as (
     select district_code from {{ ref('districts') }}
     union
@@ -120,7 +121,9 @@ select
     case when c10.c10_value is null then null
          when {{ compare('c10.c10_value', '>=', 'c10.c10_threshold', 's.relative_tolerance') }} then true
          when c1.year >= c10.c10_deadline_year then false
-         else null end                                                   as c10_passed
+         else null end                                                   as c10_passed,
+    s.catalogue,
+    s.catalogue_version
 from c1
 cross join settings as s
 left join c4 on c4.year = c1.year

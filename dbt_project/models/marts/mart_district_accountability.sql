@@ -1,7 +1,8 @@
 -- One row per district × year: the district against the city plan, judged on the as_of date
 -- (var as_of, default: the day of the run): declared creation year, attainment, on_track with the
 -- reasons it is behind, and the status of each district-scoped city target (null: undecided or not
--- in force that year — see targets_in_force).
+-- in force that year — see targets_in_force), and the catalogue judged by. Rebuilt whole every
+-- time (one row per district-year): it depends on the as_of date as well as on the facts.
 {%- set targets = ['C2', 'C3', 'C5', 'C6', 'C7', 'C8', 'C9', 'C11', 'C12', 'C13'] %}
 with targets as (
     select
@@ -35,6 +36,7 @@ select
     o.attained,
     o.on_track,
     o.behind_reasons,
+    array_to_string(o.behind_reasons, '; ')  as behind_reasons_text,
     {%- for t in targets %}
     t.{{ t | lower }}_passed,
     {%- endfor %}
@@ -42,8 +44,12 @@ select
     dl.d2_passed,
     dl.d3_passed,
     coalesce(t.targets_in_force, [])      as targets_in_force,
-    coalesce(dl.as_of, {{ as_of_date() }}) as as_of
+    array_to_string(coalesce(t.targets_in_force, []), ', ') as targets_in_force_text,
+    coalesce(dl.as_of, {{ as_of_date() }}) as as_of,
+    s.catalogue,
+    s.catalogue_version
 from {{ ref('int_district_on_track') }} as o
 left join {{ ref('districts') }} as d on d.district_code = o.district_code
 left join targets as t on t.district_code = o.district_code and t.year = o.year
 left join deadlines as dl on dl.district_code = o.district_code and dl.year = o.year
+cross join {{ ref('catalogue_settings') }} as s
