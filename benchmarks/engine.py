@@ -29,7 +29,7 @@ from benchmarks.machine import describe, pin_to_one_core
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SCHOOL_EVENTS_PER_S = 50_000
-DRIVER_BATCH = 5000  # streams/embedded.py and streams/worker.py --batch-size default
+DRIVER_BATCH = 5000  # streams/embedded.py and junheng/worker.py --batch-size default
 BATCHES = (500, DRIVER_BATCH)
 
 

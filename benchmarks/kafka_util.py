@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 from junheng.settings import KafkaSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-#: production worker defaults (streams/worker.py); the benchmarks state when they differ
+#: production worker defaults (junheng/worker.py); the benchmarks state when they differ
 DEFAULT_BATCH_SIZE = 5000
 DEFAULT_BATCH_SECONDS = 0.2
 
@@ -128,7 +128,7 @@ def kill_process(proc: "subprocess.Popen[bytes]", log: Any) -> int:
 
 
 class Worker:
-    """``python -m streams.worker`` as a subprocess -- the real worker, started as the tests start
+    """``python -m junheng.worker`` as a subprocess -- the real worker, started as the tests start
     it -- with its log in a file and its counts (written after every batch) read back."""
 
     def __init__(self, servers: str, prefix: str, workdir: Path, *, app_id: str,
@@ -140,7 +140,7 @@ class Worker:
         self.log_path = workdir / "worker.log"
         env = dict(os.environ, JUNHENG_KAFKA_BOOTSTRAP=servers, JUNHENG_TOPIC_PREFIX=prefix,
                    PYTHONWARNINGS="ignore::DeprecationWarning", **(extra_env or {}))
-        cmd = [sys.executable, "-m", "streams.worker", "--warehouse", str(workdir / "warehouse"),
+        cmd = [sys.executable, "-m", "junheng.worker", "--warehouse", str(workdir / "warehouse"),
                "--app-id", app_id, "--batch-size", str(batch_size), "--batch-seconds", str(batch_seconds),
                "--counts-file", str(self.counts_file), "--log-every", "5", "--no-create-topics"]
         if not gx:

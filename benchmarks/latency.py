@@ -4,7 +4,7 @@
     python -m benchmarks.latency [--quick] [--rate 500] [--seconds 30] [--batch-seconds 0.2 1.0] [--json out.json]
 
 For each worker setting: a fresh prefix, a small synthetic city produced and processed by the real
-worker (``python -m streams.worker``, Great Expectations on) until it is caught up; then, for
+worker (``python -m junheng.worker``, Great Expectations on) until it is caught up; then, for
 ``--seconds``, events are produced at a steady ``--rate``:
 
 * background load -- school facts of the city re-sent as corrections (same payload, higher

@@ -9,7 +9,7 @@ all of it from the earliest offset in its own consumer group:
 
 * ``bare``       -- an aiokafka consumer that only decodes each value (the transport's ceiling);
 * ``bare+json``  -- the same, plus ``json.loads`` of every value;
-* ``worker``     -- ``python -m streams.worker`` (the real worker, a subprocess, production batch
+* ``worker``     -- ``python -m junheng.worker`` (the real worker, a subprocess, production batch
   settings, Great Expectations on as in production);
 * ``worker --no-gx`` -- the same without the Great Expectations suites;
 * on request (``--with-gx-in-process``, ``--with-plain-faust-delivery``) the worker with one

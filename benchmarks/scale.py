@@ -16,7 +16,7 @@ For each scale the benchmark
    ``junheng.build.build``): dbt, the GX marts checkpoint and the export are timed separately,
    because the build does all of them and only dbt is the "build time" target;
 4. produces the same file to Kafka under a fresh topic prefix and runs the **real Faust worker**
-   (``python -m streams.worker``, production defaults -- GX micro-batch suites on, batches of
+   (``python -m junheng.worker``, production defaults -- GX micro-batch suites on, batches of
    5,000 / 0.2 s -- except at national scale: GX off and 5-second batches, see ``Scale.worker_gx``)
    until it has read every message; peak RSS is the worker's ``VmHWM`` just before SIGTERM and its
    ``ru_maxrss`` after it exits. The run's topics (events, outputs, the facts changelog) are
@@ -317,7 +317,7 @@ def measure_build(p: Prepared, warehouse: Path, timeout_s: float) -> dict[str, A
 def measure_worker(p: Prepared, workdir: Path, timeout_s: float, gx: bool = True, batch_size: int = 5000,
                    batch_seconds: float = 1.0, max_loaded_districts: int | None = None,
                    produced: tuple[str, int] | None = None) -> dict[str, Any]:
-    """Produce the file to a fresh topic prefix, run ``python -m streams.worker`` until it has read
+    """Produce the file to a fresh topic prefix, run ``python -m junheng.worker`` until it has read
     every message, stop it, delete the run's topics. Peak RSS of the worker process.
 
     ``produced`` = (topic prefix, messages): use a topic an earlier (interrupted) run loaded
@@ -349,7 +349,7 @@ def measure_worker(p: Prepared, workdir: Path, timeout_s: float, gx: bool = True
             result["produce"] = {k: sent[k] for k in ("sent", "bytes", "elapsed_s")}
             total = int(sent["sent"])
         env = p.env() | {"JUNHENG_KAFKA_BOOTSTRAP": servers, "JUNHENG_TOPIC_PREFIX": prefix}
-        cmd = [sys.executable, "-m", "streams.worker", "--warehouse", str(warehouse), "--app-id", app_id,
+        cmd = [sys.executable, "-m", "junheng.worker", "--warehouse", str(warehouse), "--app-id", app_id,
                "--batch-size", str(batch_size), "--batch-seconds", str(batch_seconds),
                "--counts-file", str(counts_file), "--log-every", "30", "--no-create-topics"]
         cmd += [] if gx else ["--no-gx"]

@@ -305,7 +305,7 @@ def describe_topic(settings: KafkaSettings, topic: str) -> TopicAccess:
 
 # --------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ingestion.producer", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="junheng produce", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", help="JSONL event files (one event per line)")
     parser.add_argument("--topic", help="topic to write to (default: <JUNHENG_TOPIC_PREFIX>.events)")
     parser.add_argument("--create-topics", action="store_true",

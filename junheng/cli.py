@@ -75,7 +75,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     from rich.text import Text
 
     from junheng.compiled_engine import engine_kind
-    from junheng.summary import city_rows, district_rows, years_of
+    from rules.summary import city_rows, district_rows, years_of
     from junheng.terminal import markup
 
     console = Console()
@@ -261,7 +261,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from streams.worker import main as worker_main
+    from junheng.worker import main as worker_main
 
     return int(worker_main(args.args) or 0)
 
@@ -277,7 +277,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     from junheng.terminal import json_line
-    from streams.alerting.cli import exit_code, print_run, run_from_args
+    from junheng.alerting.cli import exit_code, print_run, run_from_args
 
     with hold_warehouse(args.warehouse, args.wait, create=False):
         run = run_from_args(args)
@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--as-of", type=iso_date, help=AS_OF_HELP)
     report.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     report.set_defaults(func=cmd_report)
-    from streams.alerting.cli import add_arguments as add_alert_arguments
+    from junheng.alerting.cli import add_arguments as add_alert_arguments
 
     alerts = add_alert_arguments(sub.add_parser("alerts", help="evaluate alerts on the marts and deliver them"))
     alerts.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)

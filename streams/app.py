@@ -74,7 +74,7 @@ __all__ = ["FACTS_TABLE", "StreamRuntime", "WorkerConfig", "create_app", "hold_f
 def create_app(settings: KafkaSettings, config: WorkerConfig, engine: Engine | None = None,
                on_statuses: StatusHook | None = None) -> tuple[faust.App, StreamRuntime]:
     """A configured Faust app with the events agent, the facts table and the runtime behind them.
-    `on_statuses`: the stream alerts' hook (streams/worker.py wires it; None: no stream alerts)."""
+    `on_statuses`: the stream alerts' hook (junheng/worker.py wires it; None: no stream alerts)."""
     quiet_clients()
     app_id = config.app_id or default_app_id(settings)
     datadir = WarehouseLayout(config.warehouse).worker_data.resolve()

@@ -23,7 +23,7 @@ from ingestion.lines import read_lines
 from ingestion.reference import load_districts
 from junheng.layout import WarehouseLayout
 from junheng.settings import settings
-from junheng.summary import city_rows, years_of
+from rules.summary import city_rows, years_of
 from rules import Catalogue, load_catalogue
 from rules.replay import replay_order
 from rules.state import DistrictState, Engine

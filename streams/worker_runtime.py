@@ -65,7 +65,7 @@ class StreamRuntime:
                  engine: Engine | None = None, on_statuses: StatusHook | None = None) -> None:
         """`table`: the facts table (a Faust table; a dict in tests). `on_statuses`: the stream
         alerts' hook, handed every landed batch's status changes; it must not block (the worker
-        entry, streams/worker.py, runs the alerts on a thread of their own)."""
+        entry, junheng/worker.py, runs the alerts on a thread of their own)."""
         self.app = app
         self.settings = settings
         self.config = config

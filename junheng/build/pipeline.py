@@ -283,7 +283,7 @@ def _preload_gx() -> threading.Thread:
 def _evaluate_alerts(warehouse: Path, as_of: dt.date, database: Path) -> Any:
     """The alert stage: evaluate the freshly built marts of the working database (and the landed
     statuses), land the state changes, queue them for the receivers the environment names."""
-    from streams.alerting.run import AlertConfig, env_alertmanager_url, env_webhook_url, evaluate
+    from junheng.alerting.run import AlertConfig, env_alertmanager_url, env_webhook_url, evaluate
 
     return evaluate(warehouse, as_of=as_of, alertmanager_url=env_alertmanager_url(), webhook_url=env_webhook_url(),
                     kafka=False, config=AlertConfig.from_env(duckdb_path=database))

@@ -11,8 +11,8 @@ import pytest
 
 from alerting_helpers import AM_CONFIG, AS_OF, fake_marts, wait_until
 
-from streams.alerting import AlertConfig, evaluate_and_send
-from streams.alerting.delivery import RetryPolicy
+from junheng.alerting import AlertConfig, evaluate_and_send
+from junheng.alerting.delivery import RetryPolicy
 
 CONFIG = AlertConfig(stream=False, retry=RetryPolicy(attempts=2, backoff_s=0.05, timeout_s=5))
 

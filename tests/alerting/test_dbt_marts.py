@@ -7,10 +7,10 @@ import duckdb
 import pytest
 from alerting_helpers import AS_OF, dbt, wait_until
 
-from streams.alerting import AlertConfig, evaluate_and_send
-from streams.alerting.delivery import RetryPolicy
-from streams.alerting.history import read_history
-from streams.alerting.sources import read_marts
+from junheng.alerting import AlertConfig, evaluate_and_send
+from junheng.alerting.delivery import RetryPolicy
+from junheng.alerting.history import read_history
+from junheng.alerting.sources import read_marts
 
 pytestmark = [pytest.mark.slow]
 CONTRACT = ["alert_id", "district_code", "rule_id", "severity", "state", "starts_at", "ends_at", "summary"]

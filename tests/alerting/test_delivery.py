@@ -7,11 +7,11 @@ import json
 
 from alerting_helpers import free_port
 
-from streams.alerting import AlertConfig, StreamAlerter, load_book, state_path
-from streams.alerting.delivery import (KafkaAlertSink, RetryPolicy, WebhookClient, alertmanager_item,
+from junheng.alerting import AlertConfig, StreamAlerter, load_book, state_path
+from junheng.alerting.delivery import (KafkaAlertSink, RetryPolicy, WebhookClient, alertmanager_item,
                                        kafka_message, webhook_payload)
-from streams.alerting.history import read_history
-from streams.alerting.model import FIRING, RESOLVED
+from junheng.alerting.history import read_history
+from junheng.alerting.model import FIRING, RESOLVED
 
 FAST = RetryPolicy(attempts=3, backoff_s=0.01, timeout_s=2.0)
 
@@ -90,7 +90,7 @@ def test_kafka_send_failures_are_retried_and_reported():
 
 
 def test_wire_formats():
-    from streams.alerting.model import Alert, alert_event
+    from junheng.alerting.model import Alert, alert_event
 
     now = dt.datetime(2026, 6, 30, 8, 0, tzinfo=dt.timezone.utc)
     a = Alert(alertname="DistrictBehind", district_code="370203", rule_id="C5", year=2025, severity="major",

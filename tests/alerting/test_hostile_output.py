@@ -5,7 +5,7 @@ Before: alert summaries went to the terminal raw (a district name's ESC/OSC/BEL 
 the reader's terminal); the webhook URL was printed as given, `?token=…` and `user:pass@` included,
 in the normal and the `--json` output and in failure messages; and a `user:pass@` URL was never
 delivered (urllib read `pass@host:port` as the port). Now names go through junheng.terminal.plain,
-URLs through streams.alerting.urls.redact_url, and the credentials go as a Basic header.
+URLs through junheng.alerting.urls.redact_url, and the credentials go as a Basic header.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from alerting_helpers import AS_OF, ROOT, fake_marts
 
-from streams.alerting.urls import redact_url, scrub, split_credentials
+from junheng.alerting.urls import redact_url, scrub, split_credentials
 
 JUNHENG = shutil.which("junheng", path=str(Path(sys.executable).parent))
 HOSTILE_NAME = "\x1b]0;owned\x07北区\x1b[2J\x9b31m"
@@ -194,7 +194,7 @@ def test_split_credentials_and_scrub():
 
 
 def test_alertmanager_client_sends_url_credentials_as_basic_auth(auth_receiver):
-    from streams.alerting.delivery import AlertmanagerClient, RetryPolicy
+    from junheng.alerting.delivery import AlertmanagerClient, RetryPolicy
 
     base = auth_receiver.url().split("/hook")[0]                   # http://alerts:…@127.0.0.1:port
     client = AlertmanagerClient(base, RetryPolicy(attempts=1, timeout_s=5))

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-from streams.alerting import AlertConfig, StreamAlerter
-from streams.alerting.delivery import RetryPolicy
-from streams.alerting.model import DISTRICT_ATTAINMENT_LOST, fingerprint
+from junheng.alerting import AlertConfig, StreamAlerter
+from junheng.alerting.delivery import RetryPolicy
+from junheng.alerting.model import DISTRICT_ATTAINMENT_LOST, fingerprint
 
 pytestmark = [pytest.mark.kafka]
 

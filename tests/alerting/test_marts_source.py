@@ -8,9 +8,9 @@ import json
 import duckdb
 from alerting_helpers import AS_OF, fake_marts
 
-from streams.alerting import AlertConfig, evaluate_and_send
-from streams.alerting.model import FIRING
-from streams.alerting.sources import read_marts
+from junheng.alerting import AlertConfig, evaluate_and_send
+from junheng.alerting.model import FIRING
+from junheng.alerting.sources import read_marts
 
 NO_STREAM = AlertConfig(stream=False)
 
@@ -102,7 +102,7 @@ def test_unreadable_marts_resolve_nothing(tmp_path):
 
 
 def test_command_line(tmp_path, capsys, monkeypatch):
-    from streams.alerting.cli import main
+    from junheng.alerting.cli import main
 
     for name in ("JUNHENG_ALERTMANAGER_URL", "JUNHENG_ALERT_WEBHOOK_URL", "JUNHENG_ALERT_RETRIES"):
         monkeypatch.delenv(name, raising=False)

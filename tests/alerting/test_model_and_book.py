@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from streams.alerting.book import AlertBook, covers_sources, load_book, save_book
-from streams.alerting.model import (CITY_OFF_TRACK, DISTRICT_BEHIND, FIRING, MARTS, RESOLVED, STREAM, Alert,
+from junheng.alerting.book import AlertBook, covers_sources, load_book, save_book
+from junheng.alerting.model import (CITY_OFF_TRACK, DISTRICT_BEHIND, FIRING, MARTS, RESOLVED, STREAM, Alert,
                                     alert_event, canonical_identity, fingerprint)
 
 T0 = dt.datetime(2026, 6, 30, 8, 0, tzinfo=dt.timezone.utc)
@@ -144,7 +144,7 @@ def test_book_persists_as_json_and_continues_where_it_stopped(tmp_path):
 
 
 def test_outbox_delivery_and_bound():
-    from streams.alerting import book as book_module
+    from junheng.alerting import book as book_module
 
     book = AlertBook()
     book.enqueue("kafka", [{"event_id": f"e{i}"} for i in range(3)])

@@ -27,7 +27,7 @@ from alerting_helpers import AS_OF, ROOT, Alertmanager, alertmanager_binary, am_
 from tls_helpers import Certs, alertmanager_web_config, make_test_ca, start_auth_receiver
 
 from junheng.settings import AlertSettings
-from streams.alerting.delivery import AlertmanagerClient, ReceiverAuth
+from junheng.alerting.delivery import AlertmanagerClient, ReceiverAuth
 
 BEHIND = ("370203", 2025, 2023, False, False, ["C5: only 0 of 4 (0%)", "C9: pay 1.08e+05, needs >= 1.12e+05"])
 DEADLINE = ("370211", 2025, 2023, True, False, ["D3: no recognition_application by the deadline 2026-05-31"])

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from factories import good_district, inspection
 
-from streams.alerting import AlertConfig, StreamAlerter, evaluate_and_send, load_book, state_path
-from streams.alerting.history import read_history
-from streams.alerting.model import DISTRICT_ATTAINMENT_LOST, FIRING, RESOLVED, fingerprint
-from streams.alerting.sources import apply_statuses, attainment_alerts
+from junheng.alerting import AlertConfig, StreamAlerter, evaluate_and_send, load_book, state_path
+from junheng.alerting.history import read_history
+from junheng.alerting.model import DISTRICT_ATTAINMENT_LOST, FIRING, RESOLVED, fingerprint
+from junheng.alerting.sources import apply_statuses, attainment_alerts
 from streams.embedded import EmbeddedRunner
 
 AS_OF = dt.date(2026, 6, 30)

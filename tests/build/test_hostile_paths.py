@@ -5,7 +5,7 @@ Before: a `'` in the path ended dbt's string literals (`glob('…')`, the source
 alert evaluator's stream source failed on the same quote yet was reported "ok"; a `?` or `#` made
 dbt-duckdb open a database of another name. Now the path is quoted and its glob characters escaped
 wherever it reaches SQL (dbt_project/macros/landing.sql, the sources' external_location,
-streams/alerting/sources.py), and a path with `?` or `#` is refused before dbt starts.
+junheng/alerting/sources.py), and a path with `?` or `#` is refused before dbt starts.
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def _manifest(warehouse: Path) -> dict:
 def test_a_hostile_warehouse_path_builds_the_same_marts(built, tmp_path):
     from ingestion.synthetic import generate_city
     from junheng.build import build
-    from streams.alerting import AlertConfig
-    from streams.alerting.run import evaluate_and_send
+    from junheng.alerting import AlertConfig
+    from junheng.alerting.run import evaluate_and_send
     from streams.embedded import EmbeddedRunner
 
     wh = tmp_path / HOSTILE

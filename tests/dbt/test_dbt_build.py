@@ -272,7 +272,7 @@ def test_accountability_and_city_equal_the_engine(con, built):
 
 
 def check_accountability(con, states):
-    from junheng.summary import city_rows, years_of
+    from rules.summary import city_rows, years_of
 
     acc = {(r["district_code"], r["year"]): r for r in _rows(con, "select * from main.mart_district_accountability")}
     for code, state in states.items():

@@ -32,7 +32,7 @@ def kafka_settings(bootstrap: str, prefix: str) -> Any:
 
 
 class WorkerProcess:
-    """`python -m streams.worker` as a subprocess, its log in a file, its counts in a JSON file."""
+    """`python -m junheng.worker` as a subprocess, its log in a file, its counts in a JSON file."""
 
     def __init__(self, bootstrap: str, prefix: str, warehouse: Path, log_path: Path, *,
                  counts_file: Path | None = None, batch_size: int = 500, batch_seconds: float = 0.5,
@@ -45,7 +45,7 @@ class WorkerProcess:
                    PYTHONWARNINGS="ignore::DeprecationWarning")
         # the tests' fault plugin (tests/plugins: installs what JUNHENG_FAULT_* asks, else nothing)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PLUGINS), str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-        cmd = [sys.executable, "-m", "streams.worker", "--warehouse", str(warehouse),
+        cmd = [sys.executable, "-m", "junheng.worker", "--warehouse", str(warehouse),
                "--batch-size", str(batch_size), "--batch-seconds", str(batch_seconds),
                "--counts-file", str(self.counts_file), "--log-every", "5"]
         if worker_id:

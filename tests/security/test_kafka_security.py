@@ -135,7 +135,7 @@ def test_a_wrong_password_is_one_clear_line(secured: Secured, tmp_path):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("JUNHENG_KAFKA_")},
            **secured.env(secured.worker, wrong), "PYTHONPATH": str(PROJECT_ROOT)}
     t0 = time.monotonic()
-    worker = subprocess.run([sys.executable, "-m", "streams.worker", "--warehouse", str(tmp_path / "wh"), *WORKER_ARGS],
+    worker = subprocess.run([sys.executable, "-m", "junheng.worker", "--warehouse", str(tmp_path / "wh"), *WORKER_ARGS],
                             env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert worker.returncode == 2 and time.monotonic() - t0 < 30, worker.stderr[-3000:]
     assert "Traceback" not in worker.stderr
@@ -180,7 +180,7 @@ def test_rotating_passwords_while_the_worker_runs(secured: Secured, tmp_path, mo
 
     # restarted, it needs the new password
     refused = subprocess.run(
-        [sys.executable, "-m", "streams.worker", "--warehouse", str(tmp_path / "refused"), *WORKER_ARGS],
+        [sys.executable, "-m", "junheng.worker", "--warehouse", str(tmp_path / "refused"), *WORKER_ARGS],
         env={**os.environ, **secured.env(secured.worker, old_worker), "PYTHONPATH": str(PROJECT_ROOT)},
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "refused the login" in refused.stderr

@@ -1,5 +1,5 @@
 -- Alerts on districts (and the city) falling behind: one row per alert × state change, from the
--- history the alert evaluator lands (streams/alerting: landing/alert_events, one Parquet file per
+-- history the alert evaluator lands (junheng/alerting: landing/alert_events, one Parquet file per
 -- evaluation that changed something). A firing row opens an episode (starts_at, ends_at null); a
 -- resolved row closes it (same starts_at, ends_at). alert_id is the stable fingerprint of
 -- alertname + district_code + rule_id + year (docs/alerts.md). City alerts have district_code null

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streams.alerting.model import parse_time
+from junheng.alerting.model import parse_time
 from streams.landing import LandingWriter
 
 TABLE = "alert_events"

@@ -27,18 +27,18 @@ from typing import Any, Callable, Mapping, Sequence
 
 from junheng.layout import WarehouseLayout
 from junheng.settings import AlertSettings
-from streams.alerting.book import (DEFAULT_RETENTION, AlertBook, Changes, Covers, book_lock, covers_sources,
+from junheng.alerting.book import (DEFAULT_RETENTION, AlertBook, Changes, Covers, book_lock, covers_sources,
                                    load_book, save_book, state_path)
-from streams.alerting.delivery import (ALERTMANAGER, KAFKA, WEBHOOK, AlertmanagerClient, DeliveryReport,
+from junheng.alerting.delivery import (ALERTMANAGER, KAFKA, WEBHOOK, AlertmanagerClient, DeliveryReport,
                                        KafkaAlertSink, ReceiverAuth, RetryPolicy, WebhookClient, alertmanager_item,
                                        kafka_message)
-from streams.alerting.describe import RuleBook
-from streams.alerting.history import AlertEventWriter
-from streams.alerting.model import MARTS, RESOLVED, STREAM, Alert, alert_event, utcnow
-from streams.alerting.sources import (ATTAINMENT_MEMORY, SourceResult, apply_statuses, attainment_alerts,
+from junheng.alerting.describe import RuleBook
+from junheng.alerting.history import AlertEventWriter
+from junheng.alerting.model import MARTS, RESOLVED, STREAM, Alert, alert_event, utcnow
+from junheng.alerting.sources import (ATTAINMENT_MEMORY, SourceResult, apply_statuses, attainment_alerts,
                                       district_names, landed_statuses, read_marts)
 
-log = logging.getLogger("streams.alerting")
+log = logging.getLogger("junheng.alerting")
 
 DEFAULT_RESEND_TTL = dt.timedelta(hours=6)
 

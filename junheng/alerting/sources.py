@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from streams.alerting.describe import ATTAINMENT, DCY, RuleBook, district_label, fix_text, items_text
-from streams.alerting.model import (CITY_OFF_TRACK, CITY_TARGET_MISSED, DISTRICT_ATTAINMENT_LOST, DISTRICT_BEHIND,
+from junheng.alerting.describe import ATTAINMENT, DCY, RuleBook, district_label, fix_text, items_text
+from junheng.alerting.model import (CITY_OFF_TRACK, CITY_TARGET_MISSED, DISTRICT_ATTAINMENT_LOST, DISTRICT_BEHIND,
                                     DISTRICT_DEADLINE_MISSED, DISTRICT_VETOED, MARTS, STREAM, Alert)
 
 DEADLINES = frozenset({"D1", "D2", "D3"})

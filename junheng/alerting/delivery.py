@@ -20,7 +20,7 @@ event as JSON (UTF-8, keys sorted). The producer is kafka-python's (idempotent, 
 
 Receiver URLs. A ``user:pass@`` in an Alertmanager or webhook URL is sent as an ``Authorization:
 Basic`` header (the URL is requested without it); a report's ``target`` and ``error`` show the URL
-redacted (:mod:`streams.alerting.urls`), never its credentials, query values or token segments.
+redacted (:mod:`junheng.alerting.urls`), never its credentials, query values or token segments.
 
 Receiver credentials and TLS (:class:`ReceiverAuth`, from the environment: ``JUNHENG_ALERT_WEBHOOK_TOKEN``
 or ``…_WEBHOOK_USERNAME``/``…_PASSWORD``, ``JUNHENG_ALERTMANAGER_USERNAME``/``…_PASSWORD``,
@@ -42,8 +42,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from streams.alerting.model import FIRING, Alert, rfc3339
-from streams.alerting.urls import redact_url, scrub, split_credentials
+from junheng.alerting.model import FIRING, Alert, rfc3339
+from junheng.alerting.urls import redact_url, scrub, split_credentials
 
 ALERTMANAGER = "alertmanager"
 WEBHOOK = "webhook"

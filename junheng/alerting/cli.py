@@ -1,4 +1,4 @@
-"""`junheng alerts` (and `python -m streams.alerting`): evaluate the warehouse, deliver, report.
+"""`junheng alerts` (and `python -m junheng.alerting`): evaluate the warehouse, deliver, report.
 
     junheng alerts [--warehouse DIR] [--as-of DATE] [--alertmanager-url URL] [--webhook-url URL]
                    [--kafka] [--years 2024,2025] [--no-stream] [--no-marts] [--json]
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 from junheng.settings import AlertSettings
 
 if TYPE_CHECKING:
-    from streams.alerting.run import AlertRun
+    from junheng.alerting.run import AlertRun
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run_from_args(args: argparse.Namespace) -> AlertRun:
-    from streams.alerting.run import AlertConfig, evaluate_and_send
+    from junheng.alerting.run import AlertConfig, evaluate_and_send
 
     years = [int(y) for y in args.years.split(",")] if args.years else None
     config = AlertConfig.from_env(years=years, marts=not args.no_marts, stream=not args.no_stream)
@@ -59,7 +59,7 @@ def print_run(run: AlertRun) -> None:
     """The run for a person at a terminal. Everything from data (district names in summaries,
     paths, error texts, receiver addresses) goes through :func:`junheng.terminal.plain`, so a
     control sequence in a name is shown, not executed; receiver addresses are already redacted
-    (:func:`streams.alerting.urls.redact_url`)."""
+    (:func:`junheng.alerting.urls.redact_url`)."""
     from junheng.terminal import plain as p
 
     c = run.as_dict()["counts"]

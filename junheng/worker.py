@@ -1,6 +1,6 @@
 """Run the Kafka worker: the Faust app of streams/app.py, from the command line, with its stream alerts.
 
-    python -m streams.worker --warehouse DIR [--batch-size 5000] [--batch-seconds 0.2]
+    python -m junheng.worker --warehouse DIR [--batch-size 5000] [--batch-seconds 0.2]
 
 Connection, security and topic names come from the JUNHENG_KAFKA_* and JUNHENG_TOPIC_PREFIX
 environment variables (junheng/settings.py). The worker creates the project's topics if they
@@ -21,11 +21,11 @@ from junheng import settings as junheng_settings
 from junheng.settings import KafkaSettings
 from streams.runtime import tune_gc
 
-log = logging.getLogger("streams.worker")
+log = logging.getLogger("junheng.worker")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m streams.worker", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="junheng worker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--warehouse", default=str(junheng_settings.default_warehouse()),
                         help="landing/ goes here, and worker-counts.json (default: JUNHENG_WAREHOUSE or ./warehouse)")
     parser.add_argument("--batch-size", type=int, default=5000, help="events per micro-batch at most (5000)")
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class StreamAlerts:
-    """The worker's stream alerts (a district losing attainment, streams/alerting), off the hot
+    """The worker's stream alerts (a district losing attainment, junheng/alerting), off the hot
     path: the pipeline hands each landed batch's status rows to :meth:`submit`, which queues them
     for one thread of their own and returns at once. If an evaluation fails, the next
     ``junheng alerts`` rebuilds the same state from the landing. Wired here, in the worker's entry,
@@ -156,7 +156,7 @@ class StreamAlerts:
     def __init__(self, warehouse: Path) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from streams.alerting.run import StreamAlerter, env_alertmanager_url, env_webhook_url
+        from junheng.alerting.run import StreamAlerter, env_alertmanager_url, env_webhook_url
 
         self.alerter = StreamAlerter(warehouse, alertmanager_url=env_alertmanager_url(),
                                      webhook_url=env_webhook_url(), kafka=True)

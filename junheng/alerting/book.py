@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from junheng.layout import WarehouseLayout
-from streams.alerting.model import FIRING, RESOLVED, Alert, rfc3339
+from junheng.alerting.model import FIRING, RESOLVED, Alert, rfc3339
 
 STATE_VERSION = 1
 #: resolved alerts are kept this long in the book (then forgotten; their history is in mart_alerts)
@@ -175,7 +175,7 @@ class AlertBook:
         version = d.get("version", STATE_VERSION)
         if version != STATE_VERSION:
             raise ValueError(f"alert state version {version} is not {STATE_VERSION}")
-        from streams.alerting.model import parse_time
+        from junheng.alerting.model import parse_time
 
         alerts = {aid: Alert.from_dict(a) for aid, a in (d.get("alerts") or {}).items()}
         return cls(alerts, d.get("memory") or {}, d.get("outbox") or {}, d.get("dropped") or {},
