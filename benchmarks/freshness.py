@@ -61,9 +61,9 @@ def _measured(cmd: Sequence[str], env: dict[str, str], log_path: Path, timeout_s
     timer = shutil.which("time", path="/usr/bin:/bin")
     if timer is None:
         return _run_measured(cmd, env, log_path, timeout_s)
-    m = _run_measured([timer, "-f", "JUNHENG_MAXRSS_KB=%M", *cmd], env, log_path, timeout_s)
+    m = _run_measured([timer, "-f", "peak-rss-kb=%M", *cmd], env, log_path, timeout_s)
     for line in reversed(log_path.with_suffix(".err").read_text(encoding="utf-8", errors="replace").splitlines()):
-        if line.startswith("JUNHENG_MAXRSS_KB="):
+        if line.startswith("peak-rss-kb="):
             kib = int(line.split("=", 1)[1])
             m.update(peak_rss_bytes=kib * 1024, peak_rss_mib=round(kib / 1024, 1))
             break

@@ -521,7 +521,8 @@ def _apportioned_facilities(facilities: Mapping[str, Any] | None, level: str, st
     if facilities is None:
         return None
     if "sections" in facilities:
-        return facilities["sections"].get(level)
+        reported: dict[str, float] | None = facilities["sections"].get(level)
+        return reported
     whole = facilities.get("school")
     if whole is None or students is None or not total_students:
         return None

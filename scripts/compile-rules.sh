@@ -26,7 +26,9 @@ cd "$tmp"
 # the hot path: these modules and the rule kinds (rules/kinds/, all but its __init__); the list is
 # junheng/compiled_engine.py's COMPILED_MODULES
 ../../.venv/bin/mypyc rules/logic.py rules/moments.py rules/sections.py rules/contributions.py \
-  rules/district.py rules/state.py rules/facts.py rules/model.py rules/kinds/[!_]*.py >/dev/null
+  rules/district.py rules/state.py rules/facts.py rules/model.py rules/kinds/[!_]*.py >mypyc.log 2>&1 \
+  || { grep -E "error:" mypyc.log >&2 || tail -20 mypyc.log >&2; exit 1; }
+rm -f mypyc.log
 rm -rf build  # mypyc's intermediate C files; the .so files stay
 cd ../..
 .venv/bin/python -m junheng.compiled_engine --write-digest "$tmp"

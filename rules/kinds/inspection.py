@@ -25,7 +25,7 @@ class Inspection(RuleKind):
         return False
 
     def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
-        return fact == "inspection:" + rule.params["item"]
+        return bool(fact == "inspection:" + rule.params["item"])
 
 
 KIND: Final[Inspection] = Inspection("inspection")

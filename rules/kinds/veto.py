@@ -28,7 +28,7 @@ class Veto(RuleKind):
         return False
 
     def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
-        return fact == "inspection:" + rule.params["item"]
+        return bool(fact == "inspection:" + rule.params["item"])
 
 
 KIND: Final[Veto] = Veto("veto")
