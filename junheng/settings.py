@@ -193,7 +193,7 @@ class Settings:
         unknown = set(overrides) - set(values)
         if unknown:
             raise TypeError(f"no such setting: {sorted(unknown)}")
-        values.update({k: (Path(v) if k in ("warehouse", "districts") and v is not None else v)
+        values.update({k: (Path(str(v)) if k in ("warehouse", "districts") and v is not None else v)
                        for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 
