@@ -325,7 +325,7 @@ def _count_all(rel: _Relation, rules: Mapping[int, tuple[MapRule, str]]) -> dict
     (a column that is not there) is counted alone, to say which: its entry is then the error."""
     def select(items: Mapping[int, tuple[MapRule, str]]) -> str:
         parts = []
-        for i, (rule, scope) in items.items():
+        for rule, scope in items.values():
             parts += [f"count(*) filter (where {scope})",
                       f"count(*) filter (where ({scope}) and ({rule.missing}))",
                       f"count(*) filter (where ({scope}) and not ({rule.missing}) and ({rule.unexpected}))"]

@@ -230,7 +230,7 @@ class AlertmanagerClient:
         report = DeliveryReport(ALERTMANAGER, redact_url(self.base), True)
         for i in range(0, len(items), CHUNK):
             chunk = list(items[i:i + CHUNK])
-            ok, attempts, error = _retry(self.retry, lambda: post_json(
+            ok, attempts, error = _retry(self.retry, lambda chunk=chunk: post_json(
                 f"{self.base}/api/v2/alerts", chunk, self.retry.timeout_s, self.headers, self.auth), self.sleep)
             report.attempts += attempts
             if not ok:
@@ -285,7 +285,7 @@ class WebhookClient:
         for i in range(0, len(events), CHUNK):
             chunk = list(events[i:i + CHUNK])
             payload = webhook_payload(chunk, run_id=run_id, evaluated_at=evaluated_at, as_of=as_of)
-            ok, attempts, error = _retry(self.retry, lambda: post_json(
+            ok, attempts, error = _retry(self.retry, lambda payload=payload: post_json(
                 self.url, payload, self.retry.timeout_s, {"X-Junheng-Run": run_id, **self.headers}, self.auth),
                 self.sleep)
             report.attempts += attempts
