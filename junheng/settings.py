@@ -4,7 +4,7 @@
     settings = Settings.from_env(catalogue="x")     # a command-line option overrides its variable
 
 :data:`VARIABLES` lists each variable once -- name, default, meaning -- and is the README's
-table (tests/test_settings.py checks that the README lists exactly these, and that no other module
+table (tests/junheng/test_settings.py checks that the README lists exactly these, and that no other module
 reads a ``JUNHENG_*`` variable). Secrets (the SASL password, receivers' tokens and passwords) are
 only ever read from the environment, never from a file in the repository, and never printed
 (``repr=False``).

@@ -23,7 +23,7 @@ import duckdb
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PROJECT = ROOT / "dbt_project"
 BIN = Path(sys.executable).parent
 AS_OF = dt.date(2026, 6, 30)           # deadlines judged, and alerts read, on a fixed date
