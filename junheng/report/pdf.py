@@ -30,8 +30,8 @@ class PdfError(ReportError):
 
 
 def find_chromium() -> Path:
-    """Debian's `chromium` on PATH (or /usr/bin/chromium); PdfError naming the package when absent."""
-    found = shutil.which("chromium") or ("/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
+    """Debian's `chromium` on PATH (/usr/bin); PdfError naming the package when absent."""
+    found = shutil.which("chromium")
     if not found:
         raise PdfError(MISSING)
     return Path(found)

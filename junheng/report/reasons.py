@@ -87,8 +87,9 @@ def _rate(book: RuleBook, rule_id: str | None, done: int, base: int, pct: float)
     en += f", needs ≥ {fmt_number(float(need_pct), 0)}%"
     if not short:
         return Reason(zh, en)
-    return Reason(f"{zh}，差 {short} 所", f"{en}: short of {short} schools", f"差 {short} 所",
-                  f"short of {short} schools")
+    schools = "school" if short == 1 else "schools"
+    return Reason(f"{zh}，差 {short} 所", f"{en}: short of {short} {schools}", f"差 {short} 所",
+                  f"short of {short} {schools}")
 
 
 def _milestone(name: str) -> tuple[str, str]:

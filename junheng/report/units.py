@@ -148,5 +148,5 @@ def fmt_amount(x: float, unit: Unit, *, gap: bool = False) -> tuple[str, str]:
     number = fmt_number(x, digits)
     if not unit.zh:
         return number, number
-    sep_zh = "" if unit.zh in ("%",) else " "
-    return f"{number}{sep_zh}{unit.zh}", f"{number} {unit.en}"
+    en_unit = unit.en[:-1] if number == "1" and unit.whole and unit.en.endswith("s") else unit.en
+    return f"{number} {unit.zh}", f"{number} {en_unit}"

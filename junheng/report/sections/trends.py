@@ -4,8 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from junheng.report import svg
+from junheng.report.data import sort_ids
 from junheng.report.markup import Markup, el, join
-from junheng.report.sections.common import Ctx, bi, mark, reason_items, yes_no
+from junheng.report.reasons import split_item
+from junheng.report.sections.common import Ctx, bi, mark, yes_no
 
 __all__ = ["trends"]
 
@@ -52,7 +54,9 @@ def trends(ctx: Ctx) -> Markup:
         reason_cell = [mark(on_track, yes_no(on_track, "如期 on track", "落后 behind")), " ",
                        yes_no(on_track, "如期 on track", "落后 behind", "待定 undecided")]
         if reasons:
-            reason_cell.append(reason_items(ctx, reasons))
+            ids = sort_ids(rid for rid, _ in map(split_item, reasons) if rid)
+            reason_cell += [" ", join(*[join(el("span", i, class_="id"), " ") for i in ids]),
+                            el("a", "详情 details", href=f"#district-{code}", class_="details")]
         trs.append(el("tr", ctx.district_cell(code),
                       el("td", spark_f, el("span", f"{first_f:.0f} → {last_f:.0f}" if first_f is not None
                                            and last_f is not None else "", class_="spark-val"),
