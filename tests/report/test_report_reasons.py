@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from junheng.report.reasons import explain, explain_item, split_item
+from junheng.report.reasons import explain_item, split_item
 from junheng.report.rulebook import RuleBook, load_rulebook
 from junheng.report.sections.gaps import indicator_gap
 from junheng.report.units import UNITS, fmt_amount, fmt_number, unit_of

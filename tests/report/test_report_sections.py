@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from _dom import parse
+
 from junheng.report import write_report
 
 AS_OF = dt.date(2026, 6, 30)
