@@ -97,7 +97,7 @@ def test_a_missed_section_indicator_says_what_its_input_lacks():
     row = {"indicator": "R6", "indicator_name_zh": "生均教学仪器设备值", "indicator_name_en": "Equipment value per student",
            "value": 2000.0, "threshold": 2500.0, "unit": "yuan per student", "students": 15, "scale": 1.0}
     zh, en = indicator_gap(row)
-    assert zh == "R6 生均教学仪器设备值 2,000 元/生，需 ≥ 2,500，差 7,500 元（15 名学生）"
+    assert zh == "R6 生均教学仪器设备值 2,000 元/生，需 ≥ 2,500 元/生，差 7,500 元（15 名学生）"
     assert en.endswith("short of 7,500 yuan (15 students)")
     teachers = {"indicator": "R1", "value": 3.55, "threshold": 4.2, "unit": "teachers per 100 students",
                 "students": 845, "scale": 100.0}

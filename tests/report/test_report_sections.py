@@ -134,7 +134,8 @@ def test_alerts_are_chinese_first_with_the_rule_named_and_since_to_the_minute(pl
     summary = cells[3]
     zh, en = summary.find_all("div")
     assert zh.text().startswith("平度市 2025 年未达到 C9") and "差 3,300 元" in zh.text()
-    assert en.text() == "平度市 (370283) is behind the plan in 2025 on C9"
+    assert en.text() == ("Pingdu City (2025) misses C9 (Teachers' average pay at least civil servants' (as G8)): "
+                         "teachers' average pay 108,900 yuan, needs ≥ 112,200 yuan: short of 3,300 yuan")
     assert "重要 major" in cells[0].text()
 
 

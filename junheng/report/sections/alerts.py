@@ -57,8 +57,15 @@ def _summary_cell(ctx: Ctx, alert: dict[str, Any]) -> Markup:
     reasons = alert_reasons(ctx, alert)
     head = f"{who}{f' {year} 年' if year is not None else ''}未达到 {rule_id or ''}{f'（{zh_name}）' if zh_name else ''}"
     zh = head + ("：" + "；".join(r.zh for r in reasons) if reasons else "")
-    return el("td", el("div", zh, class_="zh"), el("div", alert.get("summary") or "", class_="en", lang="en"),
-              class_="summary")
+    # the mart's English summary carries the engine's reason as written; with the reasons in words,
+    # the English line says the same as the Chinese one
+    en = alert.get("summary") or ""
+    if reasons:
+        who_en = ctx.name_en(code) if code else "The city"
+        en_name = ctx.d.rule_name(rule_id)[1] if rule_id else ""
+        en = (f"{who_en}{f' ({year})' if year is not None else ''} misses {rule_id}"
+              + (f" ({en_name})" if en_name else "") + ": " + "; ".join(r.en for r in reasons))
+    return el("td", el("div", zh, class_="zh"), el("div", en, class_="en", lang="en"), class_="summary")
 
 
 def alerts(ctx: Ctx) -> Markup:

@@ -38,8 +38,8 @@ def indicator_gap(row: dict[str, Any]) -> tuple[str, str]:
     if value is None or threshold is None:
         reason = row.get("missing_reason") or "no value"
         return f"{ind} {name_zh}：缺少数据（{reason}）", f"{ind} {name_en}: no value ({reason})"
-    zh = f"{ind} {name_zh} {fmt_number(value)} {per_zh}，需 ≥ {fmt_number(threshold)}"
-    en = f"{ind} {name_en} {fmt_number(value)} {per_en}, needs ≥ {fmt_number(threshold)}"
+    zh = f"{ind} {name_zh} {fmt_number(value)} {per_zh}，需 ≥ {fmt_number(threshold)} {per_zh}"
+    en = f"{ind} {name_en} {fmt_number(value)} {per_en}, needs ≥ {fmt_number(threshold)} {per_en}"
     students, scale = row.get("students"), row.get("scale") or 1.0
     if students and threshold > value:
         unit = unit_for_indicator(row.get("unit"))

@@ -6,6 +6,7 @@ from typing import Any
 from junheng.report import svg
 from junheng.report.data import sort_ids
 from junheng.report.markup import Markup, el, join
+from junheng.report.reasons import explain_item
 from junheng.report.sections.common import VERDICT, Ctx, bi, mark, yes_no
 
 __all__ = ["matrix"]
@@ -75,7 +76,8 @@ def matrix(ctx: Ctx) -> Markup:
         on_track = acc.get("on_track") if acc else None
         reasons = list(acc.get("behind_reasons") or []) if acc else []
         tip = "\n".join([f"{ctx.short(code)} {latest}: {yes_no(on_track, '如期 on track', '落后 behind')}"]
-                        + [f"  {x}" for x in reasons]) if acc else "无数据 no data"
+                        + [f"  {rid or ''} {'；'.join(r.zh for r in rs)}"
+                           for rid, rs in (explain_item(x, ctx.d.book) for x in reasons)]) if acc else "无数据 no data"
         trs.append(el("tr", ctx.district_cell(code), el("td", declared if declared is not None else "?",
                                                          class_="num"),
                       [matrix_cell(ctx, code, y, declared) for y in years],
