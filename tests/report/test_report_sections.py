@@ -134,9 +134,18 @@ def test_alerts_are_chinese_first_with_the_rule_named_and_since_to_the_minute(pl
     summary = cells[3]
     zh, en = summary.find_all("div")
     assert zh.text().startswith("平度市 2025 年未达到 C9") and "差 3,300 元" in zh.text()
-    assert en.text() == ("Pingdu City (2025) misses C9 (Teachers' average pay at least civil servants' (as G8)): "
-                         "teachers' average pay 108,900 yuan, needs ≥ 112,200 yuan: short of 3,300 yuan")
+    assert en.text() == ("Pingdu City (2025) misses C9: teachers' average pay 108,900 yuan, needs ≥ 112,200 yuan: "
+                         "short of 3,300 yuan")
     assert "重要 major" in cells[0].text()
+
+
+def test_since_prefers_the_time_the_district_fell_behind_when_the_mart_has_it():
+    from junheng.report.alertstate import since
+
+    fired = dt.datetime(2026, 12, 5, 8, 5, 43, 256000)
+    assert since({"starts_at": fired}) == "2026-12-05 08:05 UTC"
+    assert since({"starts_at": fired, "behind_since": dt.datetime(2026, 3, 2, 14, 7, 59)}) == "2026-03-02 14:07 UTC"
+    assert since({"starts_at": None}) == "—"
 
 
 def test_gap_to_pass_and_outlook_sections_appear_when_their_marts_exist(plain_city):

@@ -53,18 +53,17 @@ def alert_reasons(ctx: Ctx, alert: dict[str, Any]) -> list[Reason]:
 def _summary_cell(ctx: Ctx, alert: dict[str, Any]) -> Markup:
     rule_id, code, year = alert.get("rule_id"), alert.get("district_code"), alert.get("year")
     who = ctx.short(code) if code else "全市"
-    zh_name = ctx.d.rule_name(rule_id)[0] if rule_id else ""
     reasons = alert_reasons(ctx, alert)
-    head = f"{who}{f' {year} 年' if year is not None else ''}未达到 {rule_id or ''}{f'（{zh_name}）' if zh_name else ''}"
+    # the rule's names are in the Rule column beside it
+    head = f"{who}{f' {year} 年' if year is not None else ''}未达到 {rule_id or ''}"
     zh = head + ("：" + "；".join(r.zh for r in reasons) if reasons else "")
     # the mart's English summary carries the engine's reason as written; with the reasons in words,
     # the English line says the same as the Chinese one
     en = alert.get("summary") or ""
     if reasons:
         who_en = ctx.name_en(code) if code else "The city"
-        en_name = ctx.d.rule_name(rule_id)[1] if rule_id else ""
-        en = (f"{who_en}{f' ({year})' if year is not None else ''} misses {rule_id}"
-              + (f" ({en_name})" if en_name else "") + ": " + "; ".join(r.en for r in reasons))
+        en = (f"{who_en}{f' ({year})' if year is not None else ''} misses {rule_id}: "
+              + "; ".join(r.en for r in reasons))
     return el("td", el("div", zh, class_="zh"), el("div", en, class_="en", lang="en"), class_="summary")
 
 
