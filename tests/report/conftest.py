@@ -4,6 +4,10 @@
 (`generate_city(seed=5, schools=80)`) written to JSONL, `junheng run FILE --warehouse DIR --no-gx`
 (the embedded driver), then `dbt build` with deadlines judged on a fixed date. About 30 s.
 
+`demo_warehouse` is `junheng demo --schools 200 --no-gx --as-of 2026-06-30` in a tmp folder (about
+60 s), the warehouse a new user makes: landed, built, published and alerted on; the PDF test prints
+its report.
+
 `mart_db` builds, in a few milliseconds, a DuckDB file holding just the marts' tables with their
 contract columns (read from dbt_project/models/marts/*.yml), for the unit tests to fill with rows.
 """
@@ -16,8 +20,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 import pytest

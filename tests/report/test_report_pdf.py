@@ -17,10 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _chromium
 import duckdb
 import pytest
-
-import _chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "report"      # git-ignored; CI keeps it
