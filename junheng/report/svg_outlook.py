@@ -31,7 +31,7 @@ def outlook_chart(chart_id: str, title: str, desc: str, rows: Sequence[OutlookRo
     if deadline is not None:
         known.append(deadline)
     first, last = min(known) - 1, max(known) + 2
-    left, top, plot_w, row_h = 74, 26, 420, 20
+    left, top, plot_w, row_h = 74, 44, 420, 20
     width, height = left + plot_w + 120, top + row_h * max(len(rows), 1) + 26
     x_of: Callable[[float], float] = lambda y: left + plot_w * (y - first) / max(last - first, 1)  # noqa: E731
     body: list[Markup] = []
@@ -58,10 +58,11 @@ def outlook_chart(chart_id: str, title: str, desc: str, rows: Sequence[OutlookRo
                            fill="none", class_="projected never"))
             body.append(text(x + 2, y + 4, "✗ 不达标 not at this rate", size=9, fill=FAIL))
             continue
-        late = r.declared is not None and r.projected > r.declared
+        # an attained district's projected year is its latest year of data: nothing to project
+        late = not r.attained and r.declared is not None and r.projected > r.declared
         colour = FAIL if late or r.at_risk else PASS
         x = x_of(r.projected)
-        if r.declared is not None and r.declared != r.projected:
+        if not r.attained and r.declared is not None and r.declared != r.projected:
             body.append(line(x_of(r.declared), y, x, y, stroke=colour, width=1.5))
         verdict = "✓ 已达标 attained" if r.attained else ("✗ 晚于申报年度 after the declared year" if late
                                                        else "如期 on time")
@@ -70,6 +71,6 @@ def outlook_chart(chart_id: str, title: str, desc: str, rows: Sequence[OutlookRo
                        stroke=colour, stroke_width="2", class_="projected"))
         if r.at_risk:
             body.append(text(left + plot_w + 4, y + 4, "⚠ 有风险 at risk", size=9, fill=FAIL))
-    body.append(text(left, 12, "◆ 申报创建年度 declared year   ● 预计达标年度 projected year", size=10,
-                     fill=NEUTRAL))
+    body.append(text(left, 12, "◆ 申报创建年度 declared year   ● 预计达标年度 projected year（实心绿：已达标 "
+                     "filled green: attained）", size=10, fill=NEUTRAL))
     return chart(chart_id, title, desc, width, height, *body, class_="chart outlook")
