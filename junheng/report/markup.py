@@ -7,7 +7,8 @@ warehouse can never open a tag or break out of an attribute.
 from __future__ import annotations
 
 import html
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["Markup", "el", "esc", "join", "raw", "num"]
 

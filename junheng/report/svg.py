@@ -131,7 +131,7 @@ def share_line(chart_id: str, title: str, desc: str, rows: Sequence[dict[str, An
         prev = t
     if d:
         body.append(el("path", el("title", "C1 目标 target: " + ", ".join(
-            f"{y} {pct(t)}" for y, t in zip(years, targets) if t is not None)),
+            f"{y} {pct(t)}" for y, t in zip(years, targets, strict=True) if t is not None)),
             d=" ".join(d), fill="none", stroke=TARGET, stroke_width="2.5", stroke_dasharray="6 4",
             class_="target-step"))
     pts = [(x_of(i), y_of(r["attained_share"]), r) for i, r in enumerate(rows) if r.get("attained_share") is not None]
