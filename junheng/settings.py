@@ -38,8 +38,8 @@ class Variable:
 #: Every setting the platform reads, once. The README's settings table is this list.
 VARIABLES: tuple[Variable, ...] = (
     Variable("JUNHENG_WAREHOUSE", "./warehouse", "the warehouse folder: landing, state, marts, export, alerts, report (every command's `--warehouse` default)"),
-    Variable("JUNHENG_CATALOGUE", DEFAULT_CATALOGUE, "the rules catalogue: a name in `rules/catalogue/` or a path to a YAML file"),
-    Variable("JUNHENG_DISTRICTS", "the packaged Qingdao list", "the jurisdiction's district list: a CSV of `district_code,name_zh,name_en,kind,profile`"),
+    Variable("JUNHENG_CATALOGUE", DEFAULT_CATALOGUE, "the rules catalogue: a name in `rules/catalogue/` or a path to a YAML file (recorded in the warehouse; the build renders the dbt seeds for it)"),
+    Variable("JUNHENG_DISTRICTS", "the packaged Qingdao list", "the jurisdiction's district list: a CSV of `district_code,name_zh,name_en,kind,profile` (recorded in the warehouse; the build renders the dbt seeds for it)"),
     Variable("JUNHENG_ENGINE", "auto", "the rules engine: `auto` (compiled when a fresh build exists), `pure` or `compiled` (a missing build is an error)"),
     Variable("JUNHENG_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers, comma-separated (`KAFKA_PORT` changes the default port)"),
     Variable("JUNHENG_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`"),
