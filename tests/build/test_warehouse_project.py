@@ -132,3 +132,23 @@ def test_an_unreadable_district_list_is_a_user_error(tmp_path, monkeypatch):
     monkeypatch.setenv("JUNHENG_DISTRICTS", str(tmp_path / "missing.csv"))
     with pytest.raises(JurisdictionError, match="cannot read the district list .*missing.csv"):
         Jurisdiction.current("qingdao-2021")
+
+
+def test_a_missing_district_list_stops_run_and_build_in_one_line(tmp_path, monkeypatch, capsys):
+    """Before anything is judged, landed or built: exit 2, the file named, no traceback."""
+    from junheng.build import BuildInputError, build
+    from junheng.cli import main
+
+    monkeypatch.setenv("JUNHENG_DISTRICTS", str(tmp_path / "nowhere.csv"))
+    events = tmp_path / "events.jsonl"
+    events.write_text("{}\n", encoding="utf-8")
+    wh = tmp_path / "wh"
+    assert main(["run", str(events), "--warehouse", str(wh), "--no-build"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("junheng run: cannot read the district list") and "nowhere.csv" in err
+    assert len(err.splitlines()) == 1 and not WarehouseLayout(wh).landing.exists()
+
+    WarehouseLayout(wh).landing.mkdir(parents=True)
+    with pytest.raises(BuildInputError, match="nowhere.csv") as caught:
+        build(wh)
+    assert caught.value.stage == "seeds" and "dbt" not in caught.value.timings
