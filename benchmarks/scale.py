@@ -258,8 +258,8 @@ def write_districts_csv(path: Path, districts: int, seed: int) -> None:
 
 
 def national_dbt_project(target: Path, districts_csv: Path) -> Path:
-    """A copy of dbt_project/ whose seeds are rendered for `districts_csv` (the build checks the
-    seeds against the catalogue and JUNHENG_DISTRICTS before dbt runs)."""
+    """A copy of dbt_project/ whose seeds are rendered for `districts_csv`, for the benchmark's own
+    dbt runs (`junheng build` renders the warehouse's seeds from JUNHENG_DISTRICTS by itself)."""
     from rules import load_catalogue
     from rules.seeds import render
 

@@ -50,11 +50,18 @@ AS_OF_HELP = "judge deadlines on this date, YYYY-MM-DD (default: today)"
 def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx: bool = True) -> tuple[Any, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from ingestion.jurisdiction import Jurisdiction, record
     from ingestion.lines import count_lines
     from rules import load_catalogue
     from streams.embedded import EmbeddedRunner
 
-    runner = EmbeddedRunner(warehouse, catalogue=load_catalogue(settings.catalogue_name()), gx=gx)
+    catalogue = load_catalogue(settings.catalogue_name())
+    # the warehouse's jurisdiction, recorded before anything is judged (a changed one is said)
+    changed = record(WarehouseLayout(warehouse), Jurisdiction.current(settings.catalogue_name(), loaded=catalogue),
+                     by="junheng run")
+    if changed:
+        print(f"warehouse {warehouse}: {changed}", file=sys.stderr)
+    runner = EmbeddedRunner(warehouse, catalogue=catalogue, gx=gx)
     if quiet:
         summary = runner.run(paths)
     else:

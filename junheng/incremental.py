@@ -170,7 +170,9 @@ def make_plan(layout: WarehouseLayout, previous: Mapping[str, Any] | None, *,
               project_dir: Path | str | None = None) -> BuildPlan:
     """The build plan for `layout` given what the last published build recorded (``previous``,
     None: nothing published, or the last build failed). ``project_dir``: the dbt project the build
-    runs (default ``dbt_project/`` of this repository)."""
+    runs -- the warehouse's own (``<warehouse>/work/dbt_project``, its seeds rendered for the
+    warehouse's catalogue and district list, so a change of either is a full rebuild); default the
+    package's ``dbt_project/``."""
     marks = watermark(layout)
     fp = fingerprint(project_dir)
     state = {"version": STATE_VERSION, "fingerprint": fp, "watermark": marks}

@@ -14,6 +14,10 @@ project and does no I/O beyond what a method says (``reset_demo``).
         landing/<table>/part-<batch:012d>-<writer>.parquet     (hidden .part-….parquet.tmp while written)
         state/<district>.json   the embedded driver's district states; state/run.journal
         work/junheng.duckdb     the working database dbt builds (no reader opens it); work/state.json
+        work/dbt_project/       the dbt project dbt runs: the package's models, macros, … copied, and the
+                                seeds rendered for this warehouse's catalogue and district list
+        jurisdiction.json       the warehouse's jurisdiction: catalogue (name or path, version), district
+                                list (path, digest), as the last run, worker or build recorded it
         published/v<N>/         one published build, immutable: junheng.duckdb (the marts only,
                                 readable by DuckDB 1.x), export/<mart>.parquet, manifest.json
         published/current       -> v<N>: the published build readers get (switched by one rename)
@@ -114,6 +118,17 @@ class WarehouseLayout:
     def working_state(self) -> Path:
         """What the working database holds (present only while it matches a published build)."""
         return self.work / "state.json"
+
+    @property
+    def dbt_project(self) -> Path:
+        """The warehouse's own dbt project: the package's project (only ever read) copied, with the
+        seeds of this warehouse's jurisdiction rendered into it; dbt runs here."""
+        return self.work / "dbt_project"
+
+    @property
+    def jurisdiction(self) -> Path:
+        """The catalogue and district list the warehouse's events were judged and its marts built with."""
+        return self.root / "jurisdiction.json"
 
     @property
     def published(self) -> Path:

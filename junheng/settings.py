@@ -21,6 +21,8 @@ from typing import Mapping
 __all__ = ["AlertSettings", "BuildSettings", "KafkaSettings", "PROJECT_ROOT", "Settings", "VARIABLES", "Variable",
            "catalogue_name", "default_warehouse", "settings"]
 
+#: the folder holding the packages: the repository in a checkout, ``site-packages`` when installed
+#: (the dbt project, catalogue, contract, suites and templates are found there either way)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CATALOGUE = "qingdao-2021"
 ENGINES = ("auto", "pure", "compiled")
@@ -36,8 +38,8 @@ class Variable:
 #: Every setting the platform reads, once. The README's settings table is this list.
 VARIABLES: tuple[Variable, ...] = (
     Variable("JUNHENG_WAREHOUSE", "./warehouse", "the warehouse folder: landing, state, marts, export, alerts, report (every command's `--warehouse` default)"),
-    Variable("JUNHENG_CATALOGUE", DEFAULT_CATALOGUE, "the rules catalogue: a name in `rules/catalogue/` or a path to a YAML file"),
-    Variable("JUNHENG_DISTRICTS", "the packaged Qingdao list", "the jurisdiction's district list: a CSV of `district_code,name_zh,name_en,kind,profile`"),
+    Variable("JUNHENG_CATALOGUE", DEFAULT_CATALOGUE, "the rules catalogue: a name in `rules/catalogue/` or a path to a YAML file (recorded in the warehouse; the build renders the dbt seeds for it)"),
+    Variable("JUNHENG_DISTRICTS", "the packaged Qingdao list", "the jurisdiction's district list: a CSV of `district_code,name_zh,name_en,kind,profile` (recorded in the warehouse; the build renders the dbt seeds for it)"),
     Variable("JUNHENG_ENGINE", "auto", "the rules engine: `auto` (compiled when a fresh build exists), `pure` or `compiled` (a missing build is an error)"),
     Variable("JUNHENG_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers, comma-separated (`KAFKA_PORT` changes the default port)"),
     Variable("JUNHENG_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`"),
@@ -182,7 +184,7 @@ class Settings:
             raise ValueError(f"JUNHENG_ENGINE={engine!r}: expected auto, pure or compiled")
         districts = _get(env, "JUNHENG_DISTRICTS")
         values: dict[str, object] = {
-            "warehouse": Path(_get(env, "JUNHENG_WAREHOUSE") or PROJECT_ROOT / "warehouse"),
+            "warehouse": Path(_get(env, "JUNHENG_WAREHOUSE") or _default_warehouse_folder()),
             "catalogue": _get(env, "JUNHENG_CATALOGUE") or DEFAULT_CATALOGUE,
             "districts": Path(districts) if districts else None,
             "engine": engine,
@@ -196,6 +198,14 @@ class Settings:
         values.update({k: (Path(str(v)) if k in ("warehouse", "districts") and v is not None else v)
                        for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _default_warehouse_folder() -> Path:
+    """``warehouse/`` of the checkout (what ``make demo`` uses, whatever the current folder); for an
+    installed package ``./warehouse`` of the current folder: never a folder inside site-packages."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / "warehouse"
+    return Path.cwd() / "warehouse"
 
 
 def settings() -> Settings:

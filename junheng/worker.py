@@ -119,6 +119,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                           max_loaded_districts=args.max_loaded_districts,
                           log_dead_letters=args.log_dead_letters)
     config.warehouse.mkdir(parents=True, exist_ok=True)
+    from ingestion.jurisdiction import Jurisdiction, record
+    from junheng.layout import WarehouseLayout
+
+    try:   # the catalogue and district list this worker judges with, recorded in the warehouse
+        jurisdiction = Jurisdiction.current(args.catalogue)
+    except (UserError, ValueError) as exc:
+        log.error("%s", exc)
+        return UserError.exit_code
+    changed = record(WarehouseLayout(config.warehouse), jurisdiction, by=f"junheng worker {config.worker_id}")
+    log.info("jurisdiction: %s", jurisdiction.describe())
+    if changed:
+        log.warning("warehouse %s: %s", config.warehouse, changed)
     alerts = StreamAlerts(config.warehouse)
     app, runtime = create_app(settings, config, on_statuses=alerts.submit)
     tune_gc()

@@ -7,8 +7,9 @@
 The warehouse's SQL (dbt_project/) reads every number it compares against from these seeds;
 the seeds are rendered from the same `Catalogue` the engine loads, with `JUNHENG_CATALOGUE`
 selecting it as for the engine, and the ``districts`` seed from the jurisdiction's list --
-``--districts`` or, as everywhere else, ``JUNHENG_DISTRICTS`` (``junheng build`` checks the seeds
-against that list, so regenerating them must read it too). Floats are written with `repr`, so DuckDB parses back the very
+``--districts`` or, as everywhere else, ``JUNHENG_DISTRICTS``. ``junheng build`` renders them itself
+into each warehouse's own dbt project (junheng/build/project.py); the committed
+``dbt_project/seeds`` are the default jurisdiction's, for running dbt by hand. Floats are written with `repr`, so DuckDB parses back the very
 double the engine compares with. The seeds' column types are generated too (`_seeds.yml`), so
 a seed and its declaration cannot drift apart.
 """

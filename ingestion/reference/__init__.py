@@ -1,7 +1,7 @@
 """Reference data: the jurisdiction's districts. An event naming a district not listed here is
 dead-lettered as unknown; the list is data (a CSV), so another city swaps the file: set
-``JUNHENG_DISTRICTS`` to its path (both drivers, the worker and ``junheng build``'s seed check read
-it; regenerate the dbt seeds for it with :func:`rules.seeds.render` ``(districts_csv=...)``)."""
+``JUNHENG_DISTRICTS`` to its path (both drivers and the worker judge with it; ``junheng build``
+renders the warehouse's dbt seeds from it; ingestion/jurisdiction.py records it in the warehouse)."""
 from __future__ import annotations
 
 import csv

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from junheng import settings
 from junheng.build.busy import busy_error, is_lock_error
 from junheng.build.errors import BuildCancelled, BuildError
 from junheng.layout import WarehouseLayout
@@ -66,7 +65,7 @@ def run_dbt(project: Path, warehouse: Path, database: Path, as_of: dt.date, cata
     if cancel is not None and cancel.is_set():
         raise BuildCancelled("dbt", "the build was cancelled before dbt started", timings=timings)
     try:
-        proc = subprocess.Popen(dies_with_parent(cmd), cwd=str(settings.PROJECT_ROOT), env=env,
+        proc = subprocess.Popen(dies_with_parent(cmd), cwd=str(project), env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
                                 errors="replace")
     except OSError as exc:

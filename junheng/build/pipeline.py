@@ -1,8 +1,10 @@
 """One build, from the landing to the published marts: the code `junheng build`, `junheng run`
 (after landing) and `junheng serve` (at each landing change) all run.
 
-1. **seeds**: the dbt seeds must be what the rules catalogue renders (stale seeds stop the build
-   before dbt runs).
+1. **seeds**: the seeds the catalogue and the district list render (the warehouse's jurisdiction,
+   recorded in ``<warehouse>/jurisdiction.json``) are written into the warehouse's own dbt project,
+   ``<warehouse>/work/dbt_project`` (the package's models, macros, … copied: junheng/build/project.py);
+   dbt runs there, so the package's ``dbt_project/`` is only read.
 2. **plan**: :func:`junheng.incremental.make_plan` with what the working database holds (the plan
    state recorded when it was last published, or None: a full rebuild).
 3. **dbt**: ``dbt build`` of every model but ``mart_alerts`` into the working database, as a
@@ -53,7 +55,8 @@ def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | 
 
     ``as_of``: the date deadlines (D1–D3) are judged on (default: today). ``catalogue``: rules
     catalogue name or path (default ``$JUNHENG_CATALOGUE`` or qingdao-2021). ``project_dir``: the dbt
-    project (default ``dbt_project/`` of this repository). ``echo``: called with each line dbt prints.
+    project copied into the warehouse (default the package's ``dbt_project/``; only read, its seeds
+    ignored: they are rendered for the warehouse's catalogue and ``$JUNHENG_DISTRICTS``). ``echo``: called with each line dbt prints.
     The build holds the warehouse's lock (junheng/warehouse_lock.py), waiting at most ``wait_s``
     seconds for another command on it; raises :class:`BuildError`, or
     :class:`~junheng.warehouse_lock.WarehouseBusy` when the warehouse stays busy.
@@ -92,7 +95,10 @@ class _Build:
         self.layout = WarehouseLayout(warehouse)
         self.as_of = as_of or dt.date.today()
         self.catalogue_name = str(catalogue or settings.catalogue_name())
-        self.project = Path(project_dir).resolve() if project_dir else settings.PROJECT_ROOT / "dbt_project"
+        # the package's dbt project, only read; dbt runs in the warehouse's copy (self.project)
+        self.source = Path(project_dir).resolve() if project_dir else settings.PROJECT_ROOT / "dbt_project"
+        self.project = self.layout.dbt_project
+        self.jurisdiction: Any = None
         self.echo = echo
         self.data_docs = data_docs
         self.alerts = alerts
@@ -118,9 +124,9 @@ class _Build:
                                  timings=self.timings)
 
     def _run(self, t_start: float) -> BuildResult:
-        if not (self.project / "dbt_project.yml").is_file():
-            raise BuildError("dbt", f"no dbt project at {self.project}")
-        cat = self._check_seeds()
+        if not (self.source / "dbt_project.yml").is_file():
+            raise BuildError("dbt", f"no dbt project at {self.source}")
+        cat = self._render_seeds()
 
         # the plan, from what the working database holds; it is untrusted from here until published
         from junheng.incremental import make_plan
@@ -130,7 +136,7 @@ class _Build:
         published_before = current_version(self.layout)
         previous = working.previous_state(self.layout, published_before)
         self._prepare_working(database)
-        plan = make_plan(self.layout, previous)
+        plan = make_plan(self.layout, previous, project_dir=self.project)
         landed = watermark(self.layout)   # before dbt reads the landing: what this build surely includes
         working.forget(self.layout)
 
@@ -160,6 +166,7 @@ class _Build:
         self._stage("publish")
         t = time.perf_counter()
         info = {"as_of": self.as_of.isoformat(), "catalogue": self.catalogue_name,
+                "jurisdiction": self.jurisdiction.as_dict(),
                 "checkpoint_run_id": checkpoint.run_id,
                 "plan": {"full_refresh": plan.full_refresh, "reason": plan.reason, "state": plan.state},
                 "landing": landed, "dbt": dbt_counts}
@@ -185,30 +192,36 @@ class _Build:
             warehouse=str(self.warehouse), database=str(published.database), as_of=self.as_of.isoformat(),
             catalogue=self.catalogue_name, timings=self.timings, dbt=dbt_counts, checkpoint=checkpoint,
             exports=published.exports, manifest=str(published.export_manifest), alerts=alert_run,
-            report=report_path, published=published, plan=plan, notes=self.notes)
+            report=report_path, published=published, plan=plan, notes=self.notes,
+            jurisdiction=self.jurisdiction.as_dict(), project=str(self.project))
 
     # ------------------------------------------------------------------ stages
-    def _check_seeds(self) -> Any:
-        """The dbt seeds are what the catalogue renders; returns the catalogue."""
+    def _render_seeds(self) -> Any:
+        """The warehouse's dbt project (junheng/build/project.py): the package's, with the seeds the
+        catalogue and the district list render; the jurisdiction recorded. Returns the catalogue."""
         t = time.perf_counter()
+        from ingestion.jurisdiction import Jurisdiction, JurisdictionError, record
         from ingestion.reference import districts_csv
+        from junheng.build.project import prepare
         from rules import load_catalogue
-        from rules.seeds import render, stale
+        from rules.seeds import render
 
         try:
             cat = load_catalogue(self.catalogue_name)
         except Exception as exc:
-            raise BuildError("seeds", f"cannot load the rules catalogue {self.catalogue_name!r}: {exc}") from exc
-        bad = stale(self.project / "seeds", render(cat, districts_csv()))
+            raise BuildInputError("seeds", f"cannot load the rules catalogue {self.catalogue_name!r}: {exc}") from exc
+        try:
+            self.jurisdiction = Jurisdiction.current(self.catalogue_name, loaded=cat)
+            files = render(cat, districts_csv())
+        except (JurisdictionError, OSError, KeyError, ValueError) as exc:
+            what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, JurisdictionError) else str(exc)
+            raise BuildInputError("seeds", f"cannot render the seeds for the district list {districts_csv()} "
+                                           f"(JUNHENG_DISTRICTS): {what}") from None
+        self.project, changed = prepare(self.source, self.layout, files)
+        note = record(self.layout, self.jurisdiction, by="junheng build")
+        if note:
+            self.notes.append(note)
         self.timings["seeds"] = round(time.perf_counter() - t, 3)
-        if bad:
-            raise BuildError(
-                "seeds",
-                f"the dbt seeds in {self.project / 'seeds'} are stale for catalogue {self.catalogue_name}: "
-                f"{', '.join(bad)}. The marts would compare against other numbers than the rules engine. "
-                f"Regenerate them with `python -m rules.seeds {self.project / 'seeds'} --catalogue "
-                f"{self.catalogue_name}` and build again.",
-                timings=self.timings)
         return cat
 
     def _prepare_working(self, database: Path) -> None:

@@ -186,7 +186,7 @@ def _write(working: Path, folder: Path, version: int, info: Mapping[str, Any],
         document = {
             "version": version,
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            **{k: v for k, v in info.items() if k in ("as_of", "catalogue", "checkpoint_run_id")},
+            **{k: v for k, v in info.items() if k in ("as_of", "catalogue", "jurisdiction", "checkpoint_run_id")},
         }
         exports = export_marts(con, "pub", rows, folder / EXPORT, document)
         timings["export"] = round(time.perf_counter() - t, 3)

@@ -25,6 +25,8 @@ class BuildResult:
     published: Any = None       # junheng.build.publish.Published
     plan: Any = None            # junheng.incremental.BuildPlan
     notes: list[str] = field(default_factory=list)
+    jurisdiction: dict[str, Any] | None = None   # ingestion.jurisdiction.Jurisdiction.as_dict()
+    project: str | None = None  # the warehouse's dbt project dbt ran in
 
     @property
     def success(self) -> bool:
@@ -41,8 +43,12 @@ class BuildResult:
         lines = [
             f"build of {self.warehouse} passed in {t.get('total', 0):.1f} s "
             f"(as of {self.as_of}, catalogue {self.catalogue})",
-            f"  seeds current ({t.get('seeds', 0):.1f} s)",
         ]
+        if self.jurisdiction is not None:
+            from ingestion.jurisdiction import Jurisdiction
+
+            lines.append(f"  jurisdiction: {Jurisdiction(**self.jurisdiction).describe()}")
+        lines.append(f"  seeds rendered into {self.project or 'the dbt project'} ({t.get('seeds', 0):.1f} s)")
         if self.plan is not None:
             lines.append(f"  plan: {'full rebuild' if self.plan.full_refresh else 'incremental'} ({self.plan.reason})")
         lines += [
@@ -78,6 +84,8 @@ class BuildResult:
             "database": self.database,
             "as_of": self.as_of,
             "catalogue": self.catalogue,
+            "jurisdiction": self.jurisdiction,
+            "project": self.project,
             "timings": self.timings,
             "dbt": self.dbt,
             "plan": None if self.plan is None else {"full_refresh": self.plan.full_refresh, "reason": self.plan.reason},

@@ -206,6 +206,10 @@ def test_bad_input_is_accounted_for_and_worker_keeps_going(kafka_bootstrap, pref
         {_enc(elsewhere): "school_in_other_district"}
     assert landed_count(warehouse, "dead_letters") == 11
     assert good["event_id"] in landed_event_ids(warehouse)
+    # the worker recorded the jurisdiction it judged with (an unknown district is judged by this list)
+    recorded = json.loads((warehouse / "jurisdiction.json").read_text(encoding="utf-8"))
+    assert recorded["recorded_by"].startswith("junheng worker") and recorded["district_count"] == 10
+    assert recorded["catalogue"] == "qingdao-2021" and recorded["packaged_districts"] is True
 
 
 def test_restarted_worker_recovers_state_from_the_changelog(kafka_bootstrap, prefix, tmp_path):

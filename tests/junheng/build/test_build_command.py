@@ -1,5 +1,6 @@
 """`junheng.build.build`: dbt build into the working database, checkpoint, publish and export end to
-end on a small warehouse, and the clear failures -- stale seeds, no landing, another process holding
+end on a small warehouse, the seeds rendered into the warehouse (the package's left alone), and the
+clear failures -- no landing, another process holding
 the working database, a failed checkpoint (which publishes nothing)."""
 from __future__ import annotations
 
@@ -110,17 +111,33 @@ def test_a_reader_holding_the_marts_never_fails_a_build_and_keeps_its_snapshot(b
         assert reader.scalar(query) == after and bi.scalar(query) == after     # ... until they reconnect
 
 
-def test_stale_seeds_stop_the_build_before_dbt(built, tmp_path):
+def test_the_packages_seeds_are_never_used_nor_edited(built_copy, tmp_path):
+    """The build renders the seeds for the warehouse's catalogue and district list into the
+    warehouse's own project and runs dbt there: a package whose committed seeds are stale (another
+    jurisdiction's) builds all the same, and is left as it was."""
+    wh = built_copy("stale-package")
     project = tmp_path / "dbt_project"
     shutil.copytree(ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
     seed = project / "seeds" / "ra_cv_thresholds.csv"
     seed.write_text(seed.read_text(encoding="utf-8").replace("0.45", "0.5"), encoding="utf-8")
-    with pytest.raises(BuildError) as caught:
-        build(built.warehouse, project_dir=project, catalogue="qingdao-2021")
-    err = caught.value
-    assert err.stage == "seeds" and "dbt" not in err.timings
-    assert "stale" in str(err) and "ra_cv_thresholds.csv" in str(err)
-    assert f"python -m rules.seeds {project / 'seeds'} --catalogue qingdao-2021" in str(err)
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+
+    result = build(wh, project_dir=project, catalogue="qingdao-2021", as_of=dt.date.fromisoformat(AS_OF),
+                   data_docs=False, report=False)
+
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+    assert result.project == str(wh / "work" / "dbt_project")
+    rendered = wh / "work" / "dbt_project" / "seeds" / "ra_cv_thresholds.csv"
+    assert rendered.read_text(encoding="utf-8") == (ROOT / "dbt_project" / "seeds" / "ra_cv_thresholds.csv").read_text(
+        encoding="utf-8")
+    # the same models and the same rendered seeds as the version before: nothing to rebuild
+    assert not result.plan.full_refresh, result.plan.reason
+    assert result.jurisdiction["catalogue"] == "qingdao-2021" and result.jurisdiction["district_count"] == 10
+    assert "jurisdiction: catalogue qingdao-2021" in result.summary()
+    manifest = json.loads((Path(result.database).parent / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["jurisdiction"] == result.jurisdiction
+    assert json.loads((wh / "export" / "_manifest.json").read_text(encoding="utf-8"))["jurisdiction"] == \
+        result.jurisdiction
 
 
 def test_no_landing_folder_is_a_clear_error(tmp_path, monkeypatch):

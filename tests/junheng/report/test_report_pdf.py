@@ -21,7 +21,7 @@ import _chromium
 import duckdb
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "test-artifacts" / "report"      # git-ignored; CI keeps it
 AS_OF = "2026-06-30"
 TITLES = ["青岛市义务教育优质均衡发展监测报告", "总览：达标区县与规划目标", "区县详情：需要采取的行动",
