@@ -1,0 +1,90 @@
+"""The Kafka worker's metrics and health (the definitions are junheng/metrics.py's).
+
+- Faust's Prometheus sensor (``faust.sensors.prometheus.PrometheusMonitor``) becomes the app's
+  monitor, on the worker's own registry with the prefix ``junheng_faust``: Faust's consumer,
+  producer, commit and rebalance metrics as Faust defines them. Its subclass here also notes the
+  time of the last offset commit (Faust calls ``on_tp_commit`` once offsets were committed).
+- :func:`watch` exports the pipeline's ``Counts`` (read at each scrape, never counted twice), the
+  group's lag (streams/kafka_lag.py, polled on a thread), the partitions owned and the state
+  rebuilds, and gives the health checks:
+
+  ``alive`` -- the event loop turned within ``STALL_S`` seconds (streams/app.py's heartbeat timer) and
+  the worker has not crashed; ``ready`` -- running, partitions assigned, and the group's lag on
+  them at most ``max_lag`` events.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+
+from junheng.metrics import Check, Metrics, WorkerView
+from streams.kafka_lag import LagPoller
+
+#: the event loop is considered stuck when its heartbeat is older than this (a batch takes seconds at most)
+STALL_S = 60.0
+
+
+class CommitTimeMonitor(PrometheusMonitor):
+    """Faust's Prometheus sensor, plus the time of the last committed offsets."""
+
+    last_commit_at: float | None = None
+
+    def on_tp_commit(self, tp_offsets: Any) -> None:
+        super().on_tp_commit(tp_offsets)
+        if tp_offsets:
+            self.last_commit_at = time.time()
+
+
+def install_monitor(app: Any, metrics: Metrics) -> CommitTimeMonitor:
+    """Make Faust's Prometheus sensor the app's monitor, on `metrics`' registry."""
+    monitor = CommitTimeMonitor(metrics=FaustMetrics.create(metrics.registry, "junheng_faust"))
+    app.monitor = monitor
+    return monitor
+
+
+class WorkerHealth:
+    """The worker's view for its metrics, and its ``/healthz`` and ``/readyz`` checks."""
+
+    def __init__(self, runtime: Any, monitor: CommitTimeMonitor, lag: LagPoller | None, max_lag: int) -> None:
+        self.runtime, self.monitor, self.lag_poller, self.max_lag = runtime, monitor, lag, max_lag
+
+    def view(self) -> WorkerView:
+        rt = self.runtime
+        return WorkerView(counts=rt.counts.as_dict, lag=self.lag, assigned=lambda: len(rt.assigned),
+                          last_commit_at=lambda: self.monitor.last_commit_at,
+                          state_rebuilds=lambda: int(rt.states.rebuilds))
+
+    def lag(self) -> dict[tuple[str, int], int] | None:
+        """The lag of the partitions this worker owns (the group's others are their workers' business)."""
+        latest = self.lag_poller.lag() if self.lag_poller is not None else None
+        if latest is None:
+            return None
+        mine = set(self.runtime.assigned)
+        return {tp: n for tp, n in latest.items() if f"{tp[0]}:{tp[1]}" in mine}
+
+    def alive(self) -> tuple[bool, str]:
+        if self.runtime.status == "crashed":
+            return False, "the worker crashed (see its log)"
+        quiet = time.monotonic() - self.runtime.heartbeat   # a one-second timer on the event loop sets it
+        if quiet > STALL_S:
+            return False, f"the event loop has not turned for {quiet:.0f} s"
+        return True, f"worker {self.runtime.status}"
+
+    def ready(self) -> tuple[bool, str]:
+        rt = self.runtime
+        if rt.status != "running":
+            return False, f"worker {rt.status}"
+        if not rt.assigned:
+            return False, "no partition of the events topic assigned"
+        lag = self.lag()
+        if lag is None:
+            return False, "consumer lag unknown (Kafka not answering, or not polled yet)"
+        behind = sum(lag.values())
+        if behind > self.max_lag:
+            return False, f"{behind} events behind on {len(rt.assigned)} partitions (bound {self.max_lag})"
+        return True, f"{len(rt.assigned)} partitions, {behind} events behind (bound {self.max_lag})"
+
+    def checks(self) -> tuple[Check, Check]:
+        return self.alive, self.ready
