@@ -1,0 +1,186 @@
+"""Metrics on the real thing (issue #12 item 1): a real Prometheus (the Debian package), started here
+on loopback with a temporary configuration, scrapes a running `junheng worker` on the shared broker;
+PromQL through Prometheus' HTTP API gives back the counts the worker applied and dead-lettered as
+the generator labelled the lines, and the dead letters by reason as the embedded driver finds them. /healthz and /readyz answer on the same port.
+
+Prometheus is not optional: without it the test FAILS, saying how to install it
+(scripts/system-deps.sh installs the `prometheus` package)."""
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from pipeline_helpers import WorkerProcess, delete_topics, embedded_reference, kafka_settings, unique_prefix
+
+pytestmark = [pytest.mark.kafka, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, detail: Callable[[], str] = lambda: "") -> Any:
+    """Poll `predicate` until it returns something truthy; fail with `what` (and `detail()`) on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    pytest.fail(f"timeout ({timeout:.0f} s) waiting for {what}\n{detail()}", pytrace=False)
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8")
+    except OSError as exc:
+        return 0, str(exc)
+
+
+class Prometheus:
+    """A real Prometheus scraping `targets` every second, its data in a temporary folder."""
+
+    def __init__(self, tmp: Path, jobs: dict[str, list[str]], rules: Path | None = None) -> None:
+        binary = shutil.which("prometheus")
+        if binary is None:
+            pytest.fail("Prometheus is not installed: run scripts/system-deps.sh (Debian package `prometheus`)",
+                        pytrace=False)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                  "scrape_configs": [{"job_name": job, "static_configs": [{"targets": targets}]}
+                                     for job, targets in jobs.items()]}
+        if rules is not None:
+            config["rule_files"] = [str(rules)]
+        path = tmp / "prometheus.yml"
+        path.write_text(json.dumps(config), encoding="utf-8")   # JSON is YAML
+        self.log = tmp / "prometheus.log"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([binary, f"--config.file={path}", f"--storage.tsdb.path={tmp / 'tsdb'}",
+                                          f"--web.listen-address=127.0.0.1:{self.port}"],
+                                         stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.proc.poll() is not None or http_get(f"{self.url}/-/ready")[0] == 200, 60,
+                   "Prometheus to be ready", self.tail)
+        if self.proc.poll() is not None:
+            pytest.fail(f"Prometheus exited with {self.proc.returncode}\n{self.tail()}", pytrace=False)
+
+    def tail(self) -> str:
+        return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:])
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """An instant query through the HTTP API: its vector's samples."""
+        status, body = http_get(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
+        assert status == 200, f"{promql}: HTTP {status} {body}"
+        data = json.loads(body)["data"]
+        assert data["resultType"] == "vector", data
+        return list(data["result"])
+
+    def value(self, promql: str) -> float | None:
+        """The one sample of `promql` (None when there is none yet)."""
+        result = self.query(promql)
+        assert len(result) <= 1, result
+        return float(result[0]["value"][1]) if result else None
+
+    def by(self, promql: str, label: str) -> dict[str, float]:
+        return {r["metric"][label]: float(r["value"][1]) for r in self.query(promql)}
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def prefix(kafka_bootstrap):
+    name = unique_prefix()
+    yield name
+    try:
+        delete_topics(kafka_bootstrap, name)
+    except Exception as exc:  # cleanup must not hide the test's own result
+        print(f"could not delete topics of {name}: {exc}")
+
+
+def test_prometheus_scrapes_the_worker_counts(kafka_bootstrap, prefix, tmp_path):
+    from ingestion.producer import create_topics, produce_lines
+    from ingestion.synthetic import generate_city
+
+    city = generate_city(seed=12, schools=60, bad_fraction=0.03, duplicate_fraction=0.02, stale_fraction=0.02)
+    lines = city.lines
+    categories = Counter(city.category(i) for i in range(len(lines)))
+    applied = sum(n for c, n in categories.items() if c in ("valid", "correction"))
+    dead = sum(n for c, n in categories.items() if c.startswith("bad:"))
+    # the reasons as the other driver finds them (the generator's label is what it broke, not
+    # always the first check that catches it)
+    reasons = embedded_reference(lines, tmp_path / "embedded", gx=False)["counts"]["dead_letter_reasons"]
+    assert dead == sum(reasons.values()) > 0 and applied
+
+    settings = kafka_settings(kafka_bootstrap, prefix)
+    assert set(create_topics(settings, partitions=4).values()) == {"created"}
+    assert produce_lines(lines, settings)["sent"] == len(lines)
+
+    port = free_port()
+    target = f"127.0.0.1:{port}"
+    prometheus = Prometheus(tmp_path, {"junheng-worker": [target]})
+    try:
+        with WorkerProcess(kafka_bootstrap, prefix, tmp_path / "warehouse", tmp_path / "worker.log",
+                           extra_args=["--no-gx", "--metrics-port", str(port)]) as worker:
+            def detail() -> str:
+                return f"worker:\n{worker.log_tail(30)}\nprometheus:\n{prometheus.tail()}"
+
+            job = '{job="junheng-worker"}'
+            wait_until(lambda: prometheus.value(f"up{job}") == 1, 90, "Prometheus to scrape the worker", detail)
+            wait_until(lambda: prometheus.value(f"junheng_events_read_total{job}") == len(lines), 120,
+                       f"Prometheus to see all {len(lines)} events read", detail)
+
+            # what Prometheus stored is what the pipeline counted, and what the generator meant
+            outcomes = prometheus.by(f"junheng_events_total{job}", "outcome")
+            assert outcomes == {"applied": applied, "duplicate": categories["duplicate"],
+                                "stale": categories["stale"], "dead_lettered": dead}
+            assert prometheus.value(f'sum(junheng_events_total{{job="junheng-worker",outcome="dead_lettered"}})') \
+                == dead
+            assert prometheus.by(f"junheng_dead_letters_total{job}", "reason") == reasons
+            assert prometheus.value(f"sum(junheng_events_total{job}) - sum(junheng_events_read_total{job})") == 0
+            counts = worker.counts()
+            assert counts is not None and counts["applied"] == applied
+
+            # batches were timed; the group's lag drains to 0 once Faust has committed, and a
+            # commit was seen
+            assert prometheus.value(f"junheng_batch_duration_seconds_count{job}") == counts["batches"] > 0
+            wait_until(lambda: prometheus.value(f"sum(junheng_consumer_lag{job})") == 0
+                       and prometheus.value(f"count(junheng_consumer_lag{job})") == 4,
+                       60, "the lag to drain on 4 partitions", detail)
+            assert prometheus.value(f"junheng_partitions_assigned{job}") == 4
+            wait_until(lambda: prometheus.value(f"junheng_last_commit_age_seconds{job}") is not None, 30,
+                       "a commit", detail)
+            assert prometheus.value(f"junheng_last_commit_age_seconds{job}") < 60
+            assert prometheus.query(f'junheng_info{{job="junheng-worker",process="worker"}}')
+            assert prometheus.query(f"{{__name__=~'junheng_faust_.+',job='junheng-worker'}}"), \
+                "Faust's Prometheus sensor exports nothing"
+
+            # health on the same port
+            assert http_get(f"http://{target}/healthz")[0] == 200
+            status, body = wait_until(lambda: (lambda r: r if r[0] == 200 else None)(http_get(f"http://{target}/readyz")),
+                                      30, "/readyz", detail)
+            assert "4 partitions, 0 events behind" in body
+            assert worker.stop() == 0, worker.log_tail()
+    finally:
+        prometheus.close()
