@@ -19,13 +19,15 @@ may run several workers' runtimes in one process. This module sits low in the la
 junheng.compiled_engine) so that the drivers, the build and the processes can all use it; it
 imports nothing of the project.
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
@@ -50,21 +52,30 @@ BUILD_BUCKETS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 180
 EXPORTED: dict[str, tuple[str, str]] = {
     # the worker
     "junheng_events_read_total": ("counter", "events the worker read from the events topic"),
-    "junheng_events_total": ("counter", "events by outcome: applied, duplicate, stale, dead_lettered "
-                                        "(they add up to junheng_events_read_total)"),
+    "junheng_events_total": (
+        "counter",
+        "events by outcome: applied, duplicate, stale, dead_lettered (they add up to junheng_events_read_total)",
+    ),
     "junheng_dead_letters_total": ("counter", "dead-lettered events by reason code (docs/events.md)"),
     "junheng_internal_errors_total": ("counter", "events the rules core raised on (dead-lettered internal_error)"),
     "junheng_batches_total": ("counter", "micro-batches landed"),
-    "junheng_batch_duration_seconds": ("histogram", "a micro-batch from its GX verdicts to acknowledged: "
-                                                    "apply, land, send, table writes"),
+    "junheng_batch_duration_seconds": (
+        "histogram",
+        "a micro-batch from its GX verdicts to acknowledged: apply, land, send, table writes",
+    ),
     "junheng_gx_duration_seconds": ("histogram", "the Great Expectations suites on one micro-batch"),
-    "junheng_consumer_lag": ("gauge", "events not yet committed by the worker's group, per partition of the "
-                                      "events topic (end offset - committed offset)"),
+    "junheng_consumer_lag": (
+        "gauge",
+        "events not yet committed by the worker's group, per partition of the "
+        "events topic (end offset - committed offset)",
+    ),
     "junheng_partitions_assigned": ("gauge", "partitions of the events topic this worker owns"),
     "junheng_last_commit_timestamp_seconds": ("gauge", "when this worker last committed offsets (Unix time)"),
     "junheng_last_commit_age_seconds": ("gauge", "seconds since this worker last committed offsets"),
-    "junheng_state_rebuilds_total": ("counter", "district states rebuilt from the facts table (after a start, "
-                                                "a rebalance or an eviction)"),
+    "junheng_state_rebuilds_total": (
+        "counter",
+        "district states rebuilt from the facts table (after a start, a rebalance or an eviction)",
+    ),
     # the builder (junheng serve)
     "junheng_builds_total": ("counter", "builds by result: ok, failed, abandoned"),
     "junheng_build_duration_seconds": ("histogram", "a build's duration, by result"),
@@ -72,8 +83,10 @@ EXPORTED: dict[str, tuple[str, str]] = {
     "junheng_marts_age_seconds": ("gauge", "age of the published marts (seconds since their build)"),
     # both (the worker's stream alerts, the builder's alert stage)
     "junheng_alerts_firing": ("gauge", "alerts firing after the last evaluation"),
-    "junheng_alert_deliveries_failed_total": ("counter", "alert deliveries that failed, by channel "
-                                                         "(alertmanager, webhook, kafka); the events stay queued"),
+    "junheng_alert_deliveries_failed_total": (
+        "counter",
+        "alert deliveries that failed, by channel (alertmanager, webhook, kafka); the events stay queued",
+    ),
     "junheng_info": ("gauge", "1, labelled with the process, version, catalogue and engine"),
 }
 
@@ -82,10 +95,10 @@ EXPORTED: dict[str, tuple[str, str]] = {
 class WorkerView:
     """What the worker's metrics read at each scrape (streams/worker_metrics.py builds it)."""
 
-    counts: Callable[[], Mapping[str, Any]]                  # streams.pipeline.Counts.as_dict
+    counts: Callable[[], Mapping[str, Any]]  # streams.pipeline.Counts.as_dict
     lag: Callable[[], Mapping[tuple[str, int], int] | None]  # (topic, partition) -> events behind; None: unknown
     assigned: Callable[[], int]
-    last_commit_at: Callable[[], float | None]               # Unix time; None: none yet
+    last_commit_at: Callable[[], float | None]  # Unix time; None: none yet
     state_rebuilds: Callable[[], int]
 
 
@@ -97,20 +110,35 @@ class Metrics:
         """`process`: "worker" or "builder"; `info`: labels of ``junheng_info`` (version, catalogue, engine)."""
         self.process = process
         r = self.registry = CollectorRegistry(auto_describe=True)
-        self.batch_seconds = Histogram("junheng_batch_duration_seconds", EXPORTED["junheng_batch_duration_seconds"][1],
-                                       buckets=LATENCY_BUCKETS, registry=r)
-        self.gx_seconds = Histogram("junheng_gx_duration_seconds", EXPORTED["junheng_gx_duration_seconds"][1],
-                                    buckets=LATENCY_BUCKETS, registry=r)
+        self.batch_seconds = Histogram(
+            "junheng_batch_duration_seconds",
+            EXPORTED["junheng_batch_duration_seconds"][1],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.gx_seconds = Histogram(
+            "junheng_gx_duration_seconds",
+            EXPORTED["junheng_gx_duration_seconds"][1],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.alerts_firing = Gauge("junheng_alerts_firing", EXPORTED["junheng_alerts_firing"][1], registry=r)
-        self.alert_deliveries_failed = Counter("junheng_alert_deliveries_failed",
-                                               EXPORTED["junheng_alert_deliveries_failed_total"][1], ["channel"],
-                                               registry=r)
+        self.alert_deliveries_failed = Counter(
+            "junheng_alert_deliveries_failed",
+            EXPORTED["junheng_alert_deliveries_failed_total"][1],
+            ["channel"],
+            registry=r,
+        )
         if process == "builder":
             self.builds = Counter("junheng_builds", EXPORTED["junheng_builds_total"][1], ["result"], registry=r)
-            self.build_seconds = Histogram("junheng_build_duration_seconds",
-                                           EXPORTED["junheng_build_duration_seconds"][1], ["result"],
-                                           buckets=BUILD_BUCKETS, registry=r)
-            for result in BUILD_RESULTS:   # a series from the start, so increase() sees the first failure
+            self.build_seconds = Histogram(
+                "junheng_build_duration_seconds",
+                EXPORTED["junheng_build_duration_seconds"][1],
+                ["result"],
+                buckets=BUILD_BUCKETS,
+                registry=r,
+            )
+            for result in BUILD_RESULTS:  # a series from the start, so increase() sees the first failure
                 self.builds.labels(result=result)
                 self.build_seconds.labels(result=result)
         self.marts_published_at: float | None = None
@@ -184,8 +212,9 @@ class _WorkerCollector(Collector):
         for outcome in OUTCOMES:
             events.add_metric([outcome], float(counts.get(outcome, 0)))
         yield events
-        reasons = CounterMetricFamily("junheng_dead_letters", EXPORTED["junheng_dead_letters_total"][1],
-                                      labels=["reason"])
+        reasons = CounterMetricFamily(
+            "junheng_dead_letters", EXPORTED["junheng_dead_letters_total"][1], labels=["reason"]
+        )
         for reason, n in sorted((counts.get("dead_letter_reasons") or {}).items()):
             reasons.add_metric([reason], float(n))
         yield reasons
@@ -194,8 +223,9 @@ class _WorkerCollector(Collector):
         yield _counter("junheng_state_rebuilds", self.view.state_rebuilds())
         yield _gauge("junheng_partitions_assigned", self.view.assigned())
         lag = self.view.lag()
-        family = GaugeMetricFamily("junheng_consumer_lag", EXPORTED["junheng_consumer_lag"][1],
-                                   labels=["topic", "partition"])
+        family = GaugeMetricFamily(
+            "junheng_consumer_lag", EXPORTED["junheng_consumer_lag"][1], labels=["topic", "partition"]
+        )
         for (topic, partition), behind in sorted((lag or {}).items()):
             family.add_metric([topic, str(partition)], float(behind))
         yield family
@@ -215,7 +245,7 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:   # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         """Prometheus scrapes every few seconds: no access log."""
 
 
@@ -223,8 +253,15 @@ class HealthServer:
     """``/metrics``, ``/healthz`` and ``/readyz`` on one port, in a daemon thread: it answers even
     while the process's own loop is busy (which is what ``alive`` then reports)."""
 
-    def __init__(self, metrics: Metrics, port: int, bind: str = "127.0.0.1", *,
-                 alive: Check | None = None, ready: Check | None = None) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        port: int,
+        bind: str = "127.0.0.1",
+        *,
+        alive: Check | None = None,
+        ready: Check | None = None,
+    ) -> None:
         self.metrics = metrics
         self.alive = alive or (lambda: (True, "alive"))
         self.ready = ready or (lambda: (True, "ready"))
@@ -241,17 +278,17 @@ class HealthServer:
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path in ("/metrics", "/metrics/"):
-            return self._metrics_app(environ, start_response)   # type: ignore[no-any-return]
+            return self._metrics_app(environ, start_response)  # type: ignore[no-any-return]
         check = {"/healthz": self.alive, "/readyz": self.ready}.get(path.rstrip("/") or "/")
         if check is None:
             start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"not found: /metrics, /healthz, /readyz\n"]
         try:
             ok, why = check()
-        except Exception as exc:   # noqa: BLE001 - a check that raises is a failed check, with its reason
+        except Exception as exc:  # noqa: BLE001 - a check that raises is a failed check, with its reason
             ok, why = False, f"{type(exc).__name__}: {exc}"
         start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
-        return [f"{'ok' if ok else 'not ok'}: {why}\n".encode("utf-8")]
+        return [f"{'ok' if ok else 'not ok'}: {why}\n".encode()]
 
     @property
     def url(self) -> str:
@@ -261,4 +298,3 @@ class HealthServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-

@@ -6,6 +6,7 @@ offsets, because it must be right when the worker is stuck or not running at all
 it matters: ``junheng status`` asks it without a worker, and the worker's metrics poll it on a
 thread of their own (:class:`LagPoller`), so a stalled event loop still shows a growing lag.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,8 @@ log = logging.getLogger("streams.kafka_lag")
 @dataclass(frozen=True)
 class PartitionLag:
     partition: int
-    end: int                    # the offset the next event will get
-    committed: int | None       # None: the group never committed on this partition
+    end: int  # the offset the next event will get
+    committed: int | None  # None: the group never committed on this partition
 
     @property
     def lag(self) -> int:
@@ -52,14 +53,17 @@ def group_lag(settings: KafkaSettings, group: str, topic: str, admin: Any = None
         ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in tps})
         try:
             committed = admin.list_group_offsets({group: tps}).get(group, {})
-        except (CoordinatorNotAvailableError, GroupIdNotFoundError):   # no group has committed yet
+        except (CoordinatorNotAvailableError, GroupIdNotFoundError):  # no group has committed yet
             committed = {}
         out = []
         for tp in sorted(tps, key=lambda t: t.partition):
             c = committed.get(tp)
             offset = getattr(c, "offset", None)
-            out.append(PartitionLag(tp.partition, int(ends[tp].offset),
-                                    int(offset) if offset is not None and offset >= 0 else None))
+            out.append(
+                PartitionLag(
+                    tp.partition, int(ends[tp].offset), int(offset) if offset is not None and offset >= 0 else None
+                )
+            )
         return out
     finally:
         if own:
@@ -94,21 +98,26 @@ class LagPoller:
         while not self._stop.is_set():
             try:
                 if admin is None:
-                    admin = KafkaAdminClient(**client_config(self.settings), client_id="junheng-lag",
-                                             request_timeout_ms=10_000)
+                    admin = KafkaAdminClient(
+                        **client_config(self.settings), client_id="junheng-lag", request_timeout_ms=10_000
+                    )
                 lags = group_lag(self.settings, self.group, self.topic, admin=admin)
                 self._latest = {} if lags is None else {(self.topic, p.partition): p.lag for p in lags}
                 self.updated_at = time.time()
-            except Exception as exc:   # noqa: BLE001 - the broker is away: unknown lag, try again later
+            except Exception as exc:  # noqa: BLE001 - the broker is away: unknown lag, try again later
                 from ingestion.kafka_access import redact
 
-                log.warning("consumer lag of %s unknown: %s: %s", self.group, type(exc).__name__,
-                            redact(str(exc), self.settings))
+                log.warning(
+                    "consumer lag of %s unknown: %s: %s",
+                    self.group,
+                    type(exc).__name__,
+                    redact(str(exc), self.settings),
+                )
                 self._latest = None
                 if admin is not None:
                     try:
                         admin.close()
-                    except Exception:   # noqa: BLE001
+                    except Exception:  # noqa: BLE001
                         pass
                     admin = None
             self._stop.wait(self.every_s)

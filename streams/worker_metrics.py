@@ -12,6 +12,7 @@
   the worker has not crashed; ``ready`` -- running, partitions assigned, and the group's lag on
   them at most ``max_lag`` events.
 """
+
 from __future__ import annotations
 
 import time
@@ -52,9 +53,13 @@ class WorkerHealth:
 
     def view(self) -> WorkerView:
         rt = self.runtime
-        return WorkerView(counts=rt.counts.as_dict, lag=self.lag, assigned=lambda: len(rt.assigned),
-                          last_commit_at=lambda: self.monitor.last_commit_at,
-                          state_rebuilds=lambda: int(rt.states.rebuilds))
+        return WorkerView(
+            counts=rt.counts.as_dict,
+            lag=self.lag,
+            assigned=lambda: len(rt.assigned),
+            last_commit_at=lambda: self.monitor.last_commit_at,
+            state_rebuilds=lambda: int(rt.states.rebuilds),
+        )
 
     def lag(self) -> dict[tuple[str, int], int] | None:
         """The lag of the partitions this worker owns (the group's others are their workers' business)."""
@@ -67,7 +72,7 @@ class WorkerHealth:
     def alive(self) -> tuple[bool, str]:
         if self.runtime.status == "crashed":
             return False, "the worker crashed (see its log)"
-        quiet = time.monotonic() - self.runtime.heartbeat   # a one-second timer on the event loop sets it
+        quiet = time.monotonic() - self.runtime.heartbeat  # a one-second timer on the event loop sets it
         if quiet > STALL_S:
             return False, f"the event loop has not turned for {quiet:.0f} s"
         return True, f"worker {self.runtime.status}"

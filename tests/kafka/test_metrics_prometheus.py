@@ -5,6 +5,7 @@ the generator labelled the lines, and the dead letters by reason as the embedded
 
 Prometheus is not optional: without it the test FAILS, saying how to install it
 (scripts/system-deps.sh installs the `prometheus` package)."""
+
 from __future__ import annotations
 
 import json
@@ -16,11 +17,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from pipeline_helpers import WorkerProcess, delete_topics, embedded_reference, kafka_settings, unique_prefix
 
 pytestmark = [pytest.mark.kafka, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -59,24 +60,39 @@ class Prometheus:
     def __init__(self, tmp: Path, jobs: dict[str, list[str]], rules: Path | None = None) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
-            pytest.fail("Prometheus is not installed: run scripts/system-deps.sh (Debian package `prometheus`)",
-                        pytrace=False)
+            pytest.fail(
+                "Prometheus is not installed: run scripts/system-deps.sh (Debian package `prometheus`)", pytrace=False
+            )
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                  "scrape_configs": [{"job_name": job, "static_configs": [{"targets": targets}]}
-                                     for job, targets in jobs.items()]}
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "scrape_configs": [
+                {"job_name": job, "static_configs": [{"targets": targets}]} for job, targets in jobs.items()
+            ],
+        }
         if rules is not None:
             config["rule_files"] = [str(rules)]
         path = tmp / "prometheus.yml"
-        path.write_text(json.dumps(config), encoding="utf-8")   # JSON is YAML
+        path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
         self.log = tmp / "prometheus.log"
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen([binary, f"--config.file={path}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-                                          f"--web.listen-address=127.0.0.1:{self.port}"],
-                                         stdout=log, stderr=subprocess.STDOUT)
-        wait_until(lambda: self.proc.poll() is not None or http_get(f"{self.url}/-/ready")[0] == 200, 60,
-                   "Prometheus to be ready", self.tail)
+            self.proc = subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={path}",
+                    f"--storage.tsdb.path={tmp / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(
+            lambda: self.proc.poll() is not None or http_get(f"{self.url}/-/ready")[0] == 200,
+            60,
+            "Prometheus to be ready",
+            self.tail,
+        )
         if self.proc.poll() is not None:
             pytest.fail(f"Prometheus exited with {self.proc.returncode}\n{self.tail()}", pytrace=False)
 
@@ -141,22 +157,35 @@ def test_prometheus_scrapes_the_worker_counts(kafka_bootstrap, prefix, tmp_path)
     target = f"127.0.0.1:{port}"
     prometheus = Prometheus(tmp_path, {"junheng-worker": [target]})
     try:
-        with WorkerProcess(kafka_bootstrap, prefix, tmp_path / "warehouse", tmp_path / "worker.log",
-                           extra_args=["--no-gx", "--metrics-port", str(port)]) as worker:
+        with WorkerProcess(
+            kafka_bootstrap,
+            prefix,
+            tmp_path / "warehouse",
+            tmp_path / "worker.log",
+            extra_args=["--no-gx", "--metrics-port", str(port)],
+        ) as worker:
+
             def detail() -> str:
                 return f"worker:\n{worker.log_tail(30)}\nprometheus:\n{prometheus.tail()}"
 
             job = '{job="junheng-worker"}'
             wait_until(lambda: prometheus.value(f"up{job}") == 1, 90, "Prometheus to scrape the worker", detail)
-            wait_until(lambda: prometheus.value(f"junheng_events_read_total{job}") == len(lines), 120,
-                       f"Prometheus to see all {len(lines)} events read", detail)
+            wait_until(
+                lambda: prometheus.value(f"junheng_events_read_total{job}") == len(lines),
+                120,
+                f"Prometheus to see all {len(lines)} events read",
+                detail,
+            )
 
             # what Prometheus stored is what the pipeline counted, and what the generator meant
             outcomes = prometheus.by(f"junheng_events_total{job}", "outcome")
-            assert outcomes == {"applied": applied, "duplicate": categories["duplicate"],
-                                "stale": categories["stale"], "dead_lettered": dead}
-            assert prometheus.value(f'sum(junheng_events_total{{job="junheng-worker",outcome="dead_lettered"}})') \
-                == dead
+            assert outcomes == {
+                "applied": applied,
+                "duplicate": categories["duplicate"],
+                "stale": categories["stale"],
+                "dead_lettered": dead,
+            }
+            assert prometheus.value('sum(junheng_events_total{job="junheng-worker",outcome="dead_lettered"})') == dead
             assert prometheus.by(f"junheng_dead_letters_total{job}", "reason") == reasons
             assert prometheus.value(f"sum(junheng_events_total{job}) - sum(junheng_events_read_total{job})") == 0
             counts = worker.counts()
@@ -165,21 +194,33 @@ def test_prometheus_scrapes_the_worker_counts(kafka_bootstrap, prefix, tmp_path)
             # batches were timed; the group's lag drains to 0 once Faust has committed, and a
             # commit was seen
             assert prometheus.value(f"junheng_batch_duration_seconds_count{job}") == counts["batches"] > 0
-            wait_until(lambda: prometheus.value(f"sum(junheng_consumer_lag{job})") == 0
-                       and prometheus.value(f"count(junheng_consumer_lag{job})") == 4,
-                       60, "the lag to drain on 4 partitions", detail)
+            wait_until(
+                lambda: (
+                    prometheus.value(f"sum(junheng_consumer_lag{job})") == 0
+                    and prometheus.value(f"count(junheng_consumer_lag{job})") == 4
+                ),
+                60,
+                "the lag to drain on 4 partitions",
+                detail,
+            )
             assert prometheus.value(f"junheng_partitions_assigned{job}") == 4
-            wait_until(lambda: prometheus.value(f"junheng_last_commit_age_seconds{job}") is not None, 30,
-                       "a commit", detail)
+            wait_until(
+                lambda: prometheus.value(f"junheng_last_commit_age_seconds{job}") is not None, 30, "a commit", detail
+            )
             assert prometheus.value(f"junheng_last_commit_age_seconds{job}") < 60
-            assert prometheus.query(f'junheng_info{{job="junheng-worker",process="worker"}}')
-            assert prometheus.query(f"{{__name__=~'junheng_faust_.+',job='junheng-worker'}}"), \
+            assert prometheus.query('junheng_info{job="junheng-worker",process="worker"}')
+            assert prometheus.query("{__name__=~'junheng_faust_.+',job='junheng-worker'}"), (
                 "Faust's Prometheus sensor exports nothing"
+            )
 
             # health on the same port
             assert http_get(f"http://{target}/healthz")[0] == 200
-            status, body = wait_until(lambda: (lambda r: r if r[0] == 200 else None)(http_get(f"http://{target}/readyz")),
-                                      30, "/readyz", detail)
+            status, body = wait_until(
+                lambda: (lambda r: r if r[0] == 200 else None)(http_get(f"http://{target}/readyz")),
+                30,
+                "/readyz",
+                detail,
+            )
             assert "4 partitions, 0 events behind" in body
             assert worker.stop() == 0, worker.log_tail()
     finally:
