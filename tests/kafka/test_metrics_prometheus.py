@@ -1,17 +1,20 @@
-"""Metrics on the real thing (issue #12 item 1): a real Prometheus (the Debian package), started here
-on loopback with a temporary configuration, scrapes a running `junheng worker` on the shared broker;
-PromQL through Prometheus' HTTP API gives back the counts the worker applied and dead-lettered as
-the generator labelled the lines, and the dead letters by reason as the embedded driver finds them. /healthz and /readyz answer on the same port.
-
+"""Metrics on the real thing (issue #12 items 1 and 4): a real Prometheus (the Debian package),
+started here on loopback with a temporary configuration, scrapes a running `junheng worker` on the
+shared broker; PromQL through Prometheus' HTTP API gives back the counts the worker applied and
+dead-lettered as the generator labelled the lines, and the dead letters by reason as the embedded
+driver finds them. /healthz and /readyz answer on the same port, and `junheng status` reports the
+group's lag from Kafka (the whole topic before the worker, 0 after).
 Prometheus is not optional: without it the test FAILS, saying how to install it
 (scripts/system-deps.sh installs the `prometheus` package)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -125,6 +128,22 @@ class Prometheus:
             self.proc.wait()
 
 
+def status_json(warehouse: Path, bootstrap: str, prefix: str) -> dict[str, Any]:
+    """`junheng status --json` as a user runs it, on the test's topics."""
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root), JUNHENG_KAFKA_BOOTSTRAP=bootstrap, JUNHENG_TOPIC_PREFIX=prefix)
+    done = subprocess.run(
+        [sys.executable, "-m", "junheng.cli", "status", "--warehouse", str(warehouse), "--json"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
 @pytest.fixture
 def prefix(kafka_bootstrap):
     name = unique_prefix()
@@ -153,6 +172,13 @@ def test_prometheus_scrapes_the_worker_counts(kafka_bootstrap, prefix, tmp_path)
     assert set(create_topics(settings, partitions=4).values()) == {"created"}
     assert produce_lines(lines, settings)["sent"] == len(lines)
 
+    # junheng status asks Kafka: before any worker, the whole topic is the group's lag
+    warehouse = tmp_path / "warehouse"
+    warehouse.mkdir()
+    before = status_json(warehouse, kafka_bootstrap, prefix)
+    assert before["kafka"]["reachable"] and before["kafka"]["lag"] == len(lines), before["kafka"]
+    assert before["worker"] is None and len(before["kafka"]["partitions"]) == 4
+
     port = free_port()
     target = f"127.0.0.1:{port}"
     prometheus = Prometheus(tmp_path, {"junheng-worker": [target]})
@@ -160,7 +186,7 @@ def test_prometheus_scrapes_the_worker_counts(kafka_bootstrap, prefix, tmp_path)
         with WorkerProcess(
             kafka_bootstrap,
             prefix,
-            tmp_path / "warehouse",
+            warehouse,
             tmp_path / "worker.log",
             extra_args=["--no-gx", "--metrics-port", str(port)],
         ) as worker:
@@ -222,6 +248,12 @@ def test_prometheus_scrapes_the_worker_counts(kafka_bootstrap, prefix, tmp_path)
                 detail,
             )
             assert "4 partitions, 0 events behind" in body
+
+            # and junheng status says the same as the metrics
+            now = status_json(warehouse, kafka_bootstrap, prefix)
+            assert now["kafka"]["lag"] == 0 and now["worker"]["status"] == "running"
+            assert now["worker"]["read"] == len(lines) and now["worker"]["applied"] == applied
+            assert now["worker"]["last_batch_age_s"] is not None
             assert worker.stop() == 0, worker.log_tail()
     finally:
         prometheus.close()
