@@ -81,6 +81,10 @@ EXPORTED: dict[str, tuple[str, str]] = {
     "junheng_build_duration_seconds": ("histogram", "a build's duration, by result"),
     "junheng_marts_published_timestamp_seconds": ("gauge", "when the published marts were built (Unix time)"),
     "junheng_marts_age_seconds": ("gauge", "age of the published marts (seconds since their build)"),
+    "junheng_marts_pending_seconds": (
+        "gauge",
+        "how long the oldest landed change not yet in the published marts has waited (0: the marts are current)",
+    ),
     # both (the worker's stream alerts, the builder's alert stage)
     "junheng_alerts_firing": ("gauge", "alerts firing after the last evaluation"),
     "junheng_alert_deliveries_failed_total": (
@@ -142,6 +146,8 @@ class Metrics:
                 self.builds.labels(result=result)
                 self.build_seconds.labels(result=result)
         self.marts_published_at: float | None = None
+        #: the builder's: seconds the oldest unpublished landing change has waited (None: none waits)
+        self.marts_pending: Callable[[], float | None] | None = None
         info_gauge = Gauge("junheng_info", EXPORTED["junheng_info"][1], ["process", *sorted(info)], registry=r)
         info_gauge.labels(process=process, **info).set(1)
         self._worker: WorkerView | None = None
@@ -191,6 +197,8 @@ class _AgeCollector(Collector):
         if m.process == "builder" and m.marts_published_at is not None:
             yield _gauge("junheng_marts_published_timestamp_seconds", m.marts_published_at)
             yield _gauge("junheng_marts_age_seconds", max(0.0, now - m.marts_published_at))
+        if m.marts_pending is not None:
+            yield _gauge("junheng_marts_pending_seconds", m.marts_pending() or 0.0)
         view = m._worker
         if view is not None:
             at = view.last_commit_at()

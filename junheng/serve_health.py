@@ -2,7 +2,8 @@
 
 The builder tells :class:`BuilderHealth` what happens (a build ended, with its result, duration and
 alert run; the published manifest was read); the ages are computed when Prometheus scrapes, so
-stale marts show a growing ``junheng_marts_age_seconds`` even while the builder waits.
+stale marts show a growing ``junheng_marts_age_seconds`` and ``junheng_marts_pending_seconds`` (how
+long landed data has waited for a build) even while the builder is stuck.
 
 ``/healthz``: the builder's loop has not stopped (a long build is alive). ``/readyz``: the last build
 published (before the first build of this process: marts are published). A failed build makes it
@@ -12,6 +13,7 @@ not ready until a build succeeds again; the marts readers open stay the last goo
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from junheng.metrics import HealthServer, Metrics
@@ -23,6 +25,12 @@ class BuilderHealth:
     def __init__(self, builder: Any, metrics: Metrics) -> None:
         """`builder`: a junheng.serve.Builder (its ``last_build``, ``_state``, ``_published_cached``)."""
         self.builder, self.metrics = builder, metrics
+        metrics.marts_pending = self.pending
+
+    def pending(self) -> float | None:
+        """Seconds since the first landing change the published marts do not have yet (None: current)."""
+        since = self.builder._pending_since
+        return None if since is None else max(0.0, time.monotonic() - since)
 
     def measure(self, result: str, seconds: float, alerts: Any = None) -> None:
         """A build ended: "ok" (with its alert run, if the alert stage ran), "failed" or "abandoned"."""

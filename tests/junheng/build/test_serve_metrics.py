@@ -71,6 +71,7 @@ def test_builder_metrics_and_readiness_follow_its_builds(built_copy, tmp_path):
         m = _samples(_get(f"{base}/metrics")[1])
         assert m['junheng_builds_total{result="failed"}'] == 1 and m['junheng_builds_total{result="ok"}'] == 0
         assert m['junheng_build_duration_seconds_count{result="failed"}'] == 1
+        assert m["junheng_marts_pending_seconds"] > 0  # the correction waits for a build that works
         status, body = _get(f"{base}/readyz")
         assert status == 503 and "FAILED at dbt" in body, body
         assert _get(f"{base}/healthz")[0] == 200
@@ -86,5 +87,5 @@ def test_builder_metrics_and_readiness_follow_its_builds(built_copy, tmp_path):
         m = _samples(_get(f"{base}/metrics")[1])
         assert m['junheng_builds_total{result="ok"}'] == 1 and m['junheng_builds_total{result="failed"}'] == 1
         assert m['junheng_build_duration_seconds_sum{result="ok"}'] > 0
-        assert m["junheng_marts_age_seconds"] < 120
+        assert m["junheng_marts_age_seconds"] < 120 and m["junheng_marts_pending_seconds"] == 0
         assert serve.stop() == 0
