@@ -77,13 +77,15 @@ def test_promtool_checks_the_rules_and_their_unit_tests_pass() -> None:
     assert required <= tested, f"no unit test for {sorted(required - tested)}"
 
 
-def test_every_alert_is_labelled_for_routing_and_explained() -> None:
+def test_every_alert_is_labelled_for_routing_and_every_alert_and_metric_explained() -> None:
     for rule in _rules():
         assert rule["labels"]["service"] == "junheng-pipeline" and rule["labels"]["severity"] in ("warning", "critical")
         assert rule["annotations"]["summary"] and rule["annotations"]["description"]
     runbook = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     missing = [rule["alert"] for rule in _rules() if rule["alert"] not in runbook]
     assert not missing, f"docs/operations.md does not explain {missing}"
+    undocumented = [name for name in EXPORTED if f"`{name}" not in runbook]
+    assert not undocumented, f"docs/operations.md does not list the metrics {undocumented}"
 
 
 def test_the_dashboard_is_a_grafana_dashboard_of_our_metrics() -> None:
