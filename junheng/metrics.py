@@ -70,8 +70,14 @@ EXPORTED: dict[str, tuple[str, str]] = {
         "events topic (end offset - committed offset)",
     ),
     "junheng_partitions_assigned": ("gauge", "partitions of the events topic this worker owns"),
-    "junheng_last_commit_timestamp_seconds": ("gauge", "when this worker last committed offsets (Unix time)"),
-    "junheng_last_commit_age_seconds": ("gauge", "seconds since this worker last committed offsets"),
+    "junheng_last_commit_timestamp_seconds": (
+        "gauge",
+        "when this worker last committed offsets, or started if it has not yet (Unix time)",
+    ),
+    "junheng_last_commit_age_seconds": (
+        "gauge",
+        "seconds since this worker last committed offsets (or started, if it has not yet)",
+    ),
     "junheng_state_rebuilds_total": (
         "counter",
         "district states rebuilt from the facts table (after a start, a rebalance or an eviction)",

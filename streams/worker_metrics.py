@@ -28,9 +28,13 @@ STALL_S = 60.0
 
 
 class CommitTimeMonitor(PrometheusMonitor):
-    """Faust's Prometheus sensor, plus the time of the last committed offsets."""
+    """Faust's Prometheus sensor, plus the time of the last committed offsets. Until the first
+    commit it is the time the monitor was installed (the worker's start), so a worker that stalls
+    before it ever commits shows a growing commit age too."""
 
-    last_commit_at: float | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_commit_at: float | None = time.time()
 
     def on_tp_commit(self, tp_offsets: Any) -> None:
         super().on_tp_commit(tp_offsets)

@@ -49,7 +49,9 @@ def http_get(url: str) -> tuple[int, str]:
 class Prometheus:
     """A real Prometheus scraping `targets` every second, its data in a temporary folder."""
 
-    def __init__(self, tmp: Path, jobs: dict[str, list[str]], rules: Path | None = None) -> None:
+    def __init__(
+        self, tmp: Path, jobs: dict[str, list[str]], rules: Path | None = None, alertmanagers: list[str] | None = None
+    ) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
             pytest.fail(
@@ -65,6 +67,8 @@ class Prometheus:
         }
         if rules is not None:
             config["rule_files"] = [str(rules)]
+        if alertmanagers:
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": alertmanagers}]}]}
         path = tmp / "prometheus.yml"
         path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
         self.log = tmp / "prometheus.log"
