@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from faust.sensors.monitor import Monitor
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
 from junheng.metrics import Check, Metrics, WorkerView
@@ -35,6 +36,33 @@ class CommitTimeMonitor(PrometheusMonitor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.last_commit_at: float | None = time.time()
+
+    # Per message, Faust's sensor updates labelled counters and gauges: ~15 µs a message in and
+    # out, against ~1 µs for Faust's plain Monitor (measured on the project's VM), which would be a
+    # tenth or more of the worker's cost per event. The pipeline's own counts (per batch) already
+    # say what happened to every event, so the per-message and per-table-operation hooks keep
+    # only the plain Monitor's bookkeeping; commits, rebalances, assignments and sends keep Faust's
+    # Prometheus metrics.
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        Monitor.on_message_in(self, tp, offset, message)
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        Monitor.on_message_out(self, tp, offset, message)
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> Any:
+        return Monitor.on_stream_event_in(self, tp, offset, stream, event)
+
+    def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None) -> None:
+        Monitor.on_stream_event_out(self, tp, offset, stream, event, state)
+
+    def on_table_get(self, table: Any, key: Any) -> None:
+        Monitor.on_table_get(self, table, key)
+
+    def on_table_set(self, table: Any, key: Any, value: Any) -> None:
+        Monitor.on_table_set(self, table, key, value)
+
+    def on_table_del(self, table: Any, key: Any) -> None:
+        Monitor.on_table_del(self, table, key)
 
     def on_tp_commit(self, tp_offsets: Any) -> None:
         super().on_tp_commit(tp_offsets)
