@@ -366,8 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     from junheng.status import add_arguments as add_status_arguments, cmd_status
 
-    status = add_status_arguments(sub.add_parser(
-        "status", help="the worker, its lag, the last build, open alerts, catalogue, version and engine"))
+    status_help = "the worker, its lag, the last build, open alerts, catalogue, version and engine"
+    status = add_status_arguments(sub.add_parser("status", help=status_help, description=status_help))
     status.set_defaults(func=cmd_status)
     report = sub.add_parser("report", help="write the static HTML report from the built marts")
     report.add_argument("--warehouse", default=str(settings.default_warehouse()),
