@@ -97,7 +97,7 @@ EXPORTED: dict[str, tuple[str, str]] = {
         "counter",
         "alert deliveries that failed, by channel (alertmanager, webhook, kafka); the events stay queued",
     ),
-    "junheng_info": ("gauge", "1, labelled with the process, version, catalogue and engine"),
+    "junheng_info": ("gauge", "1, labelled with the process, version, catalogue and engine (compiled or pure)"),
 }
 
 

@@ -69,7 +69,12 @@ def serve_metrics(builder: Any, port: int, bind: str, catalogue: str | None) -> 
     from junheng.errors import UserError
     from junheng.settings import catalogue_name
 
-    metrics = Metrics("builder", version=__version__, engine=engine_kind(), catalogue=catalogue or catalogue_name())
+    metrics = Metrics(
+        "builder",
+        version=__version__,
+        engine="compiled" if engine_kind() == "mypyc" else "pure",
+        catalogue=catalogue or catalogue_name(),
+    )
     builder.health = BuilderHealth(builder, metrics)
     builder._published()
     try:

@@ -175,7 +175,7 @@ def _metrics(engine_kind: str, catalogue: str | None) -> Any:
     from junheng import __version__
     from junheng.metrics import Metrics
 
-    return Metrics("worker", version=__version__, engine=engine_kind,
+    return Metrics("worker", version=__version__, engine="compiled" if engine_kind == "mypyc" else "pure",
                    catalogue=catalogue or junheng_settings.catalogue_name())
 
 

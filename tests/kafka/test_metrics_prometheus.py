@@ -131,7 +131,8 @@ def test_prometheus_scrapes_the_worker_counts(kafka_bootstrap, prefix, tmp_path)
                 lambda: prometheus.value(f"junheng_last_commit_age_seconds{job}") is not None, 30, "a commit", detail
             )
             assert prometheus.value(f"junheng_last_commit_age_seconds{job}") < 60
-            assert prometheus.query('junheng_info{job="junheng-worker",process="worker"}')
+            (info,) = prometheus.query('junheng_info{job="junheng-worker",process="worker"}')
+            assert info["metric"]["engine"] in ("compiled", "pure") and info["metric"]["catalogue"]
             assert prometheus.query("{__name__=~'junheng_faust_.+',job='junheng-worker'}"), (
                 "Faust's Prometheus sensor exports nothing"
             )
