@@ -129,6 +129,7 @@ def worker_run(servers: str, prefix: str, workdir: Path, total: int, *, gx: bool
 VARIANT_ROWS: dict[str, tuple[str, str]] = {
     "gx-in-process": ("--gx-in-process", "wgxin"),                # the suites in the worker, as before the child
     "plain-faust-delivery": ("--plain-faust-delivery", "wplain"),  # Faust's own per-record hand-over
+    "metrics": ("--metrics-port", "wmetrics"),                     # serving Prometheus metrics (a free port)
 }
 
 
@@ -158,9 +159,10 @@ def run(quick: bool = False, schools: int | None = None, servers: str | None = N
                                         batch_size=batch_size, batch_seconds=batch_seconds)
             for variant in variants:
                 flag, suffix = VARIANT_ROWS[variant]
+                args = [flag, str(_free_port())] if flag == "--metrics-port" else [flag]
                 rows[f"worker {flag}"] = worker_run(servers, prefix, Path(tmp) / f"worker-{variant}", len(lines),
                                                     gx=True, batch_size=batch_size, batch_seconds=batch_seconds,
-                                                    app_id=f"{prefix}-{suffix}", extra_args=[flag])
+                                                    app_id=f"{prefix}-{suffix}", extra_args=args)
     finally:
         delete_topics(servers, prefix)
     bare = rows["bare"]["events_per_s"] or 0
@@ -177,6 +179,14 @@ def run(quick: bool = False, schools: int | None = None, servers: str | None = N
         "targets": {"pipeline_events_per_s": TARGET_EVENTS_PER_S, "pipeline_share_of_bare": TARGET_SHARE_OF_BARE},
         "load_average": {"before": load_before, "after": loadavg()},
     }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def print_table(figures: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@
     junheng serve [--warehouse DIR]    beside the Kafka worker: build and publish whenever it landed more
     junheng alerts [--warehouse DIR]   evaluate alerts on the marts; Alertmanager, webhook, Kafka
     junheng report [--warehouse DIR] [--pdf [FILE]]   the static HTML report (and its PDF) from the built marts
+    junheng status [--warehouse DIR] [--json]   worker, lag, last build, open alerts, version, engine
     junheng kafka start|stop|status    the local single-node Kafka (needs Java and Maven)
 """
 from __future__ import annotations
@@ -370,6 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = add_serve_arguments(sub.add_parser(
         "serve", help="keep the published marts fresh: build whenever the landing advanced (beside the Kafka worker)"))
     serve.set_defaults(func=cmd_serve)
+    from junheng.status import add_arguments as add_status_arguments, cmd_status
+
+    status_help = "the worker, its lag, the last build, open alerts, catalogue, version and engine"
+    status = add_status_arguments(sub.add_parser("status", help=status_help, description=status_help))
+    status.set_defaults(func=cmd_status)
     report = sub.add_parser("report", help="write the static HTML report from the built marts")
     report.add_argument("--warehouse", default=str(settings.default_warehouse()),
                         help="the warehouse whose marts are reported (default: $JUNHENG_WAREHOUSE or ./warehouse)")

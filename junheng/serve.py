@@ -20,7 +20,8 @@ recorded; when the landing is ahead it runs the same build as ``junheng build``
   ones;
 - the date deadlines are judged on (``as_of``, default today) moving on also asks for a build;
 - **status**: ``<warehouse>/serve.json`` says what it is doing (idle, waiting, building), the
-  published version and its age, the last build's outcome and the count of builds;
+  published version and its age, the last build's outcome and the count of builds; with
+  ``--metrics-port`` the same as Prometheus metrics, with /healthz and /readyz (serve_health.py);
 - **stopping**: SIGTERM or SIGINT ends it with exit 0: idle at once; during a build dbt is
   terminated and nothing is published (a publish that has started completes first).
 """
@@ -91,6 +92,7 @@ class Builder:
         self._state = "starting"
         self._pending_since: float | None = None     # monotonic time of the first unbuilt change
         self._started = _now()
+        self.health: Any = None                       # junheng.serve_health.BuilderHealth when it serves metrics
 
     # ------------------------------------------------------------------ the loop
     def run(self, stop: threading.Event) -> int:
@@ -198,6 +200,7 @@ class Builder:
             self.counts.abandoned += 1
             self.last_build = {"ok": False, "abandoned": True, "started_at": started_at, "finished_at": _now(),
                                "seconds": round(time.monotonic() - self._build_started, 3), "reason": why}
+            self._measure("abandoned", time.monotonic() - self._build_started)
             self.log("build abandoned (stopping): nothing published, the served marts are unchanged")
             return "stopped"
         except (BuildError, UserError) as exc:
@@ -209,6 +212,7 @@ class Builder:
         seconds = time.monotonic() - self._build_started
         self.last_duration_s = seconds
         self.counts.ok += 1
+        self._measure("ok", seconds, result.alerts)
         p = result.published
         staleness = time.monotonic() - pending_since
         t = result.timings
@@ -224,6 +228,7 @@ class Builder:
     def _failed(self, started_at: str, why: str, stage: str, message: str) -> str:
         self.counts.failed += 1
         seconds = time.monotonic() - self._build_started
+        self._measure("failed", seconds)
         published = self._published()
         self.last_build = {"ok": False, "started_at": started_at, "finished_at": _now(), "seconds": round(seconds, 3),
                            "reason": why, "stage": stage, "error": message}
@@ -241,7 +246,13 @@ class Builder:
         from junheng.build.publish import current_manifest
 
         self._published_cached = current_manifest(self.layout)
+        if self.health is not None:
+            self.health.published(self._published_cached)
         return self._published_cached
+
+    def _measure(self, result: str, seconds: float, alerts: Any = None) -> None:
+        if self.health is not None:
+            self.health.measure(result, seconds, alerts)
 
     def _published_watermark(self) -> Any:
         manifest = self._published()
@@ -316,6 +327,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--no-alerts", action="store_true", help="skip the alert stage of each build")
     parser.add_argument("--no-report", action="store_true", help="do not write the report after each build")
     parser.add_argument("--no-data-docs", action="store_true", help="do not update GX's Data Docs at each build")
+    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus metrics, /healthz and /readyz on this port, 0: off "
+                             "(default: JUNHENG_METRICS_PORT, off; the address is JUNHENG_METRICS_BIND)")
     return parser
 
 
@@ -324,8 +338,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         configured = settings.BuildSettings.from_env()
+        metrics_settings = settings.MetricsSettings.from_env()
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    if args.metrics_port is None:
+        args.metrics_port = metrics_settings.port
+    if not 0 <= args.metrics_port <= 65535:
+        raise UserError(f"--metrics-port must be between 0 (off) and 65535, got {args.metrics_port}")
     if args.max_staleness is None:
         args.max_staleness = configured.max_staleness_s
     if args.max_staleness <= 0 or args.debounce < 0 or args.poll <= 0 or args.retry <= 0:
@@ -356,7 +375,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                poll_s=args.poll, retry_s=args.retry, as_of=as_of, catalogue=args.catalogue,
                                keep=args.keep, alerts=not args.no_alerts, report=not args.no_report,
                                data_docs=not args.no_data_docs)
-        return Builder(options).run(stop)
+        builder = Builder(options)
+        server = None
+        if args.metrics_port:
+            from junheng.serve_health import serve_metrics
+
+            server = serve_metrics(builder, args.metrics_port, metrics_settings.bind, options.catalogue)
+        try:
+            return builder.run(stop)
+        finally:
+            if server is not None:
+                server.close()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

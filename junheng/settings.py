@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["AlertSettings", "BuildSettings", "KafkaSettings", "PROJECT_ROOT", "Settings", "VARIABLES", "Variable",
+__all__ = ["AlertSettings", "BuildSettings", "KafkaSettings", "MetricsSettings", "PROJECT_ROOT", "Settings", "VARIABLES", "Variable",
            "catalogue_name", "default_warehouse", "settings"]
 
 #: the folder holding the packages: the repository in a checkout, ``site-packages`` when installed
@@ -61,6 +61,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("JUNHENG_ALERT_RETRIES", "3", "delivery attempts per receiver and evaluation"),
     Variable("JUNHENG_MAX_STALENESS", "30", "`junheng serve`: seconds after a landing change by which a build starts at the latest, however busy the landing"),
     Variable("JUNHENG_PUBLISHED_KEEP", "3", "published builds kept under `<warehouse>/published/` (the current one included; at least 1)"),
+    Variable("JUNHENG_METRICS_PORT", "0", "`junheng worker` and `junheng serve`: serve Prometheus metrics, `/healthz` and `/readyz` on this port (0: off; `--metrics-port` overrides)"),
+    Variable("JUNHENG_METRICS_BIND", "127.0.0.1", "the address the metrics port listens on (`0.0.0.0`: every interface, for a Prometheus on another host)"),
 )
 _NAMES = frozenset(v.name for v in VARIABLES)
 
@@ -162,6 +164,27 @@ class BuildSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Where a long-running process (worker, builder) serves its metrics and health; port 0 is off,
+    so nothing listens unless asked to."""
+
+    port: int = 0
+    bind: str = "127.0.0.1"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "MetricsSettings":
+        env = os.environ if env is None else env
+        port, bind = _get(env, "JUNHENG_METRICS_PORT"), _get(env, "JUNHENG_METRICS_BIND")
+        try:
+            out = cls(port=int(port) if port else cls.port, bind=bind.strip() if bind else cls.bind)
+        except ValueError:
+            raise ValueError(f"JUNHENG_METRICS_PORT must be a port number (0: off), got {port!r}") from None
+        if not 0 <= out.port <= 65535:
+            raise ValueError(f"JUNHENG_METRICS_PORT must be between 0 (off) and 65535, got {out.port}")
+        return out
+
+
+@dataclass(frozen=True)
 class Settings:
     """The platform's configuration: the environment's ``JUNHENG_*`` variables, command-line
     options over them."""
@@ -173,6 +196,7 @@ class Settings:
     kafka: KafkaSettings
     alerts: AlertSettings
     build: BuildSettings
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -191,6 +215,7 @@ class Settings:
             "kafka": KafkaSettings(),
             "alerts": AlertSettings.from_env(env),
             "build": BuildSettings.from_env(env),
+            "metrics": MetricsSettings.from_env(env),
         }
         unknown = set(overrides) - set(values)
         if unknown:

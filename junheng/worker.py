@@ -1,13 +1,15 @@
 """Run the Kafka worker: the Faust app of streams/app.py, from the command line, with its stream alerts.
 
-    python -m junheng.worker --warehouse DIR [--batch-size 5000] [--batch-seconds 0.2]
+    junheng worker --warehouse DIR [--batch-size 5000] [--batch-seconds 0.2] [--metrics-port 9464]
 
 Connection, security and topic names come from the JUNHENG_KAFKA_* and JUNHENG_TOPIC_PREFIX
 environment variables (junheng/settings.py). The worker creates the project's topics if they
 are missing (idempotent; Faust would silently ignore a missing source topic), then consumes the
 events topic until SIGTERM/SIGINT. It logs its running counts every --log-every seconds and
 writes them after every batch to <warehouse>/worker-counts.json (or --counts-file):
-read = applied + duplicate + stale + dead_lettered.
+read = applied + duplicate + stale + dead_lettered. With a metrics port (--metrics-port or
+JUNHENG_METRICS_PORT) it serves the same counts and more as Prometheus metrics, with /healthz and
+/readyz (junheng/metrics.py, streams/worker_metrics.py, docs/operations.md).
 """
 from __future__ import annotations
 
@@ -60,7 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-dead-letters", action="store_true",
                         help="log every dead letter (origin, event id, reason) at INFO, not only its count "
                              "(the fault tests turn it on so a failed run shows why each one was rejected)")
-    parser.add_argument("--loglevel", default="info")
+    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus metrics, /healthz and /readyz on this port, 0: off "
+                             "(default: JUNHENG_METRICS_PORT, off; the address is JUNHENG_METRICS_BIND)")
+    parser.add_argument("--ready-max-lag", type=int, default=10_000, metavar="EVENTS",
+                        help="/readyz says ready while the group's lag on this worker's partitions is at most "
+                             "this many events (10000)")
+    parser.add_argument("--loglevel", default="info", help="log level: debug, info, warning, error (info)")
     return parser
 
 
@@ -78,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ingestion.kafka_access import preflight, redact
     from ingestion.producer import create_topics, topic_partitions
     from junheng.errors import UserError
+    from junheng.settings import MetricsSettings
     from streams.app import create_app
     from streams.facts_table import FACTS_TABLE
     from streams.kafka_config import WorkerConfig, default_app_id, default_worker_id
@@ -85,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = KafkaSettings()
     events = settings.topic("events")
     try:   # a refused login, an untrusted certificate, a missing ACL: one line, no password, exit 2
+        metrics_port = args.metrics_port if args.metrics_port is not None else MetricsSettings.from_env().port
+        if not 0 <= metrics_port <= 65535:
+            raise UserError(f"--metrics-port must be between 0 (off) and 65535, got {metrics_port}")
         preflight(settings)
         if not args.no_create_topics:
             status = create_topics(settings, partitions=args.partitions, replication_factor=args.replication_factor)
@@ -131,8 +143,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("jurisdiction: %s", jurisdiction.describe())
     if changed:
         log.warning("warehouse %s: %s", config.warehouse, changed)
-    alerts = StreamAlerts(config.warehouse)
-    app, runtime = create_app(settings, config, on_statuses=alerts.submit)
+    metrics = _metrics(engine_kind, args.catalogue) if metrics_port else None
+    alerts = StreamAlerts(config.warehouse, metrics)
+    app, runtime = create_app(settings, config, on_statuses=alerts.submit, metrics=metrics)
+    served = None
+    if metrics is not None:
+        try:
+            served = _serve_metrics(metrics, runtime, settings, app_id, events, metrics_port, args.ready_max_lag)
+        except OSError as exc:
+            log.error("%s (--metrics-port, JUNHENG_METRICS_PORT, JUNHENG_METRICS_BIND)", exc)
+            runtime.close()
+            alerts.close()
+            return UserError.exit_code
     tune_gc()
     runtime.write_counts()
     log.info("worker %s: app %s, events %s (%d partitions), batches of %d / %.1f s, warehouse %s",
@@ -155,7 +177,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         runtime.write_counts()
         runtime.close()
         alerts.close()
+        if served is not None:
+            for closing in served:
+                closing.close()
     return code
+
+
+def _metrics(engine_kind: str, catalogue: str | None) -> Any:
+    from junheng import __version__
+    from junheng.metrics import Metrics
+
+    return Metrics("worker", version=__version__, engine="compiled" if engine_kind == "mypyc" else "pure",
+                   catalogue=catalogue or junheng_settings.catalogue_name())
+
+
+def _serve_metrics(metrics: Any, runtime: Any, settings: KafkaSettings, group: str, events: str, port: int,
+                   max_lag: int) -> tuple[Any, Any]:
+    """Start the group's lag poller and the metrics/health server; returns both, to close at exit."""
+    from junheng.metrics import HealthServer
+    from junheng.settings import MetricsSettings
+    from streams.kafka_lag import LagPoller
+    from streams.worker_metrics import WorkerHealth
+
+    lag = LagPoller(settings, group, events)
+    health = WorkerHealth(runtime, runtime.monitor, lag, max_lag)
+    metrics.watch_worker(health.view())
+    try:
+        server = HealthServer(metrics, port, MetricsSettings.from_env().bind, alive=health.alive, ready=health.ready)
+    except OSError:
+        lag.close()
+        raise
+    log.info("metrics on %s/metrics, health on /healthz and /readyz", server.url)
+    return server, lag
 
 
 class StreamAlerts:
@@ -165,7 +218,8 @@ class StreamAlerts:
     ``junheng alerts`` rebuilds the same state from the landing. Wired here, in the worker's entry,
     and nowhere else: the drivers do not import the alerting."""
 
-    def __init__(self, warehouse: Path) -> None:
+    def __init__(self, warehouse: Path, metrics: Any = None) -> None:
+        """`metrics`: the worker's (junheng/metrics.py), told what each evaluation fired and delivered."""
         from concurrent.futures import ThreadPoolExecutor
 
         from junheng.alerting.run import StreamAlerter, env_alertmanager_url, env_webhook_url
@@ -173,9 +227,16 @@ class StreamAlerts:
         self.alerter = StreamAlerter(warehouse, alertmanager_url=env_alertmanager_url(),
                                      webhook_url=env_webhook_url(), kafka=True)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts")
+        self.metrics = metrics
 
     def submit(self, statuses: list[dict[str, Any]]) -> None:
-        self.pool.submit(self.alerter.on_statuses, statuses).add_done_callback(_log_failure)
+        self.pool.submit(self._evaluate, statuses).add_done_callback(_log_failure)
+
+    def _evaluate(self, statuses: list[dict[str, Any]]) -> Any:
+        run = self.alerter.on_statuses(statuses)
+        if self.metrics is not None:
+            self.metrics.record_alert_run(run)
+        return run
 
     def close(self) -> None:
         """Let a queued evaluation finish, then close the delivery channels."""

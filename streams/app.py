@@ -48,11 +48,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from typing import Any
 
 import faust
 
 from junheng.layout import WarehouseLayout
+from junheng.metrics import Metrics
 from junheng.settings import KafkaSettings
 from rules.state import Engine
 from streams.facts_table import FACT_CODEC, FACTS_STORE_URL, FACTS_TABLE
@@ -72,9 +74,11 @@ __all__ = ["FACTS_TABLE", "StreamRuntime", "WorkerConfig", "create_app", "hold_f
 
 
 def create_app(settings: KafkaSettings, config: WorkerConfig, engine: Engine | None = None,
-               on_statuses: StatusHook | None = None) -> tuple[faust.App, StreamRuntime]:
+               on_statuses: StatusHook | None = None, metrics: Metrics | None = None) -> tuple[faust.App, StreamRuntime]:
     """A configured Faust app with the events agent, the facts table and the runtime behind them.
-    `on_statuses`: the stream alerts' hook (junheng/worker.py wires it; None: no stream alerts)."""
+    `on_statuses`: the stream alerts' hook (junheng/worker.py wires it; None: no stream alerts).
+    `metrics`: the worker's metrics (junheng/metrics.py); Faust's Prometheus sensor is then the
+    app's monitor (streams/worker_metrics.py) and the runtime times batches and GX."""
     quiet_clients()
     app_id = config.app_id or default_app_id(settings)
     datadir = WarehouseLayout(config.warehouse).worker_data.resolve()
@@ -108,6 +112,11 @@ def create_app(settings: KafkaSettings, config: WorkerConfig, engine: Engine | N
                       schema=faust.Schema(key_type=str, key_serializer="json", value_serializer=FACT_CODEC),
                       help="applied facts per district: <district>|<fact key> -> {seq, event_id, seen, event}")
     runtime = StreamRuntime(app, settings, config, table, engine, on_statuses)
+    if metrics is not None:
+        from streams.worker_metrics import install_monitor
+
+        runtime.metrics = metrics
+        runtime.monitor = install_monitor(app, metrics)
     events_topic = app.topic(settings.topic("events"), key_type=bytes, value_type=bytes,
                              key_serializer="raw", value_serializer="raw")
 
@@ -170,6 +179,11 @@ def create_app(settings: KafkaSettings, config: WorkerConfig, engine: Engine | N
         if config.fast_delivery:
             deliver_without_tasks(app.consumer)
         runtime.on_assignment_change("assigned", args[0] if args else kwargs.get("assigned", ()))
+
+    @app.timer(1.0)  # type: ignore[untyped-decorator]
+    async def heartbeat() -> None:
+        """The event loop turns: /healthz (streams/worker_metrics.py) says alive."""
+        runtime.heartbeat = time.monotonic()
 
     @app.timer(config.log_every_s)  # type: ignore[untyped-decorator]
     async def report() -> None:

@@ -27,6 +27,7 @@ from expectations.process_validator import ProcessValidator, ValidatorUnavailabl
 from ingestion.reference import load_districts
 from junheng.compiled_engine import engine_kind
 from junheng.layout import WarehouseLayout
+from junheng.metrics import Metrics
 from junheng.settings import KafkaSettings, catalogue_name
 from rules import load_catalogue
 from rules.state import Engine
@@ -98,6 +99,9 @@ class StreamRuntime:
         self.first_batch_gx_cpu_s = self.last_batch_gx_cpu_s = 0.0   # ... and the GX child's
         self.topics = OutputTopics(settings.topic("dead-letters"), settings.topic("section-results"),
                                    settings.topic("district-status"))
+        self.metrics: Metrics | None = None      # set by create_app when the worker serves metrics
+        self.monitor: Any = None                 # ... and Faust's Prometheus sensor (streams/worker_metrics.py)
+        self.heartbeat = time.monotonic()        # the event loop's, for /healthz (streams/app.py's timer)
 
     def _gx_cpu_s(self) -> float:
         """CPU seconds of the GX child so far (0 without one): part of the worker's cost."""
@@ -178,16 +182,28 @@ class StreamRuntime:
                 if to_validate:
                     batch.verdicts = asyncio.ensure_future(
                         self.gx_child.validate_raw_async([rec.raw for rec, _ in to_validate]))
+                    if self.metrics is not None:
+                        batch.verdicts.add_done_callback(self._gx_timer(time.perf_counter()))
                 else:
                     self.pipeline.record_verdicts(pending, None)
             else:
+                t_gx = time.perf_counter()
                 self.pipeline.validate(pending)
+                if self.metrics is not None and self.config.gx:
+                    self.metrics.gx_seconds.observe(time.perf_counter() - t_gx)
         except Exception:
             log.exception("validating a batch of %d events failed; processing its partitions one by one",
                           len(events))
             batch.fall_back()
         self.timing["core_s"] += time.perf_counter() - t
         return batch
+
+    def _gx_timer(self, started: float) -> Any:
+        """A done-callback observing the GX child's time on a batch (submitted at `started`)."""
+        def observe(future: Any) -> None:
+            if self.metrics is not None and not future.cancelled() and future.exception() is None:
+                self.metrics.gx_seconds.observe(time.perf_counter() - started)
+        return observe
 
     def _check_groups(self, groups: Mapping[int, list[Record]]) -> dict[int, Checked] | None:
         """Every partition's records through the per-event checks; validation follows once for
@@ -222,8 +238,11 @@ class StreamRuntime:
             else:
                 self.pipeline.record_verdicts(batch.checked_parts(), reasons)
             self.timing["gx_wait_s"] += time.perf_counter() - t
+        t = time.perf_counter()
         for part in batch.parts:
             await self._finish_part(part)
+        if self.metrics is not None:
+            self.metrics.batch_seconds.observe(time.perf_counter() - t)
 
     async def _finish_part(self, part: PreparedPart) -> None:
         t0 = time.perf_counter()

@@ -13,6 +13,10 @@ is set). ``PLUGIN_DIR`` is what to put on the path.
   record was handed to the agent (tests/faults/test_recovery_seek.py).
 - ``JUNHENG_FAULT_EMBEDDED_KILL=batch:N`` SIGKILLs an embedded run after it landed its N-th batch;
   ``commit:N`` after N renames of its commit (tests/streams/test_embedded_journal.py).
+- ``JUNHENG_FAULT_STALL_AFTER=N``: the worker's batch parts after its N-th never finish: the part
+  waits forever before it is applied, so nothing more is acknowledged or committed while the
+  event loop, the metrics and the health checks go on -- a stalled worker
+  (tests/kafka/test_pipeline_alerts.py).
 - ``JUNHENG_FAULT_PUBLISH_KILL=switch`` SIGKILLs a build that publishes right before it makes its
   version current (the version folder complete and renamed into place, ``published/current``
   still naming the previous one); ``seal`` before the version folder is renamed into place
@@ -34,6 +38,7 @@ LANDING_AFTER = "JUNHENG_FAULT_LANDING_AFTER"
 EMBEDDED_KILL = "JUNHENG_FAULT_EMBEDDED_KILL"
 DELIVER_AFTER_SEEK = "JUNHENG_FAULT_DELIVER_AFTER_SEEK"
 PUBLISH_KILL = "JUNHENG_FAULT_PUBLISH_KILL"
+STALL_AFTER = "JUNHENG_FAULT_STALL_AFTER"
 
 Setattr = Callable[[Any, str, Any], None]
 log = logging.getLogger("streams.app")   # the worker's log, where the fault tests look
@@ -174,6 +179,23 @@ def install_publish_kill(stage: str, setattr_: Setattr = _plain_setattr) -> None
     setattr_(publish, f"_{stage}", killed)
 
 
+def install_stall(after: int, setattr_: Setattr = _plain_setattr) -> None:
+    """The worker's batch parts after the first `after` wait forever (a stalled worker)."""
+    from streams.worker_runtime import StreamRuntime
+
+    original = StreamRuntime._finish_part
+    done = [0]
+
+    async def stalled(self: Any, part: Any) -> None:
+        if done[0] >= after:
+            log.warning("injected: %s=%d: the batch stalls here", STALL_AFTER, after)
+            await asyncio.Event().wait()   # never set: no ack, no commit; the loop turns
+        done[0] += 1
+        await original(self, part)
+
+    setattr_(StreamRuntime, "_finish_part", stalled)
+
+
 def install_from_env() -> None:
     """What the environment asks for (sitecustomize calls this in a subprocess)."""
     after = os.environ.get(LANDING_AFTER, "").strip()
@@ -187,6 +209,9 @@ def install_from_env() -> None:
     publish_kill = os.environ.get(PUBLISH_KILL, "").strip()
     if publish_kill:
         install_publish_kill(publish_kill)
+    stall = os.environ.get(STALL_AFTER, "").strip()
+    if stall:
+        install_stall(int(stall))
 
 
 def subprocess_env(base: dict[str, str] | None = None, **faults: str) -> dict[str, str]:
