@@ -39,7 +39,7 @@ from junheng.warehouse_lock import WarehouseBusy, WarehouseLock
 from rules import Catalogue, load_catalogue
 from rules.state import DistrictState, Engine
 from streams.file_states import FileStates
-from streams.landing import LandingWriter
+from streams.landing import LandingWriter, landed_dead_letter_ids
 from streams.pipeline import Counts, Pipeline
 from streams.processing import BatchResult, BatchValidator, Record
 from streams.runtime import tune_gc
@@ -150,6 +150,7 @@ class EmbeddedRunner:
         """The states as the state files say, and the school owners from them."""
         self.store.load()
         self.pipeline.processor.reset_school_owners()
+        self.pipeline.known_dead_letters = landed_dead_letter_ids(self.layout.landing)
 
     # ---------------------------------------------------------------- the journal
     @property

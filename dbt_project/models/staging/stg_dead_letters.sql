@@ -2,8 +2,10 @@
 -- One row per rejected record: the worker is at-least-once, so a batch re-delivered after a crash
 -- lands its dead letters again (its applied events come back as duplicates and are not re-landed).
 -- The same record is the same origin (topic/partition/offset, or file/line) with the same bytes;
--- the first landing is kept.
+-- the first landing is kept. (The embedded driver lands a dead letter once whatever the run:
+-- dead_letter_id, a hash of the code and the bytes, tells it one it landed before.)
 select
+    dead_letter_id,
     reason_code,
     reason,
     cast(origin as json)                          as origin,
