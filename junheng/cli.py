@@ -10,6 +10,7 @@
     junheng serve [--warehouse DIR]    beside the Kafka worker: build and publish whenever it landed more
     junheng alerts [--warehouse DIR]   evaluate alerts on the marts; Alertmanager, webhook, Kafka
     junheng report [--warehouse DIR]   the static HTML report from the built marts
+    junheng dlq list|show|replay|discard   the dead letters: see them, replay them after a fix, discard them
     junheng kafka start|stop|status    the local single-node Kafka (needs Java and Maven)
 """
 from __future__ import annotations
@@ -366,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = add_alert_arguments(sub.add_parser("alerts", help="evaluate alerts on the marts and deliver them"))
     alerts.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     alerts.set_defaults(func=cmd_alerts)
+    from junheng.dlq import add_parser as add_dlq_parser
+
+    add_dlq_parser(sub)
     kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker")
     kafka.add_argument("action", choices=["start", "stop", "status", "restart", "reset"],
                        help="reset also deletes the broker's data")

@@ -99,7 +99,7 @@ def landed_dead_letter_ids(root: str | Path) -> set[str]:
         else:
             table = pq.read_table(path, columns=["reason_code", "raw"])
             ids.update(dead_letter_id(c, r.encode("utf-8")) for c, r in
-                       zip(table.column("reason_code").to_pylist(), table.column("raw").to_pylist()))
+                       zip(table.column("reason_code").to_pylist(), table.column("raw").to_pylist(), strict=True))
     return ids
 
 

@@ -57,7 +57,7 @@ def test_dead_letters_landed_before_they_had_ids_are_recognised(tmp_path: Path) 
     old = LandingWriter(warehouse / "landing", writer_id="embedded")
     legacy = old.schemas["dead_letters"].remove(0)
     old.schemas["dead_letters"] = legacy
-    old.write("dead_letters", [dict(zip(legacy.names, r)) for r in rows], batch=0)
+    old.write("dead_letters", [dict(zip(legacy.names, r, strict=True)) for r in rows], batch=0)
     again = EmbeddedRunner(warehouse).run([events])
     assert again.counts.dead_lettered == again.counts.dead_lettered_again == 2
     assert duckdb.connect().execute(f"select count(*) from read_parquet('{warehouse}/landing/dead_letters/*.parquet', "
