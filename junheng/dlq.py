@@ -30,7 +30,8 @@ MIN_PREFIX = 6
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``dlq`` and its four subcommands to the ``junheng`` subparsers `sub`."""
     dlq: argparse.ArgumentParser = sub.add_parser("dlq", help="list, show, replay or discard the dead letters of a warehouse")
-    actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION",
+                                 help="list, show, replay or discard")
 
     def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--warehouse", default=str(settings.default_warehouse()),
