@@ -187,3 +187,40 @@ def test_a_replay_refused_for_another_reason_hands_over_to_a_new_dead_letter(tmp
     old = letters[new[0].origin["replay_of"]]
     assert old.status == "replayed" and old.actions[-1].outcome == f"dead_lettered_as:{new[0].id} (gx)"
 
+
+
+@pytest.mark.parametrize("after", [2, 6], ids=["first-batch", "second-batch"])
+def test_a_replay_that_fails_midway_is_rolled_back_whole(tmp_path, monkeypatch, after):
+    """All or nothing: a full disk in the replay's first or second landing batch leaves the landing (events,
+    dead letters, actions) and the states as they were, every dead letter open; the replay run
+    again applies each record once."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+    from faults import install_landing_fault
+
+    from streams.dead_letters import replay
+
+    events = f.good_district(schools=2)
+    path = _events(tmp_path, events)
+    wh = tmp_path / "wh"
+    monkeypatch.setenv("JUNHENG_DISTRICTS", str(_without(tmp_path, f.DISTRICT)))
+    EmbeddedRunner(wh).run([path])
+    monkeypatch.delenv("JUNHENG_DISTRICTS")
+    before = {p: p.read_bytes() for p in sorted((wh / "landing").rglob("*")) if p.is_file()}
+    state_before = {p: p.read_bytes() for p in sorted((wh / "state").glob("*"))}
+
+    with monkeypatch.context() as patched:
+        install_landing_fault(after, patched.setattr)   # part-way through file after+1 of the replay
+        runner = EmbeddedRunner(wh, batch_size=5)
+        with pytest.raises(OSError, match="No space left on device"):
+            replay(runner, read_dead_letters(wh))
+    assert runner.landing._files_started == after + 1
+    assert {p: p.read_bytes() for p in sorted((wh / "landing").rglob("*")) if p.is_file()} == before
+    assert {p: p.read_bytes() for p in sorted((wh / "state").glob("*"))} == state_before
+    assert {d.status for d in read_dead_letters(wh)} == {"open"}
+
+    done = replay(EmbeddedRunner(wh, batch_size=5), read_dead_letters(wh))
+    assert done.summary.counts.applied == len(events) and set(done.outcomes.values()) == {"applied"}
+    assert _landed_event_ids(wh) == sorted(e["event_id"] for e in events)
+    assert {d.status for d in read_dead_letters(wh)} == {"replayed"}
