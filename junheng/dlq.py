@@ -2,13 +2,14 @@
 
     junheng dlq list    [--reason CODE] [--district CODE] [--since T] [--until T] [--status S|all] [--json]
     junheng dlq show    ID [--json]
-    junheng dlq replay  ID... | --reason/--district/--since/--until | --all   [--no-gx] [--note TEXT] [--json]
+    junheng dlq replay  ID... | --reason/--district/--since/--until | --all   [--no-gx] [--kafka] [--note TEXT] [--json]
     junheng dlq discard ID... | --reason/--district/--since/--until | --all   --note TEXT [--json]
 
 An ID may be a unique prefix of at least 6 characters. Replay and discard act on open dead letters
 only. The logic is streams/dead_letters.py's; this module parses, prints and picks exit codes:
 ``replay`` exits 0 when every replayed record left the dead letters, 3 (:data:`EXIT_DEAD_LETTERED`)
-when some were refused again; user errors exit 2. docs/operations.md, "Dead letters", is the runbook.
+when some were refused again; ``replay --kafka`` (a warehouse fed by the worker) 0 when every record
+was produced to the events topic again, 1 when a send failed; user errors exit 2. docs/operations.md, "Dead letters", is the runbook.
 """
 from __future__ import annotations
 
@@ -64,6 +65,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         if name == "replay":
             p.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
             p.add_argument("--note", help="recorded with each replay, e.g. the fix it follows")
+            p.add_argument("--kafka", action="store_true",
+                           help="on a warehouse fed by the Kafka worker: produce them to the events topic again "
+                                "(JUNHENG_KAFKA_*, JUNHENG_TOPIC_PREFIX) for the worker to judge")
         else:
             p.add_argument("--note", required=True, help="why they are discarded (recorded with each)")
     dlq.set_defaults(func=cmd_dlq)
@@ -191,10 +195,13 @@ def _replay(args: argparse.Namespace, warehouse: Path, letters: list[Any]) -> in
     from streams.embedded import EmbeddedRunner
 
     workers = fed_by_a_worker(warehouse)
+    if args.kafka:
+        if not workers:
+            raise UserError(f"no Kafka worker landed into {warehouse}: replay without --kafka (the embedded driver)")
+        return _replay_to_kafka(args, warehouse, letters)
     if workers:
         raise UserError(f"{warehouse} is fed by the Kafka worker ({', '.join(workers)}): its district states are the "
-                        f"worker's, so replay there by producing the records again (junheng dlq show ID --json "
-                        f"gives the bytes), then discard them with a note")
+                        f"worker's; replay with --kafka (the records are produced to the events topic again)")
     runner = EmbeddedRunner(warehouse, catalogue=load_catalogue(settings.catalogue_name()), gx=not args.no_gx)
     done = replay(runner, letters, note=args.note, wait_s=args.wait)
     if runner.recovered:
@@ -215,3 +222,28 @@ def _replay(args: argparse.Namespace, warehouse: Path, letters: list[Any]) -> in
             print(f"{done.still_dead} refused again for the same reason: still open (junheng dlq list)", file=sys.stderr)
         print("the marts change at the next build: junheng build")
     return EXIT_DEAD_LETTERED if done.still_dead else 0
+
+
+def _replay_to_kafka(args: argparse.Namespace, warehouse: Path, letters: list[Any]) -> int:
+    from kafka.errors import KafkaError
+
+    from streams.dead_letters import replay_to_kafka
+
+    kafka = settings.settings().kafka
+    try:
+        done = replay_to_kafka(warehouse, letters, kafka, note=args.note)
+    except UserError:
+        raise
+    except (RuntimeError, KafkaError) as exc:   # no such topic, no broker: nothing was recorded
+        raise UserError(f"{type(exc).__name__}: {exc} (Kafka at {kafka.bootstrap_servers})") from None
+    if args.json:
+        print(json_line(done))
+    else:
+        print(f"{done['produced']} dead letter(s) produced to {plain(done['topic'])} again: the worker judges them; "
+              f"those it refuses again for the same reason are listed as open again (junheng dlq list)")
+        for failure in done["failed"]:
+            print(f"junheng dlq: not produced: {plain(failure)}", file=sys.stderr)
+        if done["not_replayable"]:
+            print(f"{len(done['not_replayable'])} not replayable (the landing keeps only their first 64 KiB as "
+                  f"text): discard them with junheng dlq discard --note", file=sys.stderr)
+    return 1 if done["failed"] else 0

@@ -18,6 +18,9 @@ A replay is an embedded run (:meth:`EmbeddedRunner.run_records`) over the open d
 the same checks, suites, rules engine, state files and landing as ``junheng run``, all or nothing,
 and each batch lands the replay's actions with its events, so a replayed record that now applies
 is landed once and is never listed as open again (a second replay would find it duplicate anyway).
+On a warehouse fed by the Kafka worker the states are the worker's: :func:`replay_to_kafka` produces
+the bytes to the events topic again instead, and the worker judges them.
+
 The landing keeps a dead letter's text, cut at 64 KiB and decoded as UTF-8: an ``oversized`` one,
 or one whose bytes were not UTF-8, cannot be replayed as it was read and is left open for a
 discard.
@@ -33,7 +36,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from junheng.layout import LandingFile, WarehouseLayout
+from junheng.layout import LANDING_TABLES, LandingFile, WarehouseLayout
 from rules.state import APPLIED, DUPLICATE, STALE
 from streams.embedded import WRITER_ID, EmbeddedRunner, RunSummary
 from streams.landing import LandingWriter
@@ -46,6 +49,14 @@ ACTIONS = "dead_letter_actions"
 DLQ_WRITER = "dlq"
 #: codes whose stored text is not the bytes that were read (cut at 64 KiB): never replayed
 NOT_REPLAYABLE = frozenset({"oversized"})
+#: the outcome of a replay through Kafka: ``produced:<topic>:<partition>:<offset>``
+PRODUCED = "produced:"
+
+
+def _position(outcome: str) -> dict[str, Any]:
+    """The events-topic position a Kafka replay produced to, as the worker's origin names it."""
+    topic, partition, offset = outcome[len(PRODUCED):].rsplit(":", 2)
+    return {"topic": topic, "partition": int(partition), "offset": int(offset)}
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,8 @@ class StoredDeadLetter:
     landed_at: str
     landings: int = 1
     actions: list[Action] = field(default_factory=list)
+    #: every origin it was landed from (the worker lands a re-delivered or re-produced one again)
+    origins: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -84,6 +97,10 @@ class StoredDeadLetter:
         last = self.actions[-1]
         if last.action == DISCARDED:
             return DISCARDED
+        if last.resolved and (last.outcome or "").startswith(PRODUCED):   # replayed through Kafka:
+            position = _position(last.outcome or "")                    # refused again there?
+            if any(o == position for o in self.origins):
+                return OPEN
         return REPLAYED if last.resolved else OPEN
 
     @property
@@ -131,15 +148,16 @@ def read_dead_letters(warehouse: str | Path) -> list[StoredDeadLetter]:
     found: dict[str, StoredDeadLetter] = {}
     for row in _rows(layout.landing_table("dead_letters")):
         ident = row.get("dead_letter_id") or dead_letter_id(row["reason_code"], row["raw"].encode("utf-8"))
-        if ident in found:
-            found[ident].landings += 1
-            continue
         try:
             origin = json.loads(row["origin"] or "{}")
         except ValueError:
             origin = {"origin": row["origin"]}
+        if ident in found:
+            found[ident].landings += 1
+            found[ident].origins.append(origin)
+            continue
         found[ident] = StoredDeadLetter(ident, row["reason_code"], row["reason"], origin, row["raw"] or "",
-                                        row["landed_at"] or "")
+                                        row["landed_at"] or "", origins=[origin])
     for row in _rows(layout.landing_table(ACTIONS)):
         dl = found.get(row["dead_letter_id"])
         if dl is not None:
@@ -188,13 +206,15 @@ def find(letters: Sequence[StoredDeadLetter], prefix: str) -> StoredDeadLetter |
 
 
 def fed_by_a_worker(warehouse: str | Path) -> list[str]:
-    """The writers other than the embedded driver that landed events here (Kafka workers): their
+    """The writers other than the embedded driver that landed here (Kafka workers): their
     district states live in the worker's table, so an embedded replay would judge against others."""
     writers = set()
-    for path in WarehouseLayout(warehouse).landing_table("events").glob("part-*.parquet"):
-        landed = LandingFile.parse(path.name)
-        if landed is not None and landed.writer != WRITER_ID:
-            writers.add(landed.writer)
+    layout = WarehouseLayout(warehouse)
+    for table in LANDING_TABLES:   # the stream's tables (a worker that only dead-lettered landed no events)
+        for path in layout.landing_table(table).glob("part-*.parquet"):
+            landed = LandingFile.parse(path.name)
+            if landed is not None and landed.writer != WRITER_ID:
+                writers.add(landed.writer)
     return sorted(writers)
 
 
@@ -279,3 +299,44 @@ def replay(runner: EmbeddedRunner, letters: Sequence[StoredDeadLetter], note: st
     records = (Record(dl.raw.encode("utf-8"), {**dl.origin, "replay_of": dl.id}) for dl in todo)
     summary = runner.run_records(records, annotate, wait_s=wait_s)
     return Replay(summary, outcomes, skipped)
+
+
+def replay_to_kafka(warehouse: str | Path, letters: Sequence[StoredDeadLetter], settings: Any,
+                    note: str | None = None) -> dict[str, Any]:
+    """Replay `letters` on a warehouse fed by the Kafka worker: produce each one's bytes to the
+    events topic again (keyed by district, as `junheng produce` does), and land a ``replayed``
+    action naming the position it was produced to. The worker judges it against its own states and
+    counts it once; if it refuses it again for the same reason, its new landing comes from that
+    position, and the dead letter is open again (:attr:`StoredDeadLetter.status`). Call while
+    holding the warehouse's lock (against other `junheng dlq` commands; the worker takes none)."""
+    from ingestion.producer import describe_topic, key_for, make_producer
+
+    todo = [dl for dl in letters if dl.replayable]
+    topic = settings.topic("events")
+    out: dict[str, Any] = {"topic": topic, "produced": 0, "failed": [], "not_replayable": [
+        dl.id for dl in letters if not dl.replayable]}
+    if not todo:
+        return out
+    if describe_topic(settings, topic).partitions is None:
+        raise RuntimeError(f"topic {topic} does not exist (is JUNHENG_TOPIC_PREFIX the worker's?)")
+    producer = make_producer(settings, client_id="junheng-dlq")
+    rows = []
+    try:
+        sent = [(dl, producer.send(topic, key=key_for(dl.raw.encode("utf-8")), value=dl.raw.encode("utf-8")))
+                for dl in todo]
+        producer.flush()
+        for dl, future in sent:
+            try:
+                md = future.get(timeout=60)
+            except Exception as exc:   # KafkaError, timeouts: reported, the dead letter stays open
+                out["failed"].append(f"{dl.id}: {type(exc).__name__}: {exc}")
+                continue
+            rows.append({"dead_letter_id": dl.id, "action": REPLAYED, "resolved": True, "note": note,
+                         "outcome": f"{PRODUCED}{md.topic}:{md.partition}:{md.offset}"})
+    finally:
+        producer.close(timeout=30)
+    if rows:
+        writer = LandingWriter(WarehouseLayout(warehouse).landing, writer_id=DLQ_WRITER)
+        writer.write_batch({ACTIONS: rows}, writer.next_batch_number())
+    out["produced"] = len(rows)
+    return out
