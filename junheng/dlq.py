@@ -176,7 +176,12 @@ def _act(args: argparse.Namespace, warehouse: Path) -> int:
     for prefix in args.ids:
         _one(warehouse, prefix)   # a mistyped id is an error, not an empty selection
     with hold_warehouse(warehouse, args.wait, create=False):   # chosen and acted on under one hold
-        letters = _selection(args, (OPEN,)).apply(read_dead_letters(warehouse))
+        everything = read_dead_letters(warehouse)
+        letters = _selection(args, (OPEN,)).apply(everything)
+        if args.ids:
+            closed = [dl for dl in _selection(args, None).apply(everything) if dl.status != OPEN]
+            for dl in closed:
+                print(f"junheng dlq: {dl.id[:12]} is {dl.status}, not open: left alone", file=sys.stderr)
         if args.dlq_command == "discard":
             from streams.dead_letters import discard
 

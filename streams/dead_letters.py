@@ -147,7 +147,7 @@ def read_dead_letters(warehouse: str | Path) -> list[StoredDeadLetter]:
     layout = WarehouseLayout(warehouse)
     found: dict[str, StoredDeadLetter] = {}
     for row in _rows(layout.landing_table("dead_letters")):
-        ident = row.get("dead_letter_id") or dead_letter_id(row["reason_code"], row["raw"].encode("utf-8"))
+        ident = row.get("dead_letter_id") or dead_letter_id(row["reason_code"], (row["raw"] or "").encode("utf-8"))
         try:
             origin = json.loads(row["origin"] or "{}")
         except ValueError:

@@ -98,7 +98,7 @@ def landed_dead_letter_ids(root: str | Path) -> set[str]:
             ids.update(i for i in pq.read_table(path, columns=["dead_letter_id"]).column(0).to_pylist() if i)
         else:
             table = pq.read_table(path, columns=["reason_code", "raw"])
-            ids.update(dead_letter_id(c, r.encode("utf-8")) for c, r in
+            ids.update(dead_letter_id(c, (r or "").encode("utf-8")) for c, r in
                        zip(table.column("reason_code").to_pylist(), table.column("raw").to_pylist(), strict=True))
     return ids
 
