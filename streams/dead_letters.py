@@ -36,11 +36,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from junheng.layout import LANDING_TABLES, LandingFile, WarehouseLayout
+from junheng.layout import LandingFile, WarehouseLayout
 from rules.state import APPLIED, DUPLICATE, STALE
 from streams.embedded import WRITER_ID, EmbeddedRunner, RunSummary
 from streams.landing import LandingWriter
 from streams.processing import BatchResult, Record, dead_letter_id
+from streams.sink import LANDED_TABLES
 
 OPEN, REPLAYED, DISCARDED = "open", "replayed", "discarded"
 STATUSES = (OPEN, REPLAYED, DISCARDED)
@@ -210,7 +211,7 @@ def fed_by_a_worker(warehouse: str | Path) -> list[str]:
     district states live in the worker's table, so an embedded replay would judge against others."""
     writers = set()
     layout = WarehouseLayout(warehouse)
-    for table in LANDING_TABLES:   # the stream's tables (a worker that only dead-lettered landed no events)
+    for table in LANDED_TABLES:   # the stream's tables (a worker that only dead-lettered landed no events)
         for path in layout.landing_table(table).glob("part-*.parquet"):
             landed = LandingFile.parse(path.name)
             if landed is not None and landed.writer != WRITER_ID:

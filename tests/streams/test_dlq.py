@@ -96,6 +96,9 @@ def test_a_missing_district_is_fixed_and_its_dead_letters_replay_once(tmp_path, 
         rows = con.execute("select year, attained from main.mart_district_attainment where district_code = ?",
                            [f.DISTRICT]).fetchall()
     assert rows == [(2023, True)]
+    with duckdb.connect(str(wh / "work" / "junheng.duckdb"), read_only=True) as con:   # staging: the same status
+        assert con.execute("select status, count(*) from staging.stg_dead_letters group by 1").fetchall() == [
+            ("replayed", len(events))]
 
 
 def test_replayed_records_refused_again_stay_open_and_discards_keep_their_reason(tmp_path, monkeypatch, capsys):
