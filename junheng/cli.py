@@ -1,7 +1,7 @@
 """`junheng`: the platform's command line.
 
     junheng demo                       generate the sample city and run everything embedded
-    junheng run FILES... --warehouse DIR [--json]   (FILE '-': standard input)
+    junheng run FILES... --warehouse DIR [--json] [--strict]   (FILE '-': standard input)
     junheng generate --out FILE        write the synthetic city as JSONL
     junheng load-report FILE --state S --out EVENTS.jsonl   events for what a report changed
     junheng produce [--create-topics] FILES...   send event files to Kafka
@@ -11,6 +11,7 @@
     junheng alerts [--warehouse DIR]   evaluate alerts on the marts; Alertmanager, webhook, Kafka
     junheng report [--warehouse DIR] [--pdf [FILE]]   the static HTML report (and its PDF) from the built marts
     junheng status [--warehouse DIR] [--json]   worker, lag, last build, open alerts, version, engine
+    junheng dlq list|show|replay|discard   the dead letters: see them, replay them after a fix, discard them
     junheng kafka start|stop|status    the local single-node Kafka (needs Java and Maven)
 """
 from __future__ import annotations
@@ -24,10 +25,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from junheng import settings
-from junheng.errors import EXIT_INTERNAL, EXIT_USER, UserError
+from junheng.errors import (EXIT_ALERTS_UNDELIVERED, EXIT_DEAD_LETTERED, EXIT_FAILED, EXIT_INTERNAL, EXIT_USER,
+                            UserError)
 from junheng.layout import WarehouseLayout
+from junheng.run_report import print_report
 from junheng.terminal import plain
-from junheng.warehouse_lock import hold_warehouse
+from junheng.warehouse_lock import WarehouseUnusable, hold_warehouse
 
 WAIT_HELP = "wait this long for another command on the warehouse to finish (default: refuse at once)"
 
@@ -77,58 +80,6 @@ def run_embedded(paths: Sequence[str], warehouse: Path, quiet: bool = False, gx:
     return runner, summary
 
 
-def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from junheng.compiled_engine import engine_kind
-    from rules.summary import city_rows, district_rows, years_of
-    from junheng.terminal import markup
-
-    console = Console()
-    counts = summary.as_dict()
-    console.print(f"\n[bold]Events[/bold]: read {counts['read']:,} = applied {counts['applied']:,} + duplicate "
-                  f"{counts['duplicate']:,} + stale {counts['stale']:,} + dead-lettered {counts['dead_lettered']:,}"
-                  f"  ({'balanced' if summary.balanced() else '[red]NOT BALANCED[/red]'}, {counts['elapsed_s']:.1f} s, "
-                  f"rules engine: {engine_kind()})")
-    if counts["dead_letter_reasons"]:
-        console.print("Dead letters by reason: " + ", ".join(f"{markup(k)} {v}" for k, v in
-                                                              sorted(counts["dead_letter_reasons"].items())))
-    states = runner.states
-    years = years_of(states)
-    if not years:
-        return
-    names = {c: d.name_zh for c, d in runner.districts.items()}
-    table = Table(title=f"District attainment (judged as of {as_of})", show_lines=False)
-    table.add_column("district")
-    table.add_column("declared")
-    for y in years:
-        table.add_column(str(y), justify="center")
-    table.add_column(f"failing in {years[-1]}")
-    table.add_column("on track")
-    mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]?[/yellow]"}
-    for row in district_rows(states, names, years, as_of):   # names and codes are data: Text, never markup
-        failing = ", ".join(row["failed_items"][:6]) + (" …" if len(row["failed_items"]) > 6 else "")
-        table.add_row(Text(plain(f"{row['district_code']} {row['name']}")),
-                      str(row["declared_creation_year"] or "?"), *[mark[row["attained"][y]] for y in years],
-                      Text(plain(failing or "-")), mark[row["on_track"]])
-    console.print(table)
-    c1 = next(iter(runner.engine.catalogue.of_kind("city_attainment_share")), None)
-    steps = ", ".join(f"{pct:g}% by {year}" for year, pct in sorted(c1.params["milestones"].items())) if c1 else ""
-    city = Table(title=f"The city against its plan (C1: {steps})")
-    for col in ("year", "attained", "share", "plan wants", "on track", "C4 projects/yr", "C10 groups"):
-        city.add_column(col, justify="right")
-    for row in city_rows(states, years):
-        t = row["targets"]
-        city.add_row(str(row["year"]), f"{row['districts_attained']}/{row['districts_total']}",
-                     f"{(row['attained_share'] or 0):.0%}", f"{row['target_share']:.0%}", mark[row["on_track"]],
-                     f"{t['C4']['value']:.1f}" if "C4" in t and t["C4"]["value"] is not None else "-",
-                     f"{t['C10']['value']:.0f}" if "C10" in t and t["C10"]["value"] is not None else "-")
-    console.print(city)
-    console.print(f"Landing files: {markup(summary.landing)}")
-
-
 def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, Any]:
     """After events are landed: the build (marts, alerts and mart_alerts from them, checkpoint,
     export, delivery where JUNHENG_ALERTMANAGER_URL / JUNHENG_ALERT_WEBHOOK_URL point, report).
@@ -147,10 +98,30 @@ def finish(warehouse: Path, as_of: dt.date, quiet: bool = False) -> dict[str, An
     run = result.alerts
     out["alerts"] = {"firing": len(run.firing), "fired": len(run.fired), "resolved": len(run.resolved)}
     out["alerts_ok"] = run.ok
+    out["deliveries"] = [d.as_dict() for d in run.deliveries]
     out["report"] = result.report
     if not quiet:
         print(result.summary())
+        for d in run.deliveries:   # the target is redacted (junheng/alerting/urls.py); attempts as made
+            if not d.ok:
+                print(f"alert delivery to {d.channel} ({plain(d.target)}) FAILED after {d.attempts} "
+                      f"attempt{'s' if d.attempts != 1 else ''}: {plain(d.error)}; kept for the next run",
+                      file=sys.stderr)
+        for error in run.errors:
+            print(f"alerts: {plain(error)}", file=sys.stderr)
     return out
+
+
+def exit_code(summary: Any, done: dict[str, Any], strict: bool = False) -> int:
+    """`run`'s and `demo`'s exit code (README, "Exit codes"): 1 the counts do not balance or the
+    build failed; 4 alert sources or deliveries failed; 3 with --strict, lines were dead-lettered."""
+    if not summary.balanced() or not done["build_ok"]:
+        return EXIT_FAILED
+    if not done.get("alerts_ok", True):
+        return EXIT_ALERTS_UNDELIVERED
+    if strict and summary.counts.dead_lettered:
+        return EXIT_DEAD_LETTERED
+    return 0
 
 
 class NotADemo(UserError):
@@ -159,6 +130,8 @@ class NotADemo(UserError):
 
 def cmd_demo(args: argparse.Namespace) -> int:
     layout = WarehouseLayout(args.warehouse)
+    if layout.root.exists() and not layout.root.is_dir():
+        raise WarehouseUnusable(layout.root, NotADirectoryError(f"{layout.root} is a file"))
     if not (layout.is_empty() or layout.is_demo()):   # checked again under the lock
         raise NotADemo(_not_a_demo(layout))
     with hold_warehouse(args.warehouse, args.wait):
@@ -194,7 +167,7 @@ def _demo(args: argparse.Namespace) -> int:
         return 0 if summary.balanced() else 1
     print("\nBuilding the marts (dbt), checking them (GX), evaluating alerts, writing the report …")
     done = finish(warehouse, _as_of(args.as_of))
-    return 0 if summary.balanced() and done["build_ok"] and done.get("alerts_ok", True) else 1
+    return exit_code(summary, done)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -215,13 +188,16 @@ def _run(args: argparse.Namespace) -> int:
     done: dict[str, Any] = {"build_ok": True}
     if not args.no_build:
         done = finish(Path(args.warehouse), _as_of(args.as_of), quiet=args.json)
+    from junheng.compiled_engine import engine_kind
+    from junheng.terminal import json_line
+
+    code = exit_code(summary, done, args.strict)
     if args.json:
-        from junheng.compiled_engine import engine_kind
-
-        from junheng.terminal import json_line
-
-        print(json_line(summary.as_dict() | done | {"engine": engine_kind()}))
-    return 0 if summary.balanced() and done["build_ok"] and done.get("alerts_ok", True) else 1
+        print(json_line(summary.as_dict() | done | {"engine": engine_kind(), "exit_code": code}))
+    elif code == EXIT_DEAD_LETTERED:
+        print(f"junheng run: {summary.counts.dead_lettered:,} line(s) dead-lettered (--strict): see them with "
+              f"junheng dlq list --warehouse {plain(args.warehouse)}", file=sys.stderr)
+    return code
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -336,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-gx", action="store_true", help="skip the Great Expectations micro-batch suites")
     run.add_argument("--no-build", action="store_true", help="stop after landing: no marts, alerts or report")
     run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
+    run.add_argument("--strict", action="store_true",
+                     help=f"exit {EXIT_DEAD_LETTERED} when the run completed but lines were dead-lettered")
     run.set_defaults(func=cmd_run)
     gen = sub.add_parser("generate", help="write the synthetic city as JSONL")
     gen.add_argument("--out", required=True, help="the JSONL file to write")
@@ -391,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = add_alert_arguments(sub.add_parser("alerts", help="evaluate alerts on the marts and deliver them"))
     alerts.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     alerts.set_defaults(func=cmd_alerts)
+    from junheng.dlq import add_parser as add_dlq_parser
+
+    add_dlq_parser(sub)
     kafka = sub.add_parser("kafka", help="start, stop or check the local Kafka broker")
     kafka.add_argument("action", choices=["start", "stop", "status", "restart", "reset"],
                        help="reset also deletes the broker's data")

@@ -40,8 +40,9 @@ from pathlib import Path
 
 __all__ = ["DATABASE_NAME", "LANDING_TABLES", "LandingFile", "WarehouseLayout"]
 
-#: the stream's landing tables (streams/landing.py writes them; dbt reads them)
-LANDING_TABLES = ("events", "section_results", "district_status", "dead_letters")
+#: the landing tables of the stream and of `junheng dlq` (streams/landing.py writes them; dbt reads
+#: them; a build's watermark counts their files, so `junheng serve` rebuilds when one changed)
+LANDING_TABLES = ("events", "section_results", "district_status", "dead_letters", "dead_letter_actions")
 _VERSION = re.compile(r"^v(\d{6,})$")
 #: the marts' file name, working and published (DuckDB names a file's catalogue after it)
 DATABASE_NAME = "junheng.duckdb"

@@ -35,7 +35,7 @@ from filelock import FileLock, Timeout
 from junheng.errors import UserError
 from junheng.layout import WarehouseLayout
 
-__all__ = ["LOCK_FILE", "WarehouseBusy", "WarehouseLock", "WarehouseMissing", "hold_warehouse"]
+__all__ = ["LOCK_FILE", "WarehouseBusy", "WarehouseLock", "WarehouseMissing", "WarehouseUnusable", "hold_warehouse"]
 
 LOCK_FILE = WarehouseLayout(".").lock.name
 
@@ -50,6 +50,16 @@ class WarehouseBusy(UserError):
                          "or pass --wait SECONDS")
         self.warehouse = warehouse
         self.holder = holder
+
+
+class WarehouseUnusable(UserError):
+    """A command that makes a warehouse was given a path where no folder can be made."""
+
+    def __init__(self, warehouse: Path, exc: OSError) -> None:
+        what = "it is a file" if warehouse.exists() else (exc.strerror or str(exc))
+        super().__init__(f"cannot make a warehouse folder at {warehouse}: {what} "
+                         f"(give --warehouse a new folder or an existing warehouse)")
+        self.warehouse = warehouse
 
 
 class WarehouseMissing(UserError):
@@ -111,7 +121,10 @@ class WarehouseLock:
         if not self.warehouse.is_dir():
             if not create:
                 raise WarehouseMissing(self.warehouse)
-            self.warehouse.mkdir(parents=True, exist_ok=True)
+            try:
+                self.warehouse.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:   # a file in the way, a parent that cannot be made, no permission
+                raise WarehouseUnusable(self.warehouse, exc) from None
         start = time.monotonic()
         try:
             self._lock.acquire(timeout=max(0.0, wait_s), poll_interval=0.1)

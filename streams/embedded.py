@@ -39,12 +39,14 @@ from junheng.warehouse_lock import WarehouseBusy, WarehouseLock
 from rules import Catalogue, load_catalogue
 from rules.state import DistrictState, Engine
 from streams.file_states import FileStates
-from streams.landing import LandingWriter
+from streams.landing import LandingWriter, landed_dead_letter_ids
 from streams.pipeline import Counts, Pipeline
 from streams.processing import BatchResult, BatchValidator, Record
 from streams.runtime import tune_gc
 
 ProgressHook = Callable[[int], None]
+#: more tables to land with a batch, from its records and its result (EmbeddedRunner.run_records)
+Annotate = Callable[[Sequence[Record], BatchResult], dict[str, list[dict[str, Any]]]]
 # A GX call costs ~15 ms plus 10–40 ms per expectation whatever the batch size, so batches are
 # large; the engine's own cost per event does not depend on the batch size.
 DEFAULT_BATCH_SIZE = 5000
@@ -150,6 +152,7 @@ class EmbeddedRunner:
         """The states as the state files say, and the school owners from them."""
         self.store.load()
         self.pipeline.processor.reset_school_owners()
+        self.pipeline.known_dead_letters = landed_dead_letter_ids(self.layout.landing)
 
     # ---------------------------------------------------------------- the journal
     @property
@@ -205,8 +208,9 @@ class EmbeddedRunner:
         self.journal_path.unlink()
         self._committing = False
 
-    def land(self, result: BatchResult, batch: int) -> list[Path]:
-        return self.pipeline.land(result, batch)
+    def land(self, result: BatchResult, batch: int,
+             extra: dict[str, list[dict[str, Any]]] | None = None) -> list[Path]:
+        return self.pipeline.land(result, batch, extra)
 
     def run(self, paths: Sequence[str | Path], progress: ProgressHook | None = None,
             wait_s: float = 0.0) -> RunSummary:
@@ -217,9 +221,19 @@ class EmbeddedRunner:
         as before the run, and running the same files again lands every row once."""
         with self.lock.hold(wait_s):
             self._open()
-            return self._run(paths, progress)
+            return self._run(read_records(paths), progress)
 
-    def _run(self, paths: Sequence[str | Path], progress: ProgressHook | None) -> RunSummary:
+    def run_records(self, records: Iterable[Record], annotate: Annotate | None = None,
+                    wait_s: float = 0.0) -> RunSummary:
+        """:meth:`run` over records from elsewhere (`junheng dlq replay`: dead letters' bytes),
+        all or nothing the same way. `annotate(records, result)` gives the rows of more tables to
+        land in each batch's landing, atomically with it (what the replay did to each dead letter)."""
+        with self.lock.hold(wait_s):
+            self._open()
+            return self._run(records, None, annotate)
+
+    def _run(self, source: Iterable[Record], progress: ProgressHook | None,
+             annotate: Annotate | None = None) -> RunSummary:
         summary = RunSummary(landing=str(self.landing.root), catalogue=self.engine.catalogue.name)
         tune_gc()
         start = time.perf_counter()
@@ -227,10 +241,13 @@ class EmbeddedRunner:
         first_file = len(self.landing.landed)  # what this run lands: landing.landed[first_file:]
         self._journal("running", first_batch)
         try:
-            for records in batched(read_records(paths), self.batch_size):
+            for records in batched(source, self.batch_size):
                 result = self.pipeline.process(records)
                 landed = len(self.landing.landed)
-                self.land(result, batch_no)
+                if annotate is None:
+                    self.land(result, batch_no)
+                else:
+                    self.land(result, batch_no, annotate(records, result))
                 self.store.note_landed(result, self.landing.landed[landed:])
                 batch_no += 1
                 summary.counts.add(result)

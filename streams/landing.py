@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from junheng.layout import LandingFile
+from streams.processing import dead_letter_id
 
 # Explicit schemas: a table's columns must not depend on which values a batch happened to hold
 # (an all-null column would otherwise change type between files and break dbt's union).
@@ -47,7 +48,12 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("failed_items", pa.string()), ("undecided_items", pa.string()), ("previous_attained", pa.bool_()),
     ]),
     "dead_letters": pa.schema([
-        ("reason", pa.string()), ("reason_code", pa.string()), ("origin", pa.string()), ("raw", pa.string()),
+        ("dead_letter_id", pa.string()), ("reason", pa.string()), ("reason_code", pa.string()), ("origin", pa.string()), ("raw", pa.string()),
+    ]),
+    # what `junheng dlq` did to a dead letter (streams/dead_letters.py): replayed or discarded
+    "dead_letter_actions": pa.schema([
+        ("dead_letter_id", pa.string()), ("action", pa.string()), ("outcome", pa.string()),
+        ("resolved", pa.bool_()), ("note", pa.string()),
     ]),
 }
 _META = [("landed_batch", pa.int64()), ("landed_pos", pa.int32()), ("landed_at", pa.string())]
@@ -80,6 +86,21 @@ def landed_events(paths: Iterable[Path], districts: Collection[str] | None = Non
              "occurred_at": r["occurred_at"], "source": r["source"], "district_code": r["district_code"],
              "school_id": r["school_id"], "year": r["year"], "seq": r["seq"], "payload": json.loads(r["payload"])}
             for r in rows]
+
+
+def landed_dead_letter_ids(root: str | Path) -> set[str]:
+    """The ids of every dead letter landed under `root` (the landing folder). Files landed before
+    dead letters had ids get theirs computed from the code and the text (exact unless the line
+    was cut at 64 KiB or was not UTF-8)."""
+    ids: set[str] = set()
+    for path in sorted(Path(root).glob("dead_letters/part-*.parquet")):
+        if "dead_letter_id" in pq.read_schema(path).names:
+            ids.update(i for i in pq.read_table(path, columns=["dead_letter_id"]).column(0).to_pylist() if i)
+        else:
+            table = pq.read_table(path, columns=["reason_code", "raw"])
+            ids.update(dead_letter_id(c, (r or "").encode("utf-8")) for c, r in
+                       zip(table.column("reason_code").to_pylist(), table.column("raw").to_pylist(), strict=True))
+    return ids
 
 
 class LandingWriter:

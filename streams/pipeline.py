@@ -77,6 +77,8 @@ class Counts:
     reasons: Counter[str] = field(default_factory=Counter)
     internal_errors: int = 0
     batches: int = 0
+    #: dead letters not landed again: the same code and bytes were landed before (a re-run)
+    dead_lettered_again: int = 0
 
     def add(self, result: BatchResult) -> None:
         """Count one landed batch."""
@@ -84,6 +86,7 @@ class Counts:
             setattr(self, key, getattr(self, key) + int(result.counts.get(key, 0)))
         self.reasons.update(d.code for d in result.dead_letters)
         self.internal_errors += result.internal_errors
+        self.dead_lettered_again += result.dead_lettered_again
         self.batches += 1
 
     def __getitem__(self, key: str) -> int:
@@ -100,7 +103,8 @@ class Counts:
     def as_dict(self) -> dict[str, Any]:
         return {**{k: self[k] for k in COUNT_KEYS}, "balanced": self.balanced(),
                 "dead_letter_reasons": dict(sorted(self.reasons.items())),
-                "internal_errors": self.internal_errors, "batches": self.batches}
+                "internal_errors": self.internal_errors, "dead_lettered_again": self.dead_lettered_again,
+                "batches": self.batches}
 
 
 class Pipeline:
@@ -116,6 +120,11 @@ class Pipeline:
         self.states = states
         self.landing = landing
         self.on_statuses = on_statuses
+        #: the ids of the dead letters landed so far (:attr:`DeadLetter.id`), when the driver
+        #: knows them all (the embedded driver reads them from the landing): a dead letter among
+        #: them is counted but not landed again, so running a file twice lands its dead letters
+        #: once. None (the worker): every dead letter is landed and staging keeps one per record.
+        self.known_dead_letters: set[str] | None = None
         self.processor = Processor(engine, known_districts, batch_validator, states, school_owners=school_owners)
 
     # ---------------------------------------------------------------- steps 1 and 2
@@ -182,10 +191,24 @@ class Pipeline:
         return merged
 
     # ---------------------------------------------------------------- step 4
-    def land(self, result: BatchResult, batch: int) -> list[Path]:
-        """Land `result` as landing batch `batch` (all or nothing; streams/sink.py), then hand its
-        status changes to the ``on_statuses`` hook. Returns the files landed."""
-        paths = land_result(self.landing, result, batch)
+    def land(self, result: BatchResult, batch: int,
+             extra: dict[str, list[dict[str, Any]]] | None = None) -> list[Path]:
+        """Land `result` as landing batch `batch` (all or nothing; streams/sink.py) with the rows
+        of `extra` tables, then hand its status changes to the ``on_statuses`` hook. Returns the
+        files landed. Dead letters already landed (``known_dead_letters``) are not landed again:
+        ``result.dead_lettered_again`` says how many."""
+        known = self.known_dead_letters
+        fresh = None
+        if known is not None:
+            fresh, ids = [], set()
+            for d in result.dead_letters:
+                if d.id not in known and d.id not in ids:
+                    ids.add(d.id)
+                    fresh.append(d)
+            result.dead_lettered_again = len(result.dead_letters) - len(fresh)
+        paths = land_result(self.landing, result, batch, dead_letters=fresh, extra=extra)
+        if known is not None and fresh:
+            known.update(d.id for d in fresh)
         if result.statuses and self.on_statuses is not None:
             self.on_statuses(list(result.statuses))
         return paths

@@ -15,6 +15,7 @@ imports no Kafka and no Faust, so both drivers run the very same steps:
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ INTERNAL_ERROR = "internal_error"
 GX = "gx"
 
 
+def dead_letter_id(code: str, raw: bytes) -> str:
+    """:attr:`DeadLetter.id`: 32 hex digits of SHA-256 over the code, a newline and the bytes."""
+    return hashlib.sha256(code.encode("utf-8") + b"\n" + raw).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """A record that changed nothing, why, and where it came from.
@@ -76,8 +82,16 @@ class DeadLetter:
             return self.code
         return f"{self.code}:{self.message}" if self.code == GX else f"{self.code}: {self.message}"
 
+    @property
+    def id(self) -> str:
+        """What identifies the dead letter whatever run, file or offset it was read from: a hash of
+        its reason code and its bytes. The same bytes refused for the same reason again (a file run
+        twice, a batch re-delivered) are the same dead letter, so a driver lands it once
+        (:attr:`streams.pipeline.Pipeline.known_dead_letters`) and `junheng dlq` replays it once."""
+        return dead_letter_id(self.code, self.raw)
+
     def to_row(self) -> dict[str, Any]:
-        return {"reason": self.reason, "reason_code": self.code,
+        return {"dead_letter_id": self.id, "reason": self.reason, "reason_code": self.code,
                 "origin": json.dumps(dict(self.origin), ensure_ascii=False, sort_keys=True),
                 "raw": self.raw.decode("utf-8", errors="replace")[:65536]}
 
@@ -97,6 +111,9 @@ class BatchResult:
     touched: set[str] = field(default_factory=set)
     #: records the processing core failed on, dead-lettered as internal_error (a bug)
     internal_errors: int = 0
+    #: dead letters not landed because the same one (same code, same bytes) was landed before
+    #: (set by :meth:`streams.pipeline.Pipeline.land`; still counted in ``dead_lettered``)
+    dead_lettered_again: int = 0
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 from streams.landing import LandingWriter, event_row
 from streams.processing import BatchResult, DeadLetter
@@ -18,16 +18,23 @@ from streams.processing import BatchResult, DeadLetter
 LANDED_TABLES = ("events", "section_results", "district_status", "dead_letters")
 
 
-def land_result(writer: LandingWriter, result: BatchResult, batch: int) -> list[Path]:
+def land_result(writer: LandingWriter, result: BatchResult, batch: int, *,
+                dead_letters: Sequence[DeadLetter] | None = None,
+                extra: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> list[Path]:
     """Land one batch: applied events, section results, district status changes, dead letters
     (the same four tables and rows as `EmbeddedRunner.land`), all or nothing
     (`LandingWriter.write_batch`): if a write fails, none of the batch's files is visible, so
-    re-processing the batch cannot land any row twice. Returns the files landed."""
+    re-processing the batch cannot land any row twice. Returns the files landed.
+
+    `dead_letters`: the ones to land, when not all of the result's (a driver that knows which were
+    landed before lands only the new ones); `extra`: more tables landed in the same batch (what
+    `junheng dlq replay` records about the dead letters it replayed)."""
     return writer.write_batch({
         "events": [event_row(e) for e in result.applied],
         "section_results": result.sections,
         "district_status": result.statuses,
-        "dead_letters": [d.to_row() for d in result.dead_letters],
+        "dead_letters": [d.to_row() for d in (result.dead_letters if dead_letters is None else dead_letters)],
+        **(extra or {}),
     }, batch)
 
 
@@ -43,6 +50,7 @@ def merge_results(results: Iterable[BatchResult]) -> BatchResult:
         merged.statuses += r.statuses
         merged.touched |= r.touched
         merged.internal_errors += r.internal_errors
+        merged.dead_lettered_again += r.dead_lettered_again
     return merged
 
 

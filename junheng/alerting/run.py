@@ -108,6 +108,8 @@ class AlertRun:
     pending: dict[str, int] = field(default_factory=dict)   # undelivered events left per channel
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: the channels configured for the delivery (a run with receivers may have nothing new to send)
+    receivers: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -126,7 +128,7 @@ class AlertRun:
                        "firing": len(self.firing)},
             "fired": [_brief(a) for a in self.fired], "resolved": [_brief(a) for a in self.resolved],
             "sources": {k: v.as_dict() for k, v in self.sources.items()},
-            "deliveries": [d.as_dict() for d in self.deliveries],
+            "deliveries": [d.as_dict() for d in self.deliveries], "receivers": self.receivers,
             "history_file": str(self.history_file) if self.history_file else None,
             "state_file": str(self.state_file) if self.state_file else None,
             "pending": self.pending, "errors": self.errors, "warnings": self.warnings,
@@ -256,6 +258,8 @@ def _deliver(p: PendingAlerts) -> None:
     assert path is not None
 
     gen_url = config.generator_url_for
+    run.receivers = [name for name, c in ((ALERTMANAGER, channels.alertmanager), (WEBHOOK, channels.webhook),
+                                          (KAFKA, channels.kafka)) if c is not None]
     delivered: dict[str, list[str]] = {}
     if channels.alertmanager is not None:
         firing_ids = {a.alert_id for a in firing_now}

@@ -112,6 +112,9 @@ class BuildResult:
 def _delivery_words(run: Any) -> str:
     """How the alerts went out, in words: to which channels, and whether every delivery worked."""
     if not run.deliveries:
+        receivers = getattr(run, "receivers", None)
+        if receivers:
+            return f"nothing new to deliver to {', '.join(receivers)}"
         return "no receiver configured (JUNHENG_ALERTMANAGER_URL, JUNHENG_ALERT_WEBHOOK_URL)"
     failed = [d for d in run.deliveries if not d.ok]
     sent = ", ".join(sorted({d.channel for d in run.deliveries}))
