@@ -37,7 +37,7 @@ from pathlib import Path
 __all__ = ["DATABASE_NAME", "LANDING_TABLES", "LandingFile", "WarehouseLayout"]
 
 #: the stream's landing tables (streams/landing.py writes them; dbt reads them)
-LANDING_TABLES = ("events", "section_results", "district_status", "dead_letters")
+LANDING_TABLES = ("events", "section_results", "district_status", "dead_letters", "district_gaps", "district_outlook")
 _VERSION = re.compile(r"^v(\d{6,})$")
 #: the marts' file name, working and published (DuckDB names a file's catalogue after it)
 DATABASE_NAME = "junheng.duckdb"
