@@ -40,6 +40,9 @@ class GapRows:
     without a section rule (no section has options then)."""
 
     def __init__(self, engine: Engine) -> None:
+        #: the catalogue the rows are judged by, landed with them: a build with another catalogue's
+        #: seeds tells the engine's figures from its own (the marts' engine_catalogue_version)
+        self.catalogue_version = str(engine.catalogue.version)
         try:
             self.model: GapModel | None = GapModel(engine.catalogue)
         except (ValueError, KeyError):
@@ -73,8 +76,7 @@ class GapRows:
             out.append({"option_id": option.option_id, "changes": changes})
         return json.dumps(out, ensure_ascii=False)
 
-    @staticmethod
-    def district_rows(state: DistrictState, years: Iterable[int]) -> list[dict[str, Any]]:
+    def district_rows(self, state: DistrictState, years: Iterable[int]) -> list[dict[str, Any]]:
         """One ``district_gaps`` row per judged year of `years`."""
         rows = []
         for year in sorted(years):
@@ -83,11 +85,11 @@ class GapRows:
             gaps = district_gaps(state, year)
             rows.append({"district_code": state.code, "year": year,
                          "balance": json.dumps([asdict(p) for p in gaps.balance], ensure_ascii=False),
-                         "items": json.dumps([asdict(i) for i in gaps.items], ensure_ascii=False)})
+                         "items": json.dumps([asdict(i) for i in gaps.items], ensure_ascii=False),
+                         "catalogue_version": self.catalogue_version})
         return rows
 
-    @staticmethod
-    def outlook_row(state: DistrictState) -> dict[str, Any] | None:
+    def outlook_row(self, state: DistrictState) -> dict[str, Any] | None:
         """The district's ``district_outlook`` row (None before it has a judged year)."""
         out = district_outlook(state)
         if out is None:
@@ -97,7 +99,8 @@ class GapRows:
                 "attained": out.attained, "projected_year": out.projected_year, "at_risk": out.at_risk,
                 "risk_items": json.dumps(out.risk_items, ensure_ascii=False),
                 "unprojectable": json.dumps(out.unprojectable, ensure_ascii=False),
-                "items": json.dumps([asdict(i) for i in out.items], ensure_ascii=False)}
+                "items": json.dumps([asdict(i) for i in out.items], ensure_ascii=False),
+                "catalogue_version": self.catalogue_version}
 
 
 def changed_years(state: DistrictState, events: Iterable[dict[str, Any]], changes: Any) -> list[int]:

@@ -280,7 +280,7 @@ class Processor:
             return [{"district_code": state.code, "school_id": school_id, "year": year, "section": None,
                      "active": False, "students": None, "included": None, "indicators_met": None,
                      "passed": None, "reason": "school not active this year", "values": "{}", "met": "{}",
-                     "gap_options": None}]
+                     "gap_options": None, "gap_catalogue_version": self.gaps.catalogue_version}]
         rows = []
         for level, s in ev.sections.items():
             rows.append({
@@ -291,6 +291,7 @@ class Processor:
                 "values": json.dumps(dict(zip(self.indicator_ids, s.values))),
                 "met": json.dumps(dict(zip(self.indicator_ids, s.met))),
                 "gap_options": self.gaps.section_options(state, school_id, year, level, s.passed),
+                "gap_catalogue_version": self.gaps.catalogue_version,
             })
         return rows
 

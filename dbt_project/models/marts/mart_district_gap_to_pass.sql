@@ -15,12 +15,12 @@ with gaps as (
 ),
 
 balance as (
-    select district_code, year, unnest(cast(balance as json[])) as p from gaps
+    select district_code, year, catalogue_version, unnest(cast(balance as json[])) as p from gaps
 ),
 
 balance_rows as (
     select
-        b.district_code, b.year, 'balance' as kind, r.rule_id,
+        b.district_code, b.year, b.catalogue_version, 'balance' as kind, r.rule_id,
         p ->> 'level' as level, p ->> 'indicator' as indicator,
         cast(p ->> 'cv' as double)               as value,
         cast(p ->> 'threshold' as double)        as threshold,
@@ -40,12 +40,12 @@ balance_rows as (
 ),
 
 items as (
-    select district_code, year, unnest(cast(items as json[])) as i from gaps
+    select district_code, year, catalogue_version, unnest(cast(items as json[])) as i from gaps
 ),
 
 item_rows as (
     select
-        district_code, year, 'item' as kind, i ->> 'rule_id' as rule_id,
+        district_code, year, catalogue_version, 'item' as kind, i ->> 'rule_id' as rule_id,
         cast(null as varchar) as level, cast(null as varchar) as indicator,
         cast(i ->> 'value' as double)     as value,
         cast(i ->> 'threshold' as double) as threshold,
@@ -89,6 +89,7 @@ select
     u.plan_passes,
     coalesce(b.cv, v.value)                                    as sql_value,
     coalesce(b.passed, v.passed)                               as sql_passed,
+    u.catalogue_version                                        as engine_catalogue_version,
     c.catalogue,
     c.catalogue_version
 from unioned as u

@@ -83,6 +83,7 @@ select
     i.projectable                                                         as item_projectable,
     coalesce(list_contains(o.risk_items, i.item), false)                  as item_drives_risk,
     case when i.projectable and i.years_of_data >= 2 then t.sql_slope end as sql_slope,
+    o.catalogue_version                                                   as engine_catalogue_version,
     c.catalogue,
     c.catalogue_version
 from outlook as o

@@ -10,13 +10,14 @@
 -- Built incrementally: the changed district-years' rows are replaced (macros/incremental.sql).
 {{ config(materialized='incremental', incremental_strategy='changed', on_schema_change='fail') }}
 with options as (
-    select r.district_code, r.school_id, r.year, r.section, unnest(cast(r.gap_options as json[])) as opt
+    select r.district_code, r.school_id, r.year, r.section, r.gap_catalogue_version,
+           unnest(cast(r.gap_options as json[])) as opt
     from {{ ref('stg_section_results') }} as r
     where r.active and r.gap_options is not null and {{ changed('r.district_code', none) }}
 ),
 
 changes as (
-    select district_code, school_id, year, section,
+    select district_code, school_id, year, section, gap_catalogue_version,
            cast(opt ->> 'option_id' as integer)          as option_id,
            json_array_length(opt -> 'changes')            as option_changes,
            unnest(cast(opt -> 'changes' as json[]))       as ch
@@ -24,7 +25,8 @@ changes as (
 ),
 
 flat as (
-    select district_code, school_id, year, section, option_id, cast(option_changes as integer) as option_changes,
+    select district_code, school_id, year, section, gap_catalogue_version, option_id,
+           cast(option_changes as integer) as option_changes,
            ch ->> 'indicator'                             as indicator,
            ch ->> 'input'                                 as input,
            ch ->> 'unit'                                  as unit,
@@ -62,6 +64,7 @@ select
                                                            as sql_value_after,
     case when f.to_floor then i.threshold * p.remainder_min_ratio else i.threshold end
                                                            as sql_target_value,
+    f.gap_catalogue_version                                as engine_catalogue_version,
     c.catalogue,
     c.catalogue_version
 from flat as f

@@ -10,6 +10,7 @@ with landed as (
         year,
         cast(balance as json) as balance,
         cast(items as json)   as items,
+        catalogue_version,
         landed_batch,
         landed_pos,
         cast(landed_at as timestamp) as landed_at,
@@ -17,7 +18,7 @@ with landed as (
     from {{ landing_for_model('district_gaps') }}
 {%- if is_incremental() %}
     union all
-    select district_code, year, balance, items, landed_batch, landed_pos, landed_at, landed_file
+    select district_code, year, balance, items, catalogue_version, landed_batch, landed_pos, landed_at, landed_file
     from {{ this }}
     where {{ changed() }}
       and landed_file not in (select landed_file from {{ ref('landing_new_files') }})

@@ -16,6 +16,7 @@ with landed as (
         cast(json(risk_items) as varchar[])    as risk_items,
         cast(json(unprojectable) as varchar[]) as unprojectable,
         cast(items as json)                    as items,
+        catalogue_version,
         landed_batch,
         landed_pos,
         cast(landed_at as timestamp) as landed_at,
@@ -24,7 +25,7 @@ with landed as (
 {%- if is_incremental() %}
     union all
     select district_code, year, declared_creation_year, plan_deadline_year, attained, projected_year, at_risk,
-           risk_items, unprojectable, items, landed_batch, landed_pos, landed_at, landed_file
+           risk_items, unprojectable, items, catalogue_version, landed_batch, landed_pos, landed_at, landed_file
     from {{ this }}
     where {{ changed('district_code', none) }}
       and landed_file not in (select landed_file from {{ ref('landing_new_files') }})
