@@ -109,8 +109,12 @@ def check_outlooks(con: Any, states: Mapping[str, Any]) -> int:
     return n
 
 
-def check_gaps(con: Any, states: Mapping[str, Any]) -> None:
-    """All three; the school options and district rows are not vacuous."""
+def check_gaps(con: Any, states: Mapping[str, Any], engine_landed: bool = True) -> None:
+    """All three; the school options and district rows are not vacuous. `engine_landed` false: the
+    states' catalogue is not the one the landed rows were judged by (a catalogue change rebuilds
+    the marts, not the landing), so there is nothing to compare."""
+    if not engine_landed:
+        return
     assert check_school_gaps(con, states) > 0
     assert check_district_gaps(con, states) > 0
     assert check_outlooks(con, states) > 0

@@ -164,7 +164,7 @@ class City:
             cross_checks.check_balance(con, states)
             cross_checks.check_attainment(con, states, engine_landed=self.catalogue is None)
             cross_checks.check_accountability(con, states)
-            gap_checks.check_gaps(con, states)
+            gap_checks.check_gaps(con, states, engine_landed=self.catalogue is None)
 
 
 def _changed(before: Path, after: Path) -> list[str]:
