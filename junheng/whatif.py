@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from junheng.errors import UserError
 from junheng.layout import WarehouseLayout

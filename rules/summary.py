@@ -70,3 +70,19 @@ def why_not_on_track(on_track: bool | None, behind_reasons: list[str], failed_it
         else:
             parts.append(f"projected {outlook.projected_year}")
     return "; ".join(parts)
+
+
+def city_rows(states: Mapping[str, DistrictState], years: list[int]) -> list[dict[str, Any]]:
+    if not states:
+        return []
+    engine = next(iter(states.values())).engine
+    rows = []
+    for y in years:
+        projects = {yy: sum(len(s.projects.get(yy, {})) for s in states.values()) for yy in years}
+        progress = city_progress(engine.catalogue, y, [s.city_input(y) for s in states.values()], projects)
+        rows.append(progress.to_dict())
+    return rows
+
+
+def years_of(states: Mapping[str, DistrictState]) -> list[int]:
+    return sorted({y for s in states.values() for y, agg in s.years.items() if agg.summary is not None})

@@ -24,8 +24,9 @@ the dearest; a district whose coefficients pass has none).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict
-from typing import Any, Iterable
+from typing import Any
 
 from rules.gap import GapModel, section_inputs
 from rules.gap_district import district_gaps

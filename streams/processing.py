@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
 
 from ingestion.contract import check_event
-from streams.gaps import GapRows, changed_years
 from rules.state import APPLIED, DUPLICATE, REJECTED, STALE, DistrictState, Engine
+from streams.gaps import GapRows, changed_years
 
 DEAD_LETTERED = "dead_lettered"
 OUTCOMES = (APPLIED, DUPLICATE, STALE, DEAD_LETTERED)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from junheng.alerting.describe import OUTLOOK, RuleBook, district_label, fix_text
 from junheng.alerting.model import DISTRICT_AT_RISK, MARTS, Alert

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from junheng.alerting.describe import ATTAINMENT, DCY, RuleBook, district_label, fix_text, items_text
-from junheng.alerting.outlook import at_risk_conditions
 from junheng.alerting.model import (CITY_OFF_TRACK, CITY_TARGET_MISSED, DISTRICT_ATTAINMENT_LOST, DISTRICT_BEHIND,
                                     DISTRICT_DEADLINE_MISSED, DISTRICT_VETOED, MARTS, STREAM, Alert)
+from junheng.alerting.outlook import at_risk_conditions
 
 DEADLINES = frozenset({"D1", "D2", "D3"})
 ATTAINMENT_MEMORY = "attainment"

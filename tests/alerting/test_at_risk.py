@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import factories as f
 import pytest
 from alerting_helpers import AS_OF, dbt, fake_marts
 
-import factories as f
 from junheng.alerting.sources import read_marts
 
 EARLY = dt.date(2024, 3, 1)     # before the declared years of the hand-made districts

@@ -4,7 +4,8 @@ the very states, row for row. Used by test_dbt_build.py and test_incremental.py.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from rules.gap import GapModel, section_inputs
 from rules.gap_district import district_gaps

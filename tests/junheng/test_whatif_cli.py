@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import factories as f
 import pytest
 
-import factories as f
 from streams.embedded import EmbeddedRunner
 
 ROOT = Path(__file__).resolve().parents[2]
