@@ -10,7 +10,7 @@
     junheng build [--warehouse DIR]    dbt build + GX checkpoint, then publish the marts (+ Parquet)
     junheng serve [--warehouse DIR]    beside the Kafka worker: build and publish whenever it landed more
     junheng alerts [--warehouse DIR]   evaluate alerts on the marts; Alertmanager, webhook, Kafka
-    junheng report [--warehouse DIR]   the static HTML report from the built marts
+    junheng report [--warehouse DIR] [--pdf [FILE]]   the static HTML report (and its PDF) from the built marts
     junheng kafka start|stop|status    the local single-node Kafka (needs Java and Maven)
 """
 from __future__ import annotations
@@ -271,9 +271,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from junheng.report import write_report
 
+    if args.pdf:
+        from junheng.report.pdf import find_chromium
+
+        find_chromium()   # before anything is written: a missing browser is one line, exit 2
     with hold_warehouse(args.warehouse, args.wait, create=False):
         path = write_report(Path(args.warehouse), Path(args.out) if args.out else None, _as_of(args.as_of))
     print(f"Report written to {path}")
+    if args.pdf:
+        from junheng.report.pdf import html_to_pdf
+
+        pdf = html_to_pdf(path, Path(args.pdf) if isinstance(args.pdf, str) else path.with_suffix(".pdf"))
+        print(f"PDF written to {pdf}")
     return 0
 
 
@@ -366,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the warehouse whose marts are reported (default: $JUNHENG_WAREHOUSE or ./warehouse)")
     report.add_argument("--out", help="the HTML file to write (default: <warehouse>/report/index.html)")
     report.add_argument("--as-of", type=iso_date, help=AS_OF_HELP)
+    report.add_argument("--pdf", nargs="?", const=True, default=None, metavar="FILE",
+                        help="also print it to PDF with headless Chromium (Debian's 'chromium'); default FILE: "
+                             "the HTML file's name with .pdf")
     report.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help=WAIT_HELP)
     report.set_defaults(func=cmd_report)
     from junheng.alerting.cli import add_arguments as add_alert_arguments

@@ -4,7 +4,7 @@
     settings = Settings.from_env(catalogue="x")     # a command-line option overrides its variable
 
 :data:`VARIABLES` lists each variable once -- name, default, meaning -- and is the README's
-table (tests/test_settings.py checks that the README lists exactly these, and that no other module
+table (tests/junheng/test_settings.py checks that the README lists exactly these, and that no other module
 reads a ``JUNHENG_*`` variable). Secrets (the SASL password, receivers' tokens and passwords) are
 only ever read from the environment, never from a file in the repository, and never printed
 (``repr=False``).
@@ -193,7 +193,7 @@ class Settings:
         unknown = set(overrides) - set(values)
         if unknown:
             raise TypeError(f"no such setting: {sorted(unknown)}")
-        values.update({k: (Path(v) if k in ("warehouse", "districts") and v is not None else v)
+        values.update({k: (Path(str(v)) if k in ("warehouse", "districts") and v is not None else v)
                        for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

@@ -25,7 +25,7 @@ _FIELD = {"school.enrolment": "enrolment", "school.staff": "staff", "school.faci
 def final_facts(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The version of each fact that the stream leaves in force: the highest seq, the first
     arrival among equal seqs, and no school fact that arrived before its school's registration."""
-    chosen: dict[tuple, tuple[int, int, Mapping[str, Any]]] = {}
+    chosen: dict[tuple[Any, ...], tuple[int, int, Mapping[str, Any]]] = {}
     registered: set[str] = set()
     for position, e in enumerate(events):
         if e["event_type"] == "school.registered":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from rules.loader import Catalogue, load_catalogue
+from rules.model import Rule
 
 DIMENSIONS = [
     ("resource_allocation", "Resource allocation (资源配置)"),
@@ -142,7 +143,7 @@ every kind lives (from the registry):
 """
 
 
-def _threshold(rule) -> str:
+def _threshold(rule: Rule) -> str:
     if rule.thresholds:
         return ", ".join(f"{lv} {rule.comparator} {t:g}" for lv, t in rule.thresholds.items())
     if rule.threshold is not None:
@@ -150,7 +151,7 @@ def _threshold(rule) -> str:
     if rule.checks:
         parts = []
         for c in rule.checks:
-            what = c.input or f"{c.ratio[0]}/{c.ratio[1]}×{c.scale:g}"
+            what = c.input or (f"{c.ratio[0]}/{c.ratio[1]}×{c.scale:g}" if c.ratio else "")
             bound = f"{c.threshold:g}" if c.threshold is not None else (c.threshold_input or "last year")
             where = f" (where the district has {c.applies_to_locale} schools)" if c.applies_to_locale else ""
             parts.append(f"{what} {c.comparator} {bound}{where}")

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 FactKey = tuple[str, str, int, str]
 
 # The payload fields the rules read, named once for the whole platform (the contract's schemas
-# hold the same lists; tests/contract checks they agree). A staff section's counts other than
+# hold the same lists; tests/ingestion/contract checks they agree). A staff section's counts other than
 # full_time_teachers can never exceed it.
 STAFF_FIELDS = ("full_time_teachers", "qualified_teachers", "backbone_teachers", "pe_arts_teachers",
                 "certified_teachers", "trained_360h_teachers")

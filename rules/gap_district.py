@@ -73,10 +73,10 @@ def _cv2(points: dict[str, tuple[int, Fraction]]) -> tuple[Fraction, Fraction] |
     weight = sum(p for p, _ in points.values())
     if weight <= 0:
         return None
-    mean = sum(p * x for p, x in points.values()) / weight
+    mean = sum((p * x for p, x in points.values()), Fraction(0)) / weight
     if mean == 0:
         return None
-    var = sum(p * (x - mean) ** 2 for p, x in points.values()) / weight
+    var = sum((p * (x - mean) ** 2 for p, x in points.values()), Fraction(0)) / weight
     return mean, var / (mean * mean)
 
 

@@ -56,10 +56,11 @@ def trend(points: Sequence[tuple[int, Fraction]]) -> tuple[Fraction, Fraction] |
     n = len(points)
     if n < 2:
         return None
-    sx = sum(Fraction(x) for x, _ in points)
-    sy = sum(y for _, y in points)
-    sxx = sum(Fraction(x) * x for x, _ in points)
-    sxy = sum(Fraction(x) * y for x, y in points)
+    zero = Fraction(0)
+    sx = sum((Fraction(x) for x, _ in points), zero)
+    sy = sum((y for _, y in points), zero)
+    sxx = sum((Fraction(x) * x for x, _ in points), zero)
+    sxy = sum((Fraction(x) * y for x, y in points), zero)
     den = n * sxx - sx * sx
     if den == 0:
         return None

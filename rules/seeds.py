@@ -256,7 +256,7 @@ def seeds_yaml(seeds: Sequence[Seed], catalogue: Catalogue) -> str:
             key = " || '|' || ".join(s.unique)
             out += ["    data_tests:", "      - unique:", f'          column_name: "{key}"']
         out.append("    columns:")
-        for c, t, d in s.columns:
+        for c, _type, d in s.columns:
             out += [f"      - name: {c}", f"        description: {_q(d)}"]
             if s.unique == [c]:
                 out += ["        data_tests: [unique, not_null]"]

@@ -171,7 +171,7 @@ def create_app(settings: KafkaSettings, config: WorkerConfig, engine: Engine | N
             deliver_without_tasks(app.consumer)
         runtime.on_assignment_change("assigned", args[0] if args else kwargs.get("assigned", ()))
 
-    @app.timer(config.log_every_s)
+    @app.timer(config.log_every_s)  # type: ignore[untyped-decorator]
     async def report() -> None:
         runtime.log_counts()
         runtime.write_counts()

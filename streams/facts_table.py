@@ -63,7 +63,8 @@ def deflate_fact(raw: bytes) -> bytes:
         # inflate_fact's 32 KiB window reads either
         _DEFLATE_PRIMED = zlib.compressobj(6, zlib.DEFLATED, -13, 4, zlib.Z_DEFAULT_STRATEGY, _zdict())
     c = _DEFLATE_PRIMED.copy()
-    return _DEFLATED + c.compress(raw) + c.flush()
+    deflated: bytes = _DEFLATED + c.compress(raw) + c.flush()
+    return deflated
 
 
 def changelog_json(obj: Any) -> bytes:
@@ -106,14 +107,14 @@ class CompactFactCodec(codecs.Codec):
     def _dumps(self, obj: Any) -> bytes:
         if isinstance(obj, (bytes, bytearray)):
             return inflate_fact(bytes(obj))
-        return codecs.dumps("json", obj)  # type: ignore[no-any-return]
+        return codecs.dumps("json", obj)
 
 
 FACT_CODEC = "junheng_facts"
 codecs.register(FACT_CODEC, CompactFactCodec())
 
 
-class FactsStore(MemoryStore):
+class FactsStore(MemoryStore):  # type: ignore[type-arg]
     """Faust's memory store, except that it reports the offset it persisted as -1 ("nothing:
     read the changelog from its beginning", what Faust's recovery makes of None anyway) instead
     of None. Recovery registers a newly assigned standby partition with that value; when a
@@ -160,7 +161,7 @@ class TableSchoolOwners(MutableMapping[str, str]):
 
     def _owners(self) -> dict[str, str]:
         owners = getattr(getattr(self.table, "data", None), "school_owners", None)
-        return self._own if owners is None else owners  # type: ignore[no-any-return]
+        return self._own if owners is None else owners
 
     def note_key(self, key: Any) -> None:
         """A facts-table key the worker writes: a registration claims its school."""

@@ -79,7 +79,8 @@ def deliver_without_tasks(consumer: Any) -> None:
     async def wait_first(*coros: Any, timeout: Any = None) -> WaitResults:
         if (len(coros) != 2 or timeout is not None or suspended() or stopped() or crashed()
                 or not isinstance(coros[0], Coroutine) or not _is_flow_wait(consumer, coros[1])):
-            return await original(*coros, timeout=timeout)
+            results: WaitResults = await original(*coros, timeout=timeout)
+            return results
         hand_over, flow_wait = coros
         try:
             yielded = hand_over.send(None)

@@ -49,7 +49,7 @@ class FileStates(StateStore):
         self.touched.add(code)
         return state
 
-    def get(self, code: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, code: str, default: Any = None) -> Any:
         self.touched.add(code)
         return self._states.get(code, default)
 

@@ -63,7 +63,7 @@ class TableStates(StateStore):
         self.evictions = 0
 
     # MutableMapping
-    def get(self, code: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, code: str, default: Any = None) -> Any:
         self.touched.add(code)
         state = self._states.pop(code, None)
         if state is not None:

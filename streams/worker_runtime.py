@@ -147,7 +147,7 @@ class StreamRuntime:
                 self.skipped_records += m.offset - want
                 log.error("records skipped: %s:%d offsets %d..%d never reached the agent, which got %d next%s",
                           m.topic, m.partition, want, m.offset - 1, m.offset,
-                          " (the first record after the assignment; the committed offset is %d)" % want
+                          f" (the first record after the assignment; the committed offset is {want})"
                           if first else "")
             nxt[key] = m.offset + 1
 

@@ -1,4 +1,4 @@
-"""Helpers for the tests of published marts (tests/build, tests/kafka, tests/faults): a correction
+"""Helpers for the tests of published marts (tests/junheng/build, tests/kafka, tests/faults): a correction
 to land, what the published marts say about it, `junheng serve` as a subprocess, and a Python with
 DuckDB 1.x to read the published file as a BI driver would."""
 from __future__ import annotations

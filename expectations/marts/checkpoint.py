@@ -161,7 +161,7 @@ def load_mart_suites(directory: Path | str = SUITES_DIR) -> list[MartSuite]:
             if not isinstance(e, Mapping) or not isinstance(e.get("type"), str):
                 raise CheckpointError(f"{path.name}: expectation {i} has no type")
         suites.append(MartSuite(name, mart, tuple(key), dict(derived), document, path,
-                                tuple(partition) if partition else None))  # type: ignore[arg-type]
+                                tuple(partition) if partition else None))
     if not suites:
         raise CheckpointError(f"no suite in {directory}")
     return suites
@@ -534,7 +534,7 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "isoformat"):       # datetime, pandas Timestamp
         return value.isoformat()
     try:
-        import pandas as pd  # type: ignore[import-untyped]
+        import pandas as pd
 
         if pd.isna(value):
             return None

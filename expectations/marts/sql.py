@@ -10,7 +10,7 @@ loaded into pandas: at national scale (millions of rows per mart) the old path r
 memory (12 GiB) and took minutes; this takes seconds in a few hundred MiB, and a build that changed a
 few district-years evaluates only those (``where``).
 
-The semantics are GX's (checked against GX itself by tests/build/test_marts_checkpoint.py): a
+The semantics are GX's (checked against GX itself by tests/junheng/build/test_marts_checkpoint.py): a
 column map expectation counts its rows (``element_count``, after ``row_condition``), ignores null
 values (``missing_count``) except for the null expectations, and reports ``unexpected_count`` and
 examples; pair and multicolumn expectations skip the rows ``ignore_row_if`` says; uniqueness counts
@@ -325,7 +325,7 @@ def _count_all(rel: _Relation, rules: Mapping[int, tuple[MapRule, str]]) -> dict
     (a column that is not there) is counted alone, to say which: its entry is then the error."""
     def select(items: Mapping[int, tuple[MapRule, str]]) -> str:
         parts = []
-        for i, (rule, scope) in items.items():
+        for rule, scope in items.values():
             parts += [f"count(*) filter (where {scope})",
                       f"count(*) filter (where ({scope}) and ({rule.missing}))",
                       f"count(*) filter (where ({scope}) and not ({rule.missing}) and ({rule.unexpected}))"]

@@ -3,7 +3,7 @@
 The platform never downcasts: it reads version 1 and version 2 and upcasts version 2
 (:mod:`ingestion.contract.upcast`). To prove that, tests need version 2 events that state exactly
 the facts of known version 1 events; :func:`to_v2` writes them, and
-``upcast_v2(to_v2(e)) == e`` for every valid version 1 event ``e`` (tests/contract/test_contract_v2.py).
+``upcast_v2(to_v2(e)) == e`` for every valid version 1 event ``e`` (tests/ingestion/contract/test_contract_v2.py).
 
 ``school.enrolment`` is the one payload that changes shape: version 1 has per-section class sizes,
 version 2 per-grade ones. Version 1 does not say which class is in which grade, so :func:`to_v2`

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 import ssl
 import time
@@ -230,8 +231,9 @@ class AlertmanagerClient:
         report = DeliveryReport(ALERTMANAGER, redact_url(self.base), True)
         for i in range(0, len(items), CHUNK):
             chunk = list(items[i:i + CHUNK])
-            ok, attempts, error = _retry(self.retry, lambda: post_json(
-                f"{self.base}/api/v2/alerts", chunk, self.retry.timeout_s, self.headers, self.auth), self.sleep)
+            ok, attempts, error = _retry(self.retry, functools.partial(
+                post_json, f"{self.base}/api/v2/alerts", chunk, self.retry.timeout_s, self.headers, self.auth),
+                self.sleep)
             report.attempts += attempts
             if not ok:
                 report.ok, report.error = False, _scrub_all(error, self.base, self.auth)
@@ -285,9 +287,9 @@ class WebhookClient:
         for i in range(0, len(events), CHUNK):
             chunk = list(events[i:i + CHUNK])
             payload = webhook_payload(chunk, run_id=run_id, evaluated_at=evaluated_at, as_of=as_of)
-            ok, attempts, error = _retry(self.retry, lambda: post_json(
-                self.url, payload, self.retry.timeout_s, {"X-Junheng-Run": run_id, **self.headers}, self.auth),
-                self.sleep)
+            ok, attempts, error = _retry(self.retry, functools.partial(
+                post_json, self.url, payload, self.retry.timeout_s, {"X-Junheng-Run": run_id, **self.headers},
+                self.auth), self.sleep)
             report.attempts += attempts
             if not ok:
                 report.ok, report.error = False, _scrub_all(error, self.url, self.auth)

@@ -7,7 +7,8 @@ warehouse can never open a tag or break out of an attribute.
 from __future__ import annotations
 
 import html
-from typing import Iterable
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["Markup", "el", "esc", "join", "raw", "num"]
 
@@ -32,7 +33,7 @@ def esc(value: object) -> Markup:
     return Markup(html.escape("" if value is None else str(value), quote=True))
 
 
-def _children(children: Iterable) -> Iterable[Markup]:
+def _children(children: Iterable[Any]) -> Iterable[Markup]:
     for child in children:
         if child is None or child is False:
             continue

@@ -6,7 +6,8 @@ Colours always come with a shape or a symbol (✓ ✗ ?), never alone.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from junheng.report.markup import Markup, el, join, num
 
@@ -56,11 +57,11 @@ def pct(x: float | None) -> str:
 # ---------------------------------------------------------------------------------------------------
 # (1) districts attained per year against C1's target share
 
-def attainment_bars(chart_id: str, title: str, desc: str, rows: Sequence[dict]) -> Markup:
+def attainment_bars(chart_id: str, title: str, desc: str, rows: Sequence[dict[str, Any]]) -> Markup:
     """One horizontal bar per year: attained share (solid), undecided share (hatched), target tick."""
     left, right, bar_w, row_h = 48, 170, 420, 30
     width, height = left + bar_w + right, 28 + row_h * max(len(rows), 1) + 8
-    x_of = lambda share: left + bar_w * max(0.0, min(1.0, share))  # noqa: E731
+    x_of: Callable[[float], float] = lambda share: left + bar_w * max(0.0, min(1.0, share))  # noqa: E731
     body: list[Markup] = [
         el("defs", el("pattern", el("path", d="M0,6 L6,0", stroke=UNDECIDED, stroke_width="1.5"),
                       id=f"{chart_id}-hatch", width="6", height="6", patternUnits="userSpaceOnUse"))]
@@ -100,14 +101,14 @@ def attainment_bars(chart_id: str, title: str, desc: str, rows: Sequence[dict]) 
 # ---------------------------------------------------------------------------------------------------
 # (4) the city's share against the target steps; C4 and C10 against their thresholds
 
-def share_line(chart_id: str, title: str, desc: str, rows: Sequence[dict]) -> Markup:
+def share_line(chart_id: str, title: str, desc: str, rows: Sequence[dict[str, Any]]) -> Markup:
     left, top, plot_w, plot_h = 44, 16, 420, 170
     width, height = left + plot_w + 24, top + plot_h + 46
     years = [r["year"] for r in rows]
     n = len(years)
     step = plot_w / max(n, 1)
-    x_of = lambda i: left + step * (i + 0.5)  # noqa: E731
-    y_of = lambda v: top + plot_h * (1 - max(0.0, min(1.0, v)))  # noqa: E731
+    x_of: Callable[[float], float] = lambda i: left + step * (i + 0.5)  # noqa: E731
+    y_of: Callable[[float], float] = lambda v: top + plot_h * (1 - max(0.0, min(1.0, v)))  # noqa: E731
     body: list[Markup] = []
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         body.append(line(left, y_of(tick), left + plot_w, y_of(tick), dash=None if tick == 0 else "2 3"))
@@ -130,7 +131,7 @@ def share_line(chart_id: str, title: str, desc: str, rows: Sequence[dict]) -> Ma
         prev = t
     if d:
         body.append(el("path", el("title", "C1 目标 target: " + ", ".join(
-            f"{y} {pct(t)}" for y, t in zip(years, targets) if t is not None)),
+            f"{y} {pct(t)}" for y, t in zip(years, targets, strict=True) if t is not None)),
             d=" ".join(d), fill="none", stroke=TARGET, stroke_width="2.5", stroke_dasharray="6 4",
             class_="target-step"))
     pts = [(x_of(i), y_of(r["attained_share"]), r) for i, r in enumerate(rows) if r.get("attained_share") is not None]
@@ -161,7 +162,7 @@ def threshold_bars(chart_id: str, title: str, desc: str, points: Sequence[tuple[
     vmax = max(values + ([threshold] if threshold is not None else []) + [1.0]) * 1.15
     n = max(len(points), 1)
     step = plot_w / n
-    y_of = lambda v: top + plot_h * (1 - v / vmax)  # noqa: E731
+    y_of: Callable[[float], float] = lambda v: top + plot_h * (1 - v / vmax)  # noqa: E731
     body: list[Markup] = [line(left, top + plot_h, left + plot_w, top + plot_h, stroke="#8c959f")]
     for i, (year, v, verdict) in enumerate(points):
         x = left + step * i + step * 0.2
@@ -186,14 +187,14 @@ def threshold_bars(chart_id: str, title: str, desc: str, points: Sequence[tuple[
 # ---------------------------------------------------------------------------------------------------
 # (3) one coefficient of variation per district, against the level's threshold
 
-def cv_bars(chart_id: str, title: str, desc: str, rows: Sequence[tuple[str, str, dict | None]],
+def cv_bars(chart_id: str, title: str, desc: str, rows: Sequence[tuple[str, str, dict[str, Any] | None]],
             threshold: float | None) -> Markup:
     """rows: (label, full name, balance row or None). Horizontal bars, threshold as a dashed line."""
     left, top, plot_w, row_h = 52, 22, 150, 15
     width, height = left + plot_w + 40, top + row_h * max(len(rows), 1) + 8
     cvs = [r["cv"] for _, _, r in rows if r is not None and r.get("cv") is not None]
     xmax = max(cvs + ([threshold * 1.25] if threshold else []) + [0.1]) * 1.05
-    x_of = lambda v: left + plot_w * max(0.0, min(v, xmax)) / xmax  # noqa: E731
+    x_of: Callable[[float], float] = lambda v: left + plot_w * max(0.0, min(v, xmax)) / xmax  # noqa: E731
     body: list[Markup] = [line(left, top - 4, left, height - 4, stroke="#8c959f")]
     for i, (label, name, r) in enumerate(rows):
         y = top + i * row_h
@@ -233,8 +234,8 @@ def sparkline(chart_id: str, title: str, desc: str, points: Sequence[tuple[int, 
     n = len(points)
     step = (width - 2 * pad) / max(n - 1, 1)
     vmax = vmax or 1.0
-    x_of = lambda i: pad + step * i if n > 1 else width / 2  # noqa: E731
-    y_of = lambda v: height - pad - (height - 2 * pad) * (v / vmax)  # noqa: E731
+    x_of: Callable[[float], float] = lambda i: pad + step * i if n > 1 else width / 2  # noqa: E731
+    y_of: Callable[[float], float] = lambda v: height - pad - (height - 2 * pad) * (v / vmax)  # noqa: E731
     body: list[Markup] = [line(pad, height - pad, width - pad, height - pad, stroke="#eaeef2")]
     known = [(x_of(i), y_of(v)) for i, (_, v, _) in enumerate(points) if v is not None]
     if len(known) > 1:

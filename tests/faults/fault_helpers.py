@@ -558,7 +558,7 @@ def ledger(warehouse: Path, incarnations: Sequence[Incarnation], lines: int) -> 
 #: mart_alerts is left out of the comparison: it is the history of the worker's *stream* alert
 #: hook (fire-and-forget per batch, stamped with wall-clock evaluation times and run ids, and
 #: driven by previous_attained, which depends on batching). The embedded clean run evaluates no
-#: alerts at all, so there is nothing to compare it with; tests/alerting covers it.
+#: alerts at all, so there is nothing to compare it with; tests/junheng/alerting covers it.
 MARTS_EXCLUDED = {"mart_alerts": "stream alert history: wall-clock times, run ids, batch-dependent"}
 #: Columns excluded per mart: none. The other marts carry no load timestamp, batch id or writer id
 #: (landed_at/landed_batch/landed_pos/worker ids stop at staging), so they must be equal row for

@@ -86,7 +86,7 @@ def test_killed_builder_leaves_the_published_marts_and_the_next_build_publishes_
     for n, stage in enumerate(("seal", "switch"), start=2):
         faulted = ServeProcess(wh, tmp_path / f"serve-{n}.log", as_of=AS_OF, debounce=0.5,
                                env=dict(os.environ, JUNHENG_FAULT_PUBLISH_KILL=stage))
-        wait_until(lambda: not faulted.alive(), BUILD_TIMEOUT_S, f"the builder to be killed at publish ({stage})",
+        wait_until(lambda faulted=faulted: not faulted.alive(), BUILD_TIMEOUT_S, f"the builder to be killed at publish ({stage})",
                    poll=0.2)
         assert faulted.kill() == -signal.SIGKILL, faulted.log_tail()
         assert "published version" not in faulted.log_tail()

@@ -151,11 +151,12 @@ def kill_run(kafka_bootstrap: str, fault_city: FaultCity, clean_run: Any,
             slot, other = ("a", "b") if k % 2 == 0 else ("b", "a")
             victim = live[slot]
             # both are consuming: each has partitions and has finished a batch since it started
-            wait_until(lambda: _counts(victim).get("batches", 0) >= 1 and _counts(live[other]).get("batches", 0) >= 1,
+            wait_until(lambda victim=victim, other=other: _counts(victim).get("batches", 0) >= 1
+                       and _counts(live[other]).get("batches", 0) >= 1,
                        120, f"kill {k + 1}: {slot} and {other} both processing", list(live.values()))
             done = _counts(victim)["batches"]
             # kill right after a batch completed: facts written, offsets not yet committed
-            wait_until(lambda: _counts(victim).get("batches", 0) > done, 60, f"kill {k + 1}: a fresh batch",
+            wait_until(lambda victim=victim, done=done: _counts(victim).get("batches", 0) > done, 60, f"kill {k + 1}: a fresh batch",
                        [victim])
             pending = producer.pending()
             victim.kill()
@@ -185,7 +186,7 @@ def kill_run(kafka_bootstrap: str, fault_city: FaultCity, clean_run: Any,
         head_judged = judged(latest_status(warehouse))
 
         # ---------------------------------------------------------------- phase 2: lose the local state
-        for slot, w in live.items():
+        for w in live.values():
             w.kill()
             incarnations_tail = w.counts() or {}
             # nothing was in flight (all committed): their counts are the head_live counts

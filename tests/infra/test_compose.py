@@ -18,7 +18,7 @@ def test_kafka_image_is_the_version_the_local_script_runs():
 
 
 def test_worker_environment_names_are_settings_the_code_reads():
-    readers = [ROOT / "junheng" / "settings.py", *sorted((ROOT / "streams" / "alerting").glob("*.py"))]
+    readers = [ROOT / "junheng" / "settings.py", *sorted((ROOT / "junheng" / "alerting").glob("*.py"))]
     code = "\n".join(p.read_text(encoding="utf-8") for p in readers)
     for name in COMPOSE["services"]["worker"]["environment"]:
         assert f'"{name}"' in code, name

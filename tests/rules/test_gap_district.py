@@ -60,7 +60,7 @@ def test_a_city_district_s_plans_pass_and_need_their_last_step(engine) -> None:
     for e in sorted(events, key=lambda e: (e["event_type"] != "school.registered", e["year"])):
         states.setdefault(e["district_code"], engine.new_state(e["district_code"])).apply(e)
     items = 0
-    for code, state in states.items():
+    for state in states.values():
         for year in (2023, 2024, 2025):
             _check_plans(state, year)
             gaps = district_gaps(state, year)

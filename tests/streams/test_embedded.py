@@ -78,7 +78,7 @@ def test_a_second_run_of_the_same_files_applies_nothing(first_run, events_file, 
 
 
 def test_bad_input_corpus_is_all_dead_lettered_with_reasons(tmp_path):
-    corpus = Path(__file__).parents[1] / "contract" / "corpus"
+    corpus = Path(__file__).parents[1] / "ingestion" / "contract" / "corpus"
     files = sorted(p for p in corpus.iterdir() if p.is_file())
     assert files, "the contract tests' bad-input corpus is missing"
     lines = tmp_path / "bad.jsonl"

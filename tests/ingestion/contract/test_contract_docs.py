@@ -10,7 +10,7 @@ import pytest
 
 from ingestion.contract import KNOWN_EVENT_TYPES, MAX_EVENT_BYTES, REASON_CODES, check_event
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "events.md"
 BLOCKS = re.findall(r"```json\n(.*?)\n```", DOC.read_text(encoding="utf-8"), flags=re.S)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-AS_OF = dt.date(2026, 6, 30)   # the `built` fixture's (tests/build/conftest.py)
+AS_OF = dt.date(2026, 6, 30)   # the `built` fixture's (tests/junheng/build/conftest.py)
 
 HOSTILE = "o'brien [2024] {x} *"
 

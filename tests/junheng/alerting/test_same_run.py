@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 AS_OF = "2026-06-30"
 
 

@@ -4,6 +4,10 @@
 (`generate_city(seed=5, schools=80)`) written to JSONL, `junheng run FILE --warehouse DIR --no-gx`
 (the embedded driver), then `dbt build` with deadlines judged on a fixed date. About 30 s.
 
+`demo_warehouse` is `junheng demo --schools 200 --no-gx --as-of 2026-06-30` in a tmp folder (about
+60 s), the warehouse a new user makes: landed, built, published and alerted on; the PDF test prints
+its report.
+
 `mart_db` builds, in a few milliseconds, a DuckDB file holding just the marts' tables with their
 contract columns (read from dbt_project/models/marts/*.yml), for the unit tests to fill with rows.
 """
@@ -16,14 +20,15 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PROJECT = ROOT / "dbt_project"
 BIN = Path(sys.executable).parent
 AS_OF = dt.date(2026, 6, 30)           # deadlines judged, and alerts read, on a fixed date
@@ -112,3 +117,25 @@ def mart_db(tmp_path: Path) -> MartWriter:
         return wh
 
     return make
+
+
+# ---------------------------------------------------------------------------------------------------
+# the demo warehouse, built the way a new user builds it
+
+DEMO_SCHOOLS = 200    # the demo's city, smaller than its default 1,000 schools: ≈ 30 s instead of minutes
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`junheng demo --warehouse DIR --schools 200 --no-gx --as-of 2026-06-30`: the sample city landed,
+    built (dbt), checked, published and alerted on, with this worktree's code first on the path."""
+    wh = tmp_path_factory.mktemp("report-demo") / "warehouse"
+    start = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    run = subprocess.run([sys.executable, "-m", "junheng.cli", "demo", "--warehouse", str(wh), "--schools",
+                          str(DEMO_SCHOOLS), "--no-gx", "--as-of", AS_OF.isoformat()],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert (wh / "junheng.duckdb").is_file(), "the demo published no marts"
+    print(f"demo warehouse: junheng demo in {time.perf_counter() - start:.1f} s")
+    return wh

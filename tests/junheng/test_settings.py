@@ -10,7 +10,7 @@ import pytest
 
 from junheng.settings import VARIABLES, Settings, markdown_table
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CODE = ("junheng", "streams", "ingestion", "rules", "expectations", "benchmarks", "scripts", "infra")
 _READ = re.compile(r"""(?:environ\.get\(|environ\[|getenv\()\s*["'](JUNHENG_[A-Z0-9_]+)""")
 _NAME = re.compile(r"\bJUNHENG_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_*])")   # not a family like JUNHENG_KAFKA_*

@@ -12,7 +12,7 @@ import pytest
 from ingestion.synthetic import generate_city
 from ingestion.synthetic.__main__ import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_main_writes_the_same_bytes_as_the_api(tmp_path: Path,

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 #: dbt needs ~15 s for the whole project on this small city; the parent-death signal acts at once.
 GONE_WITHIN_S = 5.0
 

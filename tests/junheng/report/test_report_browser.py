@@ -7,7 +7,7 @@ The warehouse is `generate_city(seed=5, schools=80)` through `junheng run --no-g
 - `--dump-dom` with `--enable-logging=stderr`: the DOM after the inline script ran holds every chart
   (SVG ids, role=img, an accessible <title>), the matrix agrees with mart_district_attainment, and the
   browser logged no console message at all;
-- the DevTools protocol (tests/report/_chromium.py, stdlib only): no uncaught exception, no console
+- the DevTools protocol (tests/junheng/report/_chromium.py, stdlib only): no uncaught exception, no console
   error or warning, no failed load, and every request the page made is the page itself (file://) —
   nothing else, with a host resolver that resolves nothing anyway. Its full-page screenshot is kept as
   test-artifacts/report.png (git-ignored) and in pytest's tmp.
@@ -29,7 +29,7 @@ import pytest
 import _chromium
 from _dom import parse
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "test-artifacts"      # git-ignored; CI keeps it
 
 pytestmark = [pytest.mark.slow]

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 AM_CONFIG = ROOT / "infra" / "alertmanager" / "alertmanager.yml"
 VENV_BIN = Path(sys.executable).parent
 AS_OF = dt.date(2026, 6, 30)

@@ -17,7 +17,7 @@ import pyarrow as pa
 from ingestion.contract.registry import load_schema_sets
 from streams.landing import SCHEMAS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
 EXACT_DOUBLE = 2**53   # a double holds every integer up to here: sums of money stay exact
 

@@ -133,7 +133,7 @@ def test_closed_schools_stop_reporting_and_new_ones_start() -> None:
         assert max(years[sid]) == cy - 1
     for sid, oy in opened.items():
         assert min(years[sid]) == oy
-    for sid, ys in years.items():  # every open school reports every year it is open
+    for ys in years.values():  # every open school reports every year it is open
         assert ys == set(range(min(ys), max(ys) + 1))
 
 

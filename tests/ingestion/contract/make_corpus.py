@@ -1,4 +1,4 @@
-"""Regenerate the bad-input corpus: ``python3 tests/contract/make_corpus.py``.
+"""Regenerate the bad-input corpus: ``python3 tests/ingestion/contract/make_corpus.py``.
 
 Each case is one file of raw bytes in ``corpus/``, built from the valid examples with one defect,
 so a reader can open a file and see exactly what is wrong. The expected reason code of every file is
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from ingestion.contract.examples import example_event  # noqa: E402
 

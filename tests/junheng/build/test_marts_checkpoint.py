@@ -12,7 +12,7 @@ import yaml
 
 from expectations.marts import CheckpointError, catalogue_parameters, load_mart_suites, run_checkpoint
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MARTS = ROOT / "dbt_project" / "models" / "marts"
 
 pytestmark = [pytest.mark.slow]

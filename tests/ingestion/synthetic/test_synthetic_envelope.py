@@ -11,7 +11,7 @@ from pathlib import Path
 import _synthetic_checker as chk
 from ingestion.synthetic import EVENT_TYPES, QINGDAO
 
-CSV = Path(__file__).resolve().parents[2] / "ingestion" / "reference" / "districts.csv"
+CSV = Path(__file__).resolve().parents[3] / "ingestion" / "reference" / "districts.csv"
 
 
 def _valid_events(city) -> list[dict]:  # type: ignore[no-untyped-def]
