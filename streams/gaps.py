@@ -18,8 +18,10 @@ identical rows (streams/sink.py):
 
 Additions, targets and values are written as JSON numbers (doubles); the engine decided them
 exactly, and every addition is a whole number or a multiple of 0.01, which a double carries to the
-cent. Computing them costs a few milliseconds per district and batch (the greedy balance plans are
-the dearest; a district whose coefficients pass has none).
+cent. The cost is on the hot path: about 1 ms per failing section (exact fractions, every option
+checked for minimality) and a few ms per changed district (plans, outlook). The 1,000-school demo
+city's embedded run (pure Python, no GX) takes ~7.8 s instead of 4.5 s; a correction touching a
+few sections costs a few ms more.
 """
 from __future__ import annotations
 
