@@ -4,6 +4,7 @@
     junheng run FILES... --warehouse DIR [--json] [--strict]   (FILE '-': standard input)
     junheng generate --out FILE        write the synthetic city as JSONL
     junheng load-report FILE --state S --out EVENTS.jsonl   events for what a report changed
+    junheng whatif EVENTS.jsonl --warehouse DIR [--json]   what hypothetical events would change
     junheng produce [--create-topics] FILES...   send event files to Kafka
     junheng worker --warehouse DIR     the Faust worker: validate, apply, land from Kafka
     junheng build [--warehouse DIR]    dbt build + GX checkpoint, then publish the marts (+ Parquet)
@@ -332,6 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--skip-bad-rows", action="store_true",
                      help="load the good rows of a report with bad cells (each skipped row is listed)")
     rep.set_defaults(func=cmd_load_report)
+    from junheng.whatif import add_arguments as add_whatif_arguments, cmd_whatif
+
+    whatif = add_whatif_arguments(sub.add_parser(
+        "whatif", help="judge hypothetical events on a copy of the warehouse's states: what would change"))
+    whatif.set_defaults(func=cmd_whatif)
     produce = sub.add_parser("produce", add_help=False,
                              help="send event files to Kafka (see `junheng produce --help`)")
     produce.add_argument("args", nargs=argparse.REMAINDER)

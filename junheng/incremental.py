@@ -45,7 +45,7 @@ __all__ = ["BuildPlan", "INCREMENTAL_TABLES", "STATE_VERSION", "fingerprint", "m
 #: the version of the state's layout; a state of another version plans a full rebuild
 STATE_VERSION = 1
 #: the landing tables built incrementally (dbt_project/macros/incremental.sql)
-INCREMENTAL_TABLES = ("events", "section_results", "district_status")
+INCREMENTAL_TABLES = ("events", "section_results", "district_status", "district_gaps", "district_outlook")
 #: the parts of the dbt project whose change changes the marts
 _PROJECT_PARTS = ("models", "macros", "snapshots")
 _PROJECT_FILES = ("dbt_project.yml",)

@@ -42,7 +42,8 @@ __all__ = ["DATABASE_NAME", "LANDING_TABLES", "LandingFile", "WarehouseLayout"]
 
 #: the landing tables of the stream and of `junheng dlq` (streams/landing.py writes them; dbt reads
 #: them; a build's watermark counts their files, so `junheng serve` rebuilds when one changed)
-LANDING_TABLES = ("events", "section_results", "district_status", "dead_letters", "dead_letter_actions")
+LANDING_TABLES = ("events", "section_results", "district_status", "dead_letters", "dead_letter_actions",
+                  "district_gaps", "district_outlook")
 _VERSION = re.compile(r"^v(\d{6,})$")
 #: the marts' file name, working and published (DuckDB names a file's catalogue after it)
 DATABASE_NAME = "junheng.duckdb"

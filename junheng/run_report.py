@@ -41,13 +41,14 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     for y in years:
         table.add_column(str(y), justify="center")
     table.add_column(f"failing in {years[-1]}")
-    table.add_column("on track")
+    table.add_column("on track (why not)", min_width=26)
     mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]?[/yellow]"}
     for row in district_rows(states, names, years, as_of):   # names and codes are data: Text, never markup
         failing = ", ".join(row["failed_items"][:6]) + (" …" if len(row["failed_items"]) > 6 else "")
         table.add_row(Text(plain(f"{row['district_code']} {row['name']}")),
                       str(row["declared_creation_year"] or "?"), *[mark[row["attained"][y]] for y in years],
-                      Text(plain(failing or "-")), mark[row["on_track"]])
+                      Text(plain(failing or "-")),
+                      Text.from_markup(mark[row["on_track"]]) + Text(plain(f" {row['why_not_on_track']}".rstrip())))
     console.print(table)
     c1 = next(iter(runner.engine.catalogue.of_kind("city_attainment_share")), None)
     steps = ", ".join(f"{pct:g}% by {year}" for year, pct in sorted(c1.params["milestones"].items())) if c1 else ""

@@ -104,6 +104,10 @@ class GapModel:
         self.thresholds = {i.id: {lv: exact(t) for lv, t in by_id[i.id].thresholds.items()} for i in self.indicators}
         self.allowed = len(self.indicators) - int(rule.params["min_met"])
         self.floor = exact(rule.params["remainder_min_ratio"])
+        #: level → indicator → (threshold, floor × threshold), for passes() on the hot path
+        levels = {lv for t in self.thresholds.values() for lv in t}
+        self._bounds = {lv: {i: (t[lv], self.floor * t[lv]) for i, t in self.thresholds.items() if lv in t}
+                        for lv in levels}
         self.rule_id = rule.id
 
     # ---------------------------------------------------------------- judging, exactly
@@ -120,9 +124,15 @@ class GapModel:
         return out
 
     def passes(self, level: str, values: Mapping[str, Fraction]) -> bool:
-        thr = self.thresholds
-        misses = [i for i in values if values[i] < thr[i][level]]
-        return len(misses) <= self.allowed and all(values[i] >= self.floor * thr[i][level] for i in misses)
+        bounds = self._bounds[level]
+        misses = 0
+        for i, v in values.items():
+            threshold, floor = bounds[i]
+            if v < threshold:
+                misses += 1
+                if misses > self.allowed or v < floor:
+                    return False
+        return True
 
     # ---------------------------------------------------------------- the options
     def section_options(self, s: SectionInputs) -> list[Option] | None:
@@ -148,11 +158,12 @@ class GapModel:
         # options none of whose changes can be dropped (passing is monotone in every indicator, so
         # that is "no proper subset passes"), and none that asks more than another option
         options: list[tuple[Change, ...]] = []
+        made: dict[tuple[str, Fraction, bool], Change] = {}   # plans share changes: each is made once
         for plan in plans:
-            changes = tuple(self._change(s, i, values[i], target, to_floor)
+            changes = tuple(made.setdefault((i, target, to_floor), self._change(s, i, values[i], target, to_floor))
                             for i, (target, to_floor) in sorted(plan.items(), key=lambda kv: self._order(kv[0])))
-            if self.passes(level, self.values(self.apply(s, changes))) and all(  # type: ignore[arg-type]
-                    not self.passes(level, self.values(self.apply(s, changes[:n] + changes[n + 1:])))  # type: ignore[arg-type]
+            if self.passes(level, self._values_after(s, values, changes)) and all(
+                    not self.passes(level, self._values_after(s, values, changes[:n] + changes[n + 1:]))
                     for n in range(len(changes))):
                 options.append(changes)
         kept: list[tuple[Change, ...]] = []
@@ -185,6 +196,22 @@ class GapModel:
             needed = _round_up(needed_section / share, step)
             where = f"school.{field}"
         return Change(indicator, where, _input_unit(field), value, target, current, needed - current, to_floor)
+
+    def _values_after(self, s: SectionInputs, values: Mapping[str, Fraction],
+                      changes: Sequence[Change]) -> dict[str, Fraction]:
+        """``self.values(self.apply(s, changes))`` without recomputing the indicators whose input
+        the changes leave alone (the hot path: every option is checked with each change left out)."""
+        grown: dict[str, Fraction] = {}
+        for c in changes:
+            field = c.input.rsplit(".", 1)[1]
+            share = s.share.get(field)
+            after = c.current_input + c.addition
+            grown[field] = after if share is None else after * share
+        out = dict(values)
+        for i in self.indicators:
+            if i.input in grown:
+                out[i.id] = i.scale * grown[i.input] / s.students
+        return out
 
     def apply(self, s: SectionInputs, changes: Sequence[Change]) -> SectionInputs:
         """The section's inputs with these changes' additions made (for checking an option)."""

@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Any, Mapping
 
 from rules.city import city_progress
+from rules.outlook import Outlook, district_outlook
 from rules.state import DistrictState
 
 
@@ -23,8 +24,52 @@ def district_rows(states: Mapping[str, DistrictState], names: Mapping[str, str],
             "failed_items": list(summary.failed_items) if summary else [],
             "undecided_items": list(summary.undecided_items) if summary else [],
             "on_track": acc.on_track, "behind_reasons": list(acc.behind_reasons),
+            "why_not_on_track": why_not_on_track(acc.on_track, list(acc.behind_reasons),
+                                                 list(summary.failed_items) if summary else [],
+                                                 district_outlook(state, [y for y in years if y <= last])),
         })
     return rows
+
+
+def why_not_on_track(on_track: bool | None, behind_reasons: list[str], failed_items: list[str],
+                     outlook: Outlook | None) -> str:
+    """Why a district is not on track, in a line a table cell holds: what it is behind on, then
+    what its outlook says, e.g. ``behind: C8, RA-S; projected 2027 > declared 2025``.
+
+    "Behind on" names the city targets and deadlines it misses (C2–C13, D1–D3) and, when it has not
+    attained by its declared year or the plan's deadline, the items it fails; the outlook adds the
+    year it would attain at its rate (rules/outlook.py) against the year it must, or that it would
+    not at this rate and which items say so. A district on track today whose outlook is at risk
+    says so (``at risk: projected 2031 > declared 2025``). '' when it is on track and not at risk;
+    with its declared year unknown: 'declared year unknown'."""
+    parts: list[str] = []
+    if on_track is not True:
+        behind: list[str] = []
+        for reason in behind_reasons:
+            rule_id = reason.split(":", 1)[0]
+            if rule_id in ("DCY", "C1") and "not attained" in reason:
+                behind += failed_items
+            else:
+                behind.append(rule_id)
+        named = list(dict.fromkeys(behind))
+        if named:
+            parts.append(f"behind: {', '.join(named[:5])}{' …' if len(named) > 5 else ''}")
+        elif on_track is None:
+            parts.append("declared year unknown")
+    if outlook is not None and outlook.attained is False and (on_track is not True or outlook.at_risk):
+        targets = [(y, "declared") for y in (outlook.declared_creation_year,) if y is not None]
+        targets += [(y, "plan") for y in (outlook.plan_deadline_year,) if y is not None]
+        target = min(targets) if targets else None
+        prefix = "at risk: " if on_track is True else ""
+        if outlook.projected_year is None:
+            never = [i.item for i in outlook.items if i.projected_year is None] + outlook.unprojectable
+            parts.append(f"{prefix}not at this rate"
+                         + (f" ({', '.join(never[:3])}{' …' if len(never) > 3 else ''})" if never else ""))
+        elif target is not None and outlook.projected_year > target[0]:
+            parts.append(f"{prefix}projected {outlook.projected_year} > {target[1]} {target[0]}")
+        else:
+            parts.append(f"projected {outlook.projected_year}")
+    return "; ".join(parts)
 
 
 def city_rows(states: Mapping[str, DistrictState], years: list[int]) -> list[dict[str, Any]]:

@@ -40,12 +40,23 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("district_code", pa.string()), ("school_id", pa.string()), ("year", pa.int32()), ("section", pa.string()),
         ("active", pa.bool_()), ("students", pa.int64()), ("included", pa.bool_()), ("indicators_met", pa.int32()),
         ("passed", pa.bool_()), ("reason", pa.string()), ("values", pa.string()), ("met", pa.string()),
+        ("gap_options", pa.string()), ("gap_catalogue_version", pa.string()),
     ]),
     "district_status": pa.schema([
         ("district_code", pa.string()), ("year", pa.int32()), ("resource_passed", pa.bool_()),
         ("government_passed", pa.bool_()), ("quality_passed", pa.bool_()), ("social_passed", pa.bool_()),
         ("prerequisite_passed", pa.bool_()), ("vetoed", pa.bool_()), ("attained", pa.bool_()),
         ("failed_items", pa.string()), ("undecided_items", pa.string()), ("previous_attained", pa.bool_()),
+    ]),
+    "district_gaps": pa.schema([
+        ("district_code", pa.string()), ("year", pa.int32()), ("balance", pa.string()), ("items", pa.string()),
+        ("catalogue_version", pa.string()),
+    ]),
+    "district_outlook": pa.schema([
+        ("district_code", pa.string()), ("year", pa.int32()), ("declared_creation_year", pa.int32()),
+        ("plan_deadline_year", pa.int32()), ("attained", pa.bool_()), ("projected_year", pa.int32()),
+        ("at_risk", pa.bool_()), ("risk_items", pa.string()), ("unprojectable", pa.string()), ("items", pa.string()),
+        ("catalogue_version", pa.string()),
     ]),
     "dead_letters": pa.schema([
         ("dead_letter_id", pa.string()), ("reason", pa.string()), ("reason_code", pa.string()), ("origin", pa.string()), ("raw", pa.string()),

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
 
 from ingestion.contract import check_event
 from rules.state import APPLIED, DUPLICATE, REJECTED, STALE, DistrictState, Engine
+from streams.gaps import GapRows, changed_years
 
 DEAD_LETTERED = "dead_lettered"
 OUTCOMES = (APPLIED, DUPLICATE, STALE, DEAD_LETTERED)
@@ -105,6 +106,9 @@ class BatchResult:
     applied: list[dict[str, Any]] = field(default_factory=list)
     sections: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    #: the engine's gap to pass per district-year and outlook per district (streams/gaps.py)
+    district_gaps: list[dict[str, Any]] = field(default_factory=list)
+    outlooks: list[dict[str, Any]] = field(default_factory=list)
     #: the events that came out stale (their ids are now in their facts' windows of seen ids)
     stale: list[dict[str, Any]] = field(default_factory=list)
     #: the districts whose states the batch read or changed (set by streams/pipeline.py)
@@ -144,6 +148,7 @@ class Processor:
         if school_owners is None:
             self.reset_school_owners()
         self.indicator_ids = engine.sections.indicator_ids
+        self.gaps = GapRows(engine)
 
     def reset_school_owners(self) -> None:
         """Rebuild the school owners from the states in memory (after they were (re)loaded)."""
@@ -261,6 +266,13 @@ class Processor:
                     result.sections += self.section_rows(state, school_id, year)
             for year, before, after in changes.status:
                 result.statuses.append(self.status_row(code, year, after, before))
+            applied = [e for (_, e), o in zip(items, outcomes) if o.outcome == APPLIED]
+            years = changed_years(state, applied, changes)
+            if years:
+                result.district_gaps += self.gaps.district_rows(state, years)
+                outlook = self.gaps.outlook_row(state)
+                if outlook is not None:
+                    result.outlooks.append(outlook)
         for school_id, code in claims.items():   # a registration the state refused claims nothing
             if school_id in self.state(code).schools:
                 self.school_owners[school_id] = code
@@ -284,7 +296,8 @@ class Processor:
         if ev is None or not ev.active:
             return [{"district_code": state.code, "school_id": school_id, "year": year, "section": None,
                      "active": False, "students": None, "included": None, "indicators_met": None,
-                     "passed": None, "reason": "school not active this year", "values": "{}", "met": "{}"}]
+                     "passed": None, "reason": "school not active this year", "values": "{}", "met": "{}",
+                     "gap_options": None, "gap_catalogue_version": self.gaps.catalogue_version}]
         rows = []
         for level, s in ev.sections.items():
             rows.append({
@@ -294,6 +307,8 @@ class Processor:
                 "reason": s.reason or s.excluded_reason,
                 "values": json.dumps(dict(zip(self.indicator_ids, s.values))),
                 "met": json.dumps(dict(zip(self.indicator_ids, s.met))),
+                "gap_options": self.gaps.section_options(state, school_id, year, level, s.passed),
+                "gap_catalogue_version": self.gaps.catalogue_version,
             })
         return rows
 

@@ -15,14 +15,15 @@ from typing import Any, Iterable, Mapping, Sequence
 from streams.landing import LandingWriter, event_row
 from streams.processing import BatchResult, DeadLetter
 
-LANDED_TABLES = ("events", "section_results", "district_status", "dead_letters")
+LANDED_TABLES = ("events", "section_results", "district_status", "dead_letters", "district_gaps",
+                 "district_outlook")
 
 
 def land_result(writer: LandingWriter, result: BatchResult, batch: int, *,
                 dead_letters: Sequence[DeadLetter] | None = None,
                 extra: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> list[Path]:
-    """Land one batch: applied events, section results, district status changes, dead letters
-    (the same four tables and rows as `EmbeddedRunner.land`), all or nothing
+    """Land one batch: applied events, section results (with their gap-to-pass options), district
+    status changes, dead letters, district gaps and outlooks (streams/gaps.py), all or nothing
     (`LandingWriter.write_batch`): if a write fails, none of the batch's files is visible, so
     re-processing the batch cannot land any row twice. Returns the files landed.
 
@@ -34,6 +35,8 @@ def land_result(writer: LandingWriter, result: BatchResult, batch: int, *,
         "section_results": result.sections,
         "district_status": result.statuses,
         "dead_letters": [d.to_row() for d in (result.dead_letters if dead_letters is None else dead_letters)],
+        "district_gaps": result.district_gaps,
+        "district_outlook": result.outlooks,
         **(extra or {}),
     }, batch)
 
@@ -48,6 +51,8 @@ def merge_results(results: Iterable[BatchResult]) -> BatchResult:
         merged.stale += r.stale
         merged.sections += r.sections
         merged.statuses += r.statuses
+        merged.district_gaps += r.district_gaps
+        merged.outlooks += r.outlooks
         merged.touched |= r.touched
         merged.internal_errors += r.internal_errors
         merged.dead_lettered_again += r.dead_lettered_again

@@ -14,7 +14,7 @@
 {#- The landing tables the marts are built from incrementally (dead_letters is read by a staging view
     and alert_events by mart_alerts, both rebuilt whole every time). -#}
 {% macro incremental_landing_tables() -%}
-    {{ return(['events', 'section_results', 'district_status']) }}
+    {{ return(['events', 'section_results', 'district_status', 'district_gaps', 'district_outlook']) }}
 {%- endmacro %}
 
 {#- A model of the incremental schema as a relation, without a ref() (no edge in the DAG: the ledger
@@ -109,10 +109,12 @@
     after a school closed, is left with none: a keyed delete+insert would keep its old rows). The
     model may compute more rows than that (it reads whole districts); only the changed ones are
     inserted. Model config: changed_district, changed_year (column names, default district_code and
-    year). -#}
+    year; changed_year '' for a model keyed by district alone, whose every row a changed district
+    recomputes: mart_district_outlook). -#}
 {% macro get_incremental_changed_sql(arg_dict) -%}
     {%- set target_relation = arg_dict['target_relation'] -%}
-    {%- set where = changed(config.get('changed_district', 'district_code'), config.get('changed_year', 'year')) -%}
+    {%- set year = config.get('changed_year', 'year') -%}
+    {%- set where = changed(config.get('changed_district', 'district_code'), year if year else none) -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     delete from {{ target_relation }} where {{ where }};
     insert into {{ target_relation }} ({{ columns }})

@@ -4,7 +4,8 @@ each rule what a district (or the city) has to do about it.
 Severity and clause come from the catalogue (``rules/catalogue/*.yaml``, the same data as the dbt
 seed ``catalogue.rules``), so a bureau that re-grades a rule re-grades its alerts. Two conditions
 are not catalogue rules and are graded here: ``DCY`` (not attained by the district's own declared
-creation year: critical, like the plan's C1) and ``ATTAINMENT`` (attainment lost: major).
+creation year: critical, like the plan's C1), ``ATTAINMENT`` (attainment lost: major) and ``OUTLOOK``
+(at risk of missing the declared year at the current rate: major).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Iterable, Mapping
 #: pseudo rule ids
 DCY = "DCY"
 ATTAINMENT = "ATTAINMENT"
+OUTLOOK = "OUTLOOK"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ _PSEUDO = {
                   "青教通字〔2021〕137号 二、工作目标 (创建年度)", "critical"),
     ATTAINMENT: RuleText(ATTAINMENT, "District attains high-quality balance", "达到优质均衡",
                          "教督〔2017〕6号 第十条", "major"),
+    OUTLOOK: RuleText(OUTLOOK, "On course to attain by the district's declared year and the plan's deadline",
+                      "按期达到优质均衡的趋势", "青教通字〔2021〕137号 二、工作目标", "major"),
 }
 
 # What to do about each rule (standard.md §5–§6). {…} fields are filled from the alert's data.
@@ -38,6 +42,8 @@ FIX: dict[str, str] = {
          "with the city (district.registered declared_creation_year).",
     ATTAINMENT: "Attainment was lost: fix the failing items {failed}{undecided} (see mart_district_attainment "
                 "and intermediate.int_district_rule_verdicts for each rule's reason).",
+    OUTLOOK: "At the rate it is going the district attains after {target}: speed up {items} (mart_district_outlook "
+             "gives each item's trend, mart_district_gap_to_pass and mart_school_gap_to_pass what it takes to pass).",
     "C1": "The plan wants every district attained by its deadline: fix the failing items {failed}{undecided}; "
           "a declared creation year after the plan's deadline must be brought forward.",
     "C2": "Remove every large class (≥ 56 students) and every large-scale school (above the G4 limits).",

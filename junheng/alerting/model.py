@@ -33,8 +33,9 @@ DISTRICT_VETOED = "DistrictVetoed"                  # marts: V1–V5 raised
 CITY_OFF_TRACK = "CityOffTrack"                     # marts: C1 share below the plan's milestone
 CITY_TARGET_MISSED = "CityTargetMissed"             # marts: C4, C10
 DISTRICT_ATTAINMENT_LOST = "DistrictAttainmentLost"  # stream: attained True → False
+DISTRICT_AT_RISK = "DistrictAtRisk"                 # marts: mart_district_outlook.at_risk (junheng/alerting/outlook.py)
 ALERT_NAMES = (DISTRICT_BEHIND, DISTRICT_DEADLINE_MISSED, DISTRICT_VETOED, CITY_OFF_TRACK, CITY_TARGET_MISSED,
-               DISTRICT_ATTAINMENT_LOST)
+               DISTRICT_ATTAINMENT_LOST, DISTRICT_AT_RISK)
 
 MARTS = "marts"
 STREAM = "stream"

@@ -8,7 +8,9 @@
 - ``DistrictDeadlineMissed`` — a ``behind_reasons`` entry of ``D1``–``D3``;
 - ``DistrictVetoed`` — ``mart_district_attainment.vetoed = true``: one alert per raised veto;
 - ``CityOffTrack`` — ``mart_city_progress.on_track = false`` (C1: 30% by 2023, 100% by 2025);
-- ``CityTargetMissed`` — ``c4_passed`` / ``c10_passed = false``.
+- ``CityTargetMissed`` — ``c4_passed`` / ``c10_passed = false``;
+- ``DistrictAtRisk`` — ``mart_district_outlook.at_risk`` while the target year is still to come
+  (junheng/alerting/outlook.py).
 
 Which statistical years: for each district its *current year*, the latest year in the marts not
 after ``as_of``'s calendar year; deadlines also for the year before it (its D2/D3 fall due in the
@@ -34,6 +36,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from junheng.alerting.describe import ATTAINMENT, DCY, RuleBook, district_label, fix_text, items_text
 from junheng.alerting.model import (CITY_OFF_TRACK, CITY_TARGET_MISSED, DISTRICT_ATTAINMENT_LOST, DISTRICT_BEHIND,
                                     DISTRICT_DEADLINE_MISSED, DISTRICT_VETOED, MARTS, STREAM, Alert)
+from junheng.alerting.outlook import at_risk_conditions
 
 DEADLINES = frozenset({"D1", "D2", "D3"})
 ATTAINMENT_MEMORY = "attainment"
@@ -202,7 +205,8 @@ def marts_conditions(con: Any, *, as_of: dt.date, years: Sequence[int] | None = 
                     summary=f"Qingdao misses {rid} in {year}: {rule.name_en} ({_num(value)}, needs {_num(threshold)})",
                     description=_describe(rule, district_label(None, None), year, why, fix),
                     clause=rule.clause, fix=fix, reason=why, source=MARTS))
-    return alerts, nrows, warnings
+    risk, risk_rows, risk_warnings = at_risk_conditions(con, as_of=as_of, years=years, rulebook=rulebook)
+    return alerts + risk, nrows + risk_rows, warnings + risk_warnings
 
 
 def _tri(v: bool | None) -> str:

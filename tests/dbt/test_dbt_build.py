@@ -28,6 +28,19 @@ PROJECT = ROOT / "dbt_project"
 DBT = shutil.which("dbt", path=str(Path(sys.executable).parent))
 AS_OF = dt.date(2026, 6, 30)   # deadlines judged on a fixed date, the same for dbt and the engine
 
+
+def _sibling(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"junheng_tests_{name}", Path(__file__).with_name(f"{name}.py"))
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gap_checks = _sibling("gap_checks")
+
 pytestmark = [pytest.mark.slow]
 
 
@@ -55,6 +68,14 @@ REQUIRED = {
                                      "catalogue_version"],
     "mart_city_progress": ["year", "districts_total", "districts_attained", "attained_share", "target_share",
                            "on_track", "c1_passed", "c4_passed", "c10_passed", "catalogue", "catalogue_version"],
+    "mart_school_gap_to_pass": ["district_code", "district_name", "school_id", "school_name", "section", "year",
+                                "option_id", "indicator", "current_value", "target_value", "addition", "input", "unit",
+                                "catalogue", "catalogue_version"],
+    "mart_district_gap_to_pass": ["district_code", "district_name", "year", "item", "kind", "rule_id", "value",
+                                  "threshold", "distance", "unit", "catalogue", "catalogue_version"],
+    "mart_district_outlook": ["district_code", "district_name", "year", "declared_creation_year", "plan_deadline_year",
+                              "attained", "district_projected_year", "at_risk", "risk_items", "risk_items_text", "item",
+                              "item_slope", "item_projected_year", "catalogue", "catalogue_version"],
     "mart_alerts": ["alert_id", "district_code", "district_name", "rule_id", "severity", "state", "starts_at", "ends_at",
                     "summary", "labels_text", "annotations_text"],
 }
@@ -62,6 +83,7 @@ REQUIRED = {
 TEXT_TWINS = {
     "mart_district_attainment": [("failed_items", ", "), ("undecided_items", ", "), ("engine_failed_items", ", ")],
     "mart_district_accountability": [("behind_reasons", "; "), ("targets_in_force", ", ")],
+    "mart_district_outlook": [("risk_items", ", ")],
 }
 
 def _close(a, b, rel=1e-9):
@@ -232,6 +254,12 @@ def check_balance(con, states):
                 assert row["passed"] == res.passed, (key, row["cv"], res.value, res.reason)
                 assert row["threshold"] == res.threshold
     assert engine_keys == set(rows) and len(rows) > 100
+
+
+def test_gap_to_pass_and_outlook_equal_the_engine(con, built):
+    """Issue #13: the gap and outlook marts are the engine's (the singular dbt tests in
+    dbt_project/tests/ check them against the SQL: test_build_succeeds_with_every_test)."""
+    gap_checks.check_gaps(con, built["states"])
 
 
 def test_attainment_and_rule_verdicts_equal_the_engine(con, built):

@@ -59,6 +59,7 @@ def _load(name: str) -> Any:
 
 compare_marts = _load("compare_marts")
 cross_checks = _load("test_dbt_build")
+gap_checks = _load("gap_checks")
 
 ALT_CATALOGUE = """\
 catalogue: alt-incremental
@@ -163,6 +164,7 @@ class City:
             cross_checks.check_balance(con, states)
             cross_checks.check_attainment(con, states, engine_landed=self.catalogue is None)
             cross_checks.check_accountability(con, states)
+            gap_checks.check_gaps(con, states, engine_landed=self.catalogue is None)
 
 
 def _changed(before: Path, after: Path) -> list[str]:
@@ -197,7 +199,7 @@ def test_corrections(city):
     step = corrections(city.events, districts=3)
     city.land_events(step)
     plan = city.build()
-    assert not plan.full_refresh and "3 new landing files" in plan.reason, plan.reason
+    assert not plan.full_refresh and "5 new landing files" in plan.reason, plan.reason
     touched = _changed_districts(city.warehouse)
     assert {d for d, _ in touched} == {e["district_code"] for e in step} and {y for _, y in touched} == {2023}
     assert _changed(before, city.warehouse), "the corrections changed no mart"
@@ -251,10 +253,11 @@ def test_a_build_stopped_part_way_is_completed_by_the_next(city):
     step = corrections(city.events, districts=2, year=2024, seed=7)
     city.land_events(step)
     dbt_build(city.warehouse, ["--select", "landing_new_files", "changed_districts", "stg_events",
-                               "stg_section_results", "stg_district_status"])
+                               "stg_section_results", "stg_district_status", "stg_district_gaps",
+                               "stg_district_outlook"])
     with duckdb.connect(str(WarehouseLayout(city.warehouse).database), read_only=True) as con:
         (included,) = con.execute("select count(*) from incremental.landing_new_files").fetchone()
-    assert included == 3          # the ledger does not list them yet
+    assert included == 5          # the ledger does not list them yet (events, sections, status, gaps, outlook)
     plan = city.build()
     assert not plan.full_refresh
     with duckdb.connect(str(WarehouseLayout(city.warehouse).database), read_only=True) as con:

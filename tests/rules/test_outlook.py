@@ -55,3 +55,37 @@ def test_past_its_declared_year_a_district_is_behind_not_at_risk(engine) -> None
 def test_an_attained_district_projects_its_latest_year(engine) -> None:
     out = district_outlook(_district(engine, [90, 90, 90], declared=2025))
     assert out.attained is True and out.projected_year == 2023 and not out.at_risk and out.items == []
+
+
+
+def _why(engine, satisfaction: list[float], declared: int, institutions: list[int] | None = None) -> str:
+    """The attainment table's why-not-on-track cell for a district of _district's making; with
+    `institutions`, the off-campus training institutions of each year (C11 wants fewer each year)."""
+    import datetime as dt
+
+    from rules.summary import district_rows
+
+    state = _district(engine, satisfaction, declared)
+    for year, n in zip((2021, 2022, 2023), institutions or []):
+        [stats] = [e for e in f.good_district(year) if e["event_type"] == "district.statistics"]
+        stats["payload"].update(satisfaction_pct=satisfaction[year - 2021], training_institutions=n)
+        stats["seq"] = 9
+        assert state.apply(stats).outcome == "applied"
+    [row] = district_rows({f.DISTRICT: state}, {}, [2021, 2022, 2023], dt.date(2023, 12, 1))
+    return row["why_not_on_track"]
+
+
+def test_the_cli_table_says_why_a_district_is_not_on_track(engine) -> None:
+    """Issue #13: the attainment table's 'on track' cell names what a district is behind on and what
+    its outlook says, not a bare ✗."""
+    # behind its declared year (2023) on SR, and on C11 (as many training institutions as last year);
+    # at its rate SR passes in 2031
+    assert _why(engine, [80, 80.5, 81], declared=2023) == "behind: SR, C11; projected 2031 > declared 2023"
+    assert _why(engine, [80, 80.5, 81], declared=2025) == "behind: C11; projected 2031 > declared 2025"
+    # on track today (2025 is still to come, C11 met) but too slow: at risk
+    assert _why(engine, [80, 80.5, 81], declared=2025, institutions=[40, 38, 36]) == \
+        "at risk: projected 2031 > declared 2025"
+    # fast enough: nothing to say
+    assert _why(engine, [80, 82, 84], declared=2025, institutions=[40, 38, 36]) == ""
+    # not moving at all: it never gets there at this rate, and the item says why
+    assert _why(engine, [80, 80, 80], declared=2023) == "behind: SR, C11; not at this rate (SR)"

@@ -3,7 +3,7 @@
 -- it -- C3, C5, C11, C12, PRE-2 -- so every later year is recomputed too):
 --   * a new registration (school.registered, district.registered): every year, as the registration
 --     in force in a year may be one of another year (the latest not after it, else the first);
---   * any other new event, engine section row or district status: its year on.
+--   * any other new event, engine section row, district status, gap or outlook row: its year on.
 with changed as (
     select district_code,
            case when event_type in ('school.registered', 'district.registered') then 0 else year end as from_year
@@ -12,6 +12,10 @@ with changed as (
     select district_code, year from {{ landing_rows('section_results', 'new') }}
     union all
     select district_code, year from {{ landing_rows('district_status', 'new') }}
+    union all
+    select district_code, year from {{ landing_rows('district_gaps', 'new') }}
+    union all   -- an outlook is keyed by district: its rows are recomputed whatever the year
+    select district_code, year from {{ landing_rows('district_outlook', 'new') }}
 )
 
 select district_code, cast(min(from_year) as integer) as from_year

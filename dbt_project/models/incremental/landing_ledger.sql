@@ -7,6 +7,9 @@
 -- depends_on: {{ ref('mart_district_attainment') }}
 -- depends_on: {{ ref('mart_district_accountability') }}
 -- depends_on: {{ ref('mart_city_progress') }}
+-- depends_on: {{ ref('mart_school_gap_to_pass') }}
+-- depends_on: {{ ref('mart_district_gap_to_pass') }}
+-- depends_on: {{ ref('mart_district_outlook') }}
 {{ config(materialized='incremental', incremental_strategy='append') }}
 select landing_table, landed_file, writer, batch, current_timestamp as included_at
 from {{ ref('landing_new_files') }}

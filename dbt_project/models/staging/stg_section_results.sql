@@ -18,6 +18,8 @@ with landed as (
         reason,
         cast("values" as json) as indicator_values,
         cast(met as json)      as indicator_met,
+        cast(gap_options as json) as gap_options,
+        gap_catalogue_version,
         landed_batch,
         landed_pos,
         cast(landed_at as timestamp) as landed_at,
@@ -26,7 +28,7 @@ with landed as (
 {%- if is_incremental() %}
     union all
     select district_code, school_id, year, section, active, students, included, indicators_met, passed, reason,
-           indicator_values, indicator_met, landed_batch, landed_pos, landed_at, landed_file
+           indicator_values, indicator_met, gap_options, gap_catalogue_version, landed_batch, landed_pos, landed_at, landed_file
     from {{ this }}
     where {{ changed() }}
       and landed_file not in (select landed_file from {{ ref('landing_new_files') }})

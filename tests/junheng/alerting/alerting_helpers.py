@@ -129,12 +129,14 @@ def dbt(args: list[str], warehouse: Path) -> subprocess.CompletedProcess[str]:
 
 # ---------------------------------------------------------------------- hand-made marts
 def fake_marts(path: Path, accountability: list[tuple], attainment: list[tuple] = (), city: list[tuple] = (),
-               as_of: dt.date = AS_OF) -> Path:
+               as_of: dt.date = AS_OF, outlook: list[tuple] = ()) -> Path:
     """A DuckDB file with just the mart columns the alert source reads, for exact, fast cases.
 
     accountability: (district_code, year, declared_creation_year, attained, on_track, behind_reasons)
     attainment:     (district_code, year, vetoed, attained, failed_items)
     city:           (year, districts_total, districts_attained, target_share, on_track, c4_passed, c10_passed)
+    outlook:        (district_code, year, declared_creation_year, plan_deadline_year, district_projected_year,
+                     at_risk, risk_items, [(item, item_projected_year), ...])   (mart_district_outlook)
     """
     import duckdb
 
@@ -154,6 +156,17 @@ def fake_marts(path: Path, accountability: list[tuple], attainment: list[tuple] 
                        attained_share double, target_share double, on_track boolean, c4_value double,
                        c4_threshold double, c4_passed boolean, c10_value double, c10_threshold double,
                        c10_passed boolean)""")
+        con.execute("""create table mart_district_outlook (district_code varchar, district_name varchar, year integer,
+                       declared_creation_year integer, plan_deadline_year integer, target_year integer,
+                       attained boolean, district_projected_year integer, at_risk boolean, risk_items varchar[],
+                       item varchar, item_projected_year integer, item_latest_value double, item_threshold double,
+                       item_drives_risk boolean)""")
+        for code, year, declared, deadline, projected, at_risk, risk, items in outlook:
+            target = min(y for y in (declared, deadline) if y is not None)
+            for item, item_year in items or [(None, None)]:
+                con.execute("insert into mart_district_outlook values (?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, 1, 2, ?)",
+                            [code, names.get(code, code), year, declared, deadline, target, projected, at_risk,
+                             list(risk), item, item_year, item in risk])
         for code, year, declared, attained, on_track, reasons in accountability:
             con.execute("insert into mart_district_accountability values (?, ?, ?, ?, ?, ?, ?, ?)",
                         [code, names.get(code, code), year, declared, attained, on_track, list(reasons), as_of])

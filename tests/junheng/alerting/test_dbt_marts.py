@@ -36,6 +36,8 @@ def expected_conditions(db) -> set[tuple]:
                    unnest(a.failed_items) as t(v)
             where a.year = cur.y and a.vetoed and v like 'V%'
         """, [AS_OF.year]).fetchall()
+        at_risk = con.execute("""select distinct district_code, year from mart_district_outlook
+                                 where at_risk and year <= ? and ? <= target_year""", [AS_OF.year, AS_OF.year]).fetchall()
         city = con.execute("""select year, on_track, c4_passed, c10_passed from mart_city_progress
                               where year <= ? order by year desc limit 1""", [AS_OF.year]).fetchone()
     finally:
@@ -43,6 +45,7 @@ def expected_conditions(db) -> set[tuple]:
     out = {("DistrictDeadlineMissed" if rid in DEADLINES else "DistrictBehind", code, rid, year)
            for code, year, rid in behind}
     out |= {("DistrictVetoed", code, rid, year) for code, year, rid in vetoes}
+    out |= {("DistrictAtRisk", code, "OUTLOOK", year) for code, year in at_risk}
     year, on_track, c4, c10 = city
     if on_track is False:
         out.add(("CityOffTrack", None, "C1", year))

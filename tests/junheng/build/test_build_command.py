@@ -22,7 +22,8 @@ from publish_helpers import ReaderProcess, current_version, enrolment_correction
 ROOT = Path(__file__).resolve().parents[3]
 AS_OF = "2026-06-30"   # the `built` fixture's
 MARTS = ["mart_alerts", "mart_city_progress", "mart_district_accountability", "mart_district_attainment",
-         "mart_district_balance", "mart_school_section_indicators", "mart_school_section_status"]
+         "mart_district_balance", "mart_district_gap_to_pass", "mart_district_outlook", "mart_school_gap_to_pass",
+         "mart_school_section_indicators", "mart_school_section_status"]
 
 pytestmark = [pytest.mark.slow]
 

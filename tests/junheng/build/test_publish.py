@@ -28,7 +28,8 @@ from junheng.layout import WarehouseLayout
 from publish_helpers import duckdb_reader, marts_of, read_with_old_duckdb
 
 MARTS = ["mart_alerts", "mart_city_progress", "mart_district_accountability", "mart_district_attainment",
-         "mart_district_balance", "mart_school_section_indicators", "mart_school_section_status"]
+         "mart_district_balance", "mart_district_gap_to_pass", "mart_district_outlook", "mart_school_gap_to_pass",
+         "mart_school_section_indicators", "mart_school_section_status"]
 INFO = {"as_of": "2026-06-30", "catalogue": "qingdao-2021", "checkpoint_run_id": "test"}
 
 
