@@ -58,3 +58,17 @@ def test_the_status_in_staging_is_the_status_junheng_dlq_shows(tmp_path: Path) -
                           "where origin_offset is distinct from 90").fetchall()
     assert {r[0]: r[1] for r in rows} == expected
     assert dict((r[0], r[2]) for r in rows)[legacy.id] == "junk"
+
+
+def test_a_warehouse_landed_before_dead_letter_ids_builds(tmp_path: Path) -> None:
+    """No landed file has the dead_letter_id column (every dead letter was landed by a version
+    without ids): staging still builds and computes the ids `junheng dlq` uses."""
+    legacy = DeadLetter(b"garbage", "not_json", "not JSON", {"file": "a.jsonl", "line": 7})
+    old = LandingWriter(tmp_path / "landing", writer_id="embedded")
+    old.schemas["dead_letters"] = old.schemas["dead_letters"].remove(0)
+    old.write("dead_letters", [{k: v for k, v in legacy.to_row().items() if k != "dead_letter_id"}], batch=0)
+    done = _dbt(["build", "--select", "stg_dead_letters"], tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    with duckdb.connect(str(tmp_path / "junheng.duckdb"), read_only=True) as db:
+        rows = db.execute("select dead_letter_id, status from staging.stg_dead_letters").fetchall()
+    assert rows == [(legacy.id, "open")]
