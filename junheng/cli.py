@@ -75,7 +75,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     from rich.text import Text
 
     from junheng.compiled_engine import engine_kind
-    from rules.summary import city_rows, district_rows, years_of
+    from rules.summary import report_rows
     from junheng.terminal import markup
 
     console = Console()
@@ -87,11 +87,11 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     if counts["dead_letter_reasons"]:
         console.print("Dead letters by reason: " + ", ".join(f"{markup(k)} {v}" for k, v in
                                                               sorted(counts["dead_letter_reasons"].items())))
-    states = runner.states
-    years = years_of(states)
+    names = {c: d.name_zh for c, d in runner.districts.items()}
+    # one state at a time: a national warehouse's states do not fit in memory together
+    years, district_rows, city_rows = report_rows(runner.iter_states, runner.engine.catalogue, names, as_of)
     if not years:
         return
-    names = {c: d.name_zh for c, d in runner.districts.items()}
     table = Table(title=f"District attainment (judged as of {as_of})", show_lines=False)
     table.add_column("district")
     table.add_column("declared")
@@ -100,7 +100,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     table.add_column(f"failing in {years[-1]}")
     table.add_column("on track")
     mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]?[/yellow]"}
-    for row in district_rows(states, names, years, as_of):   # names and codes are data: Text, never markup
+    for row in district_rows:   # names and codes are data: Text, never markup
         failing = ", ".join(row["failed_items"][:6]) + (" …" if len(row["failed_items"]) > 6 else "")
         table.add_row(Text(plain(f"{row['district_code']} {row['name']}")),
                       str(row["declared_creation_year"] or "?"), *[mark[row["attained"][y]] for y in years],
@@ -111,7 +111,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     city = Table(title=f"The city against its plan (C1: {steps})")
     for col in ("year", "attained", "share", "plan wants", "on track", "C4 projects/yr", "C10 groups"):
         city.add_column(col, justify="right")
-    for row in city_rows(states, years):
+    for row in city_rows:
         t = row["targets"]
         city.add_row(str(row["year"]), f"{row['districts_attained']}/{row['districts_total']}",
                      f"{(row['attained_share'] or 0):.0%}", f"{row['target_share']:.0%}", mark[row["on_track"]],

@@ -58,6 +58,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("JUNHENG_ALERT_RESEND_TTL", "21600", "seconds a firing alert stays in Alertmanager without a refresh"),
     Variable("JUNHENG_ALERT_RETRIES", "3", "delivery attempts per receiver and evaluation"),
     Variable("JUNHENG_MAX_STALENESS", "30", "`junheng serve`: seconds after a landing change by which a build starts at the latest, however busy the landing"),
+    Variable("JUNHENG_MAX_LOADED_DISTRICTS", "128", "district states kept in memory between batches, least recently used dropped (`junheng run`; the worker's `--max-loaded-districts` default)"),
     Variable("JUNHENG_PUBLISHED_KEEP", "3", "published builds kept under `<warehouse>/published/` (the current one included; at least 1)"),
 )
 _NAMES = frozenset(v.name for v in VARIABLES)
@@ -171,6 +172,7 @@ class Settings:
     kafka: KafkaSettings
     alerts: AlertSettings
     build: BuildSettings
+    max_loaded_districts: int = 128   # clean district states kept in memory (at least 1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -181,6 +183,9 @@ class Settings:
         if engine not in ENGINES:
             raise ValueError(f"JUNHENG_ENGINE={engine!r}: expected auto, pure or compiled")
         districts = _get(env, "JUNHENG_DISTRICTS")
+        loaded = _get(env, "JUNHENG_MAX_LOADED_DISTRICTS") or "128"
+        if not loaded.strip().isdigit() or int(loaded) < 1:
+            raise ValueError(f"JUNHENG_MAX_LOADED_DISTRICTS={loaded!r}: expected a whole number of districts, at least 1")
         values: dict[str, object] = {
             "warehouse": Path(_get(env, "JUNHENG_WAREHOUSE") or PROJECT_ROOT / "warehouse"),
             "catalogue": _get(env, "JUNHENG_CATALOGUE") or DEFAULT_CATALOGUE,
@@ -189,6 +194,7 @@ class Settings:
             "kafka": KafkaSettings(),
             "alerts": AlertSettings.from_env(env),
             "build": BuildSettings.from_env(env),
+            "max_loaded_districts": int(loaded),
         }
         unknown = set(overrides) - set(values)
         if unknown:
