@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import AbstractSet, Any, Callable, Iterable, Mapping, Optional
+from collections.abc import Set as AbstractSet
+from typing import Any, Callable, Iterable, Mapping
 
-from rules.loader import Catalogue
 from rules.city import DistrictYear, city_progress
+from rules.loader import Catalogue
 from rules.state import DistrictState
 
 
@@ -44,7 +45,7 @@ def years_of(states: Mapping[str, DistrictState]) -> list[int]:
     return sorted({y for s in states.values() for y, agg in s.years.items() if agg.summary is not None})
 
 
-StatesReader = Callable[[Optional[AbstractSet[str]]], Iterable[DistrictState]]
+StatesReader = Callable[[AbstractSet[str] | None], Iterable[DistrictState]]
 
 
 def report_rows(read: StatesReader, catalogue: Catalogue, names: Mapping[str, str],
@@ -57,9 +58,9 @@ def report_rows(read: StatesReader, catalogue: Catalogue, names: Mapping[str, st
     digests: dict[str, dict[str, Any]] = {}
     for state in read(None):
         own = sorted(y for y, agg in state.years.items() if agg.summary is not None)
-        years = set(state.years) | set(state.projects) | set(state.stats)
-        digests[state.code] = {"summary": {y: state.summary(y) for y in years},
-                               "city": {y: state.city_input(y) for y in years},
+        known = set(state.years) | set(state.projects) | set(state.stats)
+        digests[state.code] = {"summary": {y: state.summary(y) for y in known},
+                               "city": {y: state.city_input(y) for y in known},
                                "acc": (own[-1], state.accountability(own[-1], as_of)) if own else None}
     years = sorted({y for d in digests.values() for y, s in d["summary"].items() if s is not None})
     if not years:

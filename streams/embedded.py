@@ -27,9 +27,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AbstractSet, Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ingestion.lines import read_lines
 from ingestion.reference import load_districts

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import AbstractSet, Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from junheng.layout import WarehouseLayout
 from rules.facts import fact_key_str

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from junheng.layout import WarehouseLayout
 
@@ -53,7 +54,7 @@ class OwnersIndex:
         try:
             raw = json.loads(self.layout.school_owners_index.read_text(encoding="utf-8"))
             if raw.get("format") == FORMAT:
-                self.entries = {code: (tuple(v["file"]), list(v["schools"]))  # type: ignore[misc]
+                self.entries = {code: (tuple(v["file"]), list(v["schools"]))
                                 for code, v in raw["districts"].items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.entries = {}     # missing or unreadable: rebuilt from the state files below

@@ -208,3 +208,23 @@ def test_an_old_warehouse_without_the_owners_index_gets_one(files, tmp_path):
     assert index.is_file()
     os.utime(layout.state_file(home), ns=(1, 1))     # a state file changed behind the index's back
     assert _runner(warehouse).open().store.owners_index.files_read == 1
+
+
+def test_the_attainment_table_read_one_state_at_a_time_equals_the_one_from_every_state(files, tmp_path):
+    """`junheng run`'s table (rules.summary.report_rows over FileStates.iter_states) is the one
+    built from every state in memory, and reading it keeps no more states than the bound."""
+    import datetime as dt
+
+    from rules.summary import city_rows, district_rows, report_rows, years_of
+
+    warehouse = tmp_path / "wh"
+    runner = _runner(warehouse, max_loaded=2)
+    runner.run([files["head"]])
+    as_of = dt.date(2025, 6, 30)
+    names = {c: d.name_zh for c, d in runner.districts.items()}
+    years, rows, city = report_rows(runner.iter_states, runner.engine.catalogue, names, as_of)
+    assert runner.store.loaded() <= 2
+    states = _runner(warehouse).open().states
+    assert years == years_of(states) and years
+    assert rows == district_rows(states, names, years, as_of)
+    assert city == city_rows(states, years)
