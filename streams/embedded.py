@@ -4,7 +4,8 @@ No Kafka, no Java: JSONL files are read line by line as records, cut into micro-
 the Faust worker's, and run through the same pipeline (streams/pipeline.py: checks, the GX suites
 in-process, the rules engine with its per-record fallback, the landing). District states are kept
 under <warehouse>/state between runs (streams/file_states.py), so running the same files twice
-applies nothing twice (the second run counts duplicates).
+applies nothing twice (the second run counts duplicates). A run reads only the states of the
+districts its events name, and writes back only the ones it changed.
 
 A run is all or nothing, also when the process is killed (SIGKILL, power loss): it keeps a journal,
 ``state/run.journal``. While it runs, the journal says ``running`` and from which landing
@@ -140,8 +141,8 @@ class EmbeddedRunner:
         self.batch_size = batch_size
 
     def open(self, wait_s: float = 0.0) -> "EmbeddedRunner":
-        """Finish what a killed run left (:meth:`recover`) and load the district states, under
-        the warehouse's lock. :meth:`run` does this itself; call it to read a warehouse's states
+        """Finish what a killed run left (:meth:`recover`) and open the district states (read
+        when first asked for: streams/file_states.py), under the warehouse's lock. :meth:`run` does this itself; call it to read a warehouse's states
         without running anything. Raises :class:`WarehouseBusy` if another process holds it
         for longer than `wait_s` seconds."""
         with self.lock.hold(wait_s):
