@@ -185,7 +185,8 @@ class Settings:
         districts = _get(env, "JUNHENG_DISTRICTS")
         loaded = _get(env, "JUNHENG_MAX_LOADED_DISTRICTS") or "128"
         if not loaded.strip().isdigit() or int(loaded) < 1:
-            raise ValueError(f"JUNHENG_MAX_LOADED_DISTRICTS={loaded!r}: expected a whole number of districts, at least 1")
+            raise ValueError(f"JUNHENG_MAX_LOADED_DISTRICTS={loaded!r}: expected a whole number of districts, "
+                             "at least 1")
         values: dict[str, object] = {
             "warehouse": Path(_get(env, "JUNHENG_WAREHOUSE") or PROJECT_ROOT / "warehouse"),
             "catalogue": _get(env, "JUNHENG_CATALOGUE") or DEFAULT_CATALOGUE,

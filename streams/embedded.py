@@ -142,9 +142,9 @@ class EmbeddedRunner:
 
     def open(self, wait_s: float = 0.0) -> "EmbeddedRunner":
         """Finish what a killed run left (:meth:`recover`) and open the district states (read
-        when first asked for: streams/file_states.py), under the warehouse's lock. :meth:`run` does this itself; call it to read a warehouse's states
-        without running anything. Raises :class:`WarehouseBusy` if another process holds it
-        for longer than `wait_s` seconds."""
+        when first asked for: streams/file_states.py), under the warehouse's lock. :meth:`run`
+        does this itself; call it to read a warehouse's states without running anything.
+        Raises :class:`WarehouseBusy` if another process holds it for longer than `wait_s` seconds."""
         with self.lock.hold(wait_s):
             self._open()
         return self
