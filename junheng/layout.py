@@ -13,6 +13,7 @@ project and does no I/O beyond what a method says (``reset_demo``).
         junheng.lock            the exclusive lock of commands that change the warehouse
         landing/<table>/part-<batch:012d>-<writer>.parquet     (hidden .part-….parquet.tmp while written)
         state/<district>.json   the embedded driver's district states; state/run.journal
+        state/school-owners.index   which district registered each school (not *.json: no state)
         work/junheng.duckdb     the working database dbt builds (no reader opens it); work/state.json
         work/dbt_project/       the dbt project dbt runs: the package's models, macros, … copied, and the
                                 seeds rendered for this warehouse's catalogue and district list
@@ -33,6 +34,7 @@ project and does no I/O beyond what a method says (``reset_demo``).
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -96,9 +98,31 @@ class WarehouseLayout:
     def state_file(self, district_code: str) -> Path:
         return self.state / f"{district_code}.json"
 
+    def state_codes(self) -> dict[str, tuple[int, int, int]]:
+        """The districts that have a state file, each with its file's identity (inode, size,
+        mtime in ns), read from the folder listing: no state file is opened."""
+        out: dict[str, tuple[int, int, int]] = {}
+        if not self.state.is_dir():
+            return out
+        with os.scandir(self.state) as entries:
+            for entry in entries:
+                if entry.name.endswith(".json") and entry.is_file():
+                    st = entry.stat()
+                    out[entry.name[:-len(".json")]] = (st.st_ino, st.st_size, st.st_mtime_ns)
+        return out
+
     @property
     def journal(self) -> Path:
         return self.state / "run.journal"   # not *.json: state/*.json are the district states
+
+    @property
+    def school_owners_index(self) -> Path:
+        """streams/owners_index.py's file (not *.json: state/*.json are the district states)."""
+        return self.state / "school-owners.index"
+
+    @property
+    def school_owners_index_tmp(self) -> Path:
+        return self.state / "school-owners.index.tmp"
 
     # ---------------------------------------------------------------- the build
     @property

@@ -16,7 +16,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
 
     from junheng.compiled_engine import engine_kind
     from junheng.terminal import markup
-    from rules.summary import city_rows, district_rows, years_of
+    from rules.summary import report_rows
 
     console = Console()
     counts = summary.as_dict()
@@ -30,11 +30,11 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
                                                               sorted(counts["dead_letter_reasons"].items()))
                       + (f" ({again:,} landed by an earlier run, not landed again)" if again else "")
                       + "; see them with junheng dlq list")
-    states = runner.states
-    years = years_of(states)
+    names = {c: d.name_zh for c, d in runner.districts.items()}
+    # one state at a time: a national warehouse's states do not fit in memory together
+    years, district_rows, city_rows = report_rows(runner.iter_states, runner.engine.catalogue, names, as_of)
     if not years:
         return
-    names = {c: d.name_zh for c, d in runner.districts.items()}
     table = Table(title=f"District attainment (judged as of {as_of})", show_lines=False)
     table.add_column("district")
     table.add_column("declared")
@@ -43,7 +43,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     table.add_column(f"failing in {years[-1]}")
     table.add_column("on track (why not)", min_width=26)
     mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]?[/yellow]"}
-    for row in district_rows(states, names, years, as_of):   # names and codes are data: Text, never markup
+    for row in district_rows:   # names and codes are data: Text, never markup
         failing = ", ".join(row["failed_items"][:6]) + (" …" if len(row["failed_items"]) > 6 else "")
         table.add_row(Text(plain(f"{row['district_code']} {row['name']}")),
                       str(row["declared_creation_year"] or "?"), *[mark[row["attained"][y]] for y in years],
@@ -55,7 +55,7 @@ def print_report(runner: Any, summary: Any, as_of: dt.date) -> None:
     city = Table(title=f"The city against its plan (C1: {steps})")
     for col in ("year", "attained", "share", "plan wants", "on track", "C4 projects/yr", "C10 groups"):
         city.add_column(col, justify="right")
-    for row in city_rows(states, years):
+    for row in city_rows:
         t = row["targets"]
         city.add_row(str(row["year"]), f"{row['districts_attained']}/{row['districts_total']}",
                      f"{(row['attained_share'] or 0):.0%}", f"{row['target_share']:.0%}", mark[row["on_track"]],

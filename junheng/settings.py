@@ -60,6 +60,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("JUNHENG_ALERT_RESEND_TTL", "21600", "seconds a firing alert stays in Alertmanager without a refresh"),
     Variable("JUNHENG_ALERT_RETRIES", "3", "delivery attempts per receiver and evaluation"),
     Variable("JUNHENG_MAX_STALENESS", "30", "`junheng serve`: seconds after a landing change by which a build starts at the latest, however busy the landing"),
+    Variable("JUNHENG_MAX_LOADED_DISTRICTS", "128", "district states kept in memory between batches, least recently used dropped (`junheng run`; the worker's `--max-loaded-districts` default)"),
     Variable("JUNHENG_PUBLISHED_KEEP", "3", "published builds kept under `<warehouse>/published/` (the current one included; at least 1)"),
     Variable("JUNHENG_METRICS_PORT", "0", "`junheng worker` and `junheng serve`: serve Prometheus metrics, `/healthz` and `/readyz` on this port (0: off; `--metrics-port` overrides)"),
     Variable("JUNHENG_METRICS_BIND", "127.0.0.1", "the address the metrics port listens on (`0.0.0.0`: every interface, for a Prometheus on another host)"),
@@ -197,6 +198,7 @@ class Settings:
     alerts: AlertSettings
     build: BuildSettings
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    max_loaded_districts: int = 128   # clean district states kept in memory (at least 1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -207,6 +209,10 @@ class Settings:
         if engine not in ENGINES:
             raise ValueError(f"JUNHENG_ENGINE={engine!r}: expected auto, pure or compiled")
         districts = _get(env, "JUNHENG_DISTRICTS")
+        loaded = _get(env, "JUNHENG_MAX_LOADED_DISTRICTS") or "128"
+        if not loaded.strip().isdigit() or int(loaded) < 1:
+            raise ValueError(f"JUNHENG_MAX_LOADED_DISTRICTS={loaded!r}: expected a whole number of districts, "
+                             "at least 1")
         values: dict[str, object] = {
             "warehouse": Path(_get(env, "JUNHENG_WAREHOUSE") or _default_warehouse_folder()),
             "catalogue": _get(env, "JUNHENG_CATALOGUE") or DEFAULT_CATALOGUE,
@@ -216,6 +222,7 @@ class Settings:
             "alerts": AlertSettings.from_env(env),
             "build": BuildSettings.from_env(env),
             "metrics": MetricsSettings.from_env(env),
+            "max_loaded_districts": int(loaded),
         }
         unknown = set(overrides) - set(values)
         if unknown:

@@ -53,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--session-timeout", type=float, default=60.0,
                         help="seconds before the group gives a silent (crashed) worker's partitions to "
                              "another (60; the broker allows 6-300 by default)")
-    parser.add_argument("--max-loaded-districts", type=int, default=128,
+    parser.add_argument("--max-loaded-districts", type=int, default=junheng_settings.settings().max_loaded_districts,
                         help="district states kept in memory between batches; colder ones are rebuilt from "
-                             "the facts table when needed (128)")
+                             "the facts table when needed (JUNHENG_MAX_LOADED_DISTRICTS, 128)")
     parser.add_argument("--log-every", type=float, default=10.0, help="seconds between count log lines (10)")
     parser.add_argument("--counts-file", help="default: <warehouse>/worker-counts.json")
     parser.add_argument("--catalogue", help="rules catalogue (default: JUNHENG_CATALOGUE or qingdao-2021)")

@@ -4,7 +4,8 @@ No Kafka, no Java: JSONL files are read line by line as records, cut into micro-
 the Faust worker's, and run through the same pipeline (streams/pipeline.py: checks, the GX suites
 in-process, the rules engine with its per-record fallback, the landing). District states are kept
 under <warehouse>/state between runs (streams/file_states.py), so running the same files twice
-applies nothing twice (the second run counts duplicates).
+applies nothing twice (the second run counts duplicates). A run reads only the states of the
+districts its events name, and writes back only the ones it changed.
 
 A run is all or nothing, also when the process is killed (SIGKILL, power loss): it keeps a journal,
 ``state/run.journal``. While it runs, the journal says ``running`` and from which landing
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -113,10 +115,11 @@ class EmbeddedRunner:
 
     def __init__(self, warehouse: str | Path, catalogue: Catalogue | None = None,
                  batch_validator: BatchValidator | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                 gx: bool = False) -> None:
+                 gx: bool = False, max_loaded: int | None = None) -> None:
         """`gx=True` runs the Great Expectations suites on every micro-batch (what the CLI does);
-        an explicit `batch_validator` replaces them. Nothing of the warehouse is read here:
-        :meth:`run` (or :meth:`open`) reads it under the warehouse's lock."""
+        an explicit `batch_validator` replaces them. `max_loaded`: the clean district states kept
+        in memory (default ``JUNHENG_MAX_LOADED_DISTRICTS``; streams/file_states.py). Nothing of
+        the warehouse is read here: :meth:`run` (or :meth:`open`) reads it under the warehouse's lock."""
         self.warehouse = Path(warehouse)
         self.layout = WarehouseLayout(self.warehouse)
         self.engine = Engine(catalogue or load_catalogue(settings().catalogue))
@@ -131,15 +134,19 @@ class EmbeddedRunner:
 
             batch_validator = GXValidator().validate
         self.landing = LandingWriter(self.layout.landing, writer_id=WRITER_ID)
-        self.store = FileStates(self.engine, self.warehouse)
-        self.pipeline = Pipeline(self.engine, self.districts, self.store, self.landing, batch_validator=batch_validator)
+        self.store = FileStates(self.engine, self.warehouse,
+                                settings().max_loaded_districts if max_loaded is None else max_loaded)
+        #: which district registered each school: from the owners' index, not from every state
+        self.school_owners: dict[str, str] = {}
+        self.pipeline = Pipeline(self.engine, self.districts, self.store, self.landing, batch_validator=batch_validator,
+                                 school_owners=self.school_owners)
         self.batch_size = batch_size
 
     def open(self, wait_s: float = 0.0) -> "EmbeddedRunner":
-        """Finish what a killed run left (:meth:`recover`) and load the district states, under
-        the warehouse's lock. :meth:`run` does this itself; call it to read a warehouse's states
-        without running anything. Raises :class:`WarehouseBusy` if another process holds it
-        for longer than `wait_s` seconds."""
+        """Finish what a killed run left (:meth:`recover`) and open the district states (read
+        when first asked for: streams/file_states.py), under the warehouse's lock. :meth:`run`
+        does this itself; call it to read a warehouse's states without running anything.
+        Raises :class:`WarehouseBusy` if another process holds it for longer than `wait_s` seconds."""
         with self.lock.hold(wait_s):
             self._open()
         return self
@@ -149,9 +156,11 @@ class EmbeddedRunner:
         self._reload()
 
     def _reload(self) -> None:
-        """The states as the state files say, and the school owners from them."""
+        """The states as the state files say (read when needed), and the school owners from the
+        owners' index (streams/owners_index.py)."""
         self.store.load()
-        self.pipeline.processor.reset_school_owners()
+        self.school_owners.clear()
+        self.school_owners.update(self.store.school_owners())
         self.pipeline.known_dead_letters = landed_dead_letter_ids(self.layout.landing)
 
     # ---------------------------------------------------------------- the journal
@@ -159,11 +168,13 @@ class EmbeddedRunner:
     def journal_path(self) -> Path:
         return self.layout.journal
 
-    def _journal(self, phase: str, first_batch: int, renames: Sequence[tuple[Path, Path]] = ()) -> None:
+    def _journal(self, phase: str, first_batch: int, renames: Sequence[tuple[Path, Path]] = (),
+                 index: tuple[Path, Path] | None = None) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         _write_atomic(self.journal_path, json.dumps({
             "phase": phase, "first_batch": first_batch, "pid": os.getpid(),
-            "renames": [[tmp.name, path.name] for tmp, path in renames]}))
+            "renames": [[tmp.name, path.name] for tmp, path in renames],
+            "index": [index[0].name, index[1].name] if index else None}))
 
     def recover(self) -> str | None:
         """Finish what a killed run's journal says (module docstring); None if there is none.
@@ -174,7 +185,7 @@ class EmbeddedRunner:
             return None
         if journal["phase"] == "committing":
             done = 0
-            for tmp_name, name in journal["renames"]:
+            for tmp_name, name in [*journal["renames"], *([journal["index"]] if journal.get("index") else [])]:
                 tmp = self.state_dir / tmp_name
                 if tmp.exists():
                     os.replace(tmp, self.state_dir / name)
@@ -192,21 +203,25 @@ class EmbeddedRunner:
                 removed += 1
         for tmp in self.state_dir.glob("*.json.tmp"):
             tmp.unlink(missing_ok=True)
+        self.layout.school_owners_index_tmp.unlink(missing_ok=True)
         self.journal_path.unlink()
         return f"rolled back: the run killed before its commit, {removed} landing files from batch {first} on removed"
 
     def _save_states(self, first_batch: int) -> None:
-        """Every district's state, all or nothing like a landing batch: all files are written
-        under temporary names first (:meth:`FileStates.stage`), so a full disk leaves state/ as it
-        was (and `run` rolls its landing back to match); then the journal lists the renames before
-        they are done, so a run killed halfway through them is rolled forward by the next runner."""
-        staged = self.store.stage()
-        self._journal("committing", first_batch, staged)
+        """The states this run changed and the school owners' index, all or nothing like a
+        landing batch: all files are written under temporary names first (:meth:`FileStates.stage`),
+        so a full disk leaves state/ as it was (and `run` rolls its landing back to match); then
+        the journal lists the renames before they are done, so a run killed halfway through them
+        is rolled forward by the next runner. The index is renamed last: until then it describes
+        the files before the run, and streams/owners_index.py re-reads any file it does not match."""
+        staged, index = self.store.stage()
+        self._journal("committing", first_batch, staged, index)
         self._committing = True
-        for tmp, path in staged:
+        for tmp, path in [*staged, *([index] if index else [])]:
             tmp.replace(path)
         self.journal_path.unlink()
         self._committing = False
+        self.store.committed(staged)
 
     def land(self, result: BatchResult, batch: int,
              extra: dict[str, list[dict[str, Any]]] | None = None) -> list[Path]:
@@ -249,6 +264,7 @@ class EmbeddedRunner:
                 else:
                     self.land(result, batch_no, annotate(records, result))
                 self.store.note_landed(result, self.landing.landed[landed:])
+                self.store.trim()
                 batch_no += 1
                 summary.counts.add(result)
                 if progress is not None:
@@ -267,9 +283,16 @@ class EmbeddedRunner:
             raise
         finally:
             self.store.forget_run()   # committed or rolled back: the files say it all
+            self.store.trim()
         summary.elapsed_s = time.perf_counter() - start
         return summary
 
     @property
     def states(self) -> dict[str, DistrictState]:
+        """Every district's state, all in memory at once (tests, small warehouses); a reader of a
+        large warehouse iterates :meth:`iter_states` instead."""
         return dict(self.store)
+
+    def iter_states(self, codes: AbstractSet[str] | None = None) -> Iterator[DistrictState]:
+        """The states of `codes` (None: every district), one at a time, in code order (bounded memory)."""
+        return self.store.iter_states(codes)

@@ -1,10 +1,22 @@
-"""The embedded driver's district states: all in memory, kept in ``<warehouse>/state`` between runs.
+"""The embedded driver's district states: read lazily from ``<warehouse>/state``, kept between runs.
 
-A run reads every ``state/<district>.json`` when it opens the warehouse (:meth:`FileStates.load`)
-and writes them back only when it commits (:meth:`FileStates.stage`, then streams/embedded.py's
-journal renames the files into place), so the files are always the states of the last committed
-run. What the current run changed in between is in memory, and in the landing files it has written
-so far (:meth:`FileStates.note_landed` keeps the list).
+Opening the warehouse (:meth:`FileStates.load`) reads no state: it lists which districts have a
+state file (``state/<district>.json``) and reads the school owners' index
+(streams/owners_index.py). A district's state is read from its file the first time the pipeline
+asks for it (``get``, ``[]``, ``in``), so a run that corrects one district reads one file.
+
+A run writes back, at its commit, only the states it changed (:attr:`FileStates.dirty`: a state
+created by the run, or one that applied an event or saw a stale version), under temporary names
+(:meth:`FileStates.stage`); streams/embedded.py's journal renames them into place, so the files
+are always the states of the last committed run. What the current run changed in between is in
+memory, and in the landing files it has written so far (:meth:`FileStates.note_landed` keeps the
+list).
+
+Memory: ``max_loaded`` bounds the states held, like the worker's streams/table_states.py. After
+each landed batch (:meth:`FileStates.trim`) the least recently used *clean* states beyond it are
+dropped -- a clean state equals its file, which gives it back when it is next needed. Changed
+states stay in memory until the commit (writing them early would make the files say something
+the run may still roll back), so a run holds at most ``max_loaded`` states plus those it changed.
 
 That is also what :meth:`FileStates.evict` puts a district back to, for the pipeline's per-record
 fallback (streams/pipeline.py): its file, plus the events this run has landed for it, replayed in
@@ -19,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -27,54 +40,94 @@ from rules.facts import fact_key_str
 from rules.replay import replay_order
 from rules.state import DistrictState, Engine
 from streams.landing import landed_events
+from streams.owners_index import OwnersIndex, identity
 from streams.pipeline import StateStore
 from streams.processing import BatchResult
 
 
 class FileStates(StateStore):
-    """Every district's state in memory, read from and written to ``state/<code>.json``."""
+    """The district states of ``state/<code>.json``, read when first needed, at most
+    ``max_loaded`` clean ones kept (None: no bound), the changed ones written back at commit."""
 
-    def __init__(self, engine: Engine, warehouse: str | Path) -> None:
+    def __init__(self, engine: Engine, warehouse: str | Path, max_loaded: int | None = None) -> None:
         self.engine = engine
         self.layout = WarehouseLayout(warehouse)
-        self._states: dict[str, DistrictState] = {}
+        self.max_loaded = max_loaded
+        self._states: dict[str, DistrictState] = {}   # insertion order = least recently used first
+        self._on_disk: set[str] = set()              # districts with a state file (as of load())
+        self.owners_index = OwnersIndex(self.layout)
         self.touched: set[str] = set()
+        #: the districts this run changed (created, applied or saw stale events): what stage() writes
+        self.dirty: set[str] = set()
+        self.reads = 0          # state files read (tests and benchmarks count them)
+        self.evictions = 0      # clean states dropped by trim()
         self._run_events: list[Path] = []   # the events files this run landed
         #: district -> fact key -> the ids of stale versions this run saw (the newest window)
         self._run_stale: dict[str, dict[str, tuple[str, ...]]] = {}
 
     # MutableMapping
     def __getitem__(self, code: str) -> DistrictState:
-        state = self._states[code]
-        self.touched.add(code)
-        return state
+        state = self.get(code)
+        if state is None:
+            raise KeyError(code)
+        return state  # type: ignore[no-any-return]
 
     def get(self, code: str, default: Any = None) -> Any:
         self.touched.add(code)
-        return self._states.get(code, default)
+        state = self._fetch(code)
+        return default if state is None else state
 
     def __setitem__(self, code: str, state: DistrictState) -> None:
         self.touched.add(code)
+        self.dirty.add(code)
+        self._states.pop(code, None)
         self._states[code] = state
 
     def __delitem__(self, code: str) -> None:
         del self._states[code]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._states))
+        return iter(sorted(self._on_disk | set(self._states)))
 
     def __len__(self) -> int:
-        return len(self._states)
+        return len(self._on_disk | set(self._states))
 
     def __contains__(self, code: object) -> bool:
-        return code in self._states
+        return code in self._states or code in self._on_disk
+
+    def loaded(self) -> int:
+        """How many states are in memory now."""
+        return len(self._states)
+
+    def _fetch(self, code: str) -> DistrictState | None:
+        """The state in memory (now the most recently used), else read from its file, else None."""
+        state = self._states.pop(code, None)
+        if state is None:
+            if code not in self._on_disk:
+                return None
+            state = self._read(self.layout.state_file(code))
+        self._states[code] = state
+        return state
+
+    def iter_states(self, codes: AbstractSet[str] | None = None) -> Iterator[DistrictState]:
+        """The states of `codes` (None: every district), in code order, without keeping the clean
+        ones read for it: for readers of the whole warehouse (the run's attainment table) in
+        bounded memory."""
+        every = self._on_disk | set(self._states)
+        for code in sorted(every if codes is None else every & set(codes)):
+            state = self._states.get(code)
+            yield state if state is not None else self._read(self.layout.state_file(code))
 
     # the run
     def note_landed(self, result: BatchResult, paths: Sequence[Path]) -> None:
-        """The run landed `result` as the files `paths`: what :meth:`evict` builds on."""
+        """The run landed `result` as the files `paths`: what :meth:`evict` builds on, and which
+        states changed (an applied event or a stale version changes a state; a duplicate or a
+        rejected event changes nothing)."""
         self._run_events += [p for p in paths if p.parent.name == "events"]
         window = self.engine.seen_window
+        self.dirty.update(e["district_code"] for e in result.applied)
         for event in result.stale:
+            self.dirty.add(event["district_code"])
             facts = self._run_stale.setdefault(event["district_code"], {})
             key = fact_key_str(event)
             facts[key] = (*facts.get(key, ()), str(event["event_id"]).lower())[-window:] if window > 0 else ()
@@ -83,19 +136,37 @@ class FileStates(StateStore):
         """The run committed (its states are the files now) or was rolled back."""
         self._run_events = []
         self._run_stale = {}
+        self.dirty = set()
+
+    def trim(self) -> int:
+        """Drop the least recently used clean states beyond ``max_loaded`` (a dropped state is
+        read from its file again when needed). Call between batches, never amid one."""
+        if self.max_loaded is None or len(self._states) <= self.max_loaded:
+            return 0
+        excess = len(self._states) - self.max_loaded
+        doomed = [c for c in self._states if c not in self.dirty and c in self._on_disk][:excess]
+        for code in doomed:
+            del self._states[code]
+        self.evictions += len(doomed)
+        return len(doomed)
 
     # files
     def load(self) -> None:
-        """Every district as its state file says (the last committed run), nothing else."""
+        """Every district as its state file says (the last committed run), nothing else: the
+        districts with a file are listed and the school owners' index made current; no state is
+        read until it is asked for."""
         self.forget_run()
         self._states.clear()
-        folder = self.layout.state
-        if folder.is_dir():
-            for path in sorted(folder.glob("*.json")):
-                state = self._read(path)
-                self._states[state.code] = state
+        files = self.layout.state_codes()
+        self._on_disk = set(files)
+        self.owners_index.refresh(files)
+
+    def school_owners(self) -> dict[str, str]:
+        """school id -> the district that registered it, as the committed state files say."""
+        return self.owners_index.owners()
 
     def _read(self, path: Path) -> DistrictState:
+        self.reads += 1
         return DistrictState.from_state(self.engine, json.loads(path.read_text(encoding="utf-8")))
 
     def evict(self, codes: Iterable[str] | None = None) -> None:
@@ -113,28 +184,33 @@ class FileStates(StateStore):
             landed.setdefault(event["district_code"], []).append(event)
         for code in codes:
             path = self.layout.state_file(code)
-            state = self._read(path) if path.is_file() else None
+            state = self._read(path) if code in self._on_disk else None
             events = landed.get(code)
             if events:
                 state = state or self.engine.new_state(code)
                 state.apply_batch(replay_order(events))
+            self._states.pop(code, None)
             if state is not None:
                 for key, stale_ids in self._run_stale.get(code, {}).items():
                     version = state.versions.get(key)
                     if version is not None:
                         state.restore_version(key, version[0], version[1], (*version[2], *stale_ids))
                 self._states[code] = state
-            else:
-                self._states.pop(code, None)
 
-    def stage(self) -> list[tuple[Path, Path]]:
-        """Write every state under a temporary name beside its file, all or nothing: on an error
-        the temporary files written so far are removed and the error raised (a full disk leaves
-        ``state/`` as it was). Returns (temporary, final) paths for the caller's journal to rename."""
+    def stage(self) -> tuple[list[tuple[Path, Path]], tuple[Path, Path] | None]:
+        """Write every changed state under a temporary name beside its file, and the school
+        owners' index after them, all or nothing: on an error the temporary files written so far
+        are removed and the error raised (a full disk leaves ``state/`` as it was). Returns the
+        (temporary, final) paths of the states and of the index (None: unchanged) for the
+        caller's journal to rename, states first."""
         self.layout.state.mkdir(parents=True, exist_ok=True)
         staged: list[tuple[Path, Path]] = []
+        index: tuple[Path, Path] | None = None
         try:
-            for code, state in self._states.items():
+            for code in sorted(self.dirty):
+                state = self._states.get(code)
+                if state is None:   # created, then put back to nothing by the fallback's evict
+                    continue
                 path = self.layout.state_file(code)
                 tmp = path.with_suffix(".json.tmp")
                 staged.append((tmp, path))
@@ -142,8 +218,16 @@ class FileStates(StateStore):
                     fh.write(json.dumps(state.to_state(), ensure_ascii=False))
                     fh.flush()
                     os.fsync(fh.fileno())
+                self.owners_index.note(code, identity(tmp), state.schools)
+            index = self.owners_index.stage()
         except BaseException:
             for tmp, _ in staged:
                 tmp.unlink(missing_ok=True)
+            self.layout.school_owners_index_tmp.unlink(missing_ok=True)
             raise
-        return staged
+        return staged, index
+
+    def committed(self, staged: Iterable[tuple[Path, Path]]) -> None:
+        """The staged files are in place: their districts now have files, their states are clean."""
+        self._on_disk.update(path.name[:-len(".json")] for _, path in staged)
+        self.owners_index.committed()
