@@ -6,9 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/prepare-with-kafka.sh   # environment, jars, a broker if none runs
 set +e
+bash scripts/lint.sh   # ruff (lint + format), mypy, import layers: a finding fails the run, after the tests
+lint_rc=$?
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
 rc=$?
 set -e
+if [ "$rc" = 0 ] && [ "$lint_rc" != 0 ]; then
+  echo "test.sh: the tests passed but scripts/lint.sh found problems (above)" >&2
+  rc=1
+fi
 if [ "$rc" = 5 ]; then
   echo "test.sh: pytest collected no tests; that is a failure here" >&2
   exit 1
