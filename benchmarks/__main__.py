@@ -14,6 +14,7 @@ says otherwise: small files, kept in git, so figures can be compared over time -
 machine description and load average recorded beside them, because this is a shared, noisy machine.
 A benchmark that fails is reported as such and the others still run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,15 +23,16 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchmarks.machine import describe
 
 ALL = ("engine", "pipeline", "latency", "scale", "stale_flood")
 RESULTS = Path(__file__).resolve().parent / "results"
 
-Row = tuple[str, Any, str, bool | None]   # figure, value, target, met (None: no target)
+Row = tuple[str, Any, str, bool | None]  # figure, value, target, met (None: no target)
 
 
 def run_engine(quick: bool) -> dict[str, Any]:
@@ -76,16 +78,26 @@ def run_stale_flood(quick: bool) -> dict[str, Any]:
 
 
 RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
-    "engine": run_engine, "pipeline": run_pipeline, "latency": run_latency, "scale": run_scale,
-    "stale_flood": run_stale_flood}
+    "engine": run_engine,
+    "pipeline": run_pipeline,
+    "latency": run_latency,
+    "scale": run_scale,
+    "stale_flood": run_stale_flood,
+}
 
 
 # ------------------------------------------------------------------------------ the table
 def engine_rows(f: dict[str, Any]) -> list[Row]:
     value = f.get("school_events_per_s_as_the_drivers_run")
     target = f.get("target_school_events_per_s", 50_000)
-    return [(f"engine: school events/s ({f.get('drivers_engine')}, batches of {f.get('drivers_batch')})",
-             value, f">= {target:,}", None if value is None else value >= target)]
+    return [
+        (
+            f"engine: school events/s ({f.get('drivers_engine')}, batches of {f.get('drivers_batch')})",
+            value,
+            f">= {target:,}",
+            None if value is None else value >= target,
+        )
+    ]
 
 
 def pipeline_rows(f: dict[str, Any]) -> list[Row]:
@@ -98,10 +110,22 @@ def pipeline_rows(f: dict[str, Any]) -> list[Row]:
         if r is None:
             continue
         rate, share = r["events_per_s"], r["share_of_bare"]
-        rows.append((f"pipeline: {name}, events/s", rate, f">= {t['pipeline_events_per_s']:,}",
-                     None if rate is None else rate >= t["pipeline_events_per_s"]))
-        rows.append((f"pipeline: {name}, share of bare", share, f">= {t['pipeline_share_of_bare']:.0%}",
-                     None if share is None else share >= t["pipeline_share_of_bare"]))
+        rows.append(
+            (
+                f"pipeline: {name}, events/s",
+                rate,
+                f">= {t['pipeline_events_per_s']:,}",
+                None if rate is None else rate >= t["pipeline_events_per_s"],
+            )
+        )
+        rows.append(
+            (
+                f"pipeline: {name}, share of bare",
+                share,
+                f">= {t['pipeline_share_of_bare']:.0%}",
+                None if share is None else share >= t["pipeline_share_of_bare"],
+            )
+        )
         rows.append((f"pipeline: {name}, events per worker CPU-second", r.get("events_per_cpu_s"), "", None))
     return rows
 
@@ -112,8 +136,14 @@ def latency_rows(f: dict[str, Any]) -> list[Row]:
     for r in f["rows"]:
         setting = f"batch {r['batch_size']}/{r['batch_seconds']} s, {r['sent_per_s']}/s"
         rows.append((f"latency p50, s ({setting})", r["p50_s"], "", None))
-        rows.append((f"latency p99, s ({setting})", r["p99_s"], f"< {target}",
-                     None if r["p99_s"] is None else r["p99_s"] < target and r["lost"] == 0))
+        rows.append(
+            (
+                f"latency p99, s ({setting})",
+                r["p99_s"],
+                f"< {target}",
+                None if r["p99_s"] is None else r["p99_s"] < target and r["lost"] == 0,
+            )
+        )
     return rows
 
 
@@ -125,7 +155,9 @@ def scale_rows(f: dict[str, Any]) -> list[Row]:
             rows.append((f"scale {name}: dbt build, s", b.get("dbt_s"), "target in scale.py", b.get("dbt_target_met")))
         w = s.get("worker")
         if w and "skipped" not in w:
-            rows.append((f"scale {name}: worker peak RSS, MiB", w.get("peak_rss_mib"), "< 1024", w.get("rss_target_met")))
+            rows.append(
+                (f"scale {name}: worker peak RSS, MiB", w.get("peak_rss_mib"), "< 1024", w.get("rss_target_met"))
+            )
         e = s.get("embedded")
         if e:
             rows.append((f"scale {name}: embedded peak RSS, MiB", e.get("peak_rss_mib"), "", None))
@@ -134,16 +166,30 @@ def scale_rows(f: dict[str, Any]) -> list[Row]:
 
 def stale_flood_rows(f: dict[str, Any]) -> list[Row]:
     p = f["first_pass"]
-    return [(f"stale flood: {f['stale_versions']:,} versions of one fact, CPU-s", p["cpu_s"], "", None),
-            ("stale flood: last tenth / first tenth, time", p["last_over_first_time"], "< 2 (linear)",
-             p["last_over_first_time"] < 2),
-            ("stale flood: seen ids kept for the fact", f["seen_ids_kept_for_the_fact"], f"<= {f['seen_window']}",
-             f["seen_ids_kept_for_the_fact"] <= f["seen_window"])]
+    return [
+        (f"stale flood: {f['stale_versions']:,} versions of one fact, CPU-s", p["cpu_s"], "", None),
+        (
+            "stale flood: last tenth / first tenth, time",
+            p["last_over_first_time"],
+            "< 2 (linear)",
+            p["last_over_first_time"] < 2,
+        ),
+        (
+            "stale flood: seen ids kept for the fact",
+            f["seen_ids_kept_for_the_fact"],
+            f"<= {f['seen_window']}",
+            f["seen_ids_kept_for_the_fact"] <= f["seen_window"],
+        ),
+    ]
 
 
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
-    "engine": engine_rows, "pipeline": pipeline_rows, "latency": latency_rows, "scale": scale_rows,
-    "stale_flood": stale_flood_rows}
+    "engine": engine_rows,
+    "pipeline": pipeline_rows,
+    "latency": latency_rows,
+    "scale": scale_rows,
+    "stale_flood": stale_flood_rows,
+}
 
 
 def _fmt(v: Any) -> str:
@@ -170,8 +216,10 @@ def print_summary(results: dict[str, Any]) -> list[Row]:
     for label, value, target, met in rows:
         print(f"{label:<{width}}  {_fmt(value):>10}  {target:>18}  {'' if met is None else ('yes' if met else 'NO')}")
     m = results["machine"]
-    print(f"\nmachine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['platform']}; "
-          f"load average {results['load_average']['start']} -> {results['load_average']['end']}")
+    print(
+        f"\nmachine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['platform']}; "
+        f"load average {results['load_average']['start']} -> {results['load_average']['end']}"
+    )
     return rows
 
 
@@ -181,8 +229,9 @@ def default_json_path(quick: bool) -> Path:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the benchmarks run, not speed")
     parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
     parser.add_argument("--json", help="write the figures here (default benchmarks/results/<date>-<host>.json)")
@@ -192,9 +241,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {','.join(ALL)}")
 
-    results: dict[str, Any] = {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": args.quick,
-                               "machine": describe(), "load_average": {"start": [round(x, 2) for x in os.getloadavg()]},
-                               "benchmarks": {}}
+    results: dict[str, Any] = {
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "quick": args.quick,
+        "machine": describe(),
+        "load_average": {"start": [round(x, 2) for x in os.getloadavg()]},
+        "benchmarks": {},
+    }
     for name in only:
         print(f"\n=== {name}", flush=True)
         start = time.monotonic()

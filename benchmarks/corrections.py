@@ -7,13 +7,15 @@ already landed (seq one above the version in force), so the embedded driver appl
     step = corrections(events, districts=3)           # new versions of school facts
     write_jsonl(tmp / "step.jsonl", step)
 """
+
 from __future__ import annotations
 
 import json
 import random
 import uuid
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 Event = dict[str, Any]
 
@@ -23,7 +25,7 @@ def load_events(path: Path | str, districts: set[str] | None = None) -> list[Eve
     (a stream's deliberately bad lines) are skipped."""
     marks = [f'"district_code":"{d}"' for d in districts] if districts else None
     out = []
-    with open(path, encoding="utf-8", errors="replace") as fh:   # a bad line may not even be UTF-8
+    with open(path, encoding="utf-8", errors="replace") as fh:  # a bad line may not even be UTF-8
         for line in fh:
             if not line.strip() or (marks is not None and not any(m in line for m in marks)):
                 continue
@@ -31,8 +33,11 @@ def load_events(path: Path | str, districts: set[str] | None = None) -> list[Eve
                 event = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(event, dict) and {"event_type", "district_code", "year", "seq"} <= event.keys() \
-                    and (districts is None or event["district_code"] in districts):
+            if (
+                isinstance(event, dict)
+                and {"event_type", "district_code", "year", "seq"} <= event.keys()
+                and (districts is None or event["district_code"] in districts)
+            ):
                 out.append(event)
     return out
 
@@ -47,8 +52,13 @@ def write_jsonl(path: Path | str, events: Iterable[Event]) -> Path:
 
 def _key(e: Event) -> tuple[Any, ...]:
     payload = e.get("payload") or {}
-    sub = payload.get("item") if e["event_type"] == "district.inspection" else \
-        payload.get("kind") if e["event_type"] in ("district.milestone", "school.project") else ""
+    sub = (
+        payload.get("item")
+        if e["event_type"] == "district.inspection"
+        else payload.get("kind")
+        if e["event_type"] in ("district.milestone", "school.project")
+        else ""
+    )
     owner = e.get("school_id") if e["event_type"].startswith("school.") else e["district_code"]
     return e["event_type"], owner, e["year"], sub
 
@@ -78,8 +88,9 @@ def _districts(facts: dict[tuple[Any, ...], Event], rng: random.Random, n: int) 
     return sorted(rng.sample(codes, min(n, len(codes))))
 
 
-def corrections(events: Sequence[Event], *, districts: int = 3, per_district: int = 4, year: int = 2023,
-                seed: int = 1) -> list[Event]:
+def corrections(
+    events: Sequence[Event], *, districts: int = 3, per_district: int = 4, year: int = 2023, seed: int = 1
+) -> list[Event]:
     """New versions of school facts of `year` in a few districts: staff without backbone teachers
     (R3 fails), facilities with half the teaching and sports area (R5, R6), enrolment with a class
     larger by 20 students (class size, C2)."""
@@ -87,8 +98,9 @@ def corrections(events: Sequence[Event], *, districts: int = 3, per_district: in
     facts = in_force(events)
     out: list[Event] = []
     for code in _districts(facts, rng, districts):
-        schools = sorted({k[1] for k, e in facts.items()
-                          if e["district_code"] == code and k[0] == "school.staff" and k[2] == year})
+        schools = sorted(
+            {k[1] for k, e in facts.items() if e["district_code"] == code and k[0] == "school.staff" and k[2] == year}
+        )
         for school in rng.sample(schools, min(per_district, len(schools))):
             staff = facts[("school.staff", school, year, "")]
             p = json.loads(json.dumps(staff["payload"]))
@@ -98,7 +110,7 @@ def corrections(events: Sequence[Event], *, districts: int = 3, per_district: in
             fac = facts.get(("school.facilities", school, year, ""))
             if fac is not None:
                 p = json.loads(json.dumps(fac["payload"]))
-                for block in ([p["school"]] if "school" in p else list(p["sections"].values())):
+                for block in [p["school"]] if "school" in p else list(p["sections"].values()):
                     for field in ("teaching_aux_area_m2", "sports_area_m2"):
                         if block.get(field) is not None:
                             block[field] = round(block[field] * 0.5, 1)
@@ -122,14 +134,24 @@ def retractions(events: Sequence[Event], *, districts: int = 2, year: int = 2024
     out: list[Event] = []
     picked = _districts(facts, rng, districts + 1)
     for code in picked[:-1]:
-        regs = sorted((k for k, e in facts.items() if k[0] == "school.registered" and e["district_code"] == code
-                       and not (e["payload"] or {}).get("closed_year")), key=str)
+        regs = sorted(
+            (
+                k
+                for k, e in facts.items()
+                if k[0] == "school.registered"
+                and e["district_code"] == code
+                and not (e["payload"] or {}).get("closed_year")
+            ),
+            key=str,
+        )
         key = rng.choice(regs)
         p = dict(facts[key]["payload"], closed_year=year)
         out.append(supersede(facts[key], p, rng))
     code = picked[-1]
-    fin = sorted((k for k, e in facts.items() if k[0] == "school.finance" and e["district_code"] == code
-                  and k[2] == year - 1), key=str)
+    fin = sorted(
+        (k for k, e in facts.items() if k[0] == "school.finance" and e["district_code"] == code and k[2] == year - 1),
+        key=str,
+    )
     key = rng.choice(fin)
     p = dict(facts[key]["payload"])
     p["public_funds_budget_yuan"] = max(1, int(p["public_funds_budget_yuan"]) // 10)
@@ -159,8 +181,9 @@ def schools_closed(events: Sequence[Event], *, year: int = 2025, seed: int = 4) 
     facts = in_force(events)
     code = _districts(facts, rng, 1)[0]
     out = []
-    for key in sorted((k for k, e in facts.items() if k[0] == "school.registered" and e["district_code"] == code),
-                      key=str):
+    for key in sorted(
+        (k for k, e in facts.items() if k[0] == "school.registered" and e["district_code"] == code), key=str
+    ):
         payload = facts[key]["payload"] or {}
         if payload.get("closed_year") is None or payload["closed_year"] > year:
             out.append(supersede(facts[key], dict(payload, closed_year=year), rng))

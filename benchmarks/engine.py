@@ -11,6 +11,7 @@ the embedded driver and the worker feed at full load), and the speed-up of per-e
 over recomputing the district from scratch after every event. The target — 50,000 school
 events/s on one core — is judged on the engine and batch the drivers run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,9 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from benchmarks.machine import describe, pin_to_one_core
 
@@ -60,7 +62,7 @@ def run_incremental(engine: Any, events: list[Mapping[str, Any]], batch: int) ->
     else:
         for i in range(0, len(events), batch):
             by_district: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-            for e in events[i:i + batch]:
+            for e in events[i : i + batch]:
                 by_district[e["district_code"]].append(e)
             for code, group in by_district.items():
                 state = states.get(code)
@@ -149,8 +151,22 @@ def run_child(engine: str, args: argparse.Namespace) -> dict[str, Any]:
     """The benchmark for one engine in a fresh interpreter (JUNHENG_ENGINE=pure|compiled)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "figures.json"
-        cmd = [sys.executable, "-m", "benchmarks.engine", "--child", "--json", str(out), "--schools", str(args.schools),
-               "--seed", str(args.seed), "--baseline-sample", str(args.baseline_sample), "--repeat", str(args.repeat)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.engine",
+            "--child",
+            "--json",
+            str(out),
+            "--schools",
+            str(args.schools),
+            "--seed",
+            str(args.seed),
+            "--baseline-sample",
+            str(args.baseline_sample),
+            "--repeat",
+            str(args.repeat),
+        ]
         env = dict(os.environ, JUNHENG_ENGINE=engine, PYTHONPATH=str(ROOT))
         subprocess.run(cmd, cwd=ROOT, env=env, check=True)
         result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
@@ -215,18 +231,22 @@ def print_table(figures: dict[str, Any]) -> None:
     rows += [(f"school events/s, apply_batch({b})", f"apply_batch{b}_school_events_per_s") for b in BATCHES]
     rows += [("  per CPU-second, apply() one by one", "apply_school_events_per_cpu_s")]
     rows += [(f"  per CPU-second, apply_batch({b})", f"apply_batch{b}_school_events_per_cpu_s") for b in BATCHES]
-    rows += [("full recompute after each event, events/s", "full_recompute_events_per_s"),
-             ("speed-up of apply() over the full recompute", "speedup_over_full_recompute")]
+    rows += [
+        ("full recompute after each event, events/s", "full_recompute_events_per_s"),
+        ("speed-up of apply() over the full recompute", "speedup_over_full_recompute"),
+    ]
     names = list(engines)
     print(f"Rules engine: {figures['events']:,} events ({figures['school_events']:,} school events), one core")
     print(f"{'figure':<46}" + "".join(f"{engines[n]['engine']:>16}" for n in names))
     for label, key in rows:
         print(f"{label:<46}" + "".join(f"{engines[n][key]:>16,}" for n in names))
     verdict = "met" if figures["target_met"] else "NOT met"
-    print(f"as the drivers run it ({figures['drivers_engine']}, batches of {figures['drivers_batch']:,}): "
-          f"{figures['school_events_per_cpu_s_as_the_drivers_run']:,} school events per CPU-second "
-          f"({figures['school_events_per_s_as_the_drivers_run']:,}/s wall clock); "
-          f"target {figures['target_school_events_per_s']:,} on one core: {verdict}")
+    print(
+        f"as the drivers run it ({figures['drivers_engine']}, batches of {figures['drivers_batch']:,}): "
+        f"{figures['school_events_per_cpu_s_as_the_drivers_run']:,} school events per CPU-second "
+        f"({figures['school_events_per_s_as_the_drivers_run']:,}/s wall clock); "
+        f"target {figures['target_school_events_per_s']:,} on one core: {verdict}"
+    )
     print(f"machine: {json.dumps(figures['machine'], ensure_ascii=False)}")
 
 

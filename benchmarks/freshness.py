@@ -21,6 +21,7 @@ Publishing (Helper P's ``junheng build`` stage after the checkpoint) is not part
 the alert stage and ``mart_alerts``' second dbt run are not either (the dbt run here builds every
 model at once). Times depend on the machine's load (recorded), memory does not.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,9 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from benchmarks.machine import describe
 from benchmarks.scale import SCALES, Prepared, Scale, _run_measured, measure_embedded, prepare
@@ -41,7 +43,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 AS_OF = "2026-06-30"
 #: targets from issue #11
 TARGETS_S = {"city_correction": 5.0, "national_correction": 30.0, "national_full": 120.0}
-TARGET_PEAK_RSS_BYTES = 2 * 1024 ** 3
+TARGET_PEAK_RSS_BYTES = 2 * 1024**3
 
 _CHECKPOINT_SCRIPT = """
 import json, sys
@@ -72,17 +74,33 @@ def _measured(cmd: Sequence[str], env: dict[str, str], log_path: Path, timeout_s
 
 def _dbt_cmd(p: Prepared, warehouse: Path, args: Sequence[str]) -> list[str]:
     dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
-    return [dbt, "build", "--project-dir", str(p.project_dir), "--profiles-dir", str(p.project_dir),
-            "--target-path", str(warehouse / "dbt-target"), "--log-path", str(warehouse / "dbt-logs"),
-            "--vars", json.dumps({"as_of": AS_OF}), *args]
+    return [
+        dbt,
+        "build",
+        "--project-dir",
+        str(p.project_dir),
+        "--profiles-dir",
+        str(p.project_dir),
+        "--target-path",
+        str(warehouse / "dbt-target"),
+        "--log-path",
+        str(warehouse / "dbt-logs"),
+        "--vars",
+        json.dumps({"as_of": AS_OF}),
+        *args,
+    ]
 
 
 def _env(p: Prepared, warehouse: Path) -> dict[str, str]:
     from junheng.settings import settings
 
-    return p.env() | {"JUNHENG_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-                      "DBT_USE_COLORS": "false", "JUNHENG_CATALOGUE": settings().catalogue,
-                      "PYTHONPATH": str(PROJECT_ROOT)}
+    return p.env() | {
+        "JUNHENG_WAREHOUSE": str(warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",
+        "JUNHENG_CATALOGUE": settings().catalogue,
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
 
 
 def _dbt_elapsed(warehouse: Path) -> dict[str, Any]:
@@ -92,8 +110,11 @@ def _dbt_elapsed(warehouse: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     nodes = sorted(results.get("results") or [], key=lambda r: -float(r.get("execution_time") or 0))
-    return {"nodes_elapsed_s": round(float(results.get("elapsed_time") or 0), 2), "nodes": len(nodes),
-            "slowest": [[r["unique_id"].split(".")[-1], round(float(r["execution_time"]), 2)] for r in nodes[:5]]}
+    return {
+        "nodes_elapsed_s": round(float(results.get("elapsed_time") or 0), 2),
+        "nodes": len(nodes),
+        "slowest": [[r["unique_id"].split(".")[-1], round(float(r["execution_time"]), 2)] for r in nodes[:5]],
+    }
 
 
 def build_once(p: Prepared, warehouse: Path, previous: dict[str, Any] | None, timeout_s: float) -> dict[str, Any]:
@@ -106,21 +127,41 @@ def build_once(p: Prepared, warehouse: Path, previous: dict[str, Any] | None, ti
     plan = make_plan(WarehouseLayout(warehouse), previous, project_dir=p.project_dir)
     plan_s = time.perf_counter() - t
     env = _env(p, warehouse)
-    dbt = _measured(_dbt_cmd(p, warehouse, plan.dbt_args), env, warehouse.parent / f"{warehouse.name}.dbt.log",
-                        timeout_s)
+    dbt = _measured(
+        _dbt_cmd(p, warehouse, plan.dbt_args), env, warehouse.parent / f"{warehouse.name}.dbt.log", timeout_s
+    )
     dbt.pop("stdout", None)
-    cp = _measured([sys.executable, "-c", _CHECKPOINT_SCRIPT, str(warehouse), env["JUNHENG_CATALOGUE"],
-                        "full" if plan.full_refresh else "incremental"], env,
-                       warehouse.parent / f"{warehouse.name}.checkpoint.log", timeout_s)
+    cp = _measured(
+        [
+            sys.executable,
+            "-c",
+            _CHECKPOINT_SCRIPT,
+            str(warehouse),
+            env["JUNHENG_CATALOGUE"],
+            "full" if plan.full_refresh else "incremental",
+        ],
+        env,
+        warehouse.parent / f"{warehouse.name}.checkpoint.log",
+        timeout_s,
+    )
     out = json.loads(cp.pop("stdout").strip().splitlines()[-1])
     if not out["success"]:
         raise RuntimeError(f"the checkpoint failed:\n{out['message']}")
     return {
-        "plan": {"full_refresh": plan.full_refresh, "reason": plan.reason, "dbt_args": plan.dbt_args,
-                 "s": round(plan_s, 3)},
+        "plan": {
+            "full_refresh": plan.full_refresh,
+            "reason": plan.reason,
+            "dbt_args": plan.dbt_args,
+            "s": round(plan_s, 3),
+        },
         "dbt": {"wall_s": dbt["wall_s"], "peak_rss_mib": dbt["peak_rss_mib"], **_dbt_elapsed(warehouse)},
-        "checkpoint": {"wall_s": cp["wall_s"], "peak_rss_mib": cp["peak_rss_mib"], "scope": out["scope"],
-                       "validate_s": out["timings"].get("validate"), "rows": out["rows"]},
+        "checkpoint": {
+            "wall_s": cp["wall_s"],
+            "peak_rss_mib": cp["peak_rss_mib"],
+            "scope": out["scope"],
+            "validate_s": out["timings"].get("validate"),
+            "rows": out["rows"],
+        },
         "total_s": round(plan_s + dbt["wall_s"] + cp["wall_s"], 2),
         "state": plan.state,
     }
@@ -137,14 +178,30 @@ def correct_one_district(p: Prepared, warehouse: Path, step: int, timeout_s: flo
         events += load_events(previous)
     new = corrections(events, districts=1, per_district=2, year=last, seed=100 + step)
     path = write_jsonl(warehouse.parent / f"{warehouse.name}-correction-{step:02d}.jsonl", new)
-    cmd = [sys.executable, "-m", "junheng.cli", "run", str(path), "--warehouse", str(warehouse), "--no-gx",
-           "--no-build", "--json"]
-    m = _measured(cmd, p.env() | {"PYTHONPATH": str(PROJECT_ROOT)}, warehouse.parent / f"{warehouse.name}.step.log",
-                  timeout_s)
+    cmd = [
+        sys.executable,
+        "-m",
+        "junheng.cli",
+        "run",
+        str(path),
+        "--warehouse",
+        str(warehouse),
+        "--no-gx",
+        "--no-build",
+        "--json",
+    ]
+    m = _measured(
+        cmd, p.env() | {"PYTHONPATH": str(PROJECT_ROOT)}, warehouse.parent / f"{warehouse.name}.step.log", timeout_s
+    )
     summary = json.loads(m.pop("stdout").strip().splitlines()[-1])
-    return {"events": len(new), "district": new[0]["district_code"] if new else None,
-            "applied": summary["applied"], "wall_s": m["wall_s"], "engine_s": summary["elapsed_s"],
-            "peak_rss_mib": m["peak_rss_mib"]}
+    return {
+        "events": len(new),
+        "district": new[0]["district_code"] if new else None,
+        "applied": summary["applied"],
+        "wall_s": m["wall_s"],
+        "engine_s": summary["elapsed_s"],
+        "peak_rss_mib": m["peak_rss_mib"],
+    }
 
 
 def _district_of(p: Prepared, step: int) -> set[str]:
@@ -158,7 +215,7 @@ def _district_of(p: Prepared, step: int) -> set[str]:
             if '"event_type":"school.staff"' in line and mark in line:
                 i = line.find('"district_code":"')
                 if i >= 0:
-                    code = line[i + 17:i + 23]
+                    code = line[i + 17 : i + 23]
                     counts[code] = counts.get(code, 0) + 1
     codes = sorted(c for c, n in counts.items() if n >= 10)
     return {codes[(3 + 7 * step) % len(codes)]}
@@ -171,9 +228,12 @@ def verify(p: Prepared, warehouse: Path, timeout_s: float) -> dict[str, Any]:
         shutil.rmtree(reference)
     reference.mkdir()
     (reference / "landing").symlink_to(warehouse / "landing")
-    m = _measured(_dbt_cmd(p, reference, ["--full-refresh", "--exclude", "resource_type:test",
-                                              "resource_type:unit_test"]),
-                      _env(p, reference), reference.parent / f"{reference.name}.dbt.log", timeout_s)
+    m = _measured(
+        _dbt_cmd(p, reference, ["--full-refresh", "--exclude", "resource_type:test", "resource_type:unit_test"]),
+        _env(p, reference),
+        reference.parent / f"{reference.name}.dbt.log",
+        timeout_s,
+    )
     spec = importlib.util.spec_from_file_location("compare_marts", PROJECT_ROOT / "tests" / "dbt" / "compare_marts.py")
     assert spec and spec.loader
     compare = importlib.util.module_from_spec(spec)
@@ -183,12 +243,15 @@ def verify(p: Prepared, warehouse: Path, timeout_s: float) -> dict[str, Any]:
     return {"full_rebuild_wall_s": m["wall_s"], "equal": not problems, "problems": problems[:5], "notes": notes}
 
 
-def run(scale: Scale, workdir: Path, corrections: int = 3, check: bool = False,
-        timeout_s: float = 7200.0) -> dict[str, Any]:
+def run(
+    scale: Scale, workdir: Path, corrections: int = 3, check: bool = False, timeout_s: float = 7200.0
+) -> dict[str, Any]:
     p = prepare(scale, workdir)
     warehouse = workdir / f"{scale.name}-freshness-wh"
-    out: dict[str, Any] = {"machine_start": describe(), "workload": scale.describe() | {
-        "lines": p.manifest.get("lines"), "bytes": p.events.stat().st_size}}
+    out: dict[str, Any] = {
+        "machine_start": describe(),
+        "workload": scale.describe() | {"lines": p.manifest.get("lines"), "bytes": p.events.stat().st_size},
+    }
     out["embedded"] = {k: v for k, v in measure_embedded(p, warehouse, timeout_s).items() if k != "rss_curve"}
     full = build_once(p, warehouse, None, timeout_s)
     state = full.pop("state")
@@ -232,8 +295,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scale = SCALES[args.scale]
     if args.years:
-        scale = Scale(scale.name, scale.schools, scale.districts, args.years, scale.noise, scale.seed,
-                      scale.worker_gx, scale.worker_batch_seconds)
+        scale = Scale(
+            scale.name,
+            scale.schools,
+            scale.districts,
+            args.years,
+            scale.noise,
+            scale.seed,
+            scale.worker_gx,
+            scale.worker_batch_seconds,
+        )
     result = run(scale, args.workdir, args.corrections, args.verify)
     text = json.dumps(result, ensure_ascii=False, indent=2)
     print(text)

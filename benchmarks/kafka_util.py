@@ -5,6 +5,7 @@ The benchmarks run against the same local broker as the tests (``infra/kafka/kaf
 other jobs may be using it, so every run works under its own topic prefix (fresh topics, consumer
 groups and changelog) and deletes exactly its own topics afterwards -- never anything else.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from junheng.settings import KafkaSettings
 
@@ -43,8 +45,9 @@ def require_broker(servers: str | None = None) -> str:
         with socket.create_connection((host or "127.0.0.1", int(port)), timeout=3):
             pass
     except OSError as exc:
-        raise BrokerUnavailable(f"Kafka broker not reachable at {servers} ({exc}); "
-                                "start it with: bash infra/kafka/kafka.sh start") from exc
+        raise BrokerUnavailable(
+            f"Kafka broker not reachable at {servers} ({exc}); start it with: bash infra/kafka/kafka.sh start"
+        ) from exc
     return servers
 
 
@@ -77,8 +80,7 @@ def city_lines(schools: int, seed: int = 2021, noise: float = 0.01) -> tuple[lis
     The noise has its own random streams: the valid events are the same for any `noise`."""
     from ingestion.synthetic import generate_city
 
-    city = generate_city(seed=seed, schools=schools, bad_fraction=noise, duplicate_fraction=noise,
-                         stale_fraction=noise)
+    city = generate_city(seed=seed, schools=schools, bad_fraction=noise, duplicate_fraction=noise, stale_fraction=noise)
     return city.lines, city.manifest
 
 
@@ -104,7 +106,7 @@ def end_offsets(servers: str, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def stop_process(proc: "subprocess.Popen[bytes]", log: Any, timeout: float = 30.0) -> int:
+def stop_process(proc: subprocess.Popen[bytes], log: Any, timeout: float = 30.0) -> int:
     """SIGTERM (a worker shuts down cleanly: Faust commits offsets), SIGKILL if it hangs; the
     log file is closed either way. The return code (negative: the signal that ended it)."""
     if proc.poll() is None:
@@ -118,7 +120,7 @@ def stop_process(proc: "subprocess.Popen[bytes]", log: Any, timeout: float = 30.
     return proc.returncode  # type: ignore[no-any-return]
 
 
-def kill_process(proc: "subprocess.Popen[bytes]", log: Any) -> int:
+def kill_process(proc: subprocess.Popen[bytes], log: Any) -> int:
     """SIGKILL: no commit, no cleanup -- what a crash looks like."""
     if proc.poll() is None:
         proc.kill()
@@ -131,18 +133,47 @@ class Worker:
     """``python -m junheng.worker`` as a subprocess -- the real worker, started as the tests start
     it -- with its log in a file and its counts (written after every batch) read back."""
 
-    def __init__(self, servers: str, prefix: str, workdir: Path, *, app_id: str,
-                 batch_size: int = DEFAULT_BATCH_SIZE, batch_seconds: float = DEFAULT_BATCH_SECONDS,
-                 gx: bool = True, extra_env: dict[str, str] | None = None,
-                 extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        servers: str,
+        prefix: str,
+        workdir: Path,
+        *,
+        app_id: str,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_seconds: float = DEFAULT_BATCH_SECONDS,
+        gx: bool = True,
+        extra_env: dict[str, str] | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.counts_file = workdir / "worker-counts.json"
         self.log_path = workdir / "worker.log"
-        env = dict(os.environ, JUNHENG_KAFKA_BOOTSTRAP=servers, JUNHENG_TOPIC_PREFIX=prefix,
-                   PYTHONWARNINGS="ignore::DeprecationWarning", **(extra_env or {}))
-        cmd = [sys.executable, "-m", "junheng.worker", "--warehouse", str(workdir / "warehouse"),
-               "--app-id", app_id, "--batch-size", str(batch_size), "--batch-seconds", str(batch_seconds),
-               "--counts-file", str(self.counts_file), "--log-every", "5", "--no-create-topics"]
+        env = dict(
+            os.environ,
+            JUNHENG_KAFKA_BOOTSTRAP=servers,
+            JUNHENG_TOPIC_PREFIX=prefix,
+            PYTHONWARNINGS="ignore::DeprecationWarning",
+            **(extra_env or {}),
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "junheng.worker",
+            "--warehouse",
+            str(workdir / "warehouse"),
+            "--app-id",
+            app_id,
+            "--batch-size",
+            str(batch_size),
+            "--batch-seconds",
+            str(batch_seconds),
+            "--counts-file",
+            str(self.counts_file),
+            "--log-every",
+            "5",
+            "--no-create-topics",
+        ]
         if not gx:
             cmd.append("--no-gx")
         cmd += list(extra_args)
@@ -160,8 +191,9 @@ class Worker:
         self._log.flush()
         return "\n".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
-    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float, what: str,
-                 poll_s: float = 0.1) -> dict[str, Any]:
+    def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float, what: str, poll_s: float = 0.1
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -169,8 +201,9 @@ class Worker:
             if last is not None and predicate(last):
                 return last
             if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode} waiting for {what}; "
-                                   f"counts {last}\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"worker exited with {self.proc.returncode} waiting for {what}; counts {last}\n{self.log_tail()}"
+                )
             time.sleep(poll_s)
         raise TimeoutError(f"timeout ({timeout}s) waiting for {what}; counts {last}\n{self.log_tail()}")
 
@@ -178,7 +211,7 @@ class Worker:
         """SIGTERM (Faust shuts down cleanly), SIGKILL if it hangs."""
         return stop_process(self.proc, self._log, timeout)
 
-    def __enter__(self) -> "Worker":
+    def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -25,6 +25,7 @@ and its ``failed_items`` is checked to show the flipped state.
 The worker micro-batches (``--batch-size`` / ``--batch-seconds``, production defaults 5000 / 0.2 s):
 under a moderate rate the batch closes on time, so the batch window is added to every latency.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,15 +35,27 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from benchmarks.kafka_util import (DEFAULT_BATCH_SIZE, Worker, caught_up, city_lines, delete_topics, end_offsets,
-                                   load_topic, loadavg, require_broker, settings_for, unique_prefix)
+from benchmarks.kafka_util import (
+    DEFAULT_BATCH_SIZE,
+    Worker,
+    caught_up,
+    city_lines,
+    delete_topics,
+    end_offsets,
+    load_topic,
+    loadavg,
+    require_broker,
+    settings_for,
+    unique_prefix,
+)
 
 TARGET_P99_S = 1.0
 PROBES_PER_S = 10
-SATISFACTION_RULE = "SR"        # the catalogue rule on stat.satisfaction_pct
+SATISFACTION_RULE = "SR"  # the catalogue rule on stat.satisfaction_pct
 
 
 def _probe_values() -> tuple[float, float]:
@@ -51,8 +64,11 @@ def _probe_values() -> tuple[float, float]:
     from junheng.settings import catalogue_name
     from rules import load_catalogue
 
-    [check] = [c for c in load_catalogue(catalogue_name()).rules[SATISFACTION_RULE].checks
-               if c.input == "stat.satisfaction_pct"]
+    [check] = [
+        c
+        for c in load_catalogue(catalogue_name()).rules[SATISFACTION_RULE].checks
+        if c.input == "stat.satisfaction_pct"
+    ]
     threshold = float(check.threshold)
     return min(100.0, threshold + 10.0), max(0.0, threshold - 25.0)
 
@@ -93,15 +109,22 @@ def _event(template: dict[str, Any], seq: int, payload: dict[str, Any] | None = 
     return e
 
 
-async def _measure(servers: str, prefix: str, stats: dict[tuple[str, int], dict[str, Any]],
-                   school: list[dict[str, Any]], rate: float, seconds: float,
-                   settled: Callable[[], object]) -> dict[str, Any]:
+async def _measure(
+    servers: str,
+    prefix: str,
+    stats: dict[tuple[str, int], dict[str, Any]],
+    school: list[dict[str, Any]],
+    rate: float,
+    seconds: float,
+    settled: Callable[[], object],
+) -> dict[str, Any]:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
     events_topic, status_topic = f"{prefix}.events", f"{prefix}.district-status"
     producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
-                                fetch_max_wait_ms=100)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=servers, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
+    )
     await producer.start()
     await consumer.start()
     done = asyncio.Event()
@@ -111,7 +134,7 @@ async def _measure(servers: str, prefix: str, stats: dict[tuple[str, int], dict[
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
         for tp in tps:
-            await consumer.position(tp)   # resolve the end now, before the first probe
+            await consumer.position(tp)  # resolve the end now, before the first probe
         pairs = sorted(stats)
         seq: dict[Any, int] = defaultdict(lambda: 100)
         state: dict[tuple[str, int], float] = {}
@@ -120,8 +143,9 @@ async def _measure(servers: str, prefix: str, stats: dict[tuple[str, int], dict[
         unmatched = wrong_state = 0
 
         async def send(e: dict[str, Any]) -> None:
-            await producer.send(events_topic, json.dumps(e, ensure_ascii=False).encode(),
-                                key=e["district_code"].encode())
+            await producer.send(
+                events_topic, json.dumps(e, ensure_ascii=False).encode(), key=e["district_code"].encode()
+            )
 
         async def warm_up() -> None:
             # every district-year to LOW first, so each measured probe is a real flip
@@ -149,7 +173,7 @@ async def _measure(servers: str, prefix: str, stats: dict[tuple[str, int], dict[
                         failed = json.loads(row.get("failed_items") or "[]")
                         if (SATISFACTION_RULE in failed) != (value == LOW):
                             wrong_state += 1
-                if done.is_set() and time.time() > done_at + 15:   # a lost status: give up on it
+                if done.is_set() and time.time() > done_at + 15:  # a lost status: give up on it
                     break
 
         def plan() -> list[tuple[bytes, bytes, tuple[tuple[str, int], float] | None]]:
@@ -192,7 +216,7 @@ async def _measure(servers: str, prefix: str, stats: dict[tuple[str, int], dict[
             return sent
 
         await warm_up()
-        await asyncio.to_thread(settled)   # the worker has done the warm-up: its statuses are out
+        await asyncio.to_thread(settled)  # the worker has done the warm-up: its statuses are out
         for tp in tps:
             consumer.seek(tp, (await consumer.end_offsets([tp]))[tp])
         messages = plan()
@@ -204,8 +228,15 @@ async def _measure(servers: str, prefix: str, stats: dict[tuple[str, int], dict[
         done.set()
         await consumer_task
         probes = sum(1 for m in messages if m[2] is not None)
-        return {"sent": sent, "sent_per_s": round(sent / wall), "probes": probes, "latencies": latencies,
-                "lost": sum(len(q) for q in pending.values()), "unmatched": unmatched, "wrong_state": wrong_state}
+        return {
+            "sent": sent,
+            "sent_per_s": round(sent / wall),
+            "probes": probes,
+            "latencies": latencies,
+            "lost": sum(len(q) for q in pending.values()),
+            "unmatched": unmatched,
+            "wrong_state": wrong_state,
+        }
     finally:
         done.set()
         if consumer_task is not None and not consumer_task.done():
@@ -214,26 +245,43 @@ async def _measure(servers: str, prefix: str, stats: dict[tuple[str, int], dict[
         await producer.stop()
 
 
-def run_one(servers: str, *, schools: int, rate: float, seconds: float, batch_size: int, batch_seconds: float,
-            gx: bool = True) -> dict[str, Any]:
+def run_one(
+    servers: str, *, schools: int, rate: float, seconds: float, batch_size: int, batch_seconds: float, gx: bool = True
+) -> dict[str, Any]:
     """One worker setting: fresh topics, the city caught up, then the steady load and its probes."""
     prefix = unique_prefix("lat")
     settings = settings_for(servers, prefix)
     lines, _ = city_lines(schools)
-    stats, school = _templates(city_lines(schools, noise=0.0)[0])   # templates from valid events only
+    stats, school = _templates(city_lines(schools, noise=0.0)[0])  # templates from valid events only
     load_before = loadavg()
     try:
         load_topic(settings, lines)
         ends = end_offsets(servers, settings.topic("events"))
         with tempfile.TemporaryDirectory(prefix="junheng-bench-") as tmp:
-            with Worker(servers, prefix, Path(tmp), app_id=f"{prefix}-worker", batch_size=batch_size,
-                        batch_seconds=batch_seconds, gx=gx) as worker:
-                before = worker.wait_for(lambda c: caught_up(c, settings.topic("events"), ends), 600,
-                                         "the worker to catch up with the city", poll_s=0.2)
+            with Worker(
+                servers,
+                prefix,
+                Path(tmp),
+                app_id=f"{prefix}-worker",
+                batch_size=batch_size,
+                batch_seconds=batch_seconds,
+                gx=gx,
+            ) as worker:
+                before = worker.wait_for(
+                    lambda c: caught_up(c, settings.topic("events"), ends),
+                    600,
+                    "the worker to catch up with the city",
+                    poll_s=0.2,
+                )
+
                 def settled() -> None:
                     now = end_offsets(servers, settings.topic("events"))
-                    worker.wait_for(lambda c: caught_up(c, settings.topic("events"), now), 120,
-                                    "the worker to process the warm-up", poll_s=0.1)
+                    worker.wait_for(
+                        lambda c: caught_up(c, settings.topic("events"), now),
+                        120,
+                        "the worker to process the warm-up",
+                        poll_s=0.1,
+                    )
 
                 m = asyncio.run(_measure(servers, prefix, stats, school, rate, seconds, settled))
                 counts = worker.counts() or {}
@@ -242,17 +290,29 @@ def run_one(servers: str, *, schools: int, rate: float, seconds: float, batch_si
     lat = m.pop("latencies")
     p = {q: percentile(lat, q) for q in (50, 90, 99)}
     return {
-        "batch_size": batch_size, "batch_seconds": batch_seconds, "gx": gx, "rate_per_s": rate,
-        **m, "count": len(lat),
-        "p50_s": _r(p[50]), "p90_s": _r(p[90]), "p99_s": _r(p[99]), "max_s": _r(max(lat) if lat else None),
+        "batch_size": batch_size,
+        "batch_seconds": batch_seconds,
+        "gx": gx,
+        "rate_per_s": rate,
+        **m,
+        "count": len(lat),
+        "p50_s": _r(p[50]),
+        "p90_s": _r(p[90]),
+        "p99_s": _r(p[99]),
+        "max_s": _r(max(lat) if lat else None),
         "mean_s": _r(sum(lat) / len(lat) if lat else None),
-        "worker_balanced": counts.get("balanced"), "worker_dead_lettered": counts.get("dead_lettered"),
+        "worker_balanced": counts.get("balanced"),
+        "worker_dead_lettered": counts.get("dead_lettered"),
         # the worker's batches while measuring (warm-up included): how long one takes to process
         "worker_batches": counts.get("batches", 0) - before.get("batches", 0),
-        "worker_batch_ms": _r(1000 * (counts.get("process_s", 0) - before.get("process_s", 0))
-                              / max(1, counts.get("batches", 0) - before.get("batches", 0))),
-        "worker_step_s": {k: round(v - before.get("timing_s", {}).get(k, 0.0), 3)
-                          for k, v in counts.get("timing_s", {}).items()},
+        "worker_batch_ms": _r(
+            1000
+            * (counts.get("process_s", 0) - before.get("process_s", 0))
+            / max(1, counts.get("batches", 0) - before.get("batches", 0))
+        ),
+        "worker_step_s": {
+            k: round(v - before.get("timing_s", {}).get(k, 0.0), 3) for k, v in counts.get("timing_s", {}).items()
+        },
         "load_average": {"before": load_before, "after": loadavg()},
     }
 
@@ -261,26 +321,47 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 3)
 
 
-def run(quick: bool = False, servers: str | None = None, batch_seconds: tuple[float, ...] = (0.2, 1.0),
-        rate: float | None = None, seconds: float | None = None, schools: int | None = None,
-        gx: bool = True) -> dict[str, Any]:
+def run(
+    quick: bool = False,
+    servers: str | None = None,
+    batch_seconds: tuple[float, ...] = (0.2, 1.0),
+    rate: float | None = None,
+    seconds: float | None = None,
+    schools: int | None = None,
+    gx: bool = True,
+) -> dict[str, Any]:
     """Every batch setting in turn; the first is the production default."""
     servers = require_broker(servers)
-    rows = [run_one(servers, schools=schools or (100 if quick else 500), rate=rate or (300 if quick else 500),
-                    seconds=seconds or (8 if quick else 30), batch_size=DEFAULT_BATCH_SIZE, batch_seconds=bs, gx=gx)
-            for bs in batch_seconds]
-    return {"benchmark": "latency", "rows": rows, "target_p99_s": TARGET_P99_S,
-            "default_p99_s": rows[0]["p99_s"],
-            "best": min(rows, key=lambda r: r["p99_s"] if r["p99_s"] is not None else 1e9)["batch_seconds"]}
+    rows = [
+        run_one(
+            servers,
+            schools=schools or (100 if quick else 500),
+            rate=rate or (300 if quick else 500),
+            seconds=seconds or (8 if quick else 30),
+            batch_size=DEFAULT_BATCH_SIZE,
+            batch_seconds=bs,
+            gx=gx,
+        )
+        for bs in batch_seconds
+    ]
+    return {
+        "benchmark": "latency",
+        "rows": rows,
+        "target_p99_s": TARGET_P99_S,
+        "default_p99_s": rows[0]["p99_s"],
+        "best": min(rows, key=lambda r: r["p99_s"] if r["p99_s"] is not None else 1e9)["batch_seconds"],
+    }
 
 
 def print_table(figures: dict[str, Any]) -> None:
     print("latency: produce -> district-status message (s)")
     print(f"  {'batch':<12} {'rate/s':>7} {'probes':>6} {'p50':>6} {'p90':>6} {'p99':>6} {'max':>6}  lost  load")
     for r in figures["rows"]:
-        print(f"  {r['batch_size']}/{r['batch_seconds']:<7} {r['sent_per_s']:>7} {r['count']:>6} "
-              f"{r['p50_s'] or 0:>6.3f} {r['p90_s'] or 0:>6.3f} {r['p99_s'] or 0:>6.3f} {r['max_s'] or 0:>6.3f}  "
-              f"{r['lost']:>4}  {r['load_average']['before']}")
+        print(
+            f"  {r['batch_size']}/{r['batch_seconds']:<7} {r['sent_per_s']:>7} {r['count']:>6} "
+            f"{r['p50_s'] or 0:>6.3f} {r['p90_s'] or 0:>6.3f} {r['p99_s'] or 0:>6.3f} {r['max_s'] or 0:>6.3f}  "
+            f"{r['lost']:>4}  {r['load_average']['before']}"
+        )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -289,13 +370,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rate", type=float, help="events/s produced (500; quick 300)")
     parser.add_argument("--seconds", type=float, help="measured seconds (30; quick 8)")
     parser.add_argument("--schools", type=int, help="city size (500; quick 100)")
-    parser.add_argument("--batch-seconds", type=float, nargs="+", default=[0.2, 1.0],
-                        help="worker --batch-seconds settings to measure, in turn (0.2 1.0); the first is reported as the default")
+    parser.add_argument(
+        "--batch-seconds",
+        type=float,
+        nargs="+",
+        default=[0.2, 1.0],
+        help="worker --batch-seconds settings to measure, in turn (0.2 1.0); the first is reported as the default",
+    )
     parser.add_argument("--no-gx", action="store_true")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
-    figures = run(args.quick, batch_seconds=tuple(args.batch_seconds), rate=args.rate, seconds=args.seconds,
-                  schools=args.schools, gx=not args.no_gx)
+    figures = run(
+        args.quick,
+        batch_seconds=tuple(args.batch_seconds),
+        rate=args.rate,
+        seconds=args.seconds,
+        schools=args.schools,
+        gx=not args.no_gx,
+    )
     print_table(figures)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -1,4 +1,5 @@
 """What machine a benchmark ran on, recorded beside its figures (figures mean nothing without it)."""
+
 from __future__ import annotations
 
 import os

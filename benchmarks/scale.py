@@ -34,6 +34,7 @@ shared 2-core machine; what grows with the years (the facts table, each state's 
 measured per year and the five-year figure extrapolated (docs/benchmarks.md).
 ``--years 2021-2025`` runs all five anyway.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,15 +49,16 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from benchmarks.machine import describe
 from junheng.settings import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-GIB = 1024 ** 3
+GIB = 1024**3
 #: targets from issue #5
 TARGET_BUILD_S = 300.0
 TARGET_WORKER_RSS_BYTES = GIB
@@ -70,7 +72,7 @@ class Scale:
     schools: int
     districts: int
     years: range
-    noise: float = 0.0          # fraction each of bad, duplicate and stale lines
+    noise: float = 0.0  # fraction each of bad, duplicate and stale lines
     seed: int = 2021
     #: the worker's GX micro-batch suites and batch time limit. Production defaults (on, 0.2 s)
     #: except at national scale: on this shared 2-core machine the worker reads a few hundred
@@ -80,15 +82,21 @@ class Scale:
     worker_batch_seconds: float = 0.2
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "schools": self.schools, "districts": self.districts,
-                "years": f"{self.years[0]}-{self.years[-1]}", "noise_fraction_each": self.noise}
+        return {
+            "name": self.name,
+            "schools": self.schools,
+            "districts": self.districts,
+            "years": f"{self.years[0]}-{self.years[-1]}",
+            "noise_fraction_each": self.noise,
+        }
 
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale("tiny", schools=60, districts=12, years=range(2021, 2023), noise=0.01),
     "city": Scale("city", schools=1000, districts=10, years=range(2021, 2026), noise=0.01),
-    "national": Scale("national", schools=200_000, districts=2800, years=range(2021, 2022),
-                      worker_gx=False, worker_batch_seconds=5.0),
+    "national": Scale(
+        "national", schools=200_000, districts=2800, years=range(2021, 2022), worker_gx=False, worker_batch_seconds=5.0
+    ),
 }
 
 
@@ -111,13 +119,13 @@ class RssSampler:
 
     pid: int
     interval_s: float = 1.0
-    progress: Callable[[], Any] | None = None     # e.g. events read so far, stored with a sample
+    progress: Callable[[], Any] | None = None  # e.g. events read so far, stored with a sample
     samples: list[tuple[float, int, Any]] = field(default_factory=list)
     hwm_kib: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def start(self) -> "RssSampler":
+    def start(self) -> RssSampler:
         t0 = time.perf_counter()
 
         def loop() -> None:
@@ -135,8 +143,7 @@ class RssSampler:
         if hwm is not None:
             self.hwm_kib = max(self.hwm_kib, hwm)
         if rss is not None:
-            self.samples.append((round(time.perf_counter() - t0, 1), rss,
-                                 self.progress() if self.progress else None))
+            self.samples.append((round(time.perf_counter() - t0, 1), rss, self.progress() if self.progress else None))
 
     def stop(self) -> None:
         self._stop.set()
@@ -161,8 +168,7 @@ def _wait_rusage(proc: subprocess.Popen[Any]) -> int:
     return int(usage.ru_maxrss) * 1024
 
 
-def _run_measured(cmd: Sequence[str], env: dict[str, str], log_path: Path,
-                  timeout_s: float) -> dict[str, Any]:
+def _run_measured(cmd: Sequence[str], env: dict[str, str], log_path: Path, timeout_s: float) -> dict[str, Any]:
     """Run a command to completion: exit code, wall time, peak RSS, stdout (kept in a file)."""
     start = time.perf_counter()
     with open(log_path, "wb") as out, open(log_path.with_suffix(".err"), "wb") as err:
@@ -179,8 +185,13 @@ def _run_measured(cmd: Sequence[str], env: dict[str, str], log_path: Path,
     if proc.returncode != 0:
         tail = log_path.with_suffix(".err").read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"{' '.join(cmd[:4])}… exited {proc.returncode} after {wall:.0f} s:\n{tail}")
-    return {"wall_s": round(wall, 2), "peak_rss_bytes": peak, "peak_rss_mib": round(peak / 2**20, 1),
-            "rss_curve": sampler.curve(), "stdout": log_path.read_text(encoding="utf-8", errors="replace")}
+    return {
+        "wall_s": round(wall, 2),
+        "peak_rss_bytes": peak,
+        "peak_rss_mib": round(peak / 2**20, 1),
+        "rss_curve": sampler.curve(),
+        "stdout": log_path.read_text(encoding="utf-8", errors="replace"),
+    }
 
 
 def _last_json(text: str) -> dict[str, Any]:
@@ -196,8 +207,8 @@ class Prepared:
     scale: Scale
     events: Path
     manifest: dict[str, Any]
-    districts_csv: Path | None        # None: the packaged Qingdao list
-    project_dir: Path                 # the dbt project (a copy with the national districts seed)
+    districts_csv: Path | None  # None: the packaged Qingdao list
+    project_dir: Path  # the dbt project (a copy with the national districts seed)
     generate_s: float
 
     def env(self) -> dict[str, str]:
@@ -220,10 +231,17 @@ def prepare(scale: Scale, workdir: Path) -> Prepared:
     if events.exists() and manifest_path.exists():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     else:
-        manifest = write_city(events, seed=scale.seed, years=scale.years, schools=scale.schools,
-                              bad_fraction=scale.noise, duplicate_fraction=scale.noise,
-                              stale_fraction=scale.noise, districts=scale.districts)
-        manifest.pop("students", None)   # per-district detail: megabytes at national scale
+        manifest = write_city(
+            events,
+            seed=scale.seed,
+            years=scale.years,
+            schools=scale.schools,
+            bad_fraction=scale.noise,
+            duplicate_fraction=scale.noise,
+            stale_fraction=scale.noise,
+            districts=scale.districts,
+        )
+        manifest.pop("students", None)  # per-district detail: megabytes at national scale
         manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     generate_s = time.perf_counter() - t
     districts_csv = None
@@ -265,10 +283,10 @@ def national_dbt_project(target: Path, districts_csv: Path) -> Path:
 
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(PROJECT_ROOT / "dbt_project", target,
-                    ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
-    for name, text in render(load_catalogue(settings().catalogue),
-                             districts_csv).items():
+    shutil.copytree(
+        PROJECT_ROOT / "dbt_project", target, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+    )
+    for name, text in render(load_catalogue(settings().catalogue), districts_csv).items():
         (target / "seeds" / name).write_text(text, encoding="utf-8")
     return target
 
@@ -278,15 +296,28 @@ def measure_embedded(p: Prepared, warehouse: Path, timeout_s: float) -> dict[str
     """``junheng run --no-gx --no-build`` in its own process: wall time, peak RSS, counts."""
     if warehouse.exists():
         shutil.rmtree(warehouse)
-    cmd = [sys.executable, "-m", "junheng.cli", "run", str(p.events), "--warehouse", str(warehouse),
-           "--no-gx", "--no-build", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "junheng.cli",
+        "run",
+        str(p.events),
+        "--warehouse",
+        str(warehouse),
+        "--no-gx",
+        "--no-build",
+        "--json",
+    ]
     m = _run_measured(cmd, p.env(), warehouse.parent / f"{warehouse.name}.embedded.log", timeout_s)
     summary = _last_json(m.pop("stdout"))
     read = summary["read"]
-    return m | {"counts": {k: summary[k] for k in ("read", "applied", "duplicate", "stale", "dead_lettered")},
-                "driver_elapsed_s": summary["elapsed_s"],
-                "events_per_s": round(read / summary["elapsed_s"]) if summary["elapsed_s"] else None,
-                "landing_bytes": _du(warehouse / "landing"), "state_bytes": _du(warehouse / "state")}
+    return m | {
+        "counts": {k: summary[k] for k in ("read", "applied", "duplicate", "stale", "dead_lettered")},
+        "driver_elapsed_s": summary["elapsed_s"],
+        "events_per_s": round(read / summary["elapsed_s"]) if summary["elapsed_s"] else None,
+        "landing_bytes": _du(warehouse / "landing"),
+        "state_bytes": _du(warehouse / "state"),
+    }
 
 
 _BUILD_SCRIPT = """
@@ -307,16 +338,32 @@ def measure_build(p: Prepared, warehouse: Path, timeout_s: float) -> dict[str, A
     m = _run_measured(cmd, p.env(), warehouse.parent / f"{warehouse.name}.build.log", timeout_s)
     out = _last_json(m.pop("stdout"))
     t = out["timings"]
-    return m | {"dbt_s": t.get("dbt"), "checkpoint_s": t.get("checkpoint"), "export_s": t.get("export"),
-                "seeds_s": t.get("seeds"), "total_s": t.get("total"), "dbt_nodes": out["dbt"],
-                "checkpoint": out["checkpoint"], "mart_rows": out["rows"],
-                "duckdb_bytes": _du(warehouse / "junheng.duckdb"), "dbt_threads": _dbt_threads(p.project_dir),
-                "target_dbt_s": TARGET_BUILD_S, "dbt_target_met": (t.get("dbt") or 0) < TARGET_BUILD_S}
+    return m | {
+        "dbt_s": t.get("dbt"),
+        "checkpoint_s": t.get("checkpoint"),
+        "export_s": t.get("export"),
+        "seeds_s": t.get("seeds"),
+        "total_s": t.get("total"),
+        "dbt_nodes": out["dbt"],
+        "checkpoint": out["checkpoint"],
+        "mart_rows": out["rows"],
+        "duckdb_bytes": _du(warehouse / "junheng.duckdb"),
+        "dbt_threads": _dbt_threads(p.project_dir),
+        "target_dbt_s": TARGET_BUILD_S,
+        "dbt_target_met": (t.get("dbt") or 0) < TARGET_BUILD_S,
+    }
 
 
-def measure_worker(p: Prepared, workdir: Path, timeout_s: float, gx: bool = True, batch_size: int = 5000,
-                   batch_seconds: float = 1.0, max_loaded_districts: int | None = None,
-                   produced: tuple[str, int] | None = None) -> dict[str, Any]:
+def measure_worker(
+    p: Prepared,
+    workdir: Path,
+    timeout_s: float,
+    gx: bool = True,
+    batch_size: int = 5000,
+    batch_seconds: float = 1.0,
+    max_loaded_districts: int | None = None,
+    produced: tuple[str, int] | None = None,
+) -> dict[str, Any]:
     """Produce the file to a fresh topic prefix, run ``python -m junheng.worker`` until it has read
     every message, stop it, delete the run's topics. Peak RSS of the worker process.
 
@@ -337,8 +384,13 @@ def measure_worker(p: Prepared, workdir: Path, timeout_s: float, gx: bool = True
     warehouse.mkdir(parents=True)
     counts_file = warehouse / "worker-counts.json"
     log_path = workdir / f"{p.scale.name}-worker.log"
-    result: dict[str, Any] = {"topic_prefix": prefix, "gx": gx, "batch_size": batch_size,
-                              "batch_seconds": batch_seconds, "max_loaded_districts": max_loaded_districts}
+    result: dict[str, Any] = {
+        "topic_prefix": prefix,
+        "gx": gx,
+        "batch_size": batch_size,
+        "batch_seconds": batch_seconds,
+        "max_loaded_districts": max_loaded_districts,
+    }
     try:
         if produced:
             total = produced[1]
@@ -349,9 +401,24 @@ def measure_worker(p: Prepared, workdir: Path, timeout_s: float, gx: bool = True
             result["produce"] = {k: sent[k] for k in ("sent", "bytes", "elapsed_s")}
             total = int(sent["sent"])
         env = p.env() | {"JUNHENG_KAFKA_BOOTSTRAP": servers, "JUNHENG_TOPIC_PREFIX": prefix}
-        cmd = [sys.executable, "-m", "junheng.worker", "--warehouse", str(warehouse), "--app-id", app_id,
-               "--batch-size", str(batch_size), "--batch-seconds", str(batch_seconds),
-               "--counts-file", str(counts_file), "--log-every", "30", "--no-create-topics"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "junheng.worker",
+            "--warehouse",
+            str(warehouse),
+            "--app-id",
+            app_id,
+            "--batch-size",
+            str(batch_size),
+            "--batch-seconds",
+            str(batch_seconds),
+            "--counts-file",
+            str(counts_file),
+            "--log-every",
+            "30",
+            "--no-create-topics",
+        ]
         cmd += [] if gx else ["--no-gx"]
         if max_loaded_districts is not None:
             cmd += ["--max-loaded-districts", str(max_loaded_districts)]
@@ -396,23 +463,32 @@ def measure_worker(p: Prepared, workdir: Path, timeout_s: float, gx: bool = True
                 else:
                     peak = 0
         final = counts()
-        result.update({
-            "events": total, "wall_s": round(done_s, 2),
-            "first_batch_done_s": round(first_event_at, 1) if first_event_at else None,   # start-up + 1st batch
-            # from the end of the first batch: start-up (Faust, GX import, group join) excluded
-            "events_per_s": round(total / span) if (span := done_s - (first_event_at or 0)) >= 1 else None,
-            "peak_rss_bytes": max(peak, hwm_before_stop), "peak_rss_mib": round(max(peak, hwm_before_stop) / 2**20, 1),
-            "peak_rss_before_stop_mib": round(hwm_before_stop / 2**20, 1),
-            "exit_code": proc.returncode, "rss_curve": sampler.curve(),
-            "counts": {k: final.get(k) for k in ("read", "applied", "duplicate", "stale", "dead_lettered")},
-            "districts_loaded": final.get("districts_loaded"), "state_rebuilds": final.get("state_rebuilds"),
-            "state_rebuild_s": final.get("state_rebuild_s"), "state_evictions": final.get("state_evictions"),
-            "batches": final.get("batches"), "engine": final.get("engine"), "timing_s": final.get("timing_s"),
-            "target_rss_bytes": TARGET_WORKER_RSS_BYTES,
-            "rss_target_met": max(peak, hwm_before_stop) < TARGET_WORKER_RSS_BYTES,
-            # the GX suites' own process beside the worker (None with GX off), from the counts file
-            "gx_child_peak_rss_mib": (final.get("gx_child") or {}).get("peak_rss_mib"),
-        })
+        result.update(
+            {
+                "events": total,
+                "wall_s": round(done_s, 2),
+                "first_batch_done_s": round(first_event_at, 1) if first_event_at else None,  # start-up + 1st batch
+                # from the end of the first batch: start-up (Faust, GX import, group join) excluded
+                "events_per_s": round(total / span) if (span := done_s - (first_event_at or 0)) >= 1 else None,
+                "peak_rss_bytes": max(peak, hwm_before_stop),
+                "peak_rss_mib": round(max(peak, hwm_before_stop) / 2**20, 1),
+                "peak_rss_before_stop_mib": round(hwm_before_stop / 2**20, 1),
+                "exit_code": proc.returncode,
+                "rss_curve": sampler.curve(),
+                "counts": {k: final.get(k) for k in ("read", "applied", "duplicate", "stale", "dead_lettered")},
+                "districts_loaded": final.get("districts_loaded"),
+                "state_rebuilds": final.get("state_rebuilds"),
+                "state_rebuild_s": final.get("state_rebuild_s"),
+                "state_evictions": final.get("state_evictions"),
+                "batches": final.get("batches"),
+                "engine": final.get("engine"),
+                "timing_s": final.get("timing_s"),
+                "target_rss_bytes": TARGET_WORKER_RSS_BYTES,
+                "rss_target_met": max(peak, hwm_before_stop) < TARGET_WORKER_RSS_BYTES,
+                # the GX suites' own process beside the worker (None with GX off), from the counts file
+                "gx_child_peak_rss_mib": (final.get("gx_child") or {}).get("peak_rss_mib"),
+            }
+        )
     finally:
         result["deleted_topics"] = len(delete_topics(servers, prefix))
     return result
@@ -432,25 +508,39 @@ def _dbt_threads(project: Path) -> int | None:
 
 
 # --------------------------------------------------------------------------- the run
-def run_scale(scale: Scale, workdir: Path, *, worker: bool = True, build: bool = True, worker_gx: bool = True,
-              timeout_s: float = 3600.0, embedded: bool = True) -> dict[str, Any]:
+def run_scale(
+    scale: Scale,
+    workdir: Path,
+    *,
+    worker: bool = True,
+    build: bool = True,
+    worker_gx: bool = True,
+    timeout_s: float = 3600.0,
+    embedded: bool = True,
+) -> dict[str, Any]:
     """Every measurement of one scale; a step that cannot run (no broker) says why instead."""
     p = prepare(scale, workdir)
     m = p.manifest
     out: dict[str, Any] = {
-        "workload": scale.describe() | {"lines": m.get("lines"), "valid_unique": m.get("valid_unique"),
-                                        "bytes": p.events.stat().st_size, "generate_s": p.generate_s},
+        "workload": scale.describe()
+        | {
+            "lines": m.get("lines"),
+            "valid_unique": m.get("valid_unique"),
+            "bytes": p.events.stat().st_size,
+            "generate_s": p.generate_s,
+        },
     }
     wh = workdir / f"{scale.name}-embedded-wh"
-    if embedded:   # the build reads the warehouse the embedded driver landed
+    if embedded:  # the build reads the warehouse the embedded driver landed
         out["embedded"] = measure_embedded(p, wh, timeout_s)
     if build and embedded:
         out["build"] = measure_build(p, wh, timeout_s)
     if worker:
         try:
-            out["worker"] = measure_worker(p, workdir, timeout_s, gx=worker_gx,
-                                           batch_seconds=scale.worker_batch_seconds)
-        except Exception as exc:   # no broker: the other figures still stand
+            out["worker"] = measure_worker(
+                p, workdir, timeout_s, gx=worker_gx, batch_seconds=scale.worker_batch_seconds
+            )
+        except Exception as exc:  # no broker: the other figures still stand
             from benchmarks.kafka_util import BrokerUnavailable
 
             if not isinstance(exc, BrokerUnavailable):
@@ -459,9 +549,18 @@ def run_scale(scale: Scale, workdir: Path, *, worker: bool = True, build: bool =
     return out
 
 
-def run(quick: bool = False, scales: Sequence[str] | None = None, *, workdir: Path | None = None,
-        years: range | None = None, worker: bool = True, build: bool | None = None, keep: bool = False,
-        timeout_s: float = 3600.0, embedded: bool = True) -> dict[str, Any]:
+def run(
+    quick: bool = False,
+    scales: Sequence[str] | None = None,
+    *,
+    workdir: Path | None = None,
+    years: range | None = None,
+    worker: bool = True,
+    build: bool | None = None,
+    keep: bool = False,
+    timeout_s: float = 3600.0,
+    embedded: bool = True,
+) -> dict[str, Any]:
     """Measure the given scales (default: city and national) and return the figures.
 
     ``quick``: the tiny scale, embedded driver and worker (without the GX micro-batch suites),
@@ -474,16 +573,21 @@ def run(quick: bool = False, scales: Sequence[str] | None = None, *, workdir: Pa
         build = not quick
     own = workdir is None
     base = Path(tempfile.mkdtemp(prefix="junheng-scale-")) if own else Path(workdir)  # type: ignore[arg-type]
-    figures: dict[str, Any] = {"benchmark": "scale", "machine": describe(), "loadavg_start": _loadavg(),
-                               "scales": {}}
+    figures: dict[str, Any] = {"benchmark": "scale", "machine": describe(), "loadavg_start": _loadavg(), "scales": {}}
     try:
         for name in names:
             scale = SCALES[name]
             if years is not None:
                 scale = dataclasses.replace(scale, years=years)
-            figures["scales"][name] = run_scale(scale, base, worker=worker, build=build,
-                                                worker_gx=scale.worker_gx and not quick, timeout_s=timeout_s,
-                                                embedded=embedded)
+            figures["scales"][name] = run_scale(
+                scale,
+                base,
+                worker=worker,
+                build=build,
+                worker_gx=scale.worker_gx and not quick,
+                timeout_s=timeout_s,
+                embedded=embedded,
+            )
     finally:
         figures["loadavg_end"] = _loadavg()
         if own and not keep:
@@ -508,46 +612,69 @@ def print_figures(figures: dict[str, Any]) -> None:
     print(f"load average: start {figures['loadavg_start']}, end {figures['loadavg_end']}")
     for name, s in figures["scales"].items():
         w = s["workload"]
-        print(f"\n== {name}: {w['schools']:,} schools, {w['districts']:,} districts, {w['years']}, "
-              f"{w['lines']:,} events ({w['bytes'] / 2**20:,.0f} MiB)")
+        print(
+            f"\n== {name}: {w['schools']:,} schools, {w['districts']:,} districts, {w['years']}, "
+            f"{w['lines']:,} events ({w['bytes'] / 2**20:,.0f} MiB)"
+        )
         if "embedded" in s:
             e = s["embedded"]
-            print(f"  embedded  {e['wall_s']:8.1f} s wall, {e['events_per_s'] or 0:,} events/s, "
-                  f"peak RSS {e['peak_rss_mib']:,.0f} MiB")
+            print(
+                f"  embedded  {e['wall_s']:8.1f} s wall, {e['events_per_s'] or 0:,} events/s, "
+                f"peak RSS {e['peak_rss_mib']:,.0f} MiB"
+            )
         if "build" in s:
             b = s["build"]
-            print(f"  build     dbt {b['dbt_s']:.1f} s (target < {TARGET_BUILD_S:.0f} s: "
-                  f"{'met' if b['dbt_target_met'] else 'MISSED'}), checkpoint {b['checkpoint_s']:.1f} s, "
-                  f"export {b['export_s']:.1f} s, total {b['total_s']:.1f} s, peak RSS {b['peak_rss_mib']:,.0f} MiB")
+            print(
+                f"  build     dbt {b['dbt_s']:.1f} s (target < {TARGET_BUILD_S:.0f} s: "
+                f"{'met' if b['dbt_target_met'] else 'MISSED'}), checkpoint {b['checkpoint_s']:.1f} s, "
+                f"export {b['export_s']:.1f} s, total {b['total_s']:.1f} s, peak RSS {b['peak_rss_mib']:,.0f} MiB"
+            )
         if "worker" in s:
             k = s["worker"]
             if "skipped" in k:
                 print(f"  worker    skipped: {k['skipped']}")
             else:
-                print(f"  worker    {k['wall_s']:8.1f} s wall (first batch done at {k['first_batch_done_s']} s), "
-                      f"{k['events_per_s'] or '-'} events/s, peak RSS {k['peak_rss_mib']:,.0f} MiB "
-                      f"(target < 1024 MiB: {'met' if k['rss_target_met'] else 'MISSED'})"
-                      + (f"; GX child {k['gx_child_peak_rss_mib']:,.0f} MiB" if k.get("gx_child_peak_rss_mib") else ""))
+                print(
+                    f"  worker    {k['wall_s']:8.1f} s wall (first batch done at {k['first_batch_done_s']} s), "
+                    f"{k['events_per_s'] or '-'} events/s, peak RSS {k['peak_rss_mib']:,.0f} MiB "
+                    f"(target < 1024 MiB: {'met' if k['rss_target_met'] else 'MISSED'})"
+                    + (f"; GX child {k['gx_child_peak_rss_mib']:,.0f} MiB" if k.get("gx_child_peak_rss_mib") else "")
+                )
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", action="append", choices=sorted(SCALES),
-                        help="tiny, city or national (repeatable; default: city and national)")
+    parser.add_argument(
+        "--scale",
+        action="append",
+        choices=sorted(SCALES),
+        help="tiny, city or national (repeatable; default: city and national)",
+    )
     parser.add_argument("--years", type=_years, help="override the scale's years, e.g. 2021-2025")
     parser.add_argument("--workdir", help="keep generated files here (re-used by the next run)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work folder")
     parser.add_argument("--no-worker", action="store_true", help="skip the Kafka worker")
     parser.add_argument("--no-build", action="store_true", help="skip junheng build (--quick skips it anyway)")
-    parser.add_argument("--no-embedded", action="store_true",
-                        help="skip the embedded driver (and so the build, which reads its warehouse)")
+    parser.add_argument(
+        "--no-embedded",
+        action="store_true",
+        help="skip the embedded driver (and so the build, which reads its warehouse)",
+    )
     parser.add_argument("--quick", action="store_true", help="the tiny scale only (what the smoke test runs)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per step (3600)")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
-    figures = run(args.quick, args.scale, workdir=Path(args.workdir) if args.workdir else None, years=args.years,
-                  worker=not args.no_worker, build=False if args.no_build else None, keep=args.keep,
-                  timeout_s=args.timeout, embedded=not args.no_embedded)
+    figures = run(
+        args.quick,
+        args.scale,
+        workdir=Path(args.workdir) if args.workdir else None,
+        years=args.years,
+        worker=not args.no_worker,
+        build=False if args.no_build else None,
+        keep=args.keep,
+        timeout_s=args.timeout,
+        embedded=not args.no_embedded,
+    )
     print_figures(figures)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

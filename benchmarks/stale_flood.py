@@ -13,6 +13,7 @@ last tenth of each pass. Linear means the last tenth is as fast as the first (ra
 quadratic engine's last tenth was ~10x slower than its first at N = 60,000. No target is stated
 in seconds (the machine is shared); the ratio and the window's size are what it checks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,15 @@ def _events(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
     base = f.good_district()
     newest = f.staff("3702020000", {"primary": f.staff_section(full_time=80, qualified=50)}, seq=n + 10)
-    stale = [f.staff("3702020000", {"primary": f.staff_section(full_time=80, qualified=1)}, seq=i + 1,
-                     event_id=str(uuid.UUID(int=(1 << 100) + i, version=4))) for i in range(n)]
+    stale = [
+        f.staff(
+            "3702020000",
+            {"primary": f.staff_section(full_time=80, qualified=1)},
+            seq=i + 1,
+            event_id=str(uuid.UUID(int=(1 << 100) + i, version=4)),
+        )
+        for i in range(n)
+    ]
     return base + [newest], stale
 
 
@@ -45,24 +53,32 @@ def _pass(state: Any, events: list[dict[str, Any]]) -> dict[str, Any]:
     outcomes: dict[str, int] = {}
     cpu: list[float] = []
     for start in range(0, len(events), BATCH):
-        chunk = events[start:start + BATCH]
+        chunk = events[start : start + BATCH]
         t = time.process_time()
         results, _ = state.apply_batch(chunk)
         cpu.append((time.process_time() - t) / len(chunk))
         for r in results:
             outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
-    per_event = [c for c, start in zip(cpu, range(0, len(events), BATCH)) for _ in range(min(BATCH, len(events) - start))]
+    per_event = [
+        c for c, start in zip(cpu, range(0, len(events), BATCH)) for _ in range(min(BATCH, len(events) - start))
+    ]
     first, last = sum(per_event[:tenth]), sum(per_event[-tenth:])
     total = sum(per_event)
-    return {"events": len(events), "cpu_s": round(total, 3), "events_per_cpu_s": round(len(events) / total),
-            "first_tenth_events_per_cpu_s": round(tenth / first), "last_tenth_events_per_cpu_s": round(tenth / last),
-            "last_over_first_time": round(last / first, 2), "outcomes": outcomes}
+    return {
+        "events": len(events),
+        "cpu_s": round(total, 3),
+        "events_per_cpu_s": round(len(events) / total),
+        "first_tenth_events_per_cpu_s": round(tenth / first),
+        "last_tenth_events_per_cpu_s": round(tenth / last),
+        "last_over_first_time": round(last / first, 2),
+        "outcomes": outcomes,
+    }
 
 
 def run(n: int = 100_000) -> dict[str, Any]:
     from junheng.compiled_engine import engine_kind, install
 
-    install()   # the engine the drivers run: mypyc-compiled when a fresh build exists
+    install()  # the engine the drivers run: mypyc-compiled when a fresh build exists
     from rules import load_catalogue
     from rules.state import SEEN_WINDOW, Engine
 
@@ -73,28 +89,44 @@ def run(n: int = 100_000) -> dict[str, Any]:
     first = _pass(state, stale)
     rerun = _pass(state, stale)
     key = next(k for k in state.versions if k.startswith("school.staff|3702020000"))
-    figures = {"stale_versions": n, "seen_window": SEEN_WINDOW, "engine": engine_kind(), "first_pass": first, "rerun": rerun,
-               "seen_ids_kept_for_the_fact": len(state.versions[key][2]), "event_ids_indexed": len(state.event_ids),
-               "linear": first["last_over_first_time"] < 2 and rerun["last_over_first_time"] < 2,
-               "machine": describe()}
+    figures = {
+        "stale_versions": n,
+        "seen_window": SEEN_WINDOW,
+        "engine": engine_kind(),
+        "first_pass": first,
+        "rerun": rerun,
+        "seen_ids_kept_for_the_fact": len(state.versions[key][2]),
+        "event_ids_indexed": len(state.event_ids),
+        "linear": first["last_over_first_time"] < 2 and rerun["last_over_first_time"] < 2,
+        "machine": describe(),
+    }
     return figures
 
 
 def print_figures(f: dict[str, Any]) -> None:
-    print(f"{f['stale_versions']:,} stale versions of one fact (window {f['seen_window']}, {f['engine']} engine), "
-          f"{f['machine']['cpu']}, load {f['machine']['load_average_1m']}")
+    print(
+        f"{f['stale_versions']:,} stale versions of one fact (window {f['seen_window']}, {f['engine']} engine), "
+        f"{f['machine']['cpu']}, load {f['machine']['load_average_1m']}"
+    )
     for name in ("first_pass", "rerun"):
         p = f[name]
-        print(f"  {name:<10} {p['cpu_s']:>7.2f} CPU-s  {p['events_per_cpu_s']:>9,}/CPU-s  first tenth "
-              f"{p['first_tenth_events_per_cpu_s']:>9,}/s, last tenth {p['last_tenth_events_per_cpu_s']:>9,}/s "
-              f"(time ratio {p['last_over_first_time']})  {p['outcomes']}")
-    print(f"  ids kept for the fact: {f['seen_ids_kept_for_the_fact']}; ids indexed in the district: "
-          f"{f['event_ids_indexed']}; linear: {f['linear']}")
+        print(
+            f"  {name:<10} {p['cpu_s']:>7.2f} CPU-s  {p['events_per_cpu_s']:>9,}/CPU-s  first tenth "
+            f"{p['first_tenth_events_per_cpu_s']:>9,}/s, last tenth {p['last_tenth_events_per_cpu_s']:>9,}/s "
+            f"(time ratio {p['last_over_first_time']})  {p['outcomes']}"
+        )
+    print(
+        f"  ids kept for the fact: {f['seen_ids_kept_for_the_fact']}; ids indexed in the district: "
+        f"{f['event_ids_indexed']}; linear: {f['linear']}"
+    )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.stale_flood", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.stale_flood",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--events", type=int, default=100_000, help="stale versions of the one fact")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)

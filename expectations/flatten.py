@@ -28,9 +28,10 @@ the reason still reads ``gx:district.statistics:expect_column_values_to_be_betwe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from rules.facts import FACILITY_FIELDS, STAFF_COUNT_FIELDS
 

@@ -1,8 +1,10 @@
 """Reading GX validation results, shared by the event validator and the marts checkpoint
 (kept free of GX imports so that importing it costs nothing)."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def raised_message(info: Any) -> str | None:

@@ -12,11 +12,13 @@ threads) it is GX's own property. Sound because nothing in a validation changes 
 and GX only reads the configurations it gets (checked against GX 1.24's sources; the verdicts
 with and without the memo are compared in tests/expectations/test_gx_speedups.py).
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 __all__ = ["configurations_cached"]
 
@@ -30,7 +32,7 @@ def _configuration(self: Any) -> Any:
     if cache is None:
         return _original.fget(self)
     hit = cache.get(id(self))
-    if hit is None or hit[0] is not self:   # keep the object: its id cannot be reused meanwhile
+    if hit is None or hit[0] is not self:  # keep the object: its id cannot be reused meanwhile
         hit = cache[id(self)] = (self, _original.fget(self))
     return hit[1]
 
@@ -43,7 +45,7 @@ def _install() -> None:
         from great_expectations.expectations.expectation import Expectation
 
         original = Expectation.__dict__.get("configuration")
-        if not isinstance(original, property):   # a GX that changed shape: leave it alone
+        if not isinstance(original, property):  # a GX that changed shape: leave it alone
             _original = False
             return
         _original = original
@@ -55,7 +57,7 @@ def configurations_cached() -> Iterator[None]:
     """Within the block, each expectation's ``configuration`` is built once (this thread)."""
     _install()
     if _original is False or getattr(_local, "cache", None) is not None:
-        yield   # unsupported GX, or already inside a block
+        yield  # unsupported GX, or already inside a block
         return
     _local.cache = {}
     try:

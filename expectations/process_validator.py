@@ -22,6 +22,7 @@ raises :class:`ValidatorUnavailable`, which the worker treats like a failed disk
 committing, the batch is re-delivered. The child exits on its own when its parent dies: its end of
 the pipe then reads EOF (a SIGKILLed worker leaves no orphaned GX process behind).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,9 +31,10 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +58,7 @@ def _serve(conn: Connection, suites_dir: str) -> None:
     while True:
         try:
             kind, items = conn.recv()
-        except (EOFError, OSError):   # the parent closed the pipe or died
+        except (EOFError, OSError):  # the parent closed the pipe or died
             return
         try:
             reply: tuple[str, Any] = ("ok", _validate(validator, kind, items))
@@ -93,7 +95,7 @@ class ProcessValidator:
     """
 
     def __init__(self, suites_dir: Path | str | None = None, start_timeout_s: float = 180.0) -> None:
-        self._suites_dir = str(suites_dir or "")   # "": the shipped suites
+        self._suites_dir = str(suites_dir or "")  # "": the shipped suites
         self._start_timeout_s = start_timeout_s
         self._lock = threading.Lock()
         self._process: Any = None
@@ -130,8 +132,11 @@ class ProcessValidator:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
         process = subprocess.Popen(
             [sys.executable, "-m", "expectations.process_validator", str(theirs.fileno()), self._suites_dir],
-            pass_fds=(theirs.fileno(),), env=env, cwd=str(PROJECT_ROOT))
-        theirs.close()   # only the child holds its end: its recv sees EOF when we are gone
+            pass_fds=(theirs.fileno(),),
+            env=env,
+            cwd=str(PROJECT_ROOT),
+        )
+        theirs.close()  # only the child holds its end: its recv sees EOF when we are gone
         conn = Connection(ours.detach())
         if not conn.poll(self._start_timeout_s):
             process.kill()
@@ -187,7 +192,7 @@ class ProcessValidator:
                 raise ValidatorUnavailable("the validator was closed")
             try:
                 kind, value = self._round_trip(batch)
-            except (EOFError, OSError):   # the child died: start another and ask it once
+            except (EOFError, OSError):  # the child died: start another and ask it once
                 self._stop()
                 self.restarts += 1
                 try:
@@ -196,7 +201,7 @@ class ProcessValidator:
                 except (EOFError, OSError) as exc:
                     self._stop()
                     raise ValidatorUnavailable(f"the GX child died twice on one batch: {exc!r}") from exc
-        if kind == "error":   # GX raised on this batch: the same exception as in-process
+        if kind == "error":  # GX raised on this batch: the same exception as in-process
             raise value
         return list(value)
 
@@ -210,7 +215,7 @@ class ProcessValidator:
             self._closed = True
             self._stop()
 
-    def __enter__(self) -> "ProcessValidator":
+    def __enter__(self) -> ProcessValidator:
         return self
 
     def __exit__(self, *exc: Any) -> None:

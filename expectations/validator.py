@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -285,9 +286,7 @@ class BatchValidator:
             return []
         rerun = self._gx.ExpectationSuite(
             name=f"{spec.name}.failed",
-            expectations=[
-                {"type": c.type, "kwargs": dict(c.kwargs), "meta": dict(c.meta or {})} for c in failed
-            ],
+            expectations=[{"type": c.type, "kwargs": dict(c.kwargs), "meta": dict(c.meta or {})} for c in failed],
         )
         second = definition.get_batch(batch_parameters={"dataframe": frame}).validate(
             rerun,

@@ -13,6 +13,7 @@ warehouse was last served with, and a change is named where it happens (the buil
 published build's manifest). The district list is identified by path *and* digest: a list edited
 in place is a different list.
 """
+
 from __future__ import annotations
 
 import csv
@@ -44,11 +45,11 @@ class JurisdictionError(UserError):
 
 @dataclass(frozen=True)
 class Jurisdiction:
-    catalogue: str            # as configured: a name in rules/catalogue/, or the YAML file's absolute path
-    catalogue_name: str       # the catalogue's own name (its `catalogue:` key)
-    catalogue_version: str    # e.g. national-2017@2017.1+qingdao-2021@2021.1
-    districts: str            # the district list's absolute path
-    districts_digest: str     # sha256 of its bytes (16 hex digits)
+    catalogue: str  # as configured: a name in rules/catalogue/, or the YAML file's absolute path
+    catalogue_name: str  # the catalogue's own name (its `catalogue:` key)
+    catalogue_version: str  # e.g. national-2017@2017.1+qingdao-2021@2021.1
+    districts: str  # the district list's absolute path
+    districts_digest: str  # sha256 of its bytes (16 hex digits)
     district_count: int
     packaged_districts: bool  # the list shipped with the package (no JUNHENG_DISTRICTS)
 
@@ -66,12 +67,19 @@ class Jurisdiction:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise JurisdictionError(f"cannot read the district list {path} (JUNHENG_DISTRICTS): "
-                                    f"{exc.strerror or exc}") from None
+            raise JurisdictionError(
+                f"cannot read the district list {path} (JUNHENG_DISTRICTS): {exc.strerror or exc}"
+            ) from None
         rows = list(csv.DictReader(data.decode("utf-8-sig").splitlines()))
-        return cls(catalogue=configured, catalogue_name=cat.name, catalogue_version=cat.version,
-                   districts=str(path.resolve()), districts_digest=hashlib.sha256(data).hexdigest()[:16],
-                   district_count=len(rows), packaged_districts=settings().districts is None)
+        return cls(
+            catalogue=configured,
+            catalogue_name=cat.name,
+            catalogue_version=cat.version,
+            districts=str(path.resolve()),
+            districts_digest=hashlib.sha256(data).hexdigest()[:16],
+            district_count=len(rows),
+            packaged_districts=settings().districts is None,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,8 +87,10 @@ class Jurisdiction:
     def describe(self) -> str:
         """One line for a summary."""
         districts = "the packaged district list" if self.packaged_districts else self.districts
-        return (f"catalogue {self.catalogue} ({self.catalogue_version}), {self.district_count} districts from "
-                f"{districts} (sha256 {self.districts_digest})")
+        return (
+            f"catalogue {self.catalogue} ({self.catalogue_version}), {self.district_count} districts from "
+            f"{districts} (sha256 {self.districts_digest})"
+        )
 
     def changes_from(self, before: Mapping[str, Any] | None) -> list[str]:
         """What differs from an earlier record, in words (empty: the same jurisdiction)."""
@@ -88,11 +98,15 @@ class Jurisdiction:
             return []
         said = []
         if (before.get("catalogue"), before.get("catalogue_version")) != (self.catalogue, self.catalogue_version):
-            said.append(f"catalogue {before.get('catalogue')} ({before.get('catalogue_version')}) → "
-                        f"{self.catalogue} ({self.catalogue_version})")
+            said.append(
+                f"catalogue {before.get('catalogue')} ({before.get('catalogue_version')}) → "
+                f"{self.catalogue} ({self.catalogue_version})"
+            )
         if (before.get("districts"), before.get("districts_digest")) != (self.districts, self.districts_digest):
-            said.append(f"district list {before.get('districts')} (sha256 {before.get('districts_digest')}) → "
-                        f"{self.districts} (sha256 {self.districts_digest})")
+            said.append(
+                f"district list {before.get('districts')} (sha256 {before.get('districts_digest')}) → "
+                f"{self.districts} (sha256 {self.districts_digest})"
+            )
         return said
 
 
@@ -113,8 +127,11 @@ def record(layout: WarehouseLayout, jurisdiction: Jurisdiction, by: str) -> str 
     changes = jurisdiction.changes_from(before)
     if before is not None and not changes:
         return None
-    doc = {**jurisdiction.as_dict(), "recorded_by": by,
-           "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    doc = {
+        **jurisdiction.as_dict(),
+        "recorded_by": by,
+        "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     if before is not None:
         doc["previous"] = {k: before.get(k) for k in (*_IDENTITY, "recorded_by", "recorded_at")}
     layout.root.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ as they always did (a worker may start before its broker). ACLs are checked wher
 Messages never contain the password: they name the user, the mechanism and the variables to fix,
 and :func:`redact` removes the password from any text that came from elsewhere.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -53,8 +54,10 @@ def ssl_context(settings: KafkaSettings) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=settings.ssl_cafile)
     except (OSError, ssl.SSLError) as exc:
-        raise KafkaAccessError(f"JUNHENG_KAFKA_SSL_CAFILE={settings.ssl_cafile}: cannot read a CA bundle from it "
-                               f"({type(exc).__name__}: {exc.strerror or exc})") from None
+        raise KafkaAccessError(
+            f"JUNHENG_KAFKA_SSL_CAFILE={settings.ssl_cafile}: cannot read a CA bundle from it "
+            f"({type(exc).__name__}: {exc.strerror or exc})"
+        ) from None
 
 
 def _servers(settings: KafkaSettings) -> list[tuple[str, int]]:
@@ -78,8 +81,8 @@ def preflight(settings: KafkaSettings | None = None, timeout_s: float = 10.0) ->
     loop = asyncio.new_event_loop()
     try:
         loop.run_until_complete(asyncio.wait_for(_login(settings, protocol, context), timeout_s * 2))
-    except asyncio.TimeoutError:
-        pass            # not answering is for the clients' own retries
+    except TimeoutError:
+        pass  # not answering is for the clients' own retries
     finally:
         loop.close()
 
@@ -91,26 +94,36 @@ async def _login(settings: KafkaSettings, protocol: str, context: ssl.SSLContext
     for host, port in _servers(settings):
         where = f"{host}:{port}"
         try:
-            conn = await create_conn(host, port, client_id="junheng-preflight", request_timeout_ms=10_000,
-                                     ssl_context=context, security_protocol=protocol,
-                                     sasl_mechanism=settings.sasl_mechanism or "PLAIN",
-                                     sasl_plain_username=settings.sasl_username,
-                                     sasl_plain_password=settings.sasl_password)
+            conn = await create_conn(
+                host,
+                port,
+                client_id="junheng-preflight",
+                request_timeout_ms=10_000,
+                ssl_context=context,
+                security_protocol=protocol,
+                sasl_mechanism=settings.sasl_mechanism or "PLAIN",
+                sasl_plain_username=settings.sasl_username,
+                sasl_plain_password=settings.sasl_password,
+            )
         except aerrors.SaslAuthenticationFailed:
             raise KafkaAccessError(
                 f"Kafka at {where} refused the login of user {settings.sasl_username!r} "
                 f"({settings.sasl_mechanism} authentication failed): check JUNHENG_KAFKA_SASL_USERNAME and "
-                f"JUNHENG_KAFKA_SASL_PASSWORD") from None
+                f"JUNHENG_KAFKA_SASL_PASSWORD"
+            ) from None
         except (aerrors.UnsupportedSaslMechanismError, aerrors.IllegalSaslStateError) as exc:
-            raise KafkaAccessError(f"Kafka at {where} does not accept SASL {settings.sasl_mechanism}: "
-                                   f"{redact(str(exc), settings)} (JUNHENG_KAFKA_SASL_MECHANISM)") from None
-        except Exception as exc:   # noqa: BLE001 - only a certificate problem is decided here
+            raise KafkaAccessError(
+                f"Kafka at {where} does not accept SASL {settings.sasl_mechanism}: "
+                f"{redact(str(exc), settings)} (JUNHENG_KAFKA_SASL_MECHANISM)"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - only a certificate problem is decided here
             cert = _certificate_error(exc)
             if cert is not None:
                 raise KafkaAccessError(
                     f"the certificate of the Kafka broker at {where} is not trusted ({cert}): set "
-                    f"JUNHENG_KAFKA_SSL_CAFILE to the CA that signed it") from None
-            continue   # down or unreachable: try the next server; the clients retry anyway
+                    f"JUNHENG_KAFKA_SSL_CAFILE to the CA that signed it"
+                ) from None
+            continue  # down or unreachable: try the next server; the clients retry anyway
         else:
             conn.close()
             return
@@ -132,8 +145,8 @@ class TopicAccess:
 
     def __init__(self, topic: str, partitions: int | None, operations: frozenset[str] | None) -> None:
         self.topic = topic
-        self.partitions = partitions          # None: the topic does not exist
-        self.operations = operations          # None: the broker did not say (no authorizer)
+        self.partitions = partitions  # None: the topic does not exist
+        self.operations = operations  # None: the broker did not say (no authorizer)
 
     def may(self, operation: str) -> bool:
         return self.operations is None or operation.upper() in self.operations or "ALL" in self.operations
@@ -148,12 +161,16 @@ def topic_access(admin: Any, settings: KafkaSettings, topic: str) -> TopicAccess
     if code == _TOPIC_AUTHORIZATION_FAILED:
         raise KafkaAccessError(
             f"Kafka denies {_who(settings)} access to topic {topic} (TOPIC_AUTHORIZATION_FAILED: no ACL allows it, "
-            f"or it does not exist); an administrator grants it (docs/operations.md, Security)")
+            f"or it does not exist); an administrator grants it (docs/operations.md, Security)"
+        )
     if code == _UNKNOWN_TOPIC or not item.get("partitions"):
         return TopicAccess(topic, None, None)
     ops = item.get("authorized_operations")
-    return TopicAccess(topic, len(item["partitions"]),
-                       frozenset(str(o).upper() for o in ops) if isinstance(ops, (list, set, tuple)) else None)
+    return TopicAccess(
+        topic,
+        len(item["partitions"]),
+        frozenset(str(o).upper() for o in ops) if isinstance(ops, (list, set, tuple)) else None,
+    )
 
 
 def _who(settings: KafkaSettings) -> str:

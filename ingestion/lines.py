@@ -6,14 +6,16 @@ back, so a pipe, ``/dev/stdin``, a process substitution or a named FIFO works li
 can be read only once: counting their lines first left the run nothing, or waiting for a writer
 that had gone).
 """
+
 from __future__ import annotations
 
 import os
 import stat
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Sequence
+from typing import BinaryIO
 
 __all__ = ["STDIN", "Line", "check_inputs", "count_lines", "read_lines"]
 
@@ -24,9 +26,9 @@ STDIN_ORIGIN = "<stdin>"
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    raw: bytes      # the line's bytes without \r\n
-    file: str       # the path as given, or <stdin>
-    number: int     # 1-based, counting blank lines too (as an editor shows it)
+    raw: bytes  # the line's bytes without \r\n
+    file: str  # the path as given, or <stdin>
+    number: int  # 1-based, counting blank lines too (as an editor shows it)
 
 
 def read_lines(paths: Iterable[str | Path]) -> Iterator[Line]:

@@ -29,6 +29,7 @@ untrusted certificate or a topic the principal may not write is one line on stde
 
 :func:`create_topics` creates the project's topics (idempotent).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ import logging
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ingestion.kafka_access import KafkaAccessError, TopicAccess, preflight, redact, topic_access
 from ingestion.lines import read_lines
@@ -53,7 +55,7 @@ MAX_REQUEST_SIZE = 1024 * 1024
 #: topic (short name) -> partitions, when the caller does not say otherwise. Keyed topics carry
 #: the district as key and get the events topic's partition count; alerts are few.
 TOPICS: dict[str, int | None] = {
-    "events": None,            # --partitions (default 4)
+    "events": None,  # --partitions (default 4)
     "dead-letters": None,
     "section-results": None,
     "district-status": None,
@@ -71,8 +73,9 @@ class ProduceError(RuntimeError):
         self.counts = counts
         self.errors = errors
         if counts.get("lines"):
-            super().__init__(f"{counts['failed']} of {counts['lines']} messages were not written: "
-                             + "; ".join(errors[:5]))
+            super().__init__(
+                f"{counts['failed']} of {counts['lines']} messages were not written: " + "; ".join(errors[:5])
+            )
         else:
             super().__init__("; ".join(errors[:5]) or "nothing was written")
 
@@ -85,13 +88,17 @@ def client_config(settings: KafkaSettings) -> dict[str, Any]:
     }
     if settings.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
         if not settings.sasl_mechanism:
-            raise ValueError(f"security protocol {settings.security_protocol} needs JUNHENG_KAFKA_SASL_MECHANISM "
-                             "(e.g. SCRAM-SHA-512)")
+            raise ValueError(
+                f"security protocol {settings.security_protocol} needs JUNHENG_KAFKA_SASL_MECHANISM "
+                "(e.g. SCRAM-SHA-512)"
+            )
         config["sasl_mechanism"] = settings.sasl_mechanism
         if settings.sasl_mechanism.startswith(("SCRAM", "PLAIN")):
             if not settings.sasl_username or settings.sasl_password is None:
-                raise ValueError(f"SASL {settings.sasl_mechanism} needs JUNHENG_KAFKA_SASL_USERNAME and "
-                                 "JUNHENG_KAFKA_SASL_PASSWORD in the environment")
+                raise ValueError(
+                    f"SASL {settings.sasl_mechanism} needs JUNHENG_KAFKA_SASL_USERNAME and "
+                    "JUNHENG_KAFKA_SASL_PASSWORD in the environment"
+                )
             config["sasl_plain_username"] = settings.sasl_username
             config["sasl_plain_password"] = settings.sasl_password
     if settings.security_protocol in ("SSL", "SASL_SSL") and settings.ssl_cafile:
@@ -110,8 +117,8 @@ def make_producer(settings: KafkaSettings, client_id: str = "junheng-producer", 
         "acks": "all",
         # idempotence keeps order with up to 5 in-flight requests per connection, retries included
         "max_in_flight_requests_per_connection": 5,
-        "linger_ms": 20,               # a few ms of batching: far fewer requests, no visible delay
-        "batch_size": 256 * 1024,      # events are ~0.5-2 KiB; a batch holds a few hundred
+        "linger_ms": 20,  # a few ms of batching: far fewer requests, no visible delay
+        "batch_size": 256 * 1024,  # events are ~0.5-2 KiB; a batch holds a few hundred
         "max_request_size": MAX_REQUEST_SIZE,
         # a mistyped topic must fail, not appear with the broker's default partition count.
         # (kafka-python 3.0.12 does not pass this on to its metadata requests, so _produce also
@@ -144,14 +151,16 @@ def key_for(line: bytes) -> bytes:
     return UNKNOWN_KEY
 
 
-def produce_lines(lines: Iterable[bytes], settings: KafkaSettings | None = None, topic: str | None = None,
-                  producer: Any = None) -> dict[str, Any]:
+def produce_lines(
+    lines: Iterable[bytes], settings: KafkaSettings | None = None, topic: str | None = None, producer: Any = None
+) -> dict[str, Any]:
     """Send raw lines (already split) to the events topic; same contract as produce_files."""
     return _produce((("<lines>", i, raw) for i, raw in enumerate(lines, start=1)), settings, topic, producer)
 
 
-def produce_files(paths: Sequence[str | Path], settings: KafkaSettings | None = None,
-                  topic: str | None = None, producer: Any = None) -> dict[str, Any]:
+def produce_files(
+    paths: Sequence[str | Path], settings: KafkaSettings | None = None, topic: str | None = None, producer: Any = None
+) -> dict[str, Any]:
     """Send every non-blank line of `paths` to `topic` (default: the events topic).
 
     Returns the counts: ``lines`` read, ``sent`` (acknowledged by the broker), ``failed``,
@@ -161,20 +170,24 @@ def produce_files(paths: Sequence[str | Path], settings: KafkaSettings | None = 
     return _produce(((line.file, line.number, line.raw) for line in read_lines(paths)), settings, topic, producer)
 
 
-def _produce(items: Iterable[tuple[str, int, bytes]], settings: KafkaSettings | None, topic: str | None,
-             producer: Any) -> dict[str, Any]:
+def _produce(
+    items: Iterable[tuple[str, int, bytes]], settings: KafkaSettings | None, topic: str | None, producer: Any
+) -> dict[str, Any]:
     settings = settings or KafkaSettings()
     topic = topic or settings.topic("events")
     own = producer is None
-    if own:   # before the producer exists: a principal with no Write at all fails its InitProducerId loudly
+    if own:  # before the producer exists: a principal with no Write at all fails its InitProducerId loudly
         access = describe_topic(settings, topic)
         if access.partitions is None:
-            raise ProduceError({"topic": topic, "lines": 0, "sent": 0, "failed": 0},
-                               [f"topic {topic} does not exist; create it first "
-                                "(python -m ingestion.producer --create-topics)"])
+            raise ProduceError(
+                {"topic": topic, "lines": 0, "sent": 0, "failed": 0},
+                [f"topic {topic} does not exist; create it first (python -m ingestion.producer --create-topics)"],
+            )
         if not access.may("WRITE"):
-            raise KafkaAccessError(f"Kafka lets user {settings.sasl_username!r} see topic {topic} but not "
-                                   "write it (no WRITE ACL); an administrator grants it (docs/operations.md)")
+            raise KafkaAccessError(
+                f"Kafka lets user {settings.sasl_username!r} see topic {topic} but not "
+                "write it (no WRITE ACL); an administrator grants it (docs/operations.md)"
+            )
         producer = make_producer(settings)
     counts: Counter[str] = Counter()
     by_partition: Counter[int] = Counter()
@@ -218,10 +231,16 @@ def _produce(items: Iterable[tuple[str, int, bytes]], settings: KafkaSettings | 
     finally:
         if own:
             producer.close(timeout=30)
-    result: dict[str, Any] = {"topic": topic, "lines": counts["lines"], "sent": counts["sent"],
-                              "failed": counts["failed"], "unknown_key": counts["unknown_key"],
-                              "bytes": counts["bytes"], "by_partition": dict(sorted(by_partition.items())),
-                              "elapsed_s": round(time.perf_counter() - start, 3)}
+    result: dict[str, Any] = {
+        "topic": topic,
+        "lines": counts["lines"],
+        "sent": counts["sent"],
+        "failed": counts["failed"],
+        "unknown_key": counts["unknown_key"],
+        "bytes": counts["bytes"],
+        "by_partition": dict(sorted(by_partition.items())),
+        "elapsed_s": round(time.perf_counter() - start, 3),
+    }
     if counts["failed"]:
         raise ProduceError(result, errors)
     return result
@@ -234,8 +253,12 @@ def topic_names(settings: KafkaSettings | None = None) -> dict[str, str]:
     return {short: settings.topic(short) for short in TOPICS}
 
 
-def create_topics(settings: KafkaSettings | None = None, partitions: int = DEFAULT_PARTITIONS,
-                  replication_factor: int = 1, timeout_s: float = 30.0) -> dict[str, str]:
+def create_topics(
+    settings: KafkaSettings | None = None,
+    partitions: int = DEFAULT_PARTITIONS,
+    replication_factor: int = 1,
+    timeout_s: float = 30.0,
+) -> dict[str, str]:
     """Create the project's topics if they do not exist; wait until every partition has a
     leader. Returns {topic: "created" | "exists"}. An existing topic is left as it is (a
     different partition count is logged, not changed: repartitioning moves districts)."""
@@ -250,8 +273,9 @@ def create_topics(settings: KafkaSettings | None = None, partitions: int = DEFAU
         if missing:
             # kafka-python 3: dict form; per-topic errors come back in the response
             response = admin.create_topics(
-                {name: {"num_partitions": wanted[name], "replication_factor": replication_factor}
-                 for name in missing}, raise_errors=False)
+                {name: {"num_partitions": wanted[name], "replication_factor": replication_factor} for name in missing},
+                raise_errors=False,
+            )
             for item in response.get("topics", []):
                 code = item.get("error_code", 0)
                 if code == 0:
@@ -260,17 +284,23 @@ def create_topics(settings: KafkaSettings | None = None, partitions: int = DEFAU
                     raise KafkaAccessError(
                         f"Kafka denies user {settings.sasl_username!r} creating topic {item['name']} "
                         "(TOPIC_AUTHORIZATION_FAILED): an administrator creates the topics, and the worker "
-                        "runs with --no-create-topics (docs/operations.md)")
+                        "runs with --no-create-topics (docs/operations.md)"
+                    )
                 elif code != 36:  # 36 TOPIC_ALREADY_EXISTS: a concurrent creator won, fine
-                    raise RuntimeError(f"creating topic {item['name']} failed: Kafka error {code} "
-                                       f"{item.get('error_message')}")
+                    raise RuntimeError(
+                        f"creating topic {item['name']} failed: Kafka error {code} {item.get('error_message')}"
+                    )
         deadline = time.monotonic() + timeout_s
         while True:
             described = {d["name"]: d for d in admin.describe_topics(list(wanted))}
-            not_ready = [name for name in wanted
-                         if name not in described or described[name].get("error_code")
-                         or not described[name].get("partitions")
-                         or any(p.get("leader_id", -1) < 0 for p in described[name]["partitions"])]
+            not_ready = [
+                name
+                for name in wanted
+                if name not in described
+                or described[name].get("error_code")
+                or not described[name].get("partitions")
+                or any(p.get("leader_id", -1) < 0 for p in described[name]["partitions"])
+            ]
             if not not_ready:
                 break
             if time.monotonic() > deadline:
@@ -308,10 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="junheng produce", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", help="JSONL event files (one event per line)")
     parser.add_argument("--topic", help="topic to write to (default: <JUNHENG_TOPIC_PREFIX>.events)")
-    parser.add_argument("--create-topics", action="store_true",
-                        help="create the project's topics first (idempotent)")
-    parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS,
-                        help="partitions of a topic created by --create-topics (default 4)")
+    parser.add_argument("--create-topics", action="store_true", help="create the project's topics first (idempotent)")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=DEFAULT_PARTITIONS,
+        help="partitions of a topic created by --create-topics (default 4)",
+    )
     parser.add_argument("--replication-factor", type=int, default=1)
     return parser
 
@@ -336,16 +369,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(exc.counts), file=sys.stdout)
         print(f"error: {redact(str(exc), settings)}", file=sys.stderr)
         return 1
-    except (UserError, ValueError) as exc:   # refused login, certificate, ACL; a bad setting
+    except (UserError, ValueError) as exc:  # refused login, certificate, ACL; a bad setting
         print(f"error: {redact(str(exc), settings)}", file=sys.stderr)
         return UserError.exit_code
-    except Exception as exc:                 # the broker down, a timeout: one line too
+    except Exception as exc:  # the broker down, a timeout: one line too
         from kafka.errors import KafkaError
 
         if not isinstance(exc, KafkaError):
             raise
-        print(f"error: Kafka at {settings.bootstrap_servers}: {type(exc).__name__}: {redact(str(exc), settings)}",
-              file=sys.stderr)
+        print(
+            f"error: Kafka at {settings.bootstrap_servers}: {type(exc).__name__}: {redact(str(exc), settings)}",
+            file=sys.stderr,
+        )
         return 1
     print(json.dumps(counts))
     return 0

@@ -11,6 +11,7 @@ replays the synthetic city through both); the compiled one is 1.4–1.6x faster.
 `JUNHENG_ENGINE=pure` turns the compiled engine off; `=compiled` makes a missing or stale build
 an error instead of a fallback.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,9 +19,9 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Sequence
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = PROJECT_ROOT / "build" / "compiled"
@@ -28,9 +29,16 @@ DIGEST_FILE = "SOURCE_DIGEST"
 
 #: the modules scripts/compile-rules.sh compiles (the per-event hot path): these, and every module
 #: of the rule kinds' package rules/kinds/ but its __init__ (the script compiles rules/kinds/[!_]*.py)
-COMPILED_MODULES: tuple[str, ...] = ("logic", "moments", "sections", "contributions", "district",
-                                     "state", "facts", "model") + tuple(
-    f"kinds.{p.stem}" for p in sorted((PROJECT_ROOT / "rules" / "kinds").glob("[!_]*.py")))
+COMPILED_MODULES: tuple[str, ...] = (
+    "logic",
+    "moments",
+    "sections",
+    "contributions",
+    "district",
+    "state",
+    "facts",
+    "model",
+) + tuple(f"kinds.{p.stem}" for p in sorted((PROJECT_ROOT / "rules" / "kinds").glob("[!_]*.py")))
 
 _status: str | None = None
 
@@ -71,8 +79,9 @@ class _CompiledRulesFinder(importlib.abc.MetaPathFinder):
         self.names = {f"rules.{m}" for m in modules}
         self.suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-                  ) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in self.names:
             return None
         *package, name = fullname.split(".")
@@ -91,7 +100,7 @@ def install(build_dir: Path = BUILD_DIR) -> str:
         return _status
     from junheng.settings import Settings
 
-    mode = Settings.from_env().engine   # raises for a value other than auto, pure or compiled
+    mode = Settings.from_env().engine  # raises for a value other than auto, pure or compiled
     if mode == "pure":
         _status = "pure Python (JUNHENG_ENGINE=pure)"
         return _status
@@ -115,8 +124,12 @@ def install(build_dir: Path = BUILD_DIR) -> str:
 def engine_kind() -> str:
     """What the `rules` modules loaded in this process are: "mypyc" or "pure Python"."""
     state = sys.modules.get("rules.state")
-    return "mypyc" if state is not None and str(getattr(state, "__file__", "")).endswith(
-        tuple(importlib.machinery.EXTENSION_SUFFIXES)) else "pure Python"
+    return (
+        "mypyc"
+        if state is not None
+        and str(getattr(state, "__file__", "")).endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+        else "pure Python"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

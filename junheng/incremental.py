@@ -28,15 +28,17 @@ the changed district-years, and every full rebuild runs them).
 landing watermark: per table and writer (``part-<batch>-<writer>.parquet``; batch numbers grow per
 writer, not across writers), the highest batch and the number of files up to it.
 """
+
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from junheng.layout import LandingFile, WarehouseLayout
 
@@ -61,10 +63,10 @@ INCREMENTAL_DBT_ARGS = ("--exclude", "test_type:unit", "resource_type:test")
 @dataclass(frozen=True)
 class BuildPlan:
     full_refresh: bool
-    reason: str                                   # why this plan, for the build's summary
-    dbt_args: list[str] = field(default_factory=list)   # appended to `dbt build` (not --vars as_of)
-    dbt_vars: dict[str, Any] = field(default_factory=dict)   # merged into the build's --vars
-    state: dict[str, Any] = field(default_factory=dict)      # to record once published
+    reason: str  # why this plan, for the build's summary
+    dbt_args: list[str] = field(default_factory=list)  # appended to `dbt build` (not --vars as_of)
+    dbt_vars: dict[str, Any] = field(default_factory=dict)  # merged into the build's --vars
+    state: dict[str, Any] = field(default_factory=dict)  # to record once published
 
 
 def _digest(data: bytes) -> str:
@@ -95,8 +97,13 @@ def fingerprint(project_dir: Path | str | None = None) -> dict[str, Any]:
             software[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             software[dist] = None
-    parts = {"catalogue": catalogue, "catalogue_version": version, "seeds": seeds, "project": files,
-             "software": software}
+    parts = {
+        "catalogue": catalogue,
+        "catalogue_version": version,
+        "seeds": seeds,
+        "project": files,
+        "software": software,
+    }
     whole = repr(sorted((k, repr(v)) for k, v in parts.items())).encode("utf-8")
     return {"hash": _digest(whole), **parts}
 
@@ -118,7 +125,7 @@ def watermark(layout: WarehouseLayout) -> dict[str, dict[str, dict[str, int]]]:
         names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
         for name in names:
             if name.startswith("."):
-                continue   # a file being written: the next build's
+                continue  # a file being written: the next build's
             f = LandingFile.parse(name)
             if f is None:
                 continue
@@ -144,9 +151,14 @@ def _files_up_to(layout: WarehouseLayout, table: str, writer: str, batch: int) -
 def _what_changed(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
     """The fingerprint's change in words."""
     said = []
-    if (before.get("catalogue"), before.get("catalogue_version")) != (now.get("catalogue"), now.get("catalogue_version")):
-        said.append(f"the catalogue changed ({before.get('catalogue')} {before.get('catalogue_version')} → "
-                    f"{now.get('catalogue')} {now.get('catalogue_version')})")
+    if (before.get("catalogue"), before.get("catalogue_version")) != (
+        now.get("catalogue"),
+        now.get("catalogue_version"),
+    ):
+        said.append(
+            f"the catalogue changed ({before.get('catalogue')} {before.get('catalogue_version')} → "
+            f"{now.get('catalogue')} {now.get('catalogue_version')})"
+        )
     seeds = _changed_names(before.get("seeds") or {}, now.get("seeds") or {})
     if "districts.csv" in seeds:
         said.append("the district list changed (seed districts.csv)")
@@ -166,8 +178,9 @@ def _changed_names(before: Mapping[str, str], now: Mapping[str, str]) -> list[st
     return sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
 
 
-def make_plan(layout: WarehouseLayout, previous: Mapping[str, Any] | None, *,
-              project_dir: Path | str | None = None) -> BuildPlan:
+def make_plan(
+    layout: WarehouseLayout, previous: Mapping[str, Any] | None, *, project_dir: Path | str | None = None
+) -> BuildPlan:
     """The build plan for `layout` given what the last published build recorded (``previous``,
     None: nothing published, or the last build failed). ``project_dir``: the dbt project the build
     runs -- the warehouse's own (``<warehouse>/work/dbt_project``, its seeds rendered for the
@@ -178,8 +191,7 @@ def make_plan(layout: WarehouseLayout, previous: Mapping[str, Any] | None, *,
     state = {"version": STATE_VERSION, "fingerprint": fp, "watermark": marks}
 
     def full(reason: str) -> BuildPlan:
-        return BuildPlan(full_refresh=True, reason=f"full rebuild: {reason}", dbt_args=["--full-refresh"],
-                         state=state)
+        return BuildPlan(full_refresh=True, reason=f"full rebuild: {reason}", dbt_args=["--full-refresh"], state=state)
 
     if previous is None:
         return full("no published build to start from")
@@ -199,6 +211,10 @@ def make_plan(layout: WarehouseLayout, previous: Mapping[str, Any] | None, *,
         new[table] = sum(w["files"] for w in now.values()) - sum(int(w["files"]) for w in before.values())
     total = sum(new.values())
     detail = ", ".join(f"{t} {n}" for t, n in new.items() if n)
-    reason = (f"incremental: {total} new landing file{'s' if total != 1 else ''} ({detail}); only the "
-              "district-years they touch are recomputed" if total else "incremental: no new landing file")
+    reason = (
+        f"incremental: {total} new landing file{'s' if total != 1 else ''} ({detail}); only the "
+        "district-years they touch are recomputed"
+        if total
+        else "incremental: no new landing file"
+    )
     return BuildPlan(full_refresh=False, reason=reason, dbt_args=list(INCREMENTAL_DBT_ARGS), state=state)

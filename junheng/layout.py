@@ -32,6 +32,7 @@ project and does no I/O beyond what a method says (``reset_demo``).
         worker-data/            the Faust worker's data dir; worker-counts.json its counts
         demo/                   what `junheng demo` generated (and the mark that the folder is a demo)
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,15 @@ __all__ = ["DATABASE_NAME", "LANDING_TABLES", "LandingFile", "WarehouseLayout"]
 
 #: the landing tables of the stream and of `junheng dlq` (streams/landing.py writes them; dbt reads
 #: them; a build's watermark counts their files, so `junheng serve` rebuilds when one changed)
-LANDING_TABLES = ("events", "section_results", "district_status", "dead_letters", "dead_letter_actions",
-                  "district_gaps", "district_outlook")
+LANDING_TABLES = (
+    "events",
+    "section_results",
+    "district_status",
+    "dead_letters",
+    "dead_letter_actions",
+    "district_gaps",
+    "district_outlook",
+)
 _VERSION = re.compile(r"^v(\d{6,})$")
 #: the marts' file name, working and published (DuckDB names a file's catalogue after it)
 DATABASE_NAME = "junheng.duckdb"
@@ -69,7 +77,7 @@ class LandingFile:
         return f".{self.name}.tmp"
 
     @classmethod
-    def parse(cls, name: str) -> "LandingFile | None":
+    def parse(cls, name: str) -> LandingFile | None:
         """The batch and writer of a landing file's (or its temporary's) name; None for another file."""
         m = _PART.match(name)
         return cls(int(m.group(1)), m.group(2)) if m else None
@@ -108,12 +116,12 @@ class WarehouseLayout:
             for entry in entries:
                 if entry.name.endswith(".json") and entry.is_file():
                     st = entry.stat()
-                    out[entry.name[:-len(".json")]] = (st.st_ino, st.st_size, st.st_mtime_ns)
+                    out[entry.name[: -len(".json")]] = (st.st_ino, st.st_size, st.st_mtime_ns)
         return out
 
     @property
     def journal(self) -> Path:
-        return self.state / "run.journal"   # not *.json: state/*.json are the district states
+        return self.state / "run.journal"  # not *.json: state/*.json are the district states
 
     @property
     def school_owners_index(self) -> Path:

@@ -25,6 +25,7 @@ recorded; when the landing is ahead it runs the same build as ``junheng build``
 - **stopping**: SIGTERM or SIGINT ends it with exit 0: idle at once; during a build dbt is
   terminated and nothing is published (a publish that has started completes first).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from junheng import settings
 from junheng.errors import UserError
@@ -46,7 +48,7 @@ from junheng.layout import WarehouseLayout
 __all__ = ["Builder", "ServeOptions", "add_arguments", "cmd_serve"]
 
 RETRY_MAX_S = 300.0
-STATUS_EVERY_S = 10.0   # serve.json is rewritten at least this often (the published version's age)
+STATUS_EVERY_S = 10.0  # serve.json is rewritten at least this often (the published version's age)
 
 
 @dataclass
@@ -56,7 +58,7 @@ class ServeOptions:
     debounce_s: float = 2.0
     poll_s: float = 0.5
     retry_s: float = 10.0
-    as_of: dt.date | None = None          # None: today, at each build
+    as_of: dt.date | None = None  # None: today, at each build
     catalogue: str | None = None
     keep: int | None = None
     alerts: bool = True
@@ -76,7 +78,7 @@ class AnotherServer(UserError):
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class Builder:
@@ -90,9 +92,9 @@ class Builder:
         self.last_build: dict[str, Any] | None = None
         self.last_duration_s = 0.0
         self._state = "starting"
-        self._pending_since: float | None = None     # monotonic time of the first unbuilt change
+        self._pending_since: float | None = None  # monotonic time of the first unbuilt change
         self._started = _now()
-        self.health: Any = None                       # junheng.serve_health.BuilderHealth when it serves metrics
+        self.health: Any = None  # junheng.serve_health.BuilderHealth when it serves metrics
 
     # ------------------------------------------------------------------ the loop
     def run(self, stop: threading.Event) -> int:
@@ -101,9 +103,14 @@ class Builder:
         o = self.options
         built = self._published_watermark()
         published = self._published()
-        self.log(f"watching {self.layout.landing} (debounce {o.debounce_s:g} s, max staleness {o.max_staleness_s:g} s); "
-                 + (f"serving version {published['version']} built {published.get('built_at')}" if published
-                    else "nothing published yet"))
+        self.log(
+            f"watching {self.layout.landing} (debounce {o.debounce_s:g} s, max staleness {o.max_staleness_s:g} s); "
+            + (
+                f"serving version {published['version']} built {published.get('built_at')}"
+                if published
+                else "nothing published yet"
+            )
+        )
         seen: Any = None
         last_change = time.monotonic()
         failed_mark: Any = None
@@ -117,8 +124,11 @@ class Builder:
                 seen, last_change = mark, now
             why = self._why_build(mark, built)
             if why is None:
-                if self._pending_since is not None or self._state != "idle" \
-                        or now - self._status_written >= STATUS_EVERY_S:
+                if (
+                    self._pending_since is not None
+                    or self._state != "idle"
+                    or now - self._status_written >= STATUS_EVERY_S
+                ):
                     self._pending_since = None
                     self._status("idle")
                 stop.wait(o.poll_s)
@@ -147,8 +157,10 @@ class Builder:
                 continue
             stop.wait(o.poll_s)
         self._status("stopped")
-        self.log(f"stopped ({self.counts.ok} builds published, {self.counts.failed} failed, "
-                 f"{self.counts.abandoned} abandoned)")
+        self.log(
+            f"stopped ({self.counts.ok} builds published, {self.counts.failed} failed, "
+            f"{self.counts.abandoned} abandoned)"
+        )
         return 0
 
     def _why_build(self, mark: Any, built: Any) -> str | None:
@@ -156,7 +168,7 @@ class Builder:
         from junheng.build.landing import files_beyond
 
         if not mark:
-            return None   # nothing landed yet
+            return None  # nothing landed yet
         published = self._published_cached
         if built is None or published is None:
             return "nothing published yet"
@@ -194,18 +206,34 @@ class Builder:
         self._status("building", reason=why)
         try:
             o = self.options
-            result = build(self.layout.root, as_of=o.as_of, catalogue=o.catalogue, echo=None, wait_s=0.0,
-                           alerts=o.alerts, report=o.report, keep=o.keep, cancel=stop, data_docs=o.data_docs)
+            result = build(
+                self.layout.root,
+                as_of=o.as_of,
+                catalogue=o.catalogue,
+                echo=None,
+                wait_s=0.0,
+                alerts=o.alerts,
+                report=o.report,
+                keep=o.keep,
+                cancel=stop,
+                data_docs=o.data_docs,
+            )
         except BuildCancelled:
             self.counts.abandoned += 1
-            self.last_build = {"ok": False, "abandoned": True, "started_at": started_at, "finished_at": _now(),
-                               "seconds": round(time.monotonic() - self._build_started, 3), "reason": why}
+            self.last_build = {
+                "ok": False,
+                "abandoned": True,
+                "started_at": started_at,
+                "finished_at": _now(),
+                "seconds": round(time.monotonic() - self._build_started, 3),
+                "reason": why,
+            }
             self._measure("abandoned", time.monotonic() - self._build_started)
             self.log("build abandoned (stopping): nothing published, the served marts are unchanged")
             return "stopped"
         except (BuildError, UserError) as exc:
             return self._failed(started_at, why, getattr(exc, "stage", "build"), _one_line(str(exc)))
-        except Exception as exc:   # a bug must not end the builder: report it, keep serving the last marts
+        except Exception as exc:  # a bug must not end the builder: report it, keep serving the last marts
             return self._failed(started_at, why, "unexpected", plain(f"{type(exc).__name__}: {exc}"))
         finally:
             lock.release()
@@ -216,13 +244,23 @@ class Builder:
         p = result.published
         staleness = time.monotonic() - pending_since
         t = result.timings
-        self.last_build = {"ok": True, "started_at": started_at, "finished_at": _now(), "seconds": round(seconds, 3),
-                           "reason": why, "version": p.version, "staleness_s": round(staleness, 3),
-                           "timings": t, "plan": result.plan.reason if result.plan is not None else None}
-        self.log(f"published version {p.version} in {seconds:.1f} s ({why}; dbt {t.get('dbt', 0) + t.get('dbt_alerts', 0):.1f} s, "
-                 f"checkpoint {t.get('checkpoint', 0):.1f} s, publish {t.get('publish', 0) + t.get('export', 0):.1f} s): "
-                 f"{len(p.marts)} marts, {sum(p.marts.values()):,} rows; oldest change waited {staleness:.1f} s"
-                 + (f"; removed versions {', '.join(map(str, p.pruned))}" if p.pruned else ""))
+        self.last_build = {
+            "ok": True,
+            "started_at": started_at,
+            "finished_at": _now(),
+            "seconds": round(seconds, 3),
+            "reason": why,
+            "version": p.version,
+            "staleness_s": round(staleness, 3),
+            "timings": t,
+            "plan": result.plan.reason if result.plan is not None else None,
+        }
+        self.log(
+            f"published version {p.version} in {seconds:.1f} s ({why}; dbt {t.get('dbt', 0) + t.get('dbt_alerts', 0):.1f} s, "
+            f"checkpoint {t.get('checkpoint', 0):.1f} s, publish {t.get('publish', 0) + t.get('export', 0):.1f} s): "
+            f"{len(p.marts)} marts, {sum(p.marts.values()):,} rows; oldest change waited {staleness:.1f} s"
+            + (f"; removed versions {', '.join(map(str, p.pruned))}" if p.pruned else "")
+        )
         return "ok"
 
     def _failed(self, started_at: str, why: str, stage: str, message: str) -> str:
@@ -230,8 +268,15 @@ class Builder:
         seconds = time.monotonic() - self._build_started
         self._measure("failed", seconds)
         published = self._published()
-        self.last_build = {"ok": False, "started_at": started_at, "finished_at": _now(), "seconds": round(seconds, 3),
-                           "reason": why, "stage": stage, "error": message}
+        self.last_build = {
+            "ok": False,
+            "started_at": started_at,
+            "finished_at": _now(),
+            "seconds": round(seconds, 3),
+            "reason": why,
+            "stage": stage,
+            "error": message,
+        }
         serving = f"version {published['version']}" if published else "nothing (no build has been published yet)"
         self._failure = f"build FAILED at {stage} after {seconds:.1f} s: {message} -- still serving {serving}"
         return "failed"
@@ -266,20 +311,31 @@ class Builder:
         age = None
         if published and published.get("built_at"):
             try:
-                age = round((dt.datetime.now(dt.timezone.utc)
-                             - dt.datetime.fromisoformat(published["built_at"])).total_seconds(), 1)
+                age = round(
+                    (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(published["built_at"])).total_seconds(), 1
+                )
             except ValueError:
                 age = None
         document = {
-            "pid": os.getpid(), "started_at": self._started, "updated_at": _now(), "state": state,
-            "warehouse": str(self.layout.root), "max_staleness_s": self.options.max_staleness_s,
+            "pid": os.getpid(),
+            "started_at": self._started,
+            "updated_at": _now(),
+            "state": state,
+            "warehouse": str(self.layout.root),
+            "max_staleness_s": self.options.max_staleness_s,
             "debounce_s": self.options.debounce_s,
-            "published": None if not published else {"version": published.get("version"),
-                                                      "built_at": published.get("built_at"),
-                                                      "as_of": published.get("as_of"), "age_s": age},
+            "published": None
+            if not published
+            else {
+                "version": published.get("version"),
+                "built_at": published.get("built_at"),
+                "as_of": published.get("as_of"),
+                "age_s": age,
+            },
             "pending_s": None if self._pending_since is None else round(time.monotonic() - self._pending_since, 1),
             "builds": {"ok": self.counts.ok, "failed": self.counts.failed, "abandoned": self.counts.abandoned},
-            "last_build": self.last_build, **extra,
+            "last_build": self.last_build,
+            **extra,
         }
         path = self.layout.serve_status
         try:
@@ -287,7 +343,7 @@ class Builder:
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
             os.replace(tmp, path)
-        except OSError as exc:   # the status is for people; never a reason to stop building
+        except OSError as exc:  # the status is for people; never a reason to stop building
             self.log(f"could not write {path}: {exc}")
 
 
@@ -298,7 +354,7 @@ def _one_line(text: str, limit: int = 400) -> str:
 
     lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()][:2]
     out = plain(" / ".join(lines))
-    return out if len(out) <= limit else out[:limit - 1] + "…"
+    return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
 def _print_log(message: str) -> None:
@@ -309,27 +365,55 @@ def _print_log(message: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--warehouse", default=str(settings.default_warehouse()),
-                        help="the warehouse whose landing the worker writes (default: $JUNHENG_WAREHOUSE or ./warehouse)")
-    parser.add_argument("--max-staleness", type=float, metavar="SECONDS",
-                        help="the longest landed data may wait for the marts: a build starts early enough, "
-                             "given the last build's duration (default: $JUNHENG_MAX_STALENESS or 30)")
-    parser.add_argument("--debounce", type=float, default=2.0, metavar="SECONDS",
-                        help="build once the landing has been quiet this long (default 2)")
-    parser.add_argument("--poll", type=float, default=0.5, metavar="SECONDS",
-                        help="how often the landing's file names are read (default 0.5)")
-    parser.add_argument("--retry", type=float, default=10.0, metavar="SECONDS",
-                        help="after a failed build, try again at the next landing change or after this long, "
-                             "doubling up to 5 minutes (default 10)")
+    parser.add_argument(
+        "--warehouse",
+        default=str(settings.default_warehouse()),
+        help="the warehouse whose landing the worker writes (default: $JUNHENG_WAREHOUSE or ./warehouse)",
+    )
+    parser.add_argument(
+        "--max-staleness",
+        type=float,
+        metavar="SECONDS",
+        help="the longest landed data may wait for the marts: a build starts early enough, "
+        "given the last build's duration (default: $JUNHENG_MAX_STALENESS or 30)",
+    )
+    parser.add_argument(
+        "--debounce",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="build once the landing has been quiet this long (default 2)",
+    )
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="how often the landing's file names are read (default 0.5)",
+    )
+    parser.add_argument(
+        "--retry",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="after a failed build, try again at the next landing change or after this long, "
+        "doubling up to 5 minutes (default 10)",
+    )
     parser.add_argument("--as-of", help="judge deadlines on this date, YYYY-MM-DD (default: the day of each build)")
-    parser.add_argument("--catalogue", help="rules catalogue name or path (default: $JUNHENG_CATALOGUE or qingdao-2021)")
+    parser.add_argument(
+        "--catalogue", help="rules catalogue name or path (default: $JUNHENG_CATALOGUE or qingdao-2021)"
+    )
     parser.add_argument("--keep", type=int, help="published versions kept (default: $JUNHENG_PUBLISHED_KEEP or 3)")
     parser.add_argument("--no-alerts", action="store_true", help="skip the alert stage of each build")
     parser.add_argument("--no-report", action="store_true", help="do not write the report after each build")
     parser.add_argument("--no-data-docs", action="store_true", help="do not update GX's Data Docs at each build")
-    parser.add_argument("--metrics-port", type=int, metavar="PORT",
-                        help="serve Prometheus metrics, /healthz and /readyz on this port, 0: off "
-                             "(default: JUNHENG_METRICS_PORT, off; the address is JUNHENG_METRICS_BIND)")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics, /healthz and /readyz on this port, 0: off "
+        "(default: JUNHENG_METRICS_PORT, off; the address is JUNHENG_METRICS_BIND)",
+    )
     return parser
 
 
@@ -362,8 +446,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         guard.acquire(timeout=0)
     except Timeout:
-        raise AnotherServer(f"another junheng serve is running on {warehouse} (see {layout.serve_status}); "
-                            "one builder per warehouse") from None
+        raise AnotherServer(
+            f"another junheng serve is running on {warehouse} (see {layout.serve_status}); one builder per warehouse"
+        ) from None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -371,10 +456,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        options = ServeOptions(warehouse=warehouse, max_staleness_s=args.max_staleness, debounce_s=args.debounce,
-                               poll_s=args.poll, retry_s=args.retry, as_of=as_of, catalogue=args.catalogue,
-                               keep=args.keep, alerts=not args.no_alerts, report=not args.no_report,
-                               data_docs=not args.no_data_docs)
+        options = ServeOptions(
+            warehouse=warehouse,
+            max_staleness_s=args.max_staleness,
+            debounce_s=args.debounce,
+            poll_s=args.poll,
+            retry_s=args.retry,
+            as_of=as_of,
+            catalogue=args.catalogue,
+            keep=args.keep,
+            alerts=not args.no_alerts,
+            report=not args.no_report,
+            data_docs=not args.no_data_docs,
+        )
         builder = Builder(options)
         server = None
         if args.metrics_port:
@@ -393,8 +487,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = add_arguments(argparse.ArgumentParser(prog="junheng serve", description=__doc__,
-                                                   formatter_class=argparse.RawDescriptionHelpFormatter))
+    parser = add_arguments(
+        argparse.ArgumentParser(
+            prog="junheng serve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+    )
     return cmd_serve(parser.parse_args(argv))
 
 

@@ -11,15 +11,27 @@ only ever read from the environment, never from a file in the repository, and ne
 
 This module is the bottom layer: it imports nothing of the project.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
-__all__ = ["AlertSettings", "BuildSettings", "KafkaSettings", "MetricsSettings", "PROJECT_ROOT", "Settings", "VARIABLES", "Variable",
-           "catalogue_name", "default_warehouse", "settings"]
+__all__ = [
+    "AlertSettings",
+    "BuildSettings",
+    "KafkaSettings",
+    "MetricsSettings",
+    "PROJECT_ROOT",
+    "Settings",
+    "VARIABLES",
+    "Variable",
+    "catalogue_name",
+    "default_warehouse",
+    "settings",
+]
 
 #: the folder holding the packages: the repository in a checkout, ``site-packages`` when installed
 #: (the dbt project, catalogue, contract, suites and templates are found there either way)
@@ -37,33 +49,97 @@ class Variable:
 
 #: Every setting the platform reads, once. The README's settings table is this list.
 VARIABLES: tuple[Variable, ...] = (
-    Variable("JUNHENG_WAREHOUSE", "./warehouse", "the warehouse folder: landing, state, marts, export, alerts, report (every command's `--warehouse` default)"),
-    Variable("JUNHENG_CATALOGUE", DEFAULT_CATALOGUE, "the rules catalogue: a name in `rules/catalogue/` or a path to a YAML file (recorded in the warehouse; the build renders the dbt seeds for it)"),
-    Variable("JUNHENG_DISTRICTS", "the packaged Qingdao list", "the jurisdiction's district list: a CSV of `district_code,name_zh,name_en,kind,profile` (recorded in the warehouse; the build renders the dbt seeds for it)"),
-    Variable("JUNHENG_ENGINE", "auto", "the rules engine: `auto` (compiled when a fresh build exists), `pure` or `compiled` (a missing build is an error)"),
-    Variable("JUNHENG_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers, comma-separated (`KAFKA_PORT` changes the default port)"),
+    Variable(
+        "JUNHENG_WAREHOUSE",
+        "./warehouse",
+        "the warehouse folder: landing, state, marts, export, alerts, report (every command's `--warehouse` default)",
+    ),
+    Variable(
+        "JUNHENG_CATALOGUE",
+        DEFAULT_CATALOGUE,
+        "the rules catalogue: a name in `rules/catalogue/` or a path to a YAML file (recorded in the warehouse; the build renders the dbt seeds for it)",
+    ),
+    Variable(
+        "JUNHENG_DISTRICTS",
+        "the packaged Qingdao list",
+        "the jurisdiction's district list: a CSV of `district_code,name_zh,name_en,kind,profile` (recorded in the warehouse; the build renders the dbt seeds for it)",
+    ),
+    Variable(
+        "JUNHENG_ENGINE",
+        "auto",
+        "the rules engine: `auto` (compiled when a fresh build exists), `pure` or `compiled` (a missing build is an error)",
+    ),
+    Variable(
+        "JUNHENG_KAFKA_BOOTSTRAP",
+        "127.0.0.1:9092",
+        "Kafka bootstrap servers, comma-separated (`KAFKA_PORT` changes the default port)",
+    ),
     Variable("JUNHENG_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`"),
     Variable("JUNHENG_KAFKA_SASL_MECHANISM", "-", "e.g. `SCRAM-SHA-512`, `PLAIN` (SASL protocols)"),
     Variable("JUNHENG_KAFKA_SASL_USERNAME", "-", "SASL user"),
     Variable("JUNHENG_KAFKA_SASL_PASSWORD", "-", "SASL password (environment only; never printed)"),
     Variable("JUNHENG_KAFKA_SSL_CAFILE", "-", "CA bundle to verify the broker's certificate (SSL protocols)"),
-    Variable("JUNHENG_TOPIC_PREFIX", "junheng", "topics are `<prefix>.events`, `<prefix>.dead-letters`, …; the worker's group is `<prefix>-worker`"),
+    Variable(
+        "JUNHENG_TOPIC_PREFIX",
+        "junheng",
+        "topics are `<prefix>.events`, `<prefix>.dead-letters`, …; the worker's group is `<prefix>-worker`",
+    ),
     Variable("JUNHENG_ALERTMANAGER_URL", "-", "Alertmanager to deliver alerts to, e.g. `http://127.0.0.1:9093`"),
-    Variable("JUNHENG_ALERT_WEBHOOK_URL", "-", "a JSON webhook to deliver alert state changes to (`user:pass@` is sent as basic auth)"),
-    Variable("JUNHENG_ALERT_WEBHOOK_TOKEN", "-", "bearer token for the webhook (`Authorization: Bearer`; environment only, never printed)"),
+    Variable(
+        "JUNHENG_ALERT_WEBHOOK_URL",
+        "-",
+        "a JSON webhook to deliver alert state changes to (`user:pass@` is sent as basic auth)",
+    ),
+    Variable(
+        "JUNHENG_ALERT_WEBHOOK_TOKEN",
+        "-",
+        "bearer token for the webhook (`Authorization: Bearer`; environment only, never printed)",
+    ),
     Variable("JUNHENG_ALERT_WEBHOOK_USERNAME", "-", "basic-auth user for the webhook (instead of a token)"),
-    Variable("JUNHENG_ALERT_WEBHOOK_PASSWORD", "-", "basic-auth password for the webhook (environment only; never printed)"),
-    Variable("JUNHENG_ALERTMANAGER_USERNAME", "-", "basic-auth user for Alertmanager (its `--web.config.file` `basic_auth_users`)"),
-    Variable("JUNHENG_ALERTMANAGER_PASSWORD", "-", "basic-auth password for Alertmanager (environment only; never printed)"),
-    Variable("JUNHENG_ALERT_CAFILE", "-", "CA bundle to verify HTTPS receivers (webhook, Alertmanager); default: the system's"),
+    Variable(
+        "JUNHENG_ALERT_WEBHOOK_PASSWORD", "-", "basic-auth password for the webhook (environment only; never printed)"
+    ),
+    Variable(
+        "JUNHENG_ALERTMANAGER_USERNAME",
+        "-",
+        "basic-auth user for Alertmanager (its `--web.config.file` `basic_auth_users`)",
+    ),
+    Variable(
+        "JUNHENG_ALERTMANAGER_PASSWORD", "-", "basic-auth password for Alertmanager (environment only; never printed)"
+    ),
+    Variable(
+        "JUNHENG_ALERT_CAFILE",
+        "-",
+        "CA bundle to verify HTTPS receivers (webhook, Alertmanager); default: the system's",
+    ),
     Variable("JUNHENG_ALERT_GENERATOR_URL", "-", "link put in each alert, `{alert_id}` replaced, e.g. a BI dashboard"),
     Variable("JUNHENG_ALERT_RESEND_TTL", "21600", "seconds a firing alert stays in Alertmanager without a refresh"),
     Variable("JUNHENG_ALERT_RETRIES", "3", "delivery attempts per receiver and evaluation"),
-    Variable("JUNHENG_MAX_STALENESS", "30", "`junheng serve`: seconds after a landing change by which a build starts at the latest, however busy the landing"),
-    Variable("JUNHENG_MAX_LOADED_DISTRICTS", "128", "district states kept in memory between batches, least recently used dropped (`junheng run`; the worker's `--max-loaded-districts` default)"),
-    Variable("JUNHENG_PUBLISHED_KEEP", "3", "published builds kept under `<warehouse>/published/` (the current one included; at least 1)"),
-    Variable("JUNHENG_METRICS_PORT", "0", "`junheng worker` and `junheng serve`: serve Prometheus metrics, `/healthz` and `/readyz` on this port (0: off; `--metrics-port` overrides)"),
-    Variable("JUNHENG_METRICS_BIND", "127.0.0.1", "the address the metrics port listens on (`0.0.0.0`: every interface, for a Prometheus on another host)"),
+    Variable(
+        "JUNHENG_MAX_STALENESS",
+        "30",
+        "`junheng serve`: seconds after a landing change by which a build starts at the latest, however busy the landing",
+    ),
+    Variable(
+        "JUNHENG_MAX_LOADED_DISTRICTS",
+        "128",
+        "district states kept in memory between batches, least recently used dropped (`junheng run`; the worker's `--max-loaded-districts` default)",
+    ),
+    Variable(
+        "JUNHENG_PUBLISHED_KEEP",
+        "3",
+        "published builds kept under `<warehouse>/published/` (the current one included; at least 1)",
+    ),
+    Variable(
+        "JUNHENG_METRICS_PORT",
+        "0",
+        "`junheng worker` and `junheng serve`: serve Prometheus metrics, `/healthz` and `/readyz` on this port (0: off; `--metrics-port` overrides)",
+    ),
+    Variable(
+        "JUNHENG_METRICS_BIND",
+        "127.0.0.1",
+        "the address the metrics port listens on (`0.0.0.0`: every interface, for a Prometheus on another host)",
+    ),
 )
 _NAMES = frozenset(v.name for v in VARIABLES)
 
@@ -81,9 +157,14 @@ def _env() -> Mapping[str, str]:
 
 @dataclass(frozen=True)
 class KafkaSettings:
-    bootstrap_servers: str = field(default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_BOOTSTRAP")
-                                   or f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}")
-    security_protocol: str = field(default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT")
+    bootstrap_servers: str = field(
+        default_factory=lambda: (
+            _get(_env(), "JUNHENG_KAFKA_BOOTSTRAP") or f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+        )
+    )
+    security_protocol: str = field(
+        default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT"
+    )
     sasl_mechanism: str | None = field(default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_SASL_MECHANISM"))
     sasl_username: str | None = field(default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_SASL_USERNAME"))
     sasl_password: str | None = field(default_factory=lambda: _get(_env(), "JUNHENG_KAFKA_SASL_PASSWORD"), repr=False)
@@ -110,32 +191,44 @@ class AlertSettings:
     cafile: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "AlertSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AlertSettings:
         env = os.environ if env is None else env
         ttl, retries = _get(env, "JUNHENG_ALERT_RESEND_TTL"), _get(env, "JUNHENG_ALERT_RETRIES")
         try:
-            out = cls(alertmanager_url=_get(env, "JUNHENG_ALERTMANAGER_URL"),
-                      webhook_url=_get(env, "JUNHENG_ALERT_WEBHOOK_URL"),
-                      generator_url=_get(env, "JUNHENG_ALERT_GENERATOR_URL"),
-                      resend_ttl_s=float(ttl) if ttl else cls.resend_ttl_s,
-                      retries=int(retries) if retries else cls.retries,
-                      webhook_token=_get(env, "JUNHENG_ALERT_WEBHOOK_TOKEN"),
-                      webhook_username=_get(env, "JUNHENG_ALERT_WEBHOOK_USERNAME"),
-                      webhook_password=_get(env, "JUNHENG_ALERT_WEBHOOK_PASSWORD"),
-                      alertmanager_username=_get(env, "JUNHENG_ALERTMANAGER_USERNAME"),
-                      alertmanager_password=_get(env, "JUNHENG_ALERTMANAGER_PASSWORD"),
-                      cafile=_get(env, "JUNHENG_ALERT_CAFILE"))
+            out = cls(
+                alertmanager_url=_get(env, "JUNHENG_ALERTMANAGER_URL"),
+                webhook_url=_get(env, "JUNHENG_ALERT_WEBHOOK_URL"),
+                generator_url=_get(env, "JUNHENG_ALERT_GENERATOR_URL"),
+                resend_ttl_s=float(ttl) if ttl else cls.resend_ttl_s,
+                retries=int(retries) if retries else cls.retries,
+                webhook_token=_get(env, "JUNHENG_ALERT_WEBHOOK_TOKEN"),
+                webhook_username=_get(env, "JUNHENG_ALERT_WEBHOOK_USERNAME"),
+                webhook_password=_get(env, "JUNHENG_ALERT_WEBHOOK_PASSWORD"),
+                alertmanager_username=_get(env, "JUNHENG_ALERTMANAGER_USERNAME"),
+                alertmanager_password=_get(env, "JUNHENG_ALERTMANAGER_PASSWORD"),
+                cafile=_get(env, "JUNHENG_ALERT_CAFILE"),
+            )
         except ValueError as exc:
-            raise ValueError(f"JUNHENG_ALERT_RESEND_TTL must be seconds and JUNHENG_ALERT_RETRIES a whole "
-                             f"number: {exc}") from None
+            raise ValueError(
+                f"JUNHENG_ALERT_RESEND_TTL must be seconds and JUNHENG_ALERT_RETRIES a whole number: {exc}"
+            ) from None
         if out.webhook_token and (out.webhook_username or out.webhook_password):
-            raise ValueError("set JUNHENG_ALERT_WEBHOOK_TOKEN or JUNHENG_ALERT_WEBHOOK_USERNAME and "
-                             "JUNHENG_ALERT_WEBHOOK_PASSWORD, not both")
+            raise ValueError(
+                "set JUNHENG_ALERT_WEBHOOK_TOKEN or JUNHENG_ALERT_WEBHOOK_USERNAME and "
+                "JUNHENG_ALERT_WEBHOOK_PASSWORD, not both"
+            )
         for names, user, password in (
-                ("JUNHENG_ALERT_WEBHOOK_USERNAME and JUNHENG_ALERT_WEBHOOK_PASSWORD", out.webhook_username,
-                 out.webhook_password),
-                ("JUNHENG_ALERTMANAGER_USERNAME and JUNHENG_ALERTMANAGER_PASSWORD", out.alertmanager_username,
-                 out.alertmanager_password)):
+            (
+                "JUNHENG_ALERT_WEBHOOK_USERNAME and JUNHENG_ALERT_WEBHOOK_PASSWORD",
+                out.webhook_username,
+                out.webhook_password,
+            ),
+            (
+                "JUNHENG_ALERTMANAGER_USERNAME and JUNHENG_ALERTMANAGER_PASSWORD",
+                out.alertmanager_username,
+                out.alertmanager_password,
+            ),
+        ):
             if (user is None) != (password is None):
                 raise ValueError(f"{names} go together: set both or neither")
         return out
@@ -149,18 +242,23 @@ class BuildSettings:
     keep_published: int = 3
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "BuildSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BuildSettings:
         env = os.environ if env is None else env
         staleness, keep = _get(env, "JUNHENG_MAX_STALENESS"), _get(env, "JUNHENG_PUBLISHED_KEEP")
         try:
-            out = cls(max_staleness_s=float(staleness) if staleness else cls.max_staleness_s,
-                      keep_published=int(keep) if keep else cls.keep_published)
+            out = cls(
+                max_staleness_s=float(staleness) if staleness else cls.max_staleness_s,
+                keep_published=int(keep) if keep else cls.keep_published,
+            )
         except ValueError as exc:
-            raise ValueError(f"JUNHENG_MAX_STALENESS must be seconds and JUNHENG_PUBLISHED_KEEP a whole "
-                             f"number: {exc}") from None
+            raise ValueError(
+                f"JUNHENG_MAX_STALENESS must be seconds and JUNHENG_PUBLISHED_KEEP a whole number: {exc}"
+            ) from None
         if out.max_staleness_s <= 0 or out.keep_published < 1:
-            raise ValueError(f"JUNHENG_MAX_STALENESS must be above 0 (got {out.max_staleness_s:g}) and "
-                             f"JUNHENG_PUBLISHED_KEEP at least 1 (got {out.keep_published})")
+            raise ValueError(
+                f"JUNHENG_MAX_STALENESS must be above 0 (got {out.max_staleness_s:g}) and "
+                f"JUNHENG_PUBLISHED_KEEP at least 1 (got {out.keep_published})"
+            )
         return out
 
 
@@ -173,7 +271,7 @@ class MetricsSettings:
     bind: str = "127.0.0.1"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "MetricsSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> MetricsSettings:
         env = os.environ if env is None else env
         port, bind = _get(env, "JUNHENG_METRICS_PORT"), _get(env, "JUNHENG_METRICS_BIND")
         try:
@@ -192,16 +290,16 @@ class Settings:
 
     warehouse: Path
     catalogue: str
-    districts: Path | None            # None: the packaged list (ingestion/reference/districts.csv)
+    districts: Path | None  # None: the packaged list (ingestion/reference/districts.csv)
     engine: str
     kafka: KafkaSettings
     alerts: AlertSettings
     build: BuildSettings
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
-    max_loaded_districts: int = 128   # clean district states kept in memory (at least 1)
+    max_loaded_districts: int = 128  # clean district states kept in memory (at least 1)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read the environment (`env`, default ``os.environ``); a keyword that is not None
         replaces its variable's value (``Settings.from_env(catalogue=args.catalogue)``)."""
         env = os.environ if env is None else env
@@ -211,8 +309,9 @@ class Settings:
         districts = _get(env, "JUNHENG_DISTRICTS")
         loaded = _get(env, "JUNHENG_MAX_LOADED_DISTRICTS") or "128"
         if not loaded.strip().isdigit() or int(loaded) < 1:
-            raise ValueError(f"JUNHENG_MAX_LOADED_DISTRICTS={loaded!r}: expected a whole number of districts, "
-                             "at least 1")
+            raise ValueError(
+                f"JUNHENG_MAX_LOADED_DISTRICTS={loaded!r}: expected a whole number of districts, at least 1"
+            )
         values: dict[str, object] = {
             "warehouse": Path(_get(env, "JUNHENG_WAREHOUSE") or _default_warehouse_folder()),
             "catalogue": _get(env, "JUNHENG_CATALOGUE") or DEFAULT_CATALOGUE,
@@ -227,8 +326,13 @@ class Settings:
         unknown = set(overrides) - set(values)
         if unknown:
             raise TypeError(f"no such setting: {sorted(unknown)}")
-        values.update({k: (Path(str(v)) if k in ("warehouse", "districts") and v is not None else v)
-                       for k, v in overrides.items() if v is not None})
+        values.update(
+            {
+                k: (Path(str(v)) if k in ("warehouse", "districts") and v is not None else v)
+                for k, v in overrides.items()
+                if v is not None
+            }
+        )
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -256,8 +360,11 @@ def catalogue_name() -> str:
 def markdown_table() -> str:
     """The README's settings table (``python -m junheng.settings`` prints it)."""
     rows = ["| variable | default | what it sets |", "|---|---|---|"]
-    rows += [f"| `{v.name}` | {'`' + v.default + '`' if v.default not in ('-',) and not v.default.startswith('the ') else v.default} "
-             f"| {v.meaning} |" for v in VARIABLES]
+    rows += [
+        f"| `{v.name}` | {'`' + v.default + '`' if v.default not in ('-',) and not v.default.startswith('the ') else v.default} "
+        f"| {v.meaning} |"
+        for v in VARIABLES
+    ]
     return "\n".join(rows)
 
 

@@ -7,6 +7,7 @@ is rich markup that makes rich raise ``MarkupError`` in the middle of the output
 value goes through :func:`plain` before ``print`` and through :func:`markup` before rich. An ESC
 (0x1b) in a name is shown as the four characters ``\x1b``; ``[/]`` is shown as ``[/]``.
 """
+
 from __future__ import annotations
 
 import json

@@ -19,6 +19,7 @@ alerts, report) now holds this lock from before it reads anything until it is do
 The Kafka worker does not take this lock: it runs for days and lands under its own writer id,
 and builds read its landing files as they are (each batch's files appear atomically).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,8 +28,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from filelock import FileLock, Timeout
 
@@ -46,8 +47,7 @@ class WarehouseBusy(UserError):
     def __init__(self, warehouse: Path, holder: dict[str, object] | None, waited_s: float) -> None:
         who = _describe(holder)
         waited = f" after waiting {waited_s:.1f} s" if waited_s > 0.05 else ""
-        super().__init__(f"warehouse {warehouse} is busy{waited}: {who}; wait for it to finish "
-                         "or pass --wait SECONDS")
+        super().__init__(f"warehouse {warehouse} is busy{waited}: {who}; wait for it to finish or pass --wait SECONDS")
         self.warehouse = warehouse
         self.holder = holder
 
@@ -57,8 +57,10 @@ class WarehouseUnusable(UserError):
 
     def __init__(self, warehouse: Path, exc: OSError) -> None:
         what = "it is a file" if warehouse.exists() else (exc.strerror or str(exc))
-        super().__init__(f"cannot make a warehouse folder at {warehouse}: {what} "
-                         f"(give --warehouse a new folder or an existing warehouse)")
+        super().__init__(
+            f"cannot make a warehouse folder at {warehouse}: {what} "
+            f"(give --warehouse a new folder or an existing warehouse)"
+        )
         self.warehouse = warehouse
 
 
@@ -66,8 +68,9 @@ class WarehouseMissing(UserError):
     """A command that reads a warehouse was pointed at a folder that does not exist."""
 
     def __init__(self, warehouse: Path) -> None:
-        super().__init__(f"no warehouse at {warehouse}: land events into it first "
-                         f"(junheng run FILE --warehouse {warehouse})")
+        super().__init__(
+            f"no warehouse at {warehouse}: land events into it first (junheng run FILE --warehouse {warehouse})"
+        )
         self.warehouse = warehouse
 
 
@@ -80,7 +83,7 @@ def _describe(holder: dict[str, object] | None) -> str:
 class WarehouseLock:
     """The exclusive lock of one warehouse folder (get it with :meth:`of`)."""
 
-    _registry: dict[Path, "WarehouseLock"] = {}
+    _registry: dict[Path, WarehouseLock] = {}
     _registry_guard = threading.Lock()
 
     def __init__(self, warehouse: Path) -> None:
@@ -91,7 +94,7 @@ class WarehouseLock:
         self._lock = FileLock(str(self.path), thread_local=False, on_acquired=self._write_holder)
 
     @classmethod
-    def of(cls, warehouse: str | Path) -> "WarehouseLock":
+    def of(cls, warehouse: str | Path) -> WarehouseLock:
         """The lock of `warehouse`, the same object for the same folder within a process."""
         folder = Path(warehouse).resolve()
         with cls._registry_guard:
@@ -123,7 +126,7 @@ class WarehouseLock:
                 raise WarehouseMissing(self.warehouse)
             try:
                 self.warehouse.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:   # a file in the way, a parent that cannot be made, no permission
+            except OSError as exc:  # a file in the way, a parent that cannot be made, no permission
                 raise WarehouseUnusable(self.warehouse, exc) from None
         start = time.monotonic()
         try:
@@ -135,7 +138,7 @@ class WarehouseLock:
         self._lock.release()
 
     @contextlib.contextmanager
-    def hold(self, wait_s: float = 0.0, create: bool = True) -> Iterator["WarehouseLock"]:
+    def hold(self, wait_s: float = 0.0, create: bool = True) -> Iterator[WarehouseLock]:
         self.acquire(wait_s, create)
         try:
             yield self
@@ -146,13 +149,15 @@ class WarehouseLock:
     def _write_holder(fd: int) -> None:
         """Called by filelock with the lock file's descriptor right after the lock was taken."""
         command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv and sys.argv[0] else "python"
-        text = json.dumps({"pid": os.getpid(), "command": command,
-                           "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}).encode()
+        text = json.dumps(
+            {"pid": os.getpid(), "command": command, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        ).encode()
         os.ftruncate(fd, 0)
         os.pwrite(fd, text, 0)
 
 
-def hold_warehouse(warehouse: str | Path, wait_s: float = 0.0,
-                   create: bool = True) -> contextlib.AbstractContextManager[WarehouseLock]:
+def hold_warehouse(
+    warehouse: str | Path, wait_s: float = 0.0, create: bool = True
+) -> contextlib.AbstractContextManager[WarehouseLock]:
     """``with hold_warehouse(dir, wait_s):`` -- the warehouse's lock for the block."""
     return WarehouseLock.of(warehouse).hold(wait_s, create)

@@ -10,6 +10,7 @@ file is written, so it runs beside a worker or a build.
 Exit codes: 0 the events were judged (whatever they change); 1 some were dead-lettered (listed);
 2 a user error (a missing file, a folder that is no warehouse), one line on stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,11 +35,18 @@ class NoWarehouse(UserError):
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from junheng.settings import default_warehouse
 
-    parser.add_argument("files", nargs="+", metavar="EVENTS.jsonl",
-                        help="hypothetical events, JSONL as for junheng run ('-' reads standard input)")
-    parser.add_argument("--warehouse", default=str(default_warehouse()),
-                        help="the warehouse whose current states the events are judged on "
-                             "(default: $JUNHENG_WAREHOUSE or ./warehouse); it is only read")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="EVENTS.jsonl",
+        help="hypothetical events, JSONL as for junheng run ('-' reads standard input)",
+    )
+    parser.add_argument(
+        "--warehouse",
+        default=str(default_warehouse()),
+        help="the warehouse whose current states the events are judged on "
+        "(default: $JUNHENG_WAREHOUSE or ./warehouse); it is only read",
+    )
     parser.add_argument("--as-of", help="judge deadlines on this date, YYYY-MM-DD (default: today)")
     parser.add_argument("--json", action="store_true", help="print one JSON object: counts, dead_letters, changes")
     return parser
@@ -55,8 +63,10 @@ def _check(files: Sequence[str], warehouse: Path, as_of: str | None) -> dt.date:
     events = layout.landing_table("events")
     has_events = events.is_dir() and any(events.glob("part-*.parquet"))
     if not (has_states or has_events):
-        raise NoWarehouse(f"{warehouse} holds no district states and no landed events: nothing to judge the "
-                          f"events against (land the real data first: junheng run FILE --warehouse {warehouse})")
+        raise NoWarehouse(
+            f"{warehouse} holds no district states and no landed events: nothing to judge the "
+            f"events against (land the real data first: junheng run FILE --warehouse {warehouse})"
+        )
     try:
         return dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     except ValueError:
@@ -83,9 +93,11 @@ def _items(items: Sequence[str] | None) -> str:
 def describe(doc: dict[str, Any]) -> list[str]:
     """The what-if result as lines for a person (every value from data made inert)."""
     c = doc["counts"]
-    out = [f"What if: read {c['read']:,} = applied {c['applied']:,} + duplicate {c['duplicate']:,} + stale "
-           f"{c['stale']:,} + dead-lettered {c['dead_lettered']:,} (judged on a copy: nothing was landed, "
-           f"saved or published)"]
+    out = [
+        f"What if: read {c['read']:,} = applied {c['applied']:,} + duplicate {c['duplicate']:,} + stale "
+        f"{c['stale']:,} + dead-lettered {c['dead_lettered']:,} (judged on a copy: nothing was landed, "
+        f"saved or published)"
+    ]
     for d in doc["dead_letters"]:
         out.append(f"  rejected {plain(d['origin'])}: {plain(d['reason'])}")
     ch = doc["changes"]
@@ -97,14 +109,18 @@ def describe(doc: dict[str, Any]) -> list[str]:
         for s in ch["sections"]:
             before, after = s["passed"]
             reason = f" ({plain(s['reason'])})" if s.get("reason") and after is False else ""
-            out.append(f"  {plain(s['district_code'])} {plain(s['school_id'])} {plain(s['section'])} {s['year']}: "
-                       f"RA-S {_MARK[before]} → {_MARK[after]}{reason}")
+            out.append(
+                f"  {plain(s['district_code'])} {plain(s['school_id'])} {plain(s['section'])} {s['year']}: "
+                f"RA-S {_MARK[before]} → {_MARK[after]}{reason}"
+            )
     if ch["districts"]:
         out.append(f"District verdicts ({len(ch['districts'])}):")
         for d in ch["districts"]:
             (before, after), (fb, fa) = d["attained"], d["failed_items"]
-            out.append(f"  {plain(d['district_code'])} {d['year']}: attained {_MARK[before]} → {_MARK[after]}; "
-                       f"failing {plain(_items(fb))} → {plain(_items(fa))}")
+            out.append(
+                f"  {plain(d['district_code'])} {d['year']}: attained {_MARK[before]} → {_MARK[after]}; "
+                f"failing {plain(_items(fb))} → {plain(_items(fa))}"
+            )
     if ch["accountability"]:
         out.append(f"Accountability ({len(ch['accountability'])}):")
         for a in ch["accountability"]:
@@ -115,7 +131,9 @@ def describe(doc: dict[str, Any]) -> list[str]:
         out.append(f"City progress ({len(ch['city'])}):")
         for row in ch["city"]:
             b, a = row["before"] or {}, row["after"] or {}
-            out.append(f"  {row['year']}: attained {b.get('districts_attained', '-')}/{b.get('districts_total', '-')} → "
-                       f"{a.get('districts_attained', '-')}/{a.get('districts_total', '-')}; on track "
-                       f"{_MARK[b.get('on_track')]} → {_MARK[a.get('on_track')]}")
+            out.append(
+                f"  {row['year']}: attained {b.get('districts_attained', '-')}/{b.get('districts_total', '-')} → "
+                f"{a.get('districts_attained', '-')}/{a.get('districts_total', '-')}; on track "
+                f"{_MARK[b.get('on_track')]} → {_MARK[a.get('on_track')]}"
+            )
     return out

@@ -4,6 +4,7 @@ pure evaluation functions with explanations, and an incremental per-district sta
 Pure Python on purpose: no Kafka, no Faust, no I/O beyond reading the catalogue, so the Faust
 agents and the embedded driver run exactly the same code.
 """
+
 from rules.loader import Catalogue, CatalogueError, load_catalogue
 from rules.model import Clause, Rule, RuleResult
 

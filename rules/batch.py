@@ -5,10 +5,12 @@ benchmark compares it with. It shares only the per-school evaluation with the st
 the rule itself); totals are summed afresh, coefficients come from the standard's two-pass
 formula in exact rationals, and every verdict from the explaining evaluators.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from rules.contributions import school_contribution, year_over_year_contribution
 from rules.district import AttainmentSummary, DistrictView, summarise
@@ -18,8 +20,12 @@ from rules.moments import WeightedMoments, weighted_cv
 from rules.sections import SchoolEval, SchoolFacts
 from rules.state import Engine
 
-_FIELD = {"school.enrolment": "enrolment", "school.staff": "staff", "school.facilities": "facilities",
-          "school.finance": "finance"}
+_FIELD = {
+    "school.enrolment": "enrolment",
+    "school.staff": "staff",
+    "school.facilities": "facilities",
+    "school.finance": "finance",
+}
 
 
 def final_facts(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -79,8 +85,13 @@ def evaluate_district(engine: Engine, code: str, events: Iterable[Mapping[str, A
     for sid, by_year in profiles.items():
         for y in set(school_facts.get(sid, {})) | set(by_year):
             f = school_facts.get(sid, {}).get(y) or SchoolFacts()
-            f = SchoolFacts(profile=profile_at(by_year, y), enrolment=f.enrolment, staff=f.staff,
-                            facilities=f.facilities, finance=f.finance)
+            f = SchoolFacts(
+                profile=profile_at(by_year, y),
+                enrolment=f.enrolment,
+                staff=f.staff,
+                facilities=f.facilities,
+                finance=f.finance,
+            )
             evals.setdefault(sid, {})[y] = engine.sections.evaluate(f, y)
             years.add(y)
     out: dict[int, BatchYear] = {}
@@ -105,12 +116,22 @@ def evaluate_district(engine: Engine, code: str, events: Iterable[Mapping[str, A
             m = moments[pair] = WeightedMoments()
             for w, x in terms:
                 m.add(w, x)
-        view = DistrictView(code=code, year=year, counters=counters, moments=moments, stats=stats.get(year),
-                            stats_prev=stats.get(year - 1), inspections=inspections.get(year, {}),
-                            profile=profile_at(district_profiles, year))
+        view = DistrictView(
+            code=code,
+            year=year,
+            counters=counters,
+            moments=moments,
+            stats=stats.get(year),
+            stats_prev=stats.get(year - 1),
+            inspections=inspections.get(year, {}),
+            profile=profile_at(district_profiles, year),
+        )
         results = {r.id: engine.district.evaluate(r, view) for r in engine.district.attainment_rules}
         summary = summarise({k: r.passed for k, r in results.items()}, engine.dimension_of)
-        out[year] = BatchYear(summary=summary, results=results,
-                              cv={pair: weighted_cv(terms) for pair, terms in pairs.items()},
-                              counters={k: v for k, v in counters.items() if v})
+        out[year] = BatchYear(
+            summary=summary,
+            results=results,
+            cv={pair: weighted_cv(terms) for pair, terms in pairs.items()},
+            counters={k: v for k, v in counters.items() if v},
+        )
     return out

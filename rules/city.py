@@ -1,9 +1,11 @@
 """The city against its plan: the share of districts attaining (C1) and the city-wide
 targets (C4 projects, C10 education groups), from per-district summaries."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from rules.loader import Catalogue
 from rules.logic import compare
@@ -32,10 +34,16 @@ class CityProgress:
     targets: Mapping[str, RuleResult] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"year": self.year, "districts_total": self.districts_total,
-                "districts_attained": self.districts_attained, "districts_undecided": self.districts_undecided,
-                "attained_share": self.attained_share, "target_share": self.target_share,
-                "on_track": self.on_track, "targets": {k: v.to_dict() for k, v in self.targets.items()}}
+        return {
+            "year": self.year,
+            "districts_total": self.districts_total,
+            "districts_attained": self.districts_attained,
+            "districts_undecided": self.districts_undecided,
+            "attained_share": self.attained_share,
+            "target_share": self.target_share,
+            "on_track": self.on_track,
+            "targets": {k: v.to_dict() for k, v in self.targets.items()},
+        }
 
 
 def target_share(milestones: Mapping[Any, Any], year: int) -> float:
@@ -44,8 +52,12 @@ def target_share(milestones: Mapping[Any, Any], year: int) -> float:
     return max(due)[1] / 100.0 if due else 0.0
 
 
-def city_progress(catalogue: Catalogue, year: int, districts: Sequence[DistrictYear],
-                  projects_by_year: Mapping[int, int] | None = None) -> CityProgress:
+def city_progress(
+    catalogue: Catalogue,
+    year: int,
+    districts: Sequence[DistrictYear],
+    projects_by_year: Mapping[int, int] | None = None,
+) -> CityProgress:
     """C1 on_track plus every other city-scoped target in force for the year."""
     total = len(districts)
     attained = sum(1 for d in districts if d.attained is True)
@@ -71,21 +83,36 @@ def city_progress(catalogue: Catalogue, year: int, districts: Sequence[DistrictY
                 passed = False
             on_track = passed
             targets[rule.id] = RuleResult(
-                rule_id=rule.id, subject="city", year=year, passed=passed, value=share, threshold=wanted,
-                comparator=">=", inputs={"districts_total": total, "districts_attained": attained,
-                                         "districts_undecided": undecided},
-                clause=rule.clause.cite(), severity=rule.severity,
-                reason=None if passed else f"{attained} of {total} districts attained, plan wants {wanted:.0%}")
+                rule_id=rule.id,
+                subject="city",
+                year=year,
+                passed=passed,
+                value=share,
+                threshold=wanted,
+                comparator=">=",
+                inputs={"districts_total": total, "districts_attained": attained, "districts_undecided": undecided},
+                clause=rule.clause.cite(),
+                severity=rule.severity,
+                reason=None if passed else f"{attained} of {total} districts attained, plan wants {wanted:.0%}",
+            )
         elif rule.kind == "city_projects":
             first, last = int(p["from_year"]), min(int(p["to_year"]), year)
             counts = {y: (projects_by_year or {}).get(y, 0) for y in range(first, last + 1)}
             avg = sum(counts.values()) / len(counts) if counts else None
             passed = None if avg is None else compare(avg, ">=", float(p["min_per_year_avg"]))
             targets[rule.id] = RuleResult(
-                rule_id=rule.id, subject="city", year=year, passed=passed, value=avg,
-                threshold=float(p["min_per_year_avg"]), comparator=">=", inputs={"projects_by_year": counts},
-                clause=rule.clause.cite(), severity=rule.severity,
-                reason=None if passed else f"{avg} schools built/rebuilt/expanded per year on average")
+                rule_id=rule.id,
+                subject="city",
+                year=year,
+                passed=passed,
+                value=avg,
+                threshold=float(p["min_per_year_avg"]),
+                comparator=">=",
+                inputs={"projects_by_year": counts},
+                clause=rule.clause.cite(),
+                severity=rule.severity,
+                reason=None if passed else f"{avg} schools built/rebuilt/expanded per year on average",
+            )
         elif rule.kind == "city_sum":
             field_name = str(p["input"]).split(".", 1)[1]
             known = [d.stats[field_name] for d in districts if d.stats.get(field_name) is not None]
@@ -98,11 +125,25 @@ def city_progress(catalogue: Catalogue, year: int, districts: Sequence[DistrictY
             else:
                 passed = False if due else None
             targets[rule.id] = RuleResult(
-                rule_id=rule.id, subject="city", year=year, passed=passed, value=value,
-                threshold=float(p["min_total"]), comparator=">=",
+                rule_id=rule.id,
+                subject="city",
+                year=year,
+                passed=passed,
+                value=value,
+                threshold=float(p["min_total"]),
+                comparator=">=",
                 inputs={"districts_reporting": len(known), "deadline_year": int(p["deadline_year"]), "due": due},
-                clause=rule.clause.cite(), severity=rule.severity,
-                reason=None if passed else (f"{value} so far, {p['min_total']} needed by {p['deadline_year']}"))
-    return CityProgress(year=year, districts_total=total, districts_attained=attained,
-                        districts_undecided=undecided, attained_share=share, target_share=wanted,
-                        on_track=on_track, targets=targets)
+                clause=rule.clause.cite(),
+                severity=rule.severity,
+                reason=None if passed else (f"{value} so far, {p['min_total']} needed by {p['deadline_year']}"),
+            )
+    return CityProgress(
+        year=year,
+        districts_total=total,
+        districts_attained=attained,
+        districts_undecided=undecided,
+        attained_share=share,
+        target_share=wanted,
+        on_track=on_track,
+        targets=targets,
+    )

@@ -13,6 +13,7 @@ The property tests hold the incremental totals equal to sums of school_contribut
 The counters' names belong to the rule kinds that read them (rules/kinds/): this module adds
 what a school contributes under those names.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,15 +41,25 @@ class ContributionKeys:
         self.level: dict[str, tuple[str, ...]] = {}
         for lv in evaluator.levels:
             ras_fail, ras_undecided = section_rule.level_keys(ras_id, lv)
-            self.level[lv] = (f"excluded:{lv}", SECTIONS_UNKNOWN + lv, ras_undecided, f"sections_empty:{lv}",
-                              SECTIONS + lv, f"students:{lv}", ras_fail)
+            self.level[lv] = (
+                f"excluded:{lv}",
+                SECTIONS_UNKNOWN + lv,
+                ras_undecided,
+                f"sections_empty:{lv}",
+                SECTIONS + lv,
+                f"students:{lv}",
+                ras_fail,
+            )
         self.missing: dict[str, tuple[str, ...]] = {
-            lv: tuple(balance.missing_key(lv, ind) for ind in evaluator.indicator_ids) for lv in evaluator.levels}
+            lv: tuple(balance.missing_key(lv, ind) for ind in evaluator.indicator_ids) for lv in evaluator.levels
+        }
         self.pairs: dict[str, tuple[Pair, ...]] = {
-            lv: tuple((lv, ind) for ind in evaluator.indicator_ids) for lv in evaluator.levels}
+            lv: tuple((lv, ind) for ind in evaluator.indicator_ids) for lv in evaluator.levels
+        }
         # an indicator's missing-input counter → the (level, indicator) coefficient it undecides
         self.pair_of_missing: dict[str, Pair] = {
-            key: pair for lv in evaluator.levels for key, pair in zip(self.missing[lv], self.pairs[lv])}
+            key: pair for lv in evaluator.levels for key, pair in zip(self.missing[lv], self.pairs[lv])
+        }
         self.sums = {name: district_metric.sum_key(name) for name in STAFF_SUM_FIELDS}
 
 
@@ -101,8 +112,9 @@ def _contribution(keys: ContributionKeys, ev: SchoolEval) -> Contribution:
     return out
 
 
-def _section_contribution(keys: ContributionKeys, level: str, s: SectionEval,
-                          c: dict[str, int], terms: dict[Pair, tuple[int, float]]) -> None:
+def _section_contribution(
+    keys: ContributionKeys, level: str, s: SectionEval, c: dict[str, int], terms: dict[Pair, tuple[int, float]]
+) -> None:
     """What one section adds: its counts and, for each indicator with a value, the moment
     term (students, value) of its (level, indicator) coefficient."""
     excluded, unknown, ras_undecided, empty, sections, students, ras_fail = keys.level[level]
@@ -140,8 +152,9 @@ class Totals:
 
     __slots__ = ("counters", "moments", "moved", "pairs")
 
-    def __init__(self, counters: dict[str, int], moments: dict[Pair, WeightedMoments],
-                 moved: set[str], pairs: set[Pair]) -> None:
+    def __init__(
+        self, counters: dict[str, int], moments: dict[Pair, WeightedMoments], moved: set[str], pairs: set[Pair]
+    ) -> None:
         self.counters, self.moments, self.moved, self.pairs = counters, moments, moved, pairs
 
     def bump(self, key: str, by: int) -> None:
@@ -273,10 +286,17 @@ def _move_school(keys: ContributionKeys, totals: Totals, old: SchoolEval, new: S
             totals.bump(LARGE_UNDECIDED if new.large is None else LARGE_SCHOOLS, 1)
 
 
-def _move_section(keys: ContributionKeys, totals: Totals, level: str,
-                  old: SectionEval | None, new: SectionEval | None) -> None:
-    if (old is not None and new is not None and old.included and new.included
-            and old.students == new.students and old.students):
+def _move_section(
+    keys: ContributionKeys, totals: Totals, level: str, old: SectionEval | None, new: SectionEval | None
+) -> None:
+    if (
+        old is not None
+        and new is not None
+        and old.included
+        and new.included
+        and old.students == new.students
+        and old.students
+    ):
         _move_indicators(keys, totals, level, old, new)
         return
     # students or inclusion changed (so has every term's weight): compare whole parts

@@ -5,10 +5,13 @@ verdict, what it reads); `DistrictEvaluator` dispatches to them through the regi
 out, from what each kind says it reads, which rules an event can move. Kinds read the district
 through `DistrictView`, never through the schools, which is what keeps updates incremental.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import AbstractSet, Any, Mapping
+from typing import Any
 
 from rules.kinds import balance as balance_kind
 from rules.kinds.base import DistrictView, Judge
@@ -17,11 +20,23 @@ from rules.loader import Catalogue, CatalogueError
 from rules.logic import all_of
 from rules.model import Rule, RuleResult
 
-__all__ = ["ATTAINMENT_DIMENSIONS", "AttainmentSummary", "DistrictEvaluator", "DistrictView", "SummaryTally",
-           "summarise"]
+__all__ = [
+    "ATTAINMENT_DIMENSIONS",
+    "AttainmentSummary",
+    "DistrictEvaluator",
+    "DistrictView",
+    "SummaryTally",
+    "summarise",
+]
 
-ATTAINMENT_DIMENSIONS = ("resource_allocation", "government_guarantee", "education_quality",
-                         "social_recognition", "prerequisite", "veto")
+ATTAINMENT_DIMENSIONS = (
+    "resource_allocation",
+    "government_guarantee",
+    "education_quality",
+    "social_recognition",
+    "prerequisite",
+    "veto",
+)
 
 
 class DistrictEvaluator(Judge):
@@ -29,10 +44,14 @@ class DistrictEvaluator(Judge):
 
     def __init__(self, catalogue: Catalogue) -> None:
         super().__init__(catalogue, KINDS)
-        unknown = [f"{r.id} ({r.kind})" for r in catalogue.rules.values() if _is_district_rule(r) and r.kind not in KINDS]
+        unknown = [
+            f"{r.id} ({r.kind})" for r in catalogue.rules.values() if _is_district_rule(r) and r.kind not in KINDS
+        ]
         if unknown:
-            raise CatalogueError(f"catalogue {catalogue.name}: rules of a kind that is no district rule kind "
-                                 f"(rules/kinds/): {', '.join(unknown)}")
+            raise CatalogueError(
+                f"catalogue {catalogue.name}: rules of a kind that is no district rule kind "
+                f"(rules/kinds/): {', '.join(unknown)}"
+            )
         self.attainment_rules: list[Rule] = [r for r in catalogue.rules.values() if _is_attainment_rule(r)]
         self.school_derived = [r for r in self.attainment_rules if self.kind(r).school_derived(self, r)]
         self.district_derived = [r for r in self.attainment_rules if not self.kind(r).school_derived(self, r)]
@@ -50,11 +69,14 @@ class DistrictEvaluator(Judge):
         event only these need judging again. Memoised, as a district has ~100 counter names."""
         found = self._readers.get(key)
         if found is None:
-            found = self._readers[key] = tuple(r for r in self.school_derived
-                                               if self.kind(r).reads_counter(self, r, key))
+            found = self._readers[key] = tuple(
+                r for r in self.school_derived if self.kind(r).reads_counter(self, r, key)
+            )
         return found
 
-    def rules_to_judge(self, keys: AbstractSet[str], moments_moved: bool, pair_verdicts_moved: bool) -> tuple[Rule, ...]:
+    def rules_to_judge(
+        self, keys: AbstractSet[str], moments_moved: bool, pair_verdicts_moved: bool
+    ) -> tuple[Rule, ...]:
         """The school-derived rules reading any of the counters `keys` (rules_reading()),
         any coefficient's moments when `moments_moved`, any per-pair RA-CV verdict when
         `pair_verdicts_moved`. Memoised by the set of keys, because events of one kind move
@@ -80,8 +102,7 @@ class DistrictEvaluator(Judge):
         for fact in facts:
             rules = self._fact_readers.get(fact)
             if rules is None:
-                rules = self._fact_readers[fact] = tuple(
-                    r for r in self.attainment_rules if self._reads_fact(r, fact))
+                rules = self._fact_readers[fact] = tuple(r for r in self.attainment_rules if self._reads_fact(r, fact))
             found.update((r.id, r) for r in rules)
         return tuple(found.values())
 
@@ -129,10 +150,14 @@ class AttainmentSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "resource_passed": self.resource_passed, "government_passed": self.government_passed,
-            "quality_passed": self.quality_passed, "social_passed": self.social_passed,
-            "prerequisite_passed": self.prerequisite_passed, "vetoed": self.vetoed,
-            "attained": self.attained, "failed_items": list(self.failed_items),
+            "resource_passed": self.resource_passed,
+            "government_passed": self.government_passed,
+            "quality_passed": self.quality_passed,
+            "social_passed": self.social_passed,
+            "prerequisite_passed": self.prerequisite_passed,
+            "vetoed": self.vetoed,
+            "attained": self.attained,
+            "failed_items": list(self.failed_items),
             "undecided_items": list(self.undecided_items),
         }
 
@@ -179,13 +204,19 @@ class SummaryTally:
     def summary(self) -> AttainmentSummary:
         veto_clear = self._dimension("veto", True)
         resource, government, quality, social, prerequisite = (
-            self._dimension(d, None) for d in ATTAINMENT_DIMENSIONS[:5])
+            self._dimension(d, None) for d in ATTAINMENT_DIMENSIONS[:5]
+        )
         return AttainmentSummary(
-            resource_passed=resource, government_passed=government, quality_passed=quality,
-            social_passed=social, prerequisite_passed=prerequisite,
+            resource_passed=resource,
+            government_passed=government,
+            quality_passed=quality,
+            social_passed=social,
+            prerequisite_passed=prerequisite,
             vetoed=None if veto_clear is None else not veto_clear,
             attained=all_of([resource, government, quality, social, prerequisite, veto_clear]),
-            failed_items=tuple(sorted(self._failed)), undecided_items=tuple(sorted(self._undecided)))
+            failed_items=tuple(sorted(self._failed)),
+            undecided_items=tuple(sorted(self._undecided)),
+        )
 
 
 def summarise(verdicts: Mapping[str, bool | None], dimension_of: Mapping[str, str]) -> AttainmentSummary:
@@ -196,10 +227,19 @@ def summarise(verdicts: Mapping[str, bool | None], dimension_of: Mapping[str, st
     veto_clear = all_of(by_dim["veto"])
     vetoed = None if veto_clear is None else not veto_clear
     resource, government, quality, social, prerequisite = (
-        all_of(by_dim[d]) if by_dim[d] else None for d in ATTAINMENT_DIMENSIONS[:5])
+        all_of(by_dim[d]) if by_dim[d] else None for d in ATTAINMENT_DIMENSIONS[:5]
+    )
     attained = all_of([resource, government, quality, social, prerequisite, veto_clear])
     failed = tuple(sorted(rid for rid, p in verdicts.items() if p is False))
     undecided = tuple(sorted(rid for rid, p in verdicts.items() if p is None))
-    return AttainmentSummary(resource_passed=resource, government_passed=government, quality_passed=quality,
-                             social_passed=social, prerequisite_passed=prerequisite, vetoed=vetoed, attained=attained, failed_items=failed,
-                             undecided_items=undecided)
+    return AttainmentSummary(
+        resource_passed=resource,
+        government_passed=government,
+        quality_passed=quality,
+        social_passed=social,
+        prerequisite_passed=prerequisite,
+        vetoed=vetoed,
+        attained=attained,
+        failed_items=failed,
+        undecided_items=undecided,
+    )

@@ -1,5 +1,6 @@
 """Render the catalogue as the rule reference in docs/rules.md, so the document cannot drift
 from the data: `python -m rules.docs > docs/rules.md` (a test checks it is current)."""
+
 from __future__ import annotations
 
 import sys
@@ -183,8 +184,10 @@ def render(catalogue: Catalogue) -> str:
         out.append("|---|---|---|---|---|---|---|---|")
         for r in rules:
             years = f"{r.in_force_from}–{r.in_force_to or ''}"
-            out.append(f"| {r.id} | {r.name_zh}<br>{r.name_en} | {r.scope} | {r.kind} | "
-                       f"{_threshold(r).replace('|', '/')} | {r.clause.cite()} | {years} | {r.severity} |")
+            out.append(
+                f"| {r.id} | {r.name_zh}<br>{r.name_en} | {r.scope} | {r.kind} | "
+                f"{_threshold(r).replace('|', '/')} | {r.clause.cite()} | {years} | {r.severity} |"
+            )
     settings = ", ".join(f"`{k}`: {v}" for k, v in catalogue.settings.items() if k != "school_sections")
     out.append(f"\nSettings: {settings}.\n")
     return "\n".join(out)

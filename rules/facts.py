@@ -4,17 +4,25 @@ For the same (event_type, school or district, year) a higher seq supersedes a lo
 Inspections, milestones and projects are several facts per district or school and year, so
 their item or kind is part of the key.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 FactKey = tuple[str, str, int, str]
 
 # The payload fields the rules read, named once for the whole platform (the contract's schemas
 # hold the same lists; tests/ingestion/contract checks they agree). A staff section's counts other than
 # full_time_teachers can never exceed it.
-STAFF_FIELDS = ("full_time_teachers", "qualified_teachers", "backbone_teachers", "pe_arts_teachers",
-                "certified_teachers", "trained_360h_teachers")
+STAFF_FIELDS = (
+    "full_time_teachers",
+    "qualified_teachers",
+    "backbone_teachers",
+    "pe_arts_teachers",
+    "certified_teachers",
+    "trained_360h_teachers",
+)
 STAFF_COUNT_FIELDS = STAFF_FIELDS[1:]
 FACILITY_FIELDS = ("teaching_aux_area_m2", "sports_area_m2", "equipment_value_yuan", "multimedia_rooms")
 

@@ -14,21 +14,23 @@ Everything is decided with exact arithmetic: thresholds, ratios and reported fig
 :class:`fractions.Fraction` of their decimal text, so no float decides a boundary (a section at
 exactly its threshold, or exactly at 85 %, is exactly there). Pure: no I/O.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from itertools import combinations
 from math import ceil
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from rules.facts import FACILITY_FIELDS, STAFF_FIELDS
 from rules.loader import Catalogue
 
 __all__ = ["Change", "GapModel", "Option", "SectionInputs", "section_inputs"]
 
-_WHOLE = frozenset({"multimedia_rooms", *STAFF_FIELDS})   # counted in whole units; the rest to 0.01
+_WHOLE = frozenset({"multimedia_rooms", *STAFF_FIELDS})  # counted in whole units; the rest to 0.01
 
 
 def exact(value: Any) -> Fraction:
@@ -53,9 +55,9 @@ def _round_up(value: Fraction, step: Fraction) -> Fraction:
 @dataclass(frozen=True)
 class Indicator:
     id: str
-    input: str              # the numerator field, e.g. qualified_teachers
-    scale: Fraction         # 100 for "per 100 students"
-    unit: str               # the indicator's unit, e.g. "teachers per 100 students"
+    input: str  # the numerator field, e.g. qualified_teachers
+    scale: Fraction  # 100 for "per 100 students"
+    unit: str  # the indicator's unit, e.g. "teachers per 100 students"
 
 
 @dataclass(frozen=True)
@@ -65,20 +67,20 @@ class SectionInputs:
 
     level: str
     students: int
-    inputs: Mapping[str, Fraction | None]           # input field → the section's value (None: unknown)
-    share: Mapping[str, Fraction]                   # input field → section share of the school's figure
+    inputs: Mapping[str, Fraction | None]  # input field → the section's value (None: unknown)
+    share: Mapping[str, Fraction]  # input field → section share of the school's figure
 
 
 @dataclass(frozen=True)
 class Change:
     indicator: str
-    input: str                     # what grows: "sections.<level>.<field>" or "school.<field>"
-    unit: str                      # the input's unit
-    current_value: Fraction        # the indicator now
-    target_value: Fraction         # the threshold, or the floor for the one allowed to miss
-    current_input: Fraction        # the input now (the school's figure when apportioned)
-    addition: Fraction             # in the input's unit, rounded up (whole or 0.01)
-    to_floor: bool                 # True when the target is the 85 % floor, not the threshold
+    input: str  # what grows: "sections.<level>.<field>" or "school.<field>"
+    unit: str  # the input's unit
+    current_value: Fraction  # the indicator now
+    target_value: Fraction  # the threshold, or the floor for the one allowed to miss
+    current_input: Fraction  # the input now (the school's figure when apportioned)
+    addition: Fraction  # in the input's unit, rounded up (whole or 0.01)
+    to_floor: bool  # True when the target is the 85 % floor, not the threshold
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,12 @@ class GapModel:
             raise ValueError("the catalogue has no section rule (RA-S): no gap to pass")
         rule = ras[0]
         by_id = {r.id: r for r in catalogue.section_indicators()}
-        self.indicators = tuple(Indicator(i, by_id[i].params["numerator"], exact(by_id[i].params["scale"]),
-                                          str(by_id[i].params.get("unit", ""))) for i in rule.params["indicators"])
+        self.indicators = tuple(
+            Indicator(
+                i, by_id[i].params["numerator"], exact(by_id[i].params["scale"]), str(by_id[i].params.get("unit", ""))
+            )
+            for i in rule.params["indicators"]
+        )
         for i in self.indicators:
             if by_id[i.id].comparator != ">=":
                 raise ValueError(f"{i.id}: gap to pass handles indicators judged with >= only")
@@ -106,8 +112,9 @@ class GapModel:
         self.floor = exact(rule.params["remainder_min_ratio"])
         #: level → indicator → (threshold, floor × threshold), for passes() on the hot path
         levels = {lv for t in self.thresholds.values() for lv in t}
-        self._bounds = {lv: {i: (t[lv], self.floor * t[lv]) for i, t in self.thresholds.items() if lv in t}
-                        for lv in levels}
+        self._bounds = {
+            lv: {i: (t[lv], self.floor * t[lv]) for i, t in self.thresholds.items() if lv in t} for lv in levels
+        }
         self.rule_id = rule.id
 
     # ---------------------------------------------------------------- judging, exactly
@@ -150,27 +157,32 @@ class GapModel:
         for k in range(min(self.allowed, len(misses)), -1, -1):
             for allowed_to_miss in combinations(misses, k):
                 plan = {i: (thr[i], False) for i in misses if i not in allowed_to_miss}
-                plan.update({i: (self.floor * thr[i], True) for i in allowed_to_miss
-                             if values[i] < self.floor * thr[i]})
+                plan.update(
+                    {i: (self.floor * thr[i], True) for i in allowed_to_miss if values[i] < self.floor * thr[i]}
+                )
                 plans.append(plan)
         # each plan's changes in whole units; rounding up may carry an indicator allowed to miss
         # past its threshold, which can make another change of the plan unnecessary: keep only the
         # options none of whose changes can be dropped (passing is monotone in every indicator, so
         # that is "no proper subset passes"), and none that asks more than another option
         options: list[tuple[Change, ...]] = []
-        made: dict[tuple[str, Fraction, bool], Change] = {}   # plans share changes: each is made once
+        made: dict[tuple[str, Fraction, bool], Change] = {}  # plans share changes: each is made once
         for plan in plans:
-            changes = tuple(made.setdefault((i, target, to_floor), self._change(s, i, values[i], target, to_floor))
-                            for i, (target, to_floor) in sorted(plan.items(), key=lambda kv: self._order(kv[0])))
+            changes = tuple(
+                made.setdefault((i, target, to_floor), self._change(s, i, values[i], target, to_floor))
+                for i, (target, to_floor) in sorted(plan.items(), key=lambda kv: self._order(kv[0]))
+            )
             if self.passes(level, self._values_after(s, values, changes)) and all(
-                    not self.passes(level, self._values_after(s, values, changes[:n] + changes[n + 1:]))
-                    for n in range(len(changes))):
+                not self.passes(level, self._values_after(s, values, changes[:n] + changes[n + 1 :]))
+                for n in range(len(changes))
+            ):
                 options.append(changes)
         kept: list[tuple[Change, ...]] = []
         for changes in options:
             asks = {c.input: c.addition for c in changes}
-            if any(_asks_no_more(other, asks) for other in options if other is not changes) or \
-                    any({c.input: c.addition for c in k} == asks for k in kept):
+            if any(_asks_no_more(other, asks) for other in options if other is not changes) or any(
+                {c.input: c.addition for c in k} == asks for k in kept
+            ):
                 continue
             kept.append(changes)
         kept.sort(key=lambda cs: (len(cs), [self._order(c.indicator) for c in cs]))
@@ -183,22 +195,23 @@ class GapModel:
         ind = next(i for i in self.indicators if i.id == indicator)
         field = ind.input
         step = _unit_step(field)
-        needed_section = target * s.students / ind.scale          # the section's input at the target
+        needed_section = target * s.students / ind.scale  # the section's input at the target
         share = s.share.get(field)
         current_section = s.inputs[field]
         assert current_section is not None
-        if share is None:                                          # the section's own figure grows
+        if share is None:  # the section's own figure grows
             needed = _round_up(needed_section, step)
             current = current_section
             where = f"sections.{s.level}.{field}"
-        else:                                                      # the school's, apportioned by enrolment
+        else:  # the school's, apportioned by enrolment
             current = current_section / share
             needed = _round_up(needed_section / share, step)
             where = f"school.{field}"
         return Change(indicator, where, _input_unit(field), value, target, current, needed - current, to_floor)
 
-    def _values_after(self, s: SectionInputs, values: Mapping[str, Fraction],
-                      changes: Sequence[Change]) -> dict[str, Fraction]:
+    def _values_after(
+        self, s: SectionInputs, values: Mapping[str, Fraction], changes: Sequence[Change]
+    ) -> dict[str, Fraction]:
         """``self.values(self.apply(s, changes))`` without recomputing the indicators whose input
         the changes leave alone (the hot path: every option is checked with each change left out)."""
         grown: dict[str, Fraction] = {}

@@ -15,6 +15,7 @@ government, quality and social items.
 
 Pure: reads a :class:`rules.state.DistrictState`, no I/O.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,8 +43,8 @@ class CvPlan:
     indicator: str
     cv: float
     threshold: float
-    reduction_needed: float                       # cv − threshold
-    contributors: tuple[tuple[str, float], ...]   # (school_id, share of the spread), largest first
+    reduction_needed: float  # cv − threshold
+    contributors: tuple[tuple[str, float], ...]  # (school_id, share of the spread), largest first
     steps: tuple[CvStep, ...]
     resulting_cv: float
     passes: bool
@@ -56,7 +57,7 @@ class ItemGap:
     value: float
     threshold: float
     comparator: str
-    distance: float          # how far the value must move to reach the threshold (positive)
+    distance: float  # how far the value must move to reach the threshold (positive)
     unit: str
 
 
@@ -88,8 +89,9 @@ def _cv_plan(level: str, indicator: str, points: dict[str, tuple[int, Fraction]]
     mean, cv2 = start
     spread = {s: p * (x - mean) ** 2 for s, (p, x) in points.items()}
     total = sum(spread.values())
-    contributors = tuple((s, float(c / total)) for s, c in sorted(spread.items(), key=lambda kv: (-kv[1], kv[0]))
-                         [:TOP_CONTRIBUTORS])
+    contributors = tuple(
+        (s, float(c / total)) for s, c in sorted(spread.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_CONTRIBUTORS]
+    )
     current = dict(points)
     steps: list[CvStep] = []
     moved: set[str] = set()
@@ -106,8 +108,9 @@ def _cv_plan(level: str, indicator: str, points: dict[str, tuple[int, Fraction]]
         mean, cv2 = now
         steps.append(CvStep(worst, p, float(x), float(current[worst][1]), float(cv2) ** 0.5))
     cv = float(start[1]) ** 0.5
-    return CvPlan(level, indicator, cv, threshold, cv - threshold, contributors, tuple(steps),
-                  float(cv2) ** 0.5, cv2 <= t2)
+    return CvPlan(
+        level, indicator, cv, threshold, cv - threshold, contributors, tuple(steps), float(cv2) ** 0.5, cv2 <= t2
+    )
 
 
 def district_gaps(state: Any, year: int) -> DistrictGaps:
@@ -121,9 +124,12 @@ def district_gaps(state: Any, year: int) -> DistrictGaps:
             if result.passed is not False:
                 continue
             pos = ids.index(indicator)
-            points = {sid: (int(sec.students), Fraction(sec.values[pos]))
-                      for sid, ev in state.section_evals(year) for lv, sec in ev.sections.items()
-                      if lv == level and sec.included and sec.students and sec.values[pos] is not None}
+            points = {
+                sid: (int(sec.students), Fraction(sec.values[pos]))
+                for sid, ev in state.section_evals(year)
+                for lv, sec in ev.sections.items()
+                if lv == level and sec.included and sec.students and sec.values[pos] is not None
+            }
             plan = _cv_plan(level, indicator, points, float(rule.thresholds[level]))
             if plan is not None:
                 out.balance.append(plan)
@@ -135,6 +141,15 @@ def district_gaps(state: Any, year: int) -> DistrictGaps:
         if r.value is None or r.threshold is None or r.comparator not in (">=", ">", "<=", "<"):
             continue
         distance = (r.threshold - r.value) if r.comparator in (">=", ">") else (r.value - r.threshold)
-        out.items.append(ItemGap(rule_id, rule_def.dimension, float(r.value), float(r.threshold), r.comparator,
-                                 float(distance), str(rule_def.params.get("unit", ""))))
+        out.items.append(
+            ItemGap(
+                rule_id,
+                rule_def.dimension,
+                float(r.value),
+                float(r.threshold),
+                r.comparator,
+                float(distance),
+                str(rule_def.params.get("unit", "")),
+            )
+        )
     return out

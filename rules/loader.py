@@ -4,12 +4,14 @@ A catalogue file is YAML; a city plan `extends` the national one and may `overri
 national rule's fields. Everything is checked on load so that a bad edit fails at start-up
 with the file, the rule id and what is wrong, rather than as a wrong verdict later.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -44,11 +46,28 @@ _KIND_REQUIREMENTS: dict[str, dict[str, Any]] = {
 }
 KINDS = frozenset(_KIND_REQUIREMENTS)
 _INPUT_NAMESPACES = ("stat.", "sum.")
-_RULE_FIELDS = frozenset({
-    "id", "name_zh", "name_en", "dimension", "scope", "kind", "levels", "inputs", "params",
-    "comparator", "thresholds", "threshold", "clause", "in_force", "severity",
-})
-_OVERRIDABLE = frozenset({"thresholds", "threshold", "params", "severity", "in_force", "comparator", "name_zh", "name_en"})
+_RULE_FIELDS = frozenset(
+    {
+        "id",
+        "name_zh",
+        "name_en",
+        "dimension",
+        "scope",
+        "kind",
+        "levels",
+        "inputs",
+        "params",
+        "comparator",
+        "thresholds",
+        "threshold",
+        "clause",
+        "in_force",
+        "severity",
+    }
+)
+_OVERRIDABLE = frozenset(
+    {"thresholds", "threshold", "params", "severity", "in_force", "comparator", "name_zh", "name_en"}
+)
 
 
 class CatalogueError(ValueError):
@@ -147,13 +166,16 @@ def _build(chain: list[tuple[Path, dict[str, Any]]]) -> Catalogue:
             if not isinstance(raw, dict) or "id" not in raw:
                 raise CatalogueError(f"{path}: rule #{index + 1} has no id")
             if raw["id"] in raw_rules:
-                raise CatalogueError(f"{path}: rule {raw['id']}: duplicate id (use 'overrides' to change an inherited rule)")
+                raise CatalogueError(
+                    f"{path}: rule {raw['id']}: duplicate id (use 'overrides' to change an inherited rule)"
+                )
             raw_rules[str(raw["id"])] = (path, raw)
     _validate_settings(chain[-1][0], settings)
     rules = {rid: _parse_rule(path, raw, documents) for rid, (path, raw) in raw_rules.items()}
     _validate_references(rules)
-    return Catalogue(name=str(chain[-1][1]["catalogue"]), versions=versions, rules=rules,
-                     settings=settings, documents=documents)
+    return Catalogue(
+        name=str(chain[-1][1]["catalogue"]), versions=versions, rules=rules, settings=settings, documents=documents
+    )
 
 
 def _validate_settings(path: Path, settings: Mapping[str, Any]) -> None:
@@ -165,7 +187,9 @@ def _validate_settings(path: Path, settings: Mapping[str, Any]) -> None:
         raise CatalogueError(f"{path}: settings.school_sections must map each school type to its sections")
     for school_type, secs in sections.items():
         if not isinstance(secs, list) or any(s not in LEVELS for s in secs):
-            raise CatalogueError(f"{path}: settings.school_sections.{school_type}: sections must be a list of {list(LEVELS)}")
+            raise CatalogueError(
+                f"{path}: settings.school_sections.{school_type}: sections must be a list of {list(LEVELS)}"
+            )
     tp = settings.get("teaching_point_min_students")
     if tp is not None and (not isinstance(tp, int) or tp < 0):
         raise CatalogueError(f"{path}: settings.teaching_point_min_students must be null or a whole number ≥ 0")
@@ -242,19 +266,34 @@ def _parse_rule(path: Path, raw: dict[str, Any], documents: Mapping[str, Mapping
         threshold = _number(path, rid, "threshold", raw["threshold"])
     checks: tuple[Check, ...] = ()
     if req.get("checks"):
-        checks = tuple(_parse_check(fail, c, needs_threshold=not req.get("checks_without_threshold"))
-                       for c in params.pop("checks", None) or [None])
+        checks = tuple(
+            _parse_check(fail, c, needs_threshold=not req.get("checks_without_threshold"))
+            for c in params.pop("checks", None) or [None]
+        )
     if kind == "section_indicator":
         _number(path, rid, "params.scale", params["scale"])
     if kind == "section_rule":
         if not 0 < _number(path, rid, "params.remainder_min_ratio", params["remainder_min_ratio"]) <= 1:
             raise fail("params.remainder_min_ratio must be in (0, 1]")
     return Rule(
-        id=rid, name_zh=str(raw["name_zh"]), name_en=str(raw["name_en"]), dimension=str(raw["dimension"]),
-        scope=str(raw["scope"]), kind=kind, clause=clause, severity=str(raw["severity"]),
-        in_force_from=int(in_force["from"]), in_force_to=to, levels=levels,
-        inputs=tuple(str(i) for i in raw.get("inputs") or ()), comparator=comparator,
-        thresholds=thresholds, threshold=threshold, params=params, checks=checks, source=str(path.name),
+        id=rid,
+        name_zh=str(raw["name_zh"]),
+        name_en=str(raw["name_en"]),
+        dimension=str(raw["dimension"]),
+        scope=str(raw["scope"]),
+        kind=kind,
+        clause=clause,
+        severity=str(raw["severity"]),
+        in_force_from=int(in_force["from"]),
+        in_force_to=to,
+        levels=levels,
+        inputs=tuple(str(i) for i in raw.get("inputs") or ()),
+        comparator=comparator,
+        thresholds=thresholds,
+        threshold=threshold,
+        params=params,
+        checks=checks,
+        source=str(path.name),
     )
 
 
@@ -273,9 +312,15 @@ def _parse_check(fail: Any, raw: Any, needs_threshold: bool) -> Check:
         if not (isinstance(r, list) and len(r) == 2):
             raise fail(f"check {raw}: ratio must be [numerator, denominator]")
         ratio = (str(r[0]), str(r[1]))
-    check = Check(comparator=comparator, input=raw.get("input"), ratio=ratio,
-                  scale=float(raw.get("scale", 1)), threshold=raw.get("threshold"),
-                  threshold_input=raw.get("threshold_input"), applies_to_locale=raw.get("applies_to_locale"))
+    check = Check(
+        comparator=comparator,
+        input=raw.get("input"),
+        ratio=ratio,
+        scale=float(raw.get("scale", 1)),
+        threshold=raw.get("threshold"),
+        threshold_input=raw.get("threshold_input"),
+        applies_to_locale=raw.get("applies_to_locale"),
+    )
     if check.applies_to_locale is not None and check.applies_to_locale not in ("urban", "town", "rural"):
         raise fail(f"check {raw}: applies_to_locale must be urban, town or rural")
     for name in check.inputs():
@@ -284,7 +329,9 @@ def _parse_check(fail: Any, raw: Any, needs_threshold: bool) -> Check:
     if needs_threshold:
         if (check.threshold is None) == (check.threshold_input is None):
             raise fail(f"check {raw}: give exactly one of 'threshold' or 'threshold_input'")
-        if check.threshold is not None and (isinstance(check.threshold, bool) or not isinstance(check.threshold, (int, float))):
+        if check.threshold is not None and (
+            isinstance(check.threshold, bool) or not isinstance(check.threshold, (int, float))
+        ):
             raise fail(f"check {raw}: threshold must be a number")
     return check
 

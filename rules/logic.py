@@ -4,9 +4,10 @@ A missing input must never read as a pass or a fail, so results are True, False 
 (undecided) and combine by Kleene's rules: one False decides an AND, otherwise one None
 leaves it undecided.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 # Values reach the engine as binary floats of decimal figures (4.2 is not exactly 4.2), so
 # "exactly at a threshold meets it" needs a tolerance far below any real difference.

@@ -3,10 +3,12 @@
 Everything here is plain data: the engine's results must travel through Faust tables,
 Kafka topics and Parquet files unchanged, so they serialise to dicts of JSON scalars.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 LEVELS: tuple[str, ...] = ("primary", "junior")
 COMPARATORS: frozenset[str] = frozenset({">=", ">", "<=", "<", "=="})

@@ -10,6 +10,7 @@ arithmetic and rounded once: it equals a two-pass recompute to the last bit or t
 variance can never be negative. The integers stay small (X has a 53-bit mantissa and a
 modest exponent), so an update costs a few hundred nanoseconds.
 """
+
 from __future__ import annotations
 
 import math
@@ -88,7 +89,7 @@ class WeightedMoments:
         return [self.count, self.weight, self._a, self._b, self._shift]
 
     @classmethod
-    def from_state(cls, state: list[int]) -> "WeightedMoments":
+    def from_state(cls, state: list[int]) -> WeightedMoments:
         m = cls()
         m.count, m.weight, m._a, m._b, m._shift = (int(v) for v in state)
         return m

@@ -15,26 +15,28 @@ or never.
 Exact where it decides: the slope and intercept are fractions of the values, and the crossing year
 is the smallest whole year where the projected value satisfies the comparator. Pure: no I/O.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import ceil, floor
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["ItemOutlook", "Outlook", "district_outlook", "projected_year", "trend"]
 
-HORIZON = 50   # years beyond the latest: a crossing later than this is "not at this rate"
+HORIZON = 50  # years beyond the latest: a crossing later than this is "not at this rate"
 
 
 @dataclass(frozen=True)
 class ItemOutlook:
-    item: str                            # a rule id, or "RA-CV primary R4" for a balance coefficient
+    item: str  # a rule id, or "RA-CV primary R4" for a balance coefficient
     comparator: str
     threshold: float
-    values: tuple[tuple[int, float], ...]   # (year, value) the trend is drawn through
-    slope: float | None                  # per year; None with fewer than two years
-    projected_year: int | None           # None: not at this rate
+    values: tuple[tuple[int, float], ...]  # (year, value) the trend is drawn through
+    slope: float | None  # per year; None with fewer than two years
+    projected_year: int | None  # None: not at this rate
 
 
 @dataclass
@@ -45,7 +47,7 @@ class Outlook:
     plan_deadline_year: int | None
     attained: bool | None
     items: list[ItemOutlook] = field(default_factory=list)
-    unprojectable: list[str] = field(default_factory=list)   # failing items with no value to project
+    unprojectable: list[str] = field(default_factory=list)  # failing items with no value to project
     projected_year: int | None = None
     at_risk: bool = False
     risk_items: list[str] = field(default_factory=list)
@@ -68,8 +70,9 @@ def trend(points: Sequence[tuple[int, Fraction]]) -> tuple[Fraction, Fraction] |
     return slope, (sy - slope * sx) / n
 
 
-def projected_year(points: Sequence[tuple[int, Fraction]], comparator: str, threshold: Fraction,
-                   latest: int) -> int | None:
+def projected_year(
+    points: Sequence[tuple[int, Fraction]], comparator: str, threshold: Fraction, latest: int
+) -> int | None:
     """The first whole year after `latest` where the trend's value meets the threshold; None when
     it never does at this rate (within HORIZON years)."""
     line = trend(points)
@@ -78,10 +81,10 @@ def projected_year(points: Sequence[tuple[int, Fraction]], comparator: str, thre
     slope, intercept = line
     if slope == 0:
         return None
-    crossing = (threshold - intercept) / slope            # the year the line reaches the threshold
+    crossing = (threshold - intercept) / slope  # the year the line reaches the threshold
     up = comparator in (">=", ">")
     if (slope > 0) != up:
-        return None                                       # moving away from the threshold
+        return None  # moving away from the threshold
     strict = comparator in (">", "<")
     year = floor(crossing) + 1 if strict and crossing == int(crossing) else ceil(crossing)
     year = max(year, latest + 1)
@@ -132,7 +135,7 @@ def district_outlook(state: Any, years: Sequence[int] | None = None) -> Outlook 
     else:
         out.projected_year = max(y for y in years_needed if y is not None)
     targets = [t for t in (declared, out.plan_deadline_year) if t is not None]
-    target = min(targets) if targets else None   # the earlier of the declared year and the plan's deadline
+    target = min(targets) if targets else None  # the earlier of the declared year and the plan's deadline
     if target is not None and latest < target:
         late = [i.item for i in out.items if i.projected_year is None or i.projected_year > target]
         out.risk_items = late + out.unprojectable
@@ -142,6 +145,11 @@ def district_outlook(state: Any, years: Sequence[int] | None = None) -> Outlook 
 
 def _item(name: str, comparator: str, threshold: float, points: list[tuple[int, Fraction]], latest: int) -> ItemOutlook:
     line = trend(points)
-    return ItemOutlook(name, comparator, float(threshold), tuple((y, float(v)) for y, v in points),
-                       float(line[0]) if line else None,
-                       projected_year(points, comparator, Fraction(threshold), latest))
+    return ItemOutlook(
+        name,
+        comparator,
+        float(threshold),
+        tuple((y, float(v)) for y, v in points),
+        float(line[0]) if line else None,
+        projected_year(points, comparator, Fraction(threshold), latest),
+    )

@@ -14,9 +14,11 @@ Everything else is order-free: a school-year is judged from its facts at the end
 district's totals are sums. So registrations come first (schools, then the district), then every
 other fact, each group by year, the order given kept within equal keys.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 E = TypeVar("E", bound=Mapping[str, Any])
 

@@ -5,11 +5,13 @@ section, each against its own level's thresholds); whole-school facilities are a
 sections by enrolment. This module is the only place that knows how raw facts become
 indicator values, so the incremental state and the batch evaluation cannot disagree.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from rules.facts import FACILITY_FIELDS, STAFF_FIELDS
 from rules.loader import Catalogue
@@ -33,7 +35,7 @@ class Derived:
     it was. The fields are flat (no tuples or small objects per school) because the state
     keeps one Derived per school and year: fewer objects for the garbage collector to walk."""
 
-    school_type: str | None = None   # sections, whole-school figures and staff sums are for this type
+    school_type: str | None = None  # sections, whole-school figures and staff sums are for this type
     # enrolment: per level (students, classes, largest class, large classes), and the total
     enrol_known: bool = False
     enrol: dict[str, tuple[int, int, int, int]] | None = None
@@ -45,15 +47,15 @@ class Derived:
     staff_sums_known: bool = False
     staff_sums: dict[str, int] | None = None
     sections: dict[str, SectionEval] | None = None
-    stale_staff: bool = False        # cached sections' staff indicators need recomputing
-    stale_facilities: bool = False   # … and their facility indicators
+    stale_staff: bool = False  # cached sections' staff indicators need recomputing
+    stale_facilities: bool = False  # … and their facility indicators
     # whole-school figures that read only the sections, for the sections dict `whole_for`
     whole_for: dict[str, SectionEval] | None = None
-    students: int | None = None      # over the compulsory sections; unknown if one is
-    large: bool | None = None        # above G4's size limit (None without a G4 rule)
-    class_size_ok: bool | None = None   # G5
+    students: int | None = None  # over the compulsory sections; unknown if one is
+    large: bool | None = None  # above G4's size limit (None without a G4 rule)
+    class_size_ok: bool | None = None  # G5
     large_classes: int = 0
-    sections_noncompliant: bool | None = None   # C5's part from the sections
+    sections_noncompliant: bool | None = None  # C5's part from the sections
 
     def invalidate(self, name: str) -> None:
         if name == "enrolment":
@@ -151,11 +153,21 @@ class SectionEvaluator:
         self._by_source: dict[str, tuple[tuple[_Spec, ...], tuple[_Spec, ...]]] = {}
         for lv in {lv for r in self.indicators for lv in r.thresholds}:
             if all(lv in r.thresholds for r in self.indicators):
-                specs = [(i, r.params["numerator"], float(r.params["scale"]), r.comparator == ">=",
-                          bound(r.comparator or ">=", r.thresholds[lv]), f"missing {r.params['numerator']}")
-                         for i, r in enumerate(self.indicators)]
-                self._by_source[lv] = (tuple(sp for sp in specs if sp[1] in STAFF_FIELDS),
-                                       tuple(sp for sp in specs if sp[1] not in STAFF_FIELDS))
+                specs = [
+                    (
+                        i,
+                        r.params["numerator"],
+                        float(r.params["scale"]),
+                        r.comparator == ">=",
+                        bound(r.comparator or ">=", r.thresholds[lv]),
+                        f"missing {r.params['numerator']}",
+                    )
+                    for i, r in enumerate(self.indicators)
+                ]
+                self._by_source[lv] = (
+                    tuple(sp for sp in specs if sp[1] in STAFF_FIELDS),
+                    tuple(sp for sp in specs if sp[1] not in STAFF_FIELDS),
+                )
         self._unknown: tuple[None, ...] = (None,) * n
         self._no_students: tuple[str, ...] = ("missing students",) * n
         self._reasons: dict[tuple[str, tuple[int, ...]], str] = {}  # RA-S texts, built once per case
@@ -166,23 +178,42 @@ class SectionEvaluator:
             self._ras_allowed_misses = len(self._ras_positions) - int(self.ras.params["min_met"])
             self._ras_min_ratio = float(self.ras.params["remainder_min_ratio"])
         self.rooms = _first(catalogue, "school_rooms")
-        self._rooms_params = ((float(self.rooms.params["classes_per_room"]), float(self.rooms.params["music_room_min_m2"]),
-                               float(self.rooms.params["art_room_min_m2"])) if self.rooms is not None else (1.0, 0.0, 0.0))
+        self._rooms_params = (
+            (
+                float(self.rooms.params["classes_per_room"]),
+                float(self.rooms.params["music_room_min_m2"]),
+                float(self.rooms.params["art_room_min_m2"]),
+            )
+            if self.rooms is not None
+            else (1.0, 0.0, 0.0)
+        )
         self.size = _first(catalogue, "school_size")
         self.class_size = _first(catalogue, "class_size")
         self.small_funding = _first(catalogue, "small_school_funding")
         self.school_ratio = catalogue.of_kind("school_ratio")
         # the rules' parameters converted once, not per evaluation
         self._ratio_params = tuple(
-            (r.id, r.params["numerator"], r.params["denominator"], float(r.params["scale"]), r.comparator or ">=",
-             float(r.threshold))  # type: ignore[arg-type]
-            for r in self.school_ratio)
+            (
+                r.id,
+                r.params["numerator"],
+                r.params["denominator"],
+                float(r.params["scale"]),
+                r.comparator or ">=",
+                float(r.threshold),  # type: ignore[arg-type]
+            )
+            for r in self.school_ratio
+        )
         fp = self.small_funding.params if self.small_funding is not None else {}
-        self._funding_params = ((fp["locales"], fp["school_types"], int(fp["below_students"]),
-                                 float(fp["funded_as_students"])) if fp else ((), (), 0, 0.0))
+        self._funding_params = (
+            (fp["locales"], fp["school_types"], int(fp["below_students"]), float(fp["funded_as_students"]))
+            if fp
+            else ((), (), 0, 0.0)
+        )
         self._class_size_bounds = (
             {lv: bound(self.class_size.comparator or "<=", t) for lv, t in self.class_size.thresholds.items()}
-            if self.class_size else {})
+            if self.class_size
+            else {}
+        )
         c2 = _first(catalogue, "no_large_classes_or_schools")
         self.large_class_min: int | None = int(c2.params["large_class_min_students"]) if c2 else None
         c5 = _first(catalogue, "compliance_improvement")
@@ -227,8 +258,16 @@ class SectionEvaluator:
             checks[self.small_funding.id] = self._funding_ok(profile, derived.students, facts.finance)
         if self._ratio_params:
             self._ratios(checks, facts.finance)
-        result = SchoolEval(True, sections, checks, derived.large, None, derived.staff_sums, derived.large_classes,
-                            profile.get("locale"))
+        result = SchoolEval(
+            True,
+            sections,
+            checks,
+            derived.large,
+            None,
+            derived.staff_sums,
+            derived.large_classes,
+            profile.get("locale"),
+        )
         if self.compliance_positions:
             result.noncompliant = self._noncompliant(derived.sections_noncompliant, checks)
         return result
@@ -319,8 +358,9 @@ class SectionEvaluator:
         derived.facilities_known = True
 
     # ------------------------------------------------------------------ section
-    def _sections(self, derived: Derived, levels: list[str], school_type: str,
-                  staff: Mapping[str, Any] | None) -> dict[str, SectionEval]:
+    def _sections(
+        self, derived: Derived, levels: list[str], school_type: str, staff: Mapping[str, Any] | None
+    ) -> dict[str, SectionEval]:
         """Every section of the school: the cached one while none of its facts changed,
         else recomputed, from the cached one's indicators when only staff or only
         facilities changed (a finance event thus recomputes no indicator at all)."""
@@ -333,16 +373,32 @@ class SectionEvaluator:
         for level in levels:
             prev = cached.get(level)
             if prev is None or redo_staff or redo_fac:
-                prev = self._section(level, school_type, enrol, fac.get(level),
-                                     staff.get(level) if staff is not None else None, prev, redo_staff, redo_fac)
+                prev = self._section(
+                    level,
+                    school_type,
+                    enrol,
+                    fac.get(level),
+                    staff.get(level) if staff is not None else None,
+                    prev,
+                    redo_staff,
+                    redo_fac,
+                )
             out[level] = prev
         derived.sections = out
         derived.stale_staff = derived.stale_facilities = False
         return out
 
-    def _section(self, level: str, school_type: str, enrol: Mapping[str, tuple[int, int, int, int]] | None,
-                 fac: Mapping[str, float] | None, staff: Mapping[str, Any] | None,
-                 prev: SectionEval | None = None, redo_staff: bool = True, redo_fac: bool = True) -> SectionEval:
+    def _section(
+        self,
+        level: str,
+        school_type: str,
+        enrol: Mapping[str, tuple[int, int, int, int]] | None,
+        fac: Mapping[str, float] | None,
+        staff: Mapping[str, Any] | None,
+        prev: SectionEval | None = None,
+        redo_staff: bool = True,
+        redo_fac: bool = True,
+    ) -> SectionEval:
         """One section. With `prev` (the same section under the same enrolment), only the
         indicators of the sources flagged redo_* are computed; the others are copied."""
         e = enrol.get(level) if enrol is not None else None
@@ -367,8 +423,12 @@ class SectionEvaluator:
                 _indicators(fac_specs, fac, students, vals, oks, whys)
             values, met, missing = tuple(vals), tuple(oks), tuple(whys)
         included, excluded_reason = True, None
-        if (school_type == "teaching_point" and self.teaching_point_min is not None
-                and students is not None and students < self.teaching_point_min):
+        if (
+            school_type == "teaching_point"
+            and self.teaching_point_min is not None
+            and students is not None
+            and students < self.teaching_point_min
+        ):
             included, excluded_reason = False, f"teaching point under {self.teaching_point_min} students"
         passed, reason = self._ras(level, values, met)
         max_size = None
@@ -379,14 +439,24 @@ class SectionEvaluator:
             if self.class_size is not None:
                 size_ok = max_size <= self._class_size_bounds[level]
         return SectionEval(
-            level=level, students=students, included=included, excluded_reason=excluded_reason,
-            values=values, met=met, missing=missing,
-            indicators_met=met.count(True), passed=passed, reason=reason,
-            max_class_size=max_size, class_size_ok=size_ok, large_classes=large_classes,
+            level=level,
+            students=students,
+            included=included,
+            excluded_reason=excluded_reason,
+            values=values,
+            met=met,
+            missing=missing,
+            indicators_met=met.count(True),
+            passed=passed,
+            reason=reason,
+            max_class_size=max_size,
+            class_size_ok=size_ok,
+            large_classes=large_classes,
         )
 
-    def _ras(self, level: str, values: tuple[float | None, ...],
-             met: tuple[bool | None, ...]) -> tuple[bool | None, str | None]:
+    def _ras(
+        self, level: str, values: tuple[float | None, ...], met: tuple[bool | None, ...]
+    ) -> tuple[bool | None, str | None]:
         """RA-S: at most `allowed` indicators miss, and each miss is ≥ the minimum ratio."""
         if self.ras is None:
             return None, "no RA-S rule in the catalogue"
@@ -403,7 +473,10 @@ class SectionEvaluator:
             threshold = self._spec[i][4][level]
             ratio = values[i] / threshold  # type: ignore[operator]
             if not compare(ratio, ">=", self._ras_min_ratio):
-                return False, f"{self.indicator_ids[i]} at {ratio:.1%} of its threshold, below {self._ras_min_ratio:.0%}"
+                return (
+                    False,
+                    f"{self.indicator_ids[i]} at {ratio:.1%} of its threshold, below {self._ras_min_ratio:.0%}",
+                )
         if unknown:
             return None, self._reason("undecided", unknown)
         return True, None
@@ -415,13 +488,17 @@ class SectionEvaluator:
         text = self._reasons.get(key)
         if text is None:
             names = ", ".join(self.indicator_ids[i] for i in positions)
-            text = (f"{len(positions)} indicators below threshold: {names}" if kind == "below"
-                    else f"undecided: {names} lack inputs")
+            text = (
+                f"{len(positions)} indicators below threshold: {names}"
+                if kind == "below"
+                else f"undecided: {names} lack inputs"
+            )
             self._reasons[key] = text
         return text
 
-    def _rooms_ok(self, enrol: Mapping[str, tuple[int, int, int, int]] | None,
-                  facilities: Mapping[str, Any] | None) -> bool | None:
+    def _rooms_ok(
+        self, enrol: Mapping[str, tuple[int, int, int, int]] | None, facilities: Mapping[str, Any] | None
+    ) -> bool | None:
         rule = self.rooms
         if rule is None:
             return True
@@ -434,11 +511,16 @@ class SectionEvaluator:
         art = facilities.get("art_room_areas_m2") or []
         # every room meets its minimum area iff the smallest does (compare() is monotonic in
         # the value for a non-negative threshold); needed ≥ 1, so neither list is empty here
-        return (len(music) >= needed and len(art) >= needed
-                and compare(min(music), ">=", music_min) and compare(min(art), ">=", art_min))
+        return (
+            len(music) >= needed
+            and len(art) >= needed
+            and compare(min(music), ">=", music_min)
+            and compare(min(art), ">=", art_min)
+        )
 
-    def _funding_ok(self, profile: Mapping[str, Any], students: int | None,
-                    finance: Mapping[str, Any] | None) -> bool | None:
+    def _funding_ok(
+        self, profile: Mapping[str, Any], students: int | None, finance: Mapping[str, Any] | None
+    ) -> bool | None:
         locales, school_types, below, funded_as = self._funding_params
         applies = profile.get("locale") in locales or profile["school_type"] in school_types
         if not applies:
@@ -459,32 +541,60 @@ class SectionEvaluator:
                 checks[rule_id] = None
                 continue
             den = float(finance[denominator])
-            checks[rule_id] = None if den == 0 else compare(scale * float(finance[numerator]) / den, comparator, threshold)
+            checks[rule_id] = (
+                None if den == 0 else compare(scale * float(finance[numerator]) / den, comparator, threshold)
+            )
 
     # ------------------------------------------------------------------ explanations
     def explain_section(self, subject: str, year: int, ev: SectionEval) -> list[RuleResult]:
         """The section's indicator results and RA-S as explainable RuleResults (off the hot path)."""
         out = []
         for i, rule in enumerate(self.indicators):
-            out.append(RuleResult(
-                rule_id=rule.id, subject=subject, year=year, passed=ev.met[i], value=ev.values[i],
-                threshold=rule.thresholds[ev.level], comparator=rule.comparator,
-                inputs={"level": ev.level, "students": ev.students, "numerator": rule.params["numerator"]},
-                clause=rule.clause.cite(), reason=ev.missing[i], severity=rule.severity))
+            out.append(
+                RuleResult(
+                    rule_id=rule.id,
+                    subject=subject,
+                    year=year,
+                    passed=ev.met[i],
+                    value=ev.values[i],
+                    threshold=rule.thresholds[ev.level],
+                    comparator=rule.comparator,
+                    inputs={"level": ev.level, "students": ev.students, "numerator": rule.params["numerator"]},
+                    clause=rule.clause.cite(),
+                    reason=ev.missing[i],
+                    severity=rule.severity,
+                )
+            )
         if self.ras is not None:
-            out.append(RuleResult(
-                rule_id=self.ras.id, subject=subject, year=year, passed=ev.passed, value=ev.indicators_met,
-                threshold=float(self.ras.params["min_met"]), comparator=">=",
-                inputs={"level": ev.level, "met": dict(zip(self.indicator_ids, ev.met))},
-                clause=self.ras.clause.cite(), reason=ev.reason, severity=self.ras.severity))
+            out.append(
+                RuleResult(
+                    rule_id=self.ras.id,
+                    subject=subject,
+                    year=year,
+                    passed=ev.passed,
+                    value=ev.indicators_met,
+                    threshold=float(self.ras.params["min_met"]),
+                    comparator=">=",
+                    inputs={"level": ev.level, "met": dict(zip(self.indicator_ids, ev.met))},
+                    clause=self.ras.clause.cite(),
+                    reason=ev.reason,
+                    severity=self.ras.severity,
+                )
+            )
         return out
 
 
 _Spec = tuple[int, str, float, bool, float, str]
 
 
-def _indicators(specs: tuple[_Spec, ...], src: Mapping[str, Any] | None, students: int,
-                values: list[Any], met: list[Any], missing: list[Any]) -> None:
+def _indicators(
+    specs: tuple[_Spec, ...],
+    src: Mapping[str, Any] | None,
+    students: int,
+    values: list[Any],
+    met: list[Any],
+    missing: list[Any],
+) -> None:
     """Fill in one source's indicators of a section with known students. A missing source
     is reported before zero students, as the explanation names the absent input first."""
     if src is None:
@@ -514,8 +624,9 @@ def _open_in(profile: Mapping[str, Any], year: int) -> bool:
     return (opened is None or opened <= year) and (closed is None or year < closed)
 
 
-def _apportioned_facilities(facilities: Mapping[str, Any] | None, level: str, students: int | None,
-                            total_students: int | None) -> dict[str, float] | None:
+def _apportioned_facilities(
+    facilities: Mapping[str, Any] | None, level: str, students: int | None, total_students: int | None
+) -> dict[str, float] | None:
     """A section's share of the facilities: as reported per section, or the whole school's
     split by enrolment (the only fair key the standard offers)."""
     if facilities is None:

@@ -13,29 +13,38 @@ into each warehouse's own dbt project (junheng/build/project.py); the committed
 double the engine compares with. The seeds' column types are generated too (`_seeds.yml`), so
 a seed and its declaration cannot drift apart.
 """
+
 from __future__ import annotations
 
 import argparse
 import csv
 import io
 import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from junheng.settings import settings
 from rules.loader import Catalogue, load_catalogue
 from rules.logic import RELATIVE_TOLERANCE
 
 # Rule kinds whose parameters have a seed of their own (everything else goes to rule_params).
-_OWN_SEED_KINDS = frozenset({"section_indicator", "section_rule", "balance", "city_attainment_share",
-                             "district_metric", "year_over_year"})
+_OWN_SEED_KINDS = frozenset(
+    {"section_indicator", "section_rule", "balance", "city_attainment_share", "district_metric", "year_over_year"}
+)
 
 
 class Seed:
     """One seed: its file name, its columns with their warehouse types and descriptions, rows."""
 
-    def __init__(self, name: str, description: str, columns: Sequence[tuple[str, str, str]],
-                 rows: Iterable[Sequence[Any]], unique: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        columns: Sequence[tuple[str, str, str]],
+        rows: Iterable[Sequence[Any]],
+        unique: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.description = description
         self.columns = list(columns)
@@ -91,95 +100,209 @@ def build_seeds(catalogue: Catalogue, districts_csv: Path | None = None) -> list
     rules = list(catalogue.rules.values())
     seeds: list[Seed] = []
 
-    seeds.append(Seed(
-        "rules", "Every rule of the catalogue in force: identity, dimension, scope, kind, clause, severity, years.",
-        [("rule_id", "varchar", "rule id of the catalogue (docs/rules.md)"),
-         ("position", "integer", "order in the catalogue"),
-         ("name_zh", "varchar", "name in Chinese"), ("name_en", "varchar", "name in English"),
-         ("dimension", "varchar", "resource_allocation, government_guarantee, … city_target, calendar"),
-         ("scope", "varchar", "section, school, district or city"),
-         ("kind", "varchar", "evaluator kind"), ("comparator", "varchar", "comparator, where the rule has one"),
-         ("levels", "varchar", "levels the rule has thresholds for, space-separated"),
-         ("alias_of", "varchar", "for an alias: the rule whose verdict it repeats"),
-         ("clause_document", "varchar", "document key"), ("clause_ref", "varchar", "document reference"),
-         ("clause_item", "varchar", "article or item"), ("clause", "varchar", "citation"),
-         ("severity", "varchar", "critical, major or minor"),
-         ("in_force_from", "integer", "first year in force"), ("in_force_to", "integer", "last year in force (null: open)"),
-         ("is_attainment_rule", "boolean", "whether the rule counts towards a district's attainment"),
-         ("source_file", "varchar", "catalogue file that defines it")],
-        [(r.id, i + 1, r.name_zh, r.name_en, r.dimension, r.scope, r.kind, r.comparator, " ".join(r.levels) or None,
-          r.params.get("rule") if r.kind == "alias" else None,
-          r.clause.document, r.clause.ref, r.clause.item, r.clause.cite(), r.severity, r.in_force_from,
-          r.in_force_to, _is_attainment(r), r.source)
-         for i, r in enumerate(rules)],
-        unique=["rule_id"]))
+    seeds.append(
+        Seed(
+            "rules",
+            "Every rule of the catalogue in force: identity, dimension, scope, kind, clause, severity, years.",
+            [
+                ("rule_id", "varchar", "rule id of the catalogue (docs/rules.md)"),
+                ("position", "integer", "order in the catalogue"),
+                ("name_zh", "varchar", "name in Chinese"),
+                ("name_en", "varchar", "name in English"),
+                ("dimension", "varchar", "resource_allocation, government_guarantee, … city_target, calendar"),
+                ("scope", "varchar", "section, school, district or city"),
+                ("kind", "varchar", "evaluator kind"),
+                ("comparator", "varchar", "comparator, where the rule has one"),
+                ("levels", "varchar", "levels the rule has thresholds for, space-separated"),
+                ("alias_of", "varchar", "for an alias: the rule whose verdict it repeats"),
+                ("clause_document", "varchar", "document key"),
+                ("clause_ref", "varchar", "document reference"),
+                ("clause_item", "varchar", "article or item"),
+                ("clause", "varchar", "citation"),
+                ("severity", "varchar", "critical, major or minor"),
+                ("in_force_from", "integer", "first year in force"),
+                ("in_force_to", "integer", "last year in force (null: open)"),
+                ("is_attainment_rule", "boolean", "whether the rule counts towards a district's attainment"),
+                ("source_file", "varchar", "catalogue file that defines it"),
+            ],
+            [
+                (
+                    r.id,
+                    i + 1,
+                    r.name_zh,
+                    r.name_en,
+                    r.dimension,
+                    r.scope,
+                    r.kind,
+                    r.comparator,
+                    " ".join(r.levels) or None,
+                    r.params.get("rule") if r.kind == "alias" else None,
+                    r.clause.document,
+                    r.clause.ref,
+                    r.clause.item,
+                    r.clause.cite(),
+                    r.severity,
+                    r.in_force_from,
+                    r.in_force_to,
+                    _is_attainment(r),
+                    r.source,
+                )
+                for i, r in enumerate(rules)
+            ],
+            unique=["rule_id"],
+        )
+    )
 
     indicators = catalogue.section_indicators()
-    seeds.append(Seed(
-        "section_indicator_thresholds", "R1–R7: per level, numerator/denominator × scale compared with the threshold.",
-        [("indicator", "varchar", "R1 … R7"), ("position", "integer", "order of the indicator"),
-         ("level", "varchar", "primary or junior"), ("numerator", "varchar", "staff or facilities field"),
-         ("denominator", "varchar", "always students"), ("scale", "double", "100 for per-100-students indicators"),
-         ("comparator", "varchar", ">= (or <=)"), ("threshold", "double", "the level's threshold"),
-         ("unit", "varchar", "unit of the value")],
-        [(r.id, i + 1, lv, r.params["numerator"], r.params["denominator"], float(r.params["scale"]), r.comparator,
-          float(r.thresholds[lv]), r.params.get("unit"))
-         for i, r in enumerate(indicators) for lv in r.levels],
-        unique=["indicator", "level"]))
+    seeds.append(
+        Seed(
+            "section_indicator_thresholds",
+            "R1–R7: per level, numerator/denominator × scale compared with the threshold.",
+            [
+                ("indicator", "varchar", "R1 … R7"),
+                ("position", "integer", "order of the indicator"),
+                ("level", "varchar", "primary or junior"),
+                ("numerator", "varchar", "staff or facilities field"),
+                ("denominator", "varchar", "always students"),
+                ("scale", "double", "100 for per-100-students indicators"),
+                ("comparator", "varchar", ">= (or <=)"),
+                ("threshold", "double", "the level's threshold"),
+                ("unit", "varchar", "unit of the value"),
+            ],
+            [
+                (
+                    r.id,
+                    i + 1,
+                    lv,
+                    r.params["numerator"],
+                    r.params["denominator"],
+                    float(r.params["scale"]),
+                    r.comparator,
+                    float(r.thresholds[lv]),
+                    r.params.get("unit"),
+                )
+                for i, r in enumerate(indicators)
+                for lv in r.levels
+            ],
+            unique=["indicator", "level"],
+        )
+    )
 
     ras = catalogue.of_kind("section_rule")
-    seeds.append(Seed(
-        "ras_params", "RA-S: a section passes with at least min_met indicators met and every other one at least "
-                      "remainder_min_ratio of its threshold.",
-        [("rule_id", "varchar", "RA-S"), ("indicators", "varchar", "indicators counted, space-separated"),
-         ("indicator_count", "integer", "how many"), ("min_met", "integer", "indicators that must meet"),
-         ("allowed_misses", "integer", "indicator_count − min_met"),
-         ("remainder_min_ratio", "double", "minimum value / threshold of a missed indicator")],
-        [(r.id, " ".join(r.params["indicators"]), len(r.params["indicators"]), int(r.params["min_met"]),
-          len(r.params["indicators"]) - int(r.params["min_met"]), float(r.params["remainder_min_ratio"]))
-         for r in ras],
-        unique=["rule_id"]))
+    seeds.append(
+        Seed(
+            "ras_params",
+            "RA-S: a section passes with at least min_met indicators met and every other one at least "
+            "remainder_min_ratio of its threshold.",
+            [
+                ("rule_id", "varchar", "RA-S"),
+                ("indicators", "varchar", "indicators counted, space-separated"),
+                ("indicator_count", "integer", "how many"),
+                ("min_met", "integer", "indicators that must meet"),
+                ("allowed_misses", "integer", "indicator_count − min_met"),
+                ("remainder_min_ratio", "double", "minimum value / threshold of a missed indicator"),
+            ],
+            [
+                (
+                    r.id,
+                    " ".join(r.params["indicators"]),
+                    len(r.params["indicators"]),
+                    int(r.params["min_met"]),
+                    len(r.params["indicators"]) - int(r.params["min_met"]),
+                    float(r.params["remainder_min_ratio"]),
+                )
+                for r in ras
+            ],
+            unique=["rule_id"],
+        )
+    )
 
     cv = catalogue.of_kind("balance")
-    seeds.append(Seed(
-        "ra_cv_thresholds", "RA-CV: the enrolment-weighted coefficient of variation of each indicator, per level.",
-        [("rule_id", "varchar", "RA-CV"), ("level", "varchar", "primary or junior"),
-         ("comparator", "varchar", "<="), ("threshold", "double", "maximum CV"),
-         ("indicators", "varchar", "indicators it applies to, space-separated")],
-        [(r.id, lv, r.comparator, float(r.thresholds[lv]), " ".join(r.params["indicators"]))
-         for r in cv for lv in r.levels],
-        unique=["rule_id", "level"]))
+    seeds.append(
+        Seed(
+            "ra_cv_thresholds",
+            "RA-CV: the enrolment-weighted coefficient of variation of each indicator, per level.",
+            [
+                ("rule_id", "varchar", "RA-CV"),
+                ("level", "varchar", "primary or junior"),
+                ("comparator", "varchar", "<="),
+                ("threshold", "double", "maximum CV"),
+                ("indicators", "varchar", "indicators it applies to, space-separated"),
+            ],
+            [
+                (r.id, lv, r.comparator, float(r.thresholds[lv]), " ".join(r.params["indicators"]))
+                for r in cv
+                for lv in r.levels
+            ],
+            unique=["rule_id", "level"],
+        )
+    )
 
     check_rows = []
     for r in rules:
         if r.kind not in ("district_metric", "year_over_year"):
             continue
         for i, c in enumerate(r.checks):
-            check_rows.append((r.id, r.kind, i + 1, c.input, c.ratio[0] if c.ratio else None,
-                               c.ratio[1] if c.ratio else None, float(c.scale), c.comparator,
-                               _num(c.threshold), c.threshold_input, c.applies_to_locale))
-    seeds.append(Seed(
-        "district_checks", "Checks of district_metric and year_over_year rules; a rule passes when all its checks do. "
-                           "Inputs are stat.<field> (district.statistics) or sum.<field> (staff summed over schools).",
-        [("rule_id", "varchar", "rule id"), ("kind", "varchar", "district_metric or year_over_year"),
-         ("check_index", "integer", "1, 2, … within the rule"), ("input", "varchar", "input compared (no ratio)"),
-         ("ratio_numerator", "varchar", "numerator input of a ratio"),
-         ("ratio_denominator", "varchar", "denominator input of a ratio"),
-         ("scale", "double", "ratio scale (100 for percentages)"), ("comparator", "varchar", ">=, >, <=, <, =="),
-         ("threshold", "double", "number compared against"),
-         ("threshold_input", "varchar", "input compared against instead of a number"),
-         ("applies_to_locale", "varchar", "the check applies only where the district has schools of this locale")],
-        check_rows, unique=["rule_id", "check_index"]))
+            check_rows.append(
+                (
+                    r.id,
+                    r.kind,
+                    i + 1,
+                    c.input,
+                    c.ratio[0] if c.ratio else None,
+                    c.ratio[1] if c.ratio else None,
+                    float(c.scale),
+                    c.comparator,
+                    _num(c.threshold),
+                    c.threshold_input,
+                    c.applies_to_locale,
+                )
+            )
+    seeds.append(
+        Seed(
+            "district_checks",
+            "Checks of district_metric and year_over_year rules; a rule passes when all its checks do. "
+            "Inputs are stat.<field> (district.statistics) or sum.<field> (staff summed over schools).",
+            [
+                ("rule_id", "varchar", "rule id"),
+                ("kind", "varchar", "district_metric or year_over_year"),
+                ("check_index", "integer", "1, 2, … within the rule"),
+                ("input", "varchar", "input compared (no ratio)"),
+                ("ratio_numerator", "varchar", "numerator input of a ratio"),
+                ("ratio_denominator", "varchar", "denominator input of a ratio"),
+                ("scale", "double", "ratio scale (100 for percentages)"),
+                ("comparator", "varchar", ">=, >, <=, <, =="),
+                ("threshold", "double", "number compared against"),
+                ("threshold_input", "varchar", "input compared against instead of a number"),
+                (
+                    "applies_to_locale",
+                    "varchar",
+                    "the check applies only where the district has schools of this locale",
+                ),
+            ],
+            check_rows,
+            unique=["rule_id", "check_index"],
+        )
+    )
 
     milestone_rows = []
     for r in catalogue.of_kind("city_attainment_share"):
         for year, pct in sorted(((int(y), float(p)) for y, p in r.params["milestones"].items())):
             milestone_rows.append((r.id, year, pct, pct / 100.0))
-    seeds.append(Seed(
-        "city_milestones", "C1: the share of districts that must have attained by each milestone year.",
-        [("rule_id", "varchar", "C1"), ("year", "integer", "milestone year"),
-         ("target_pct", "double", "percentage of districts"), ("target_share", "double", "the same as a share")],
-        milestone_rows, unique=["rule_id", "year"]))
+    seeds.append(
+        Seed(
+            "city_milestones",
+            "C1: the share of districts that must have attained by each milestone year.",
+            [
+                ("rule_id", "varchar", "C1"),
+                ("year", "integer", "milestone year"),
+                ("target_pct", "double", "percentage of districts"),
+                ("target_share", "double", "the same as a share"),
+            ],
+            milestone_rows,
+            unique=["rule_id", "year"],
+        )
+    )
 
     param_rows = []
     for r in rules:
@@ -194,33 +317,68 @@ def build_seeds(catalogue: Catalogue, districts_csv: Path | None = None) -> list
             items.append(("threshold", None, r.threshold))
         for name, index, value in items:
             param_rows.append((r.id, name, index, None if value is None else _cell(value), _num(value)))
-    seeds.append(Seed(
-        "rule_params", "Every other rule parameter, one scalar per row (lists: one row per item; mappings: dotted names).",
-        [("rule_id", "varchar", "rule id"), ("param", "varchar", "parameter name, e.g. max_students.nine_year"),
-         ("item_index", "integer", "position in a list parameter (null for a scalar)"),
-         ("value_text", "varchar", "the value as text"), ("value_number", "double", "the value if it is a number")],
-        param_rows))
+    seeds.append(
+        Seed(
+            "rule_params",
+            "Every other rule parameter, one scalar per row (lists: one row per item; mappings: dotted names).",
+            [
+                ("rule_id", "varchar", "rule id"),
+                ("param", "varchar", "parameter name, e.g. max_students.nine_year"),
+                ("item_index", "integer", "position in a list parameter (null for a scalar)"),
+                ("value_text", "varchar", "the value as text"),
+                ("value_number", "double", "the value if it is a number"),
+            ],
+            param_rows,
+        )
+    )
 
     settings = catalogue.settings
-    seeds.append(Seed(
-        "school_sections", "Which evaluated sections each school type has (special schools have none).",
-        [("school_type", "varchar", "school type of school.registered"), ("section", "varchar", "primary or junior"),
-         ("position", "integer", "order of the section in the school")],
-        [(t, lv, i + 1) for t, secs in settings["school_sections"].items() for i, lv in enumerate(secs)],
-        unique=["school_type", "section"]))
+    seeds.append(
+        Seed(
+            "school_sections",
+            "Which evaluated sections each school type has (special schools have none).",
+            [
+                ("school_type", "varchar", "school type of school.registered"),
+                ("section", "varchar", "primary or junior"),
+                ("position", "integer", "order of the section in the school"),
+            ],
+            [(t, lv, i + 1) for t, secs in settings["school_sections"].items() for i, lv in enumerate(secs)],
+            unique=["school_type", "section"],
+        )
+    )
 
     tp = settings.get("teaching_point_min_students")
     plan = settings.get("plan_deadline_year")
-    seeds.append(Seed(
-        "catalogue_settings", "The catalogue's settings and the engine's comparison tolerance, one row.",
-        [("catalogue", "varchar", "catalogue name"), ("catalogue_version", "varchar", "versions of its layers"),
-         ("teaching_point_min_students", "integer", "teaching points under this enrolment are left out (null: all in)"),
-         ("veto_without_inspection", "varchar", "undecided or clear"),
-         ("pre2_enabled", "boolean", "whether PRE-2 is required"),
-         ("plan_deadline_year", "integer", "the city plan's final year"),
-         ("relative_tolerance", "double", "a value within this relative distance of a threshold is at it")],
-        [(catalogue.name, catalogue.version, tp, settings.get("veto_without_inspection"),
-          bool(settings.get("pre2_enabled")), plan, float(RELATIVE_TOLERANCE))]))
+    seeds.append(
+        Seed(
+            "catalogue_settings",
+            "The catalogue's settings and the engine's comparison tolerance, one row.",
+            [
+                ("catalogue", "varchar", "catalogue name"),
+                ("catalogue_version", "varchar", "versions of its layers"),
+                (
+                    "teaching_point_min_students",
+                    "integer",
+                    "teaching points under this enrolment are left out (null: all in)",
+                ),
+                ("veto_without_inspection", "varchar", "undecided or clear"),
+                ("pre2_enabled", "boolean", "whether PRE-2 is required"),
+                ("plan_deadline_year", "integer", "the city plan's final year"),
+                ("relative_tolerance", "double", "a value within this relative distance of a threshold is at it"),
+            ],
+            [
+                (
+                    catalogue.name,
+                    catalogue.version,
+                    tp,
+                    settings.get("veto_without_inspection"),
+                    bool(settings.get("pre2_enabled")),
+                    plan,
+                    float(RELATIVE_TOLERANCE),
+                )
+            ],
+        )
+    )
 
     seeds.append(_districts_seed(districts_csv))
     return seeds
@@ -228,30 +386,42 @@ def build_seeds(catalogue: Catalogue, districts_csv: Path | None = None) -> list
 
 def _is_attainment(rule: Any) -> bool:
     from rules.district import ATTAINMENT_DIMENSIONS
+
     return rule.dimension in ATTAINMENT_DIMENSIONS and rule.kind != "section_indicator"
 
 
 def _districts_seed(path: Path | None) -> Seed:
     from importlib import resources
+
     source = path or Path(str(resources.files("ingestion.reference") / "districts.csv"))
     with source.open(encoding="utf-8", newline="") as fh:
         rows = [(r["district_code"], r["name_zh"], r["name_en"], r["kind"], r["profile"]) for r in csv.DictReader(fh)]
     return Seed(
-        "districts", "The jurisdiction's districts (ingestion/reference/districts.csv).",
-        [("district_code", "varchar", "GB/T 2260 code"), ("name_zh", "varchar", "name in Chinese"),
-         ("name_en", "varchar", "name in English"), ("kind", "varchar", "district or county-level city"),
-         ("profile", "varchar", "urban/rural profile")],
-        rows, unique=["district_code"])
+        "districts",
+        "The jurisdiction's districts (ingestion/reference/districts.csv).",
+        [
+            ("district_code", "varchar", "GB/T 2260 code"),
+            ("name_zh", "varchar", "name in Chinese"),
+            ("name_en", "varchar", "name in English"),
+            ("kind", "varchar", "district or county-level city"),
+            ("profile", "varchar", "urban/rural profile"),
+        ],
+        rows,
+        unique=["district_code"],
+    )
 
 
 def seeds_yaml(seeds: Sequence[Seed], catalogue: Catalogue) -> str:
     """The seeds' properties file: descriptions, exact column types and key tests."""
-    out = ["# Generated by `python -m rules.seeds dbt_project/seeds` from the catalogue",
-           f"# {catalogue.name} ({catalogue.version}); do not edit by hand.",
-           "version: 2", "", "seeds:"]
+    out = [
+        "# Generated by `python -m rules.seeds dbt_project/seeds` from the catalogue",
+        f"# {catalogue.name} ({catalogue.version}); do not edit by hand.",
+        "version: 2",
+        "",
+        "seeds:",
+    ]
     for s in seeds:
-        out += [f"  - name: {s.name}", f"    description: {_q(s.description)}", "    config:",
-                "      column_types:"]
+        out += [f"  - name: {s.name}", f"    description: {_q(s.description)}", "    config:", "      column_types:"]
         out += [f"        {c}: {t}" for c, t, _ in s.columns]
         if len(s.unique) > 1:
             key = " || '|' || ".join(s.unique)
@@ -298,8 +468,9 @@ def main(argv: Sequence[str] | None = None, write: Callable[[str], object] = sys
     parser.add_argument("folder", help="the dbt project's seeds folder, e.g. dbt_project/seeds")
     parser.add_argument("--check", action="store_true", help="only report stale seeds (exit 1 if any)")
     parser.add_argument("--catalogue", help="catalogue name or path (default: $JUNHENG_CATALOGUE or qingdao-2021)")
-    parser.add_argument("--districts", help="the jurisdiction's district CSV (default: $JUNHENG_DISTRICTS or "
-                                            "the packaged Qingdao list)")
+    parser.add_argument(
+        "--districts", help="the jurisdiction's district CSV (default: $JUNHENG_DISTRICTS or the packaged Qingdao list)"
+    )
     args = parser.parse_args(argv)
     folder = Path(args.folder)
     districts = args.districts or settings().districts

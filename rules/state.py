@@ -17,11 +17,13 @@ unique per event, so a second fact under a known id is a producer's bug, never a
 The state serialises to plain data as its facts and their versions; derived totals are
 rebuilt from the facts on load, so a restored state is exactly a replayed one.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from rules.accountability import Accountability, assess
 from rules.city import DistrictYear
@@ -37,8 +39,12 @@ APPLIED, DUPLICATE, STALE, REJECTED = "applied", "duplicate", "stale", "rejected
 EVENT_ID_CONFLICT = "event_id_conflict"
 #: other event ids remembered per fact (superseded and stale versions), newest last
 SEEN_WINDOW = 16
-_SCHOOL_FACT_FIELD = {"school.enrolment": "enrolment", "school.staff": "staff",
-                      "school.facilities": "facilities", "school.finance": "finance"}
+_SCHOOL_FACT_FIELD = {
+    "school.enrolment": "enrolment",
+    "school.staff": "staff",
+    "school.facilities": "facilities",
+    "school.finance": "finance",
+}
 
 
 class Engine:
@@ -53,7 +59,7 @@ class Engine:
         self.dimension_of = {r.id: r.dimension for r in self.district.attainment_rules}
         self.balance_rule = self.district.balance
 
-    def new_state(self, district_code: str) -> "DistrictState":
+    def new_state(self, district_code: str) -> DistrictState:
         return DistrictState(self, district_code)
 
 
@@ -62,8 +68,8 @@ class Changes:
     """What one applied event changed. Sections and balances are named, not materialised,
     so the hot path builds no output the caller does not read."""
 
-    sections: list[tuple[str, int]] = field(default_factory=list)          # (school_id, year)
-    balances: list[tuple[int, str, str]] = field(default_factory=list)     # (year, level, indicator)
+    sections: list[tuple[str, int]] = field(default_factory=list)  # (school_id, year)
+    balances: list[tuple[int, str, str]] = field(default_factory=list)  # (year, level, indicator)
     status: list[tuple[int, AttainmentSummary | None, AttainmentSummary]] = field(default_factory=list)
 
 
@@ -96,13 +102,13 @@ class _School:
 
 @dataclass
 class _Year:
-    tally: SummaryTally   # the summary of `verdicts`, kept current verdict by verdict
+    tally: SummaryTally  # the summary of `verdicts`, kept current verdict by verdict
     counters: dict[str, int] = field(default_factory=dict)
     moments: dict[tuple[str, str], WeightedMoments] = field(default_factory=dict)
     verdicts: dict[str, bool | None] = field(default_factory=dict)
     dirty_pairs: set[tuple[str, str]] = field(default_factory=set)
-    dirty_keys: set[str] = field(default_factory=set)     # counters moved by school events
-    dirty_facts: set[str] = field(default_factory=set)    # district facts changed (see rules_reading_facts)
+    dirty_keys: set[str] = field(default_factory=set)  # counters moved by school events
+    dirty_facts: set[str] = field(default_factory=set)  # district facts changed (see rules_reading_facts)
     balance: dict[tuple[str, str], bool | None] = field(default_factory=dict)
     summary: AttainmentSummary | None = None
     view: DistrictView | None = None
@@ -127,8 +133,8 @@ class DistrictState:
         self.projects: dict[int, dict[str, Mapping[str, Any]]] = {}
         self.years: dict[int, _Year] = {}
         self._dirty_years: set[int] = set()
-        self._batch_changes: Changes | None = None   # set while apply_batch runs
-        self._pending: dict[tuple[str, int], None] = {}   # school-years to re-evaluate at flush (batches)
+        self._batch_changes: Changes | None = None  # set while apply_batch runs
+        self._pending: dict[tuple[str, int], None] = {}  # school-years to re-evaluate at flush (batches)
 
     # ------------------------------------------------------------------ apply
     def apply(self, event: Mapping[str, Any]) -> ApplyResult:
@@ -150,14 +156,19 @@ class DistrictState:
                 return _DUPLICATE
         other = self.event_ids.get(event_id)
         if other is not None:
-            return ApplyResult(REJECTED, f"{EVENT_ID_CONFLICT}: event {event_id} was already used for {other}, "
-                                         f"not {key}; an event id names one event")
+            return ApplyResult(
+                REJECTED,
+                f"{EVENT_ID_CONFLICT}: event {event_id} was already used for {other}, "
+                f"not {key}; an event id names one event",
+            )
         if version is not None:
             if seq < applied_seq:
                 self._remember(key, applied_seq, applied_id, seen, event_id)
                 return ApplyResult(STALE, f"seq {seq} older than applied {applied_seq}")
             if seq == applied_seq:
-                return ApplyResult(REJECTED, f"seq_conflict: seq {seq} of {key} already applied from event {applied_id}")
+                return ApplyResult(
+                    REJECTED, f"seq_conflict: seq {seq} of {key} already applied from event {applied_id}"
+                )
             self._remember(key, seq, event_id, seen, applied_id)
         else:
             self.versions[key] = (seq, event_id, ())
@@ -177,10 +188,10 @@ class DistrictState:
         window = self.engine.seen_window
         kept = (*seen, new_seen)
         if len(kept) > window:
-            for old in kept[:len(kept) - window]:
+            for old in kept[: len(kept) - window]:
                 if self.event_ids.get(old) == key:
                     del self.event_ids[old]
-            kept = kept[len(kept) - window:] if window > 0 else ()
+            kept = kept[len(kept) - window :] if window > 0 else ()
         self.versions[key] = (seq, applied_id, kept)
         self.event_ids[applied_id] = key
         if new_seen in kept:
@@ -263,8 +274,9 @@ class DistrictState:
             rules = tuple({r.id: r for r in rules + ev.rules_reading_facts(agg.dirty_facts)}.values())
         return rules
 
-    def _store(self, etype: str, school_id: str | None, year: int, payload: Mapping[str, Any],
-               changes: Changes) -> None:
+    def _store(
+        self, etype: str, school_id: str | None, year: int, payload: Mapping[str, Any], changes: Changes
+    ) -> None:
         if etype in _SCHOOL_FACT_FIELD:
             school = self.schools[school_id]  # type: ignore[index]
             facts = school.facts.get(year)
@@ -350,10 +362,17 @@ class DistrictState:
 
     def _new_view(self, year: int, agg: _Year) -> DistrictView:
         return DistrictView(
-            code=self.code, year=year, counters=agg.counters, moments=agg.moments,
-            stats=self.stats.get(year), stats_prev=self.stats.get(year - 1),
-            inspections=self.inspections.get(year, {}), profile=self._profile_for(year),
-            history_cv=self._history_cv, balance_parts=agg.balance)
+            code=self.code,
+            year=year,
+            counters=agg.counters,
+            moments=agg.moments,
+            stats=self.stats.get(year),
+            stats_prev=self.stats.get(year - 1),
+            inspections=self.inspections.get(year, {}),
+            profile=self._profile_for(year),
+            history_cv=self._history_cv,
+            balance_parts=agg.balance,
+        )
 
     def _view(self, year: int) -> DistrictView:
         agg = self._year(year)
@@ -426,8 +445,11 @@ class DistrictState:
         if rule is None or agg is None:
             return {}
         view = self._view(year)
-        return {(lv, ind): self.engine.district.balance_result(rule, view, lv, ind)
-                for lv in view.levels_present(rule.levels) for ind in rule.params["indicators"]}
+        return {
+            (lv, ind): self.engine.district.balance_result(rule, view, lv, ind)
+            for lv in view.levels_present(rule.levels)
+            for ind in rule.params["indicators"]
+        }
 
     def section_evals(self, year: int) -> Iterable[tuple[str, SchoolEval]]:
         for school_id, school in self.schools.items():
@@ -447,18 +469,32 @@ class DistrictState:
         """The district against the city plan for a statistical year, judged on `as_of`."""
         catalogue = self.engine.catalogue
         view = self._view(year)
-        targets = {r.id: self.engine.district.evaluate(r, view) for r in catalogue.rules.values()
-                   if r.dimension == "city_target" and r.scope == "district" and r.in_force(year)}
+        targets = {
+            r.id: self.engine.district.evaluate(r, view)
+            for r in catalogue.rules.values()
+            if r.dimension == "city_target" and r.scope == "district" and r.in_force(year)
+        }
         summary = self.summary(year)
-        return assess(self.code, year, as_of, profile=self._profile_for(year),
-                      attained=summary.attained if summary else None, targets=targets,
-                      deadline_rules=catalogue.of_kind("deadline"), milestones=self.milestones.get(year, {}),
-                      plan_deadline_year=catalogue.settings.get("plan_deadline_year"))
+        return assess(
+            self.code,
+            year,
+            as_of,
+            profile=self._profile_for(year),
+            attained=summary.attained if summary else None,
+            targets=targets,
+            deadline_rules=catalogue.of_kind("deadline"),
+            milestones=self.milestones.get(year, {}),
+            plan_deadline_year=catalogue.settings.get("plan_deadline_year"),
+        )
 
     def city_input(self, year: int) -> DistrictYear:
         summary = self.summary(year)
-        return DistrictYear(district_code=self.code, attained=summary.attained if summary else None,
-                            projects=len(self.projects.get(year, {})), stats=dict(self.stats.get(year) or {}))
+        return DistrictYear(
+            district_code=self.code,
+            attained=summary.attained if summary else None,
+            projects=len(self.projects.get(year, {})),
+            stats=dict(self.stats.get(year) or {}),
+        )
 
     # ------------------------------------------------------------------ serialisation
     def to_state(self) -> dict[str, Any]:
@@ -466,11 +502,18 @@ class DistrictState:
         return {
             "code": self.code,
             "versions": self.versions,
-            "schools": {sid: {"profiles": {str(y): p for y, p in s.profiles.items()},
-                              "facts": {str(y): {f: getattr(facts, f) for f in _SCHOOL_FACT_FIELD.values()
-                                                 if getattr(facts, f) is not None}
-                                        for y, facts in s.facts.items()}}
-                        for sid, s in self.schools.items()},
+            "schools": {
+                sid: {
+                    "profiles": {str(y): p for y, p in s.profiles.items()},
+                    "facts": {
+                        str(y): {
+                            f: getattr(facts, f) for f in _SCHOOL_FACT_FIELD.values() if getattr(facts, f) is not None
+                        }
+                        for y, facts in s.facts.items()
+                    },
+                }
+                for sid, s in self.schools.items()
+            },
             "profiles": {str(y): p for y, p in self.profiles.items()},
             "stats": {str(y): p for y, p in self.stats.items()},
             "inspections": {str(y): v for y, v in self.inspections.items()},
@@ -479,7 +522,7 @@ class DistrictState:
         }
 
     @classmethod
-    def from_state(cls, engine: Engine, state: Mapping[str, Any]) -> "DistrictState":
+    def from_state(cls, engine: Engine, state: Mapping[str, Any]) -> DistrictState:
         self = cls(engine, state["code"])
         for k, v in state["versions"].items():
             self.restore_version(k, v[0], v[1], v[2])

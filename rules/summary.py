@@ -1,9 +1,11 @@
 """Readable summaries of a run: per-district attainment by year and the city against its plan."""
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from rules.city import DistrictYear, city_progress
 from rules.loader import Catalogue
@@ -11,30 +13,39 @@ from rules.outlook import Outlook, district_outlook
 from rules.state import DistrictState
 
 
-def district_rows(states: Mapping[str, DistrictState], names: Mapping[str, str], years: list[int],
-                  as_of: dt.date) -> list[dict[str, Any]]:
+def district_rows(
+    states: Mapping[str, DistrictState], names: Mapping[str, str], years: list[int], as_of: dt.date
+) -> list[dict[str, Any]]:
     rows = []
     for code in sorted(states):
         state = states[code]
         last = years[-1]
         summary = state.summary(last)
         acc = state.accountability(last, as_of)
-        rows.append({
-            "district_code": code, "name": names.get(code, code),
-            "declared_creation_year": acc.declared_creation_year,
-            "attained": {y: (s.attained if (s := state.summary(y)) else None) for y in years},
-            "failed_items": list(summary.failed_items) if summary else [],
-            "undecided_items": list(summary.undecided_items) if summary else [],
-            "on_track": acc.on_track, "behind_reasons": list(acc.behind_reasons),
-            "why_not_on_track": why_not_on_track(acc.on_track, list(acc.behind_reasons),
-                                                 list(summary.failed_items) if summary else [],
-                                                 district_outlook(state, [y for y in years if y <= last])),
-        })
+        rows.append(
+            {
+                "district_code": code,
+                "name": names.get(code, code),
+                "declared_creation_year": acc.declared_creation_year,
+                "attained": {y: (s.attained if (s := state.summary(y)) else None) for y in years},
+                "failed_items": list(summary.failed_items) if summary else [],
+                "undecided_items": list(summary.undecided_items) if summary else [],
+                "on_track": acc.on_track,
+                "behind_reasons": list(acc.behind_reasons),
+                "why_not_on_track": why_not_on_track(
+                    acc.on_track,
+                    list(acc.behind_reasons),
+                    list(summary.failed_items) if summary else [],
+                    district_outlook(state, [y for y in years if y <= last]),
+                ),
+            }
+        )
     return rows
 
 
-def why_not_on_track(on_track: bool | None, behind_reasons: list[str], failed_items: list[str],
-                     outlook: Outlook | None) -> str:
+def why_not_on_track(
+    on_track: bool | None, behind_reasons: list[str], failed_items: list[str], outlook: Outlook | None
+) -> str:
     """Why a district is not on track, in a line a table cell holds: what it is behind on, then
     what its outlook says, e.g. ``behind: C8, RA-S; projected 2027 > declared 2025``.
 
@@ -65,8 +76,10 @@ def why_not_on_track(on_track: bool | None, behind_reasons: list[str], failed_it
         prefix = "at risk: " if on_track is True else ""
         if outlook.projected_year is None:
             never = [i.item for i in outlook.items if i.projected_year is None] + outlook.unprojectable
-            parts.append(f"{prefix}not at this rate"
-                         + (f" ({', '.join(never[:3])}{' …' if len(never) > 3 else ''})" if never else ""))
+            parts.append(
+                f"{prefix}not at this rate"
+                + (f" ({', '.join(never[:3])}{' …' if len(never) > 3 else ''})" if never else "")
+            )
         elif target is not None and outlook.projected_year > target[0]:
             parts.append(f"{prefix}projected {outlook.projected_year} > {target[1]} {target[0]}")
         else:
@@ -93,8 +106,9 @@ def years_of(states: Mapping[str, DistrictState]) -> list[int]:
 StatesReader = Callable[[AbstractSet[str] | None], Iterable[DistrictState]]
 
 
-def report_rows(read: StatesReader, catalogue: Catalogue, names: Mapping[str, str],
-                as_of: dt.date) -> tuple[list[int], list[dict[str, Any]], list[dict[str, Any]]]:
+def report_rows(
+    read: StatesReader, catalogue: Catalogue, names: Mapping[str, str], as_of: dt.date
+) -> tuple[list[int], list[dict[str, Any]], list[dict[str, Any]]]:
     """:func:`years_of`, :func:`district_rows` and :func:`city_rows` of a warehouse whose states
     do not fit in memory together: ``read(codes)`` yields the states of `codes` (all: None) one at
     a time, and only what the rows need is kept of each. The accountability of a district is
@@ -104,10 +118,12 @@ def report_rows(read: StatesReader, catalogue: Catalogue, names: Mapping[str, st
     for state in read(None):
         own = sorted(y for y, agg in state.years.items() if agg.summary is not None)
         known = set(state.years) | set(state.projects) | set(state.stats)
-        digests[state.code] = {"summary": {y: state.summary(y) for y in known},
-                               "city": {y: state.city_input(y) for y in known},
-                               "acc": (own[-1], state.accountability(own[-1], as_of)) if own else None,
-                               "outlook": district_outlook(state)}
+        digests[state.code] = {
+            "summary": {y: state.summary(y) for y in known},
+            "city": {y: state.city_input(y) for y in known},
+            "acc": (own[-1], state.accountability(own[-1], as_of)) if own else None,
+            "outlook": district_outlook(state),
+        }
     years = sorted({y for d in digests.values() for y, s in d["summary"].items() if s is not None})
     if not years:
         return [], [], []
@@ -119,20 +135,27 @@ def report_rows(read: StatesReader, catalogue: Catalogue, names: Mapping[str, st
     for code in sorted(digests):
         d = digests[code]
         summary, acc = d["summary"].get(last), d["acc"][1]
-        rows.append({
-            "district_code": code, "name": names.get(code, code),
-            "declared_creation_year": acc.declared_creation_year,
-            "attained": {y: (s.attained if (s := d["summary"].get(y)) else None) for y in years},
-            "failed_items": list(summary.failed_items) if summary else [],
-            "undecided_items": list(summary.undecided_items) if summary else [],
-            "on_track": acc.on_track, "behind_reasons": list(acc.behind_reasons),
-            "why_not_on_track": why_not_on_track(acc.on_track, list(acc.behind_reasons),
-                                                 list(summary.failed_items) if summary else [], d["outlook"]),
-        })
+        rows.append(
+            {
+                "district_code": code,
+                "name": names.get(code, code),
+                "declared_creation_year": acc.declared_creation_year,
+                "attained": {y: (s.attained if (s := d["summary"].get(y)) else None) for y in years},
+                "failed_items": list(summary.failed_items) if summary else [],
+                "undecided_items": list(summary.undecided_items) if summary else [],
+                "on_track": acc.on_track,
+                "behind_reasons": list(acc.behind_reasons),
+                "why_not_on_track": why_not_on_track(
+                    acc.on_track, list(acc.behind_reasons), list(summary.failed_items) if summary else [], d["outlook"]
+                ),
+            }
+        )
     city = []
     for y in years:
-        inputs = [d["city"].get(y) or DistrictYear(district_code=code, attained=None, projects=0, stats={})
-                  for code, d in sorted(digests.items())]
+        inputs = [
+            d["city"].get(y) or DistrictYear(district_code=code, attained=None, projects=0, stats={})
+            for code, d in sorted(digests.items())
+        ]
         projects = {yy: sum(d["city"][yy].projects for d in digests.values() if yy in d["city"]) for yy in years}
         city.append(city_progress(catalogue, y, inputs, projects).to_dict())
     return years, rows, city

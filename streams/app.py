@@ -43,6 +43,7 @@ its per-message producer buffer made the flush the slowest step of a batch. The 
 co-partitioned with the events topic, so recovery gives each worker exactly the facts of the
 districts it owns. (Store: ``memory://``; RocksDB would need the same partition care.)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -59,6 +60,7 @@ from junheng.settings import KafkaSettings
 from rules.state import Engine
 from streams.facts_table import FACT_CODEC, FACTS_STORE_URL, FACTS_TABLE
 from streams.fast_delivery import deliver_without_tasks
+
 # the fault plugin (tests/plugins/faults.py) wraps hold_flow_while_seeking by its name here: the
 # assignment handler looks it up in this module when it runs
 from streams.faust_patches import hold_flow_while_seeking, rewind_uncommitted
@@ -69,12 +71,23 @@ from streams.worker_runtime import StreamRuntime
 
 log = logging.getLogger("streams.app")
 
-__all__ = ["FACTS_TABLE", "StreamRuntime", "WorkerConfig", "create_app", "hold_flow_while_seeking",
-           "rewind_uncommitted"]
+__all__ = [
+    "FACTS_TABLE",
+    "StreamRuntime",
+    "WorkerConfig",
+    "create_app",
+    "hold_flow_while_seeking",
+    "rewind_uncommitted",
+]
 
 
-def create_app(settings: KafkaSettings, config: WorkerConfig, engine: Engine | None = None,
-               on_statuses: StatusHook | None = None, metrics: Metrics | None = None) -> tuple[faust.App, StreamRuntime]:
+def create_app(
+    settings: KafkaSettings,
+    config: WorkerConfig,
+    engine: Engine | None = None,
+    on_statuses: StatusHook | None = None,
+    metrics: Metrics | None = None,
+) -> tuple[faust.App, StreamRuntime]:
     """A configured Faust app with the events agent, the facts table and the runtime behind them.
     `on_statuses`: the stream alerts' hook (junheng/worker.py wires it; None: no stream alerts).
     `metrics`: the worker's metrics (junheng/metrics.py); Faust's Prometheus sensor is then the
@@ -87,7 +100,7 @@ def create_app(settings: KafkaSettings, config: WorkerConfig, engine: Engine | N
         broker=broker_urls(settings),
         broker_credentials=broker_credentials(settings),
         processing_guarantee="at_least_once",
-        store=FACTS_STORE_URL,             # memory:// (FactsStore): rebuilt from the changelog at start
+        store=FACTS_STORE_URL,  # memory:// (FactsStore): rebuilt from the changelog at start
         datadir=str(datadir),
         web_enabled=False,
         web_bind="127.0.0.1",
@@ -107,23 +120,33 @@ def create_app(settings: KafkaSettings, config: WorkerConfig, engine: Engine | N
         broker_heartbeat_interval=min(3.0, config.session_timeout_s / 4),
         worker_redirect_stdouts=False,
     )
-    table = app.Table(FACTS_TABLE, default=None, partitions=config.partitions,
-                      # values stay deflated JSON in memory (decode_fact); the changelog is plain JSON
-                      schema=faust.Schema(key_type=str, key_serializer="json", value_serializer=FACT_CODEC),
-                      help="applied facts per district: <district>|<fact key> -> {seq, event_id, seen, event}")
+    table = app.Table(
+        FACTS_TABLE,
+        default=None,
+        partitions=config.partitions,
+        # values stay deflated JSON in memory (decode_fact); the changelog is plain JSON
+        schema=faust.Schema(key_type=str, key_serializer="json", value_serializer=FACT_CODEC),
+        help="applied facts per district: <district>|<fact key> -> {seq, event_id, seen, event}",
+    )
     runtime = StreamRuntime(app, settings, config, table, engine, on_statuses)
     if metrics is not None:
         from streams.worker_metrics import install_monitor
 
         runtime.metrics = metrics
         runtime.monitor = install_monitor(app, metrics)
-    events_topic = app.topic(settings.topic("events"), key_type=bytes, value_type=bytes,
-                             key_serializer="raw", value_serializer="raw")
+    events_topic = app.topic(
+        settings.topic("events"), key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
 
     def stop_uncommitted(exc: BaseException) -> None:
         """Kafka, the disk or the GX child failed: leave the batch unacked and stop the process."""
-        log.critical("batch failed outside the processing core (%s: %s); stopping without committing it, "
-                     "it will be re-delivered", type(exc).__name__, exc, exc_info=exc)
+        log.critical(
+            "batch failed outside the processing core (%s: %s); stopping without committing it, "
+            "it will be re-delivered",
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
         runtime.status = "crashed"
         try:  # the disk that just failed may hold the counts file too: exit 70 regardless
             runtime.write_counts()
@@ -162,7 +185,7 @@ def create_app(settings: KafkaSettings, config: WorkerConfig, engine: Engine | N
                     batch = runtime.prepare(events)
                 except Exception as exc:
                     stop_uncommitted(exc)
-                if finishing.done():   # only if it crashed or was cancelled: never wait on a dead stage
+                if finishing.done():  # only if it crashed or was cancelled: never wait on a dead stage
                     finishing.result()
                 await prepared.put(batch)
         finally:
@@ -174,7 +197,7 @@ def create_app(settings: KafkaSettings, config: WorkerConfig, engine: Engine | N
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     def on_assigned(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        rewind_uncommitted(app.consumer, settings.topic("events"))   # before recovery seeks
+        rewind_uncommitted(app.consumer, settings.topic("events"))  # before recovery seeks
         hold_flow_while_seeking(app.consumer)
         if config.fast_delivery:
             deliver_without_tasks(app.consumer)

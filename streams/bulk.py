@@ -17,9 +17,11 @@ still confirmed per batch: the caller awaits the returned futures before acknowl
 The producer stays idempotent (aiokafka stamps producer id and sequence on every batch it
 drains, built by ``send`` or ``send_batch`` alike).
 """
+
 from __future__ import annotations
 
-from typing import Any, Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any
 
 #: (topic, partition or None for "by key", key, value, headers or None)
 OutMessage = tuple[str, int | None, bytes, bytes, Sequence[tuple[str, bytes]] | None]
@@ -34,16 +36,16 @@ async def send_bulk(producer: Any, messages: Iterable[OutMessage]) -> list[Await
     every second one, ...): aiokafka waits for a partition's pending batch to be drained before it
     queues the next one, so this keeps every partition's first batch in the same produce request.
     """
-    aio = producer._ensure_producer()    # Faust's AIOKafkaProducer (no public accessor in Faust)
+    aio = producer._ensure_producer()  # Faust's AIOKafkaProducer (no public accessor in Faust)
     by_tp: dict[tuple[str, int], list[tuple[bytes, bytes, Sequence[tuple[str, bytes]]]]] = {}
-    key_partitions: dict[tuple[str, bytes], int] = {}   # keys repeat (district codes): hash each once
+    key_partitions: dict[tuple[str, bytes], int] = {}  # keys repeat (district codes): hash each once
     known_topics: set[str] = set()
     for topic, partition, key, value, headers in messages:
         if partition is None:
             cached = key_partitions.get((topic, key))
             if cached is None:
                 if topic not in known_topics:
-                    await aio.partitions_for(topic)   # metadata must be known before partitioning
+                    await aio.partitions_for(topic)  # metadata must be known before partitioning
                     known_topics.add(topic)
                 cached = key_partitions[(topic, key)] = producer.key_partition(topic, key).partition
             partition = cached

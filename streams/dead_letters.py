@@ -25,6 +25,7 @@ The landing keeps a dead letter's text, cut at 64 KiB and decoded as UTF-8: an `
 or one whose bytes were not UTF-8, cannot be replayed as it was read and is left open for a
 discard.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,7 +57,7 @@ PRODUCED = "produced:"
 
 def _position(outcome: str) -> dict[str, Any]:
     """The events-topic position a Kafka replay produced to, as the worker's origin names it."""
-    topic, partition, offset = outcome[len(PRODUCED):].rsplit(":", 2)
+    topic, partition, offset = outcome[len(PRODUCED) :].rsplit(":", 2)
     return {"topic": topic, "partition": int(partition), "offset": int(offset)}
 
 
@@ -71,8 +72,13 @@ class Action:
     at: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "outcome": self.outcome, "resolved": self.resolved, "note": self.note,
-                "at": self.at}
+        return {
+            "action": self.action,
+            "outcome": self.outcome,
+            "resolved": self.resolved,
+            "note": self.note,
+            "at": self.at,
+        }
 
 
 @dataclass
@@ -98,8 +104,8 @@ class StoredDeadLetter:
         last = self.actions[-1]
         if last.action == DISCARDED:
             return DISCARDED
-        if last.resolved and (last.outcome or "").startswith(PRODUCED):   # replayed through Kafka:
-            position = _position(last.outcome or "")                    # refused again there?
+        if last.resolved and (last.outcome or "").startswith(PRODUCED):  # replayed through Kafka:
+            position = _position(last.outcome or "")  # refused again there?
             if any(o == position for o in self.origins):
                 return OPEN
         return REPLAYED if last.resolved else OPEN
@@ -126,12 +132,23 @@ class StoredDeadLetter:
     def to_dict(self, full: bool = False) -> dict[str, Any]:
         event = self.event or {}
         out: dict[str, Any] = {
-            "id": self.id, "status": self.status, "reason_code": self.code, "reason": self.reason,
-            "district_code": self.district, "event_id": event.get("event_id"), "event_type": event.get("event_type"),
-            "origin": self.origin, "landed_at": self.landed_at}
+            "id": self.id,
+            "status": self.status,
+            "reason_code": self.code,
+            "reason": self.reason,
+            "district_code": self.district,
+            "event_id": event.get("event_id"),
+            "event_type": event.get("event_type"),
+            "origin": self.origin,
+            "landed_at": self.landed_at,
+        }
         if full:
-            out.update(raw=self.raw, landings=self.landings, replayable=self.replayable,
-                       actions=[a.to_dict() for a in self.actions])
+            out.update(
+                raw=self.raw,
+                landings=self.landings,
+                replayable=self.replayable,
+                actions=[a.to_dict() for a in self.actions],
+            )
         return out
 
 
@@ -157,13 +174,15 @@ def read_dead_letters(warehouse: str | Path) -> list[StoredDeadLetter]:
             found[ident].landings += 1
             found[ident].origins.append(origin)
             continue
-        found[ident] = StoredDeadLetter(ident, row["reason_code"], row["reason"], origin, row["raw"] or "",
-                                        row["landed_at"] or "", origins=[origin])
+        found[ident] = StoredDeadLetter(
+            ident, row["reason_code"], row["reason"], origin, row["raw"] or "", row["landed_at"] or "", origins=[origin]
+        )
     for row in _rows(layout.landing_table(ACTIONS)):
         dl = found.get(row["dead_letter_id"])
         if dl is not None:
-            dl.actions.append(Action(row["action"], row["outcome"], bool(row["resolved"]), row["note"],
-                                     row["landed_at"] or ""))
+            dl.actions.append(
+                Action(row["action"], row["outcome"], bool(row["resolved"]), row["note"], row["landed_at"] or "")
+            )
     return list(found.values())
 
 
@@ -191,7 +210,7 @@ class Selection:
                 continue
             if self.since and dl.landed_at < self.since:
                 continue
-            if self.until and dl.landed_at[:len(self.until)] > self.until:
+            if self.until and dl.landed_at[: len(self.until)] > self.until:
                 continue
             if self.statuses is not None and dl.status not in self.statuses:
                 continue
@@ -211,7 +230,7 @@ def fed_by_a_worker(warehouse: str | Path) -> list[str]:
     district states live in the worker's table, so an embedded replay would judge against others."""
     writers = set()
     layout = WarehouseLayout(warehouse)
-    for table in LANDED_TABLES:   # the stream's tables (a worker that only dead-lettered landed no events)
+    for table in LANDED_TABLES:  # the stream's tables (a worker that only dead-lettered landed no events)
         for path in layout.landing_table(table).glob("part-*.parquet"):
             landed = LandingFile.parse(path.name)
             if landed is not None and landed.writer != WRITER_ID:
@@ -225,8 +244,10 @@ def discard(warehouse: str | Path, letters: Sequence[StoredDeadLetter], note: st
     if not letters:
         return []
     writer = LandingWriter(WarehouseLayout(warehouse).landing, writer_id=DLQ_WRITER)
-    rows = [{"dead_letter_id": dl.id, "action": DISCARDED, "outcome": None, "resolved": True, "note": note}
-            for dl in letters]
+    rows = [
+        {"dead_letter_id": dl.id, "action": DISCARDED, "outcome": None, "resolved": True, "note": note}
+        for dl in letters
+    ]
     return writer.write_batch({ACTIONS: rows}, writer.next_batch_number())
 
 
@@ -248,9 +269,13 @@ class Replay:
         return sum(1 for o in self.outcomes.values() if o.startswith("dead_lettered:"))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"replayed": len(self.outcomes), "outcomes": dict(Counter(o.split(":")[0] for o in
-                                                                         self.outcomes.values())),
-                "still_open": self.still_dead, "not_replayable": self.skipped, "counts": self.summary.as_dict()}
+        return {
+            "replayed": len(self.outcomes),
+            "outcomes": dict(Counter(o.split(":")[0] for o in self.outcomes.values())),
+            "still_open": self.still_dead,
+            "not_replayable": self.skipped,
+            "counts": self.summary.as_dict(),
+        }
 
 
 def _outcomes(records: Sequence[Record], result: BatchResult) -> dict[str, tuple[str, bool]]:
@@ -265,9 +290,9 @@ def _outcomes(records: Sequence[Record], result: BatchResult) -> dict[str, tuple
         ident = str(rec.origin["replay_of"])
         if ident in dead:
             d = dead[ident]
-            if d.id == ident:   # refused again as before: still open (and not landed again)
+            if d.id == ident:  # refused again as before: still open (and not landed again)
                 out[ident] = (f"dead_lettered:{d.code}", False)
-            else:               # refused for another reason: that new dead letter is the open one
+            else:  # refused for another reason: that new dead letter is the open one
                 out[ident] = (f"dead_lettered_as:{d.id} ({d.code})", True)
             continue
         event_id = str(json.loads(rec.raw)["event_id"])
@@ -281,8 +306,9 @@ def _outcomes(records: Sequence[Record], result: BatchResult) -> dict[str, tuple
     return out
 
 
-def replay(runner: EmbeddedRunner, letters: Sequence[StoredDeadLetter], note: str | None = None,
-           wait_s: float = 0.0) -> Replay:
+def replay(
+    runner: EmbeddedRunner, letters: Sequence[StoredDeadLetter], note: str | None = None, wait_s: float = 0.0
+) -> Replay:
     """Replay `letters` through `runner` (an embedded run; module docstring). Call while holding
     the warehouse's lock (the runner takes it again: it is re-entrant within a process)."""
     todo = [dl for dl in letters if dl.replayable]
@@ -293,8 +319,9 @@ def replay(runner: EmbeddedRunner, letters: Sequence[StoredDeadLetter], note: st
         rows = []
         for ident, (outcome, resolved) in _outcomes(records, result).items():
             outcomes[ident] = outcome
-            rows.append({"dead_letter_id": ident, "action": REPLAYED, "outcome": outcome, "resolved": resolved,
-                         "note": note})
+            rows.append(
+                {"dead_letter_id": ident, "action": REPLAYED, "outcome": outcome, "resolved": resolved, "note": note}
+            )
         return {ACTIONS: rows}
 
     records = (Record(dl.raw.encode("utf-8"), {**dl.origin, "replay_of": dl.id}) for dl in todo)
@@ -302,8 +329,9 @@ def replay(runner: EmbeddedRunner, letters: Sequence[StoredDeadLetter], note: st
     return Replay(summary, outcomes, skipped)
 
 
-def replay_to_kafka(warehouse: str | Path, letters: Sequence[StoredDeadLetter], settings: Any,
-                    note: str | None = None) -> dict[str, Any]:
+def replay_to_kafka(
+    warehouse: str | Path, letters: Sequence[StoredDeadLetter], settings: Any, note: str | None = None
+) -> dict[str, Any]:
     """Replay `letters` on a warehouse fed by the Kafka worker: produce each one's bytes to the
     events topic again (keyed by district, as `junheng produce` does), and land a ``replayed``
     action naming the position it was produced to. The worker judges it against its own states and
@@ -314,8 +342,12 @@ def replay_to_kafka(warehouse: str | Path, letters: Sequence[StoredDeadLetter], 
 
     todo = [dl for dl in letters if dl.replayable]
     topic = settings.topic("events")
-    out: dict[str, Any] = {"topic": topic, "produced": 0, "failed": [], "not_replayable": [
-        dl.id for dl in letters if not dl.replayable]}
+    out: dict[str, Any] = {
+        "topic": topic,
+        "produced": 0,
+        "failed": [],
+        "not_replayable": [dl.id for dl in letters if not dl.replayable],
+    }
     if not todo:
         return out
     if describe_topic(settings, topic).partitions is None:
@@ -323,17 +355,25 @@ def replay_to_kafka(warehouse: str | Path, letters: Sequence[StoredDeadLetter], 
     producer = make_producer(settings, client_id="junheng-dlq")
     rows = []
     try:
-        sent = [(dl, producer.send(topic, key=key_for(dl.raw.encode("utf-8")), value=dl.raw.encode("utf-8")))
-                for dl in todo]
+        sent = [
+            (dl, producer.send(topic, key=key_for(dl.raw.encode("utf-8")), value=dl.raw.encode("utf-8"))) for dl in todo
+        ]
         producer.flush()
         for dl, future in sent:
             try:
                 md = future.get(timeout=60)
-            except Exception as exc:   # KafkaError, timeouts: reported, the dead letter stays open
+            except Exception as exc:  # KafkaError, timeouts: reported, the dead letter stays open
                 out["failed"].append(f"{dl.id}: {type(exc).__name__}: {exc}")
                 continue
-            rows.append({"dead_letter_id": dl.id, "action": REPLAYED, "resolved": True, "note": note,
-                         "outcome": f"{PRODUCED}{md.topic}:{md.partition}:{md.offset}"})
+            rows.append(
+                {
+                    "dead_letter_id": dl.id,
+                    "action": REPLAYED,
+                    "resolved": True,
+                    "note": note,
+                    "outcome": f"{PRODUCED}{md.topic}:{md.partition}:{md.offset}",
+                }
+            )
     finally:
         producer.close(timeout=30)
     if rows:

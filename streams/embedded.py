@@ -23,15 +23,17 @@ warehouse waits up to ``wait_s`` and then raises :class:`WarehouseBusy`; it neve
 (two runs used to read the same states, land under the same file names and both exit 0 with
 data lost). A journal found while holding the lock was left by a dead run, whatever its pid.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from ingestion.lines import read_lines
 from ingestion.reference import load_districts
@@ -85,8 +87,12 @@ class RunSummary:
         return self.counts.batches
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.counts.as_dict(), "elapsed_s": round(self.elapsed_s, 3), "landing": self.landing,
-                "catalogue": self.catalogue}
+        return {
+            **self.counts.as_dict(),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "landing": self.landing,
+            "catalogue": self.catalogue,
+        }
 
     def balanced(self) -> bool:
         return self.counts.balanced()
@@ -113,9 +119,15 @@ def batched(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
 class EmbeddedRunner:
     """Processes event files into a warehouse folder: landing/ for dbt, state/ for the next run."""
 
-    def __init__(self, warehouse: str | Path, catalogue: Catalogue | None = None,
-                 batch_validator: BatchValidator | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                 gx: bool = False, max_loaded: int | None = None) -> None:
+    def __init__(
+        self,
+        warehouse: str | Path,
+        catalogue: Catalogue | None = None,
+        batch_validator: BatchValidator | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        gx: bool = False,
+        max_loaded: int | None = None,
+    ) -> None:
         """`gx=True` runs the Great Expectations suites on every micro-batch (what the CLI does);
         an explicit `batch_validator` replaces them. `max_loaded`: the clean district states kept
         in memory (default ``JUNHENG_MAX_LOADED_DISTRICTS``; streams/file_states.py). Nothing of
@@ -126,7 +138,7 @@ class EmbeddedRunner:
         self.districts = load_districts()
         self.state_dir = self.layout.state
         self.lock = WarehouseLock.of(self.warehouse)
-        self._committing = False   # between the "committing" journal and its last rename
+        self._committing = False  # between the "committing" journal and its last rename
         #: what finishing a killed run's journal did ("rolled back ...", "rolled forward ..."), or None
         self.recovered: str | None = None
         if batch_validator is None and gx:
@@ -134,15 +146,22 @@ class EmbeddedRunner:
 
             batch_validator = GXValidator().validate
         self.landing = LandingWriter(self.layout.landing, writer_id=WRITER_ID)
-        self.store = FileStates(self.engine, self.warehouse,
-                                settings().max_loaded_districts if max_loaded is None else max_loaded)
+        self.store = FileStates(
+            self.engine, self.warehouse, settings().max_loaded_districts if max_loaded is None else max_loaded
+        )
         #: which district registered each school: from the owners' index, not from every state
         self.school_owners: dict[str, str] = {}
-        self.pipeline = Pipeline(self.engine, self.districts, self.store, self.landing, batch_validator=batch_validator,
-                                 school_owners=self.school_owners)
+        self.pipeline = Pipeline(
+            self.engine,
+            self.districts,
+            self.store,
+            self.landing,
+            batch_validator=batch_validator,
+            school_owners=self.school_owners,
+        )
         self.batch_size = batch_size
 
-    def open(self, wait_s: float = 0.0) -> "EmbeddedRunner":
+    def open(self, wait_s: float = 0.0) -> EmbeddedRunner:
         """Finish what a killed run left (:meth:`recover`) and open the district states (read
         when first asked for: streams/file_states.py), under the warehouse's lock. :meth:`run`
         does this itself; call it to read a warehouse's states without running anything.
@@ -168,13 +187,26 @@ class EmbeddedRunner:
     def journal_path(self) -> Path:
         return self.layout.journal
 
-    def _journal(self, phase: str, first_batch: int, renames: Sequence[tuple[Path, Path]] = (),
-                 index: tuple[Path, Path] | None = None) -> None:
+    def _journal(
+        self,
+        phase: str,
+        first_batch: int,
+        renames: Sequence[tuple[Path, Path]] = (),
+        index: tuple[Path, Path] | None = None,
+    ) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.journal_path, json.dumps({
-            "phase": phase, "first_batch": first_batch, "pid": os.getpid(),
-            "renames": [[tmp.name, path.name] for tmp, path in renames],
-            "index": [index[0].name, index[1].name] if index else None}))
+        _write_atomic(
+            self.journal_path,
+            json.dumps(
+                {
+                    "phase": phase,
+                    "first_batch": first_batch,
+                    "pid": os.getpid(),
+                    "renames": [[tmp.name, path.name] for tmp, path in renames],
+                    "index": [index[0].name, index[1].name] if index else None,
+                }
+            ),
+        )
 
     def recover(self) -> str | None:
         """Finish what a killed run's journal says (module docstring); None if there is none.
@@ -195,8 +227,9 @@ class EmbeddedRunner:
         first = int(journal["first_batch"])
         removed = 0
         root = self.layout.landing
-        for path in sorted(root.glob(f"*/part-*-{WRITER_ID}.parquet"), reverse=True) + \
-                sorted(root.glob(f"*/.part-*-{WRITER_ID}.parquet.tmp")):
+        for path in sorted(root.glob(f"*/part-*-{WRITER_ID}.parquet"), reverse=True) + sorted(
+            root.glob(f"*/.part-*-{WRITER_ID}.parquet.tmp")
+        ):
             landed = LandingFile.parse(path.name)
             if landed is not None and landed.writer == WRITER_ID and landed.batch >= first:
                 path.unlink(missing_ok=True)
@@ -223,12 +256,10 @@ class EmbeddedRunner:
         self._committing = False
         self.store.committed(staged)
 
-    def land(self, result: BatchResult, batch: int,
-             extra: dict[str, list[dict[str, Any]]] | None = None) -> list[Path]:
+    def land(self, result: BatchResult, batch: int, extra: dict[str, list[dict[str, Any]]] | None = None) -> list[Path]:
         return self.pipeline.land(result, batch, extra)
 
-    def run(self, paths: Sequence[str | Path], progress: ProgressHook | None = None,
-            wait_s: float = 0.0) -> RunSummary:
+    def run(self, paths: Sequence[str | Path], progress: ProgressHook | None = None, wait_s: float = 0.0) -> RunSummary:
         """Process the files; all or nothing, one run at a time (the warehouse's lock, waiting
         at most `wait_s` seconds for another run to finish). District states are saved only at
         the end, so if anything fails (a landing write on a full disk, a bad file) the files this
@@ -238,8 +269,9 @@ class EmbeddedRunner:
             self._open()
             return self._run(read_records(paths), progress)
 
-    def run_records(self, records: Iterable[Record], annotate: Annotate | None = None,
-                    wait_s: float = 0.0) -> RunSummary:
+    def run_records(
+        self, records: Iterable[Record], annotate: Annotate | None = None, wait_s: float = 0.0
+    ) -> RunSummary:
         """:meth:`run` over records from elsewhere (`junheng dlq replay`: dead letters' bytes),
         all or nothing the same way. `annotate(records, result)` gives the rows of more tables to
         land in each batch's landing, atomically with it (what the replay did to each dead letter)."""
@@ -247,8 +279,9 @@ class EmbeddedRunner:
             self._open()
             return self._run(records, None, annotate)
 
-    def _run(self, source: Iterable[Record], progress: ProgressHook | None,
-             annotate: Annotate | None = None) -> RunSummary:
+    def _run(
+        self, source: Iterable[Record], progress: ProgressHook | None, annotate: Annotate | None = None
+    ) -> RunSummary:
         summary = RunSummary(landing=str(self.landing.root), catalogue=self.engine.catalogue.name)
         tune_gc()
         start = time.perf_counter()
@@ -271,18 +304,18 @@ class EmbeddedRunner:
                     progress(len(records))
             self._save_states(first_batch)
         except BaseException:
-            if self._committing:   # failed amid the renames: the run is committed, finish them
+            if self._committing:  # failed amid the renames: the run is committed, finish them
                 self._committing = False
                 self.recover()
                 raise
             for path in reversed(self.landing.landed[first_file:]):  # newest first: a reader
-                path.unlink(missing_ok=True)                          # never sees a later batch alone
+                path.unlink(missing_ok=True)  # never sees a later batch alone
             del self.landing.landed[first_file:]
             self.journal_path.unlink(missing_ok=True)
             self._reload()  # half-applied: back to state/ before another run
             raise
         finally:
-            self.store.forget_run()   # committed or rolled back: the files say it all
+            self.store.forget_run()  # committed or rolled back: the files say it all
             self.store.trim()
         summary.elapsed_s = time.perf_counter() - start
         return summary

@@ -8,11 +8,13 @@ deflated in memory), its store (Faust's memory store with one fix, and an index 
 registrations) and the school owners the processing core reads from it. The district states
 rebuilt from it are streams/table_states.py's.
 """
+
 from __future__ import annotations
 
 import json
 import zlib
-from typing import Any, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import orjson
 from faust import stores as faust_stores
@@ -32,9 +34,9 @@ def table_key(district: str, fact_key: str) -> str:
 # (national scale, one year: 1.05 million facts; docs/benchmarks.md "Scale"). So the table keeps
 # facts deflated: only in memory -- the changelog stays plain JSON, the format of
 # docs/streaming.md -- and the codec below deflates what recovery reads from the changelog too.
-_DEFLATED = b"\x00"      # first byte of a deflated value; JSON never starts with NUL
+_DEFLATED = b"\x00"  # first byte of a deflated value; JSON never starts with NUL
 _ZDICT: bytes | None = None
-_DEFLATE_PRIMED: Any = None   # a compressobj with the preset dictionary set, copied per fact
+_DEFLATE_PRIMED: Any = None  # a compressobj with the preset dictionary set, copied per fact
 
 
 def _zdict() -> bytes:
@@ -45,8 +47,10 @@ def _zdict() -> bytes:
     if _ZDICT is None:
         from ingestion.contract.examples import EXAMPLES
 
-        _ZDICT = b"".join(codecs.dumps("json", {"seq": 0, "event_id": e["event_id"], "seen": [], "event": e})
-                          for e in EXAMPLES.values())[-8192:]
+        _ZDICT = b"".join(
+            codecs.dumps("json", {"seq": 0, "event_id": e["event_id"], "seen": [], "event": e})
+            for e in EXAMPLES.values()
+        )[-8192:]
     return _ZDICT
 
 
@@ -75,7 +79,7 @@ def changelog_json(obj: Any) -> bytes:
     Infinity, which orjson would turn into null, never get here: the contract check rejects them."""
     try:
         return orjson.dumps(obj)
-    except TypeError:   # orjson.JSONEncodeError
+    except TypeError:  # orjson.JSONEncodeError
         return json.dumps(obj, separators=(",", ":")).encode()
 
 
@@ -157,7 +161,7 @@ class TableSchoolOwners(MutableMapping[str, str]):
 
     def __init__(self, table: Any) -> None:
         self.table = table
-        self._own: dict[str, str] = {}   # for a table whose store keeps no index (tests' plain dicts)
+        self._own: dict[str, str] = {}  # for a table whose store keeps no index (tests' plain dicts)
 
     def _owners(self) -> dict[str, str]:
         owners = getattr(getattr(self.table, "data", None), "school_owners", None)

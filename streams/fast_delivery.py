@@ -18,6 +18,7 @@ returned, and no task was made. If it waits (a full queue, a lock), the rest of 
 original ``wait_first`` with the flow event, as before -- the suspension still abandons it. Any
 other call of ``wait_first`` is passed through untouched.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -77,15 +78,22 @@ def deliver_without_tasks(consumer: Any) -> None:
     crashed = consumer._crashed.is_set
 
     async def wait_first(*coros: Any, timeout: Any = None) -> WaitResults:
-        if (len(coros) != 2 or timeout is not None or suspended() or stopped() or crashed()
-                or not isinstance(coros[0], Coroutine) or not _is_flow_wait(consumer, coros[1])):
+        if (
+            len(coros) != 2
+            or timeout is not None
+            or suspended()
+            or stopped()
+            or crashed()
+            or not isinstance(coros[0], Coroutine)
+            or not _is_flow_wait(consumer, coros[1])
+        ):
             results: WaitResults = await original(*coros, timeout=timeout)
             return results
         hand_over, flow_wait = coros
         try:
             yielded = hand_over.send(None)
         except StopIteration as done:
-            flow_wait.close()   # never started: closing it spares the "never awaited" warning
+            flow_wait.close()  # never started: closing it spares the "never awaited" warning
             return WaitResults([hand_over], [done.value], False)
         except BaseException:
             flow_wait.close()

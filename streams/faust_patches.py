@@ -6,11 +6,13 @@ tests/faults (test_recovery_seek.py, the kill and broker-restart tests). The fou
 memory store's persisted offset, is ``streams.facts_table.FactsStore``; Faust's per-record
 hand-over without tasks is streams/fast_delivery.py.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 log = logging.getLogger("streams.faust_patches")
 
@@ -33,7 +35,9 @@ def rewind_uncommitted(consumer: Any, topic: str) -> None:
         committed = await original()
         fresh = [tp for tp, offset in committed.items() if tp.topic == topic and (offset is None or offset <= 0)]
         if fresh:
-            log.info("no committed offset for %s: from the beginning", sorted(f"{tp.topic}:{tp.partition}" for tp in fresh))
+            log.info(
+                "no committed offset for %s: from the beginning", sorted(f"{tp.topic}:{tp.partition}" for tp in fresh)
+            )
             await consumer._thread.seek_to_beginning(*fresh)
         return committed  # type: ignore[no-any-return]
 
@@ -75,10 +79,10 @@ def hold_flow_while_seeking(consumer: Any) -> None:
     original = consumer.perform_seek
 
     async def perform_seek() -> None:
-        consumer.stop_flow()           # getmany hands out no more records fetched before the seek
-        for _ in range(3):             # let the fetcher finish the record it is delivering
+        consumer.stop_flow()  # getmany hands out no more records fetched before the seek
+        for _ in range(3):  # let the fetcher finish the record it is delivering
             await asyncio.sleep(0)
-        await original()               # seeks, then resets the read offsets to the committed ones
+        await original()  # seeks, then resets the read offsets to the committed ones
 
     consumer.perform_seek = perform_seek
     consumer._junheng_holds_flow = True

@@ -27,13 +27,15 @@ stale ids then come after the superseded ones, whatever their order of arrival: 
 the same outcomes for every later event (the order only decides which id a full window forgets
 first).
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from junheng.layout import WarehouseLayout
 from rules.facts import fact_key_str
@@ -53,15 +55,15 @@ class FileStates(StateStore):
         self.engine = engine
         self.layout = WarehouseLayout(warehouse)
         self.max_loaded = max_loaded
-        self._states: dict[str, DistrictState] = {}   # insertion order = least recently used first
-        self._on_disk: set[str] = set()              # districts with a state file (as of load())
+        self._states: dict[str, DistrictState] = {}  # insertion order = least recently used first
+        self._on_disk: set[str] = set()  # districts with a state file (as of load())
         self.owners_index = OwnersIndex(self.layout)
         self.touched: set[str] = set()
         #: the districts this run changed (created, applied or saw stale events): what stage() writes
         self.dirty: set[str] = set()
-        self.reads = 0          # state files read (tests and benchmarks count them)
-        self.evictions = 0      # clean states dropped by trim()
-        self._run_events: list[Path] = []   # the events files this run landed
+        self.reads = 0  # state files read (tests and benchmarks count them)
+        self.evictions = 0  # clean states dropped by trim()
+        self._run_events: list[Path] = []  # the events files this run landed
         #: district -> fact key -> the ids of stale versions this run saw (the newest window)
         self._run_stale: dict[str, dict[str, tuple[str, ...]]] = {}
 
@@ -209,7 +211,7 @@ class FileStates(StateStore):
         try:
             for code in sorted(self.dirty):
                 state = self._states.get(code)
-                if state is None:   # created, then put back to nothing by the fallback's evict
+                if state is None:  # created, then put back to nothing by the fallback's evict
                     continue
                 path = self.layout.state_file(code)
                 tmp = path.with_suffix(".json.tmp")
@@ -229,5 +231,5 @@ class FileStates(StateStore):
 
     def committed(self, staged: Iterable[tuple[Path, Path]]) -> None:
         """The staged files are in place: their districts now have files, their states are clean."""
-        self._on_disk.update(path.name[:-len(".json")] for _, path in staged)
+        self._on_disk.update(path.name[: -len(".json")] for _, path in staged)
         self.owners_index.committed()

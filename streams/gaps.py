@@ -23,6 +23,7 @@ checked for minimality) and a few ms per changed district (plans, outlook). The 
 city's embedded run (pure Python, no GX) takes ~7.8 s instead of 4.5 s; a correction touching a
 few sections costs a few ms more.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,9 @@ class GapRows:
         except (ValueError, KeyError):
             self.model = None
 
-    def section_options(self, state: DistrictState, school_id: str, year: int, level: str,
-                        passed: bool | None) -> str | None:
+    def section_options(
+        self, state: DistrictState, school_id: str, year: int, level: str, passed: bool | None
+    ) -> str | None:
         """The JSON of a section's options ("[]" when it passes; None when it cannot be judged)."""
         if passed is None or self.model is None:
             return None
@@ -72,10 +74,19 @@ class GapRows:
             for c in option.changes:
                 field = c.input.rsplit(".", 1)[1]
                 share = inputs.share.get(field) if inputs is not None and c.input.startswith("school.") else None
-                changes.append({"indicator": c.indicator, "input": c.input, "unit": c.unit,
-                                "current_value": float(c.current_value), "target_value": float(c.target_value),
-                                "current_input": float(c.current_input), "addition": float(c.addition),
-                                "share": float(share) if share is not None else None, "to_floor": c.to_floor})
+                changes.append(
+                    {
+                        "indicator": c.indicator,
+                        "input": c.input,
+                        "unit": c.unit,
+                        "current_value": float(c.current_value),
+                        "target_value": float(c.target_value),
+                        "current_input": float(c.current_input),
+                        "addition": float(c.addition),
+                        "share": float(share) if share is not None else None,
+                        "to_floor": c.to_floor,
+                    }
+                )
             out.append({"option_id": option.option_id, "changes": changes})
         return json.dumps(out, ensure_ascii=False)
 
@@ -86,10 +97,15 @@ class GapRows:
             if state.summary(year) is None:
                 continue
             gaps = district_gaps(state, year)
-            rows.append({"district_code": state.code, "year": year,
-                         "balance": json.dumps([asdict(p) for p in gaps.balance], ensure_ascii=False),
-                         "items": json.dumps([asdict(i) for i in gaps.items], ensure_ascii=False),
-                         "catalogue_version": self.catalogue_version})
+            rows.append(
+                {
+                    "district_code": state.code,
+                    "year": year,
+                    "balance": json.dumps([asdict(p) for p in gaps.balance], ensure_ascii=False),
+                    "items": json.dumps([asdict(i) for i in gaps.items], ensure_ascii=False),
+                    "catalogue_version": self.catalogue_version,
+                }
+            )
         return rows
 
     def outlook_row(self, state: DistrictState) -> dict[str, Any] | None:
@@ -97,13 +113,19 @@ class GapRows:
         out = district_outlook(state)
         if out is None:
             return None
-        return {"district_code": state.code, "year": out.latest_year,
-                "declared_creation_year": out.declared_creation_year, "plan_deadline_year": out.plan_deadline_year,
-                "attained": out.attained, "projected_year": out.projected_year, "at_risk": out.at_risk,
-                "risk_items": json.dumps(out.risk_items, ensure_ascii=False),
-                "unprojectable": json.dumps(out.unprojectable, ensure_ascii=False),
-                "items": json.dumps([asdict(i) for i in out.items], ensure_ascii=False),
-                "catalogue_version": self.catalogue_version}
+        return {
+            "district_code": state.code,
+            "year": out.latest_year,
+            "declared_creation_year": out.declared_creation_year,
+            "plan_deadline_year": out.plan_deadline_year,
+            "attained": out.attained,
+            "projected_year": out.projected_year,
+            "at_risk": out.at_risk,
+            "risk_items": json.dumps(out.risk_items, ensure_ascii=False),
+            "unprojectable": json.dumps(out.unprojectable, ensure_ascii=False),
+            "items": json.dumps([asdict(i) for i in out.items], ensure_ascii=False),
+            "catalogue_version": self.catalogue_version,
+        }
 
 
 def changed_years(state: DistrictState, events: Iterable[dict[str, Any]], changes: Any) -> list[int]:

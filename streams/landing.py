@@ -13,14 +13,16 @@ so no file of a failed batch is visible and the caller can retry the whole batch
 without committing its offsets, the embedded driver rolls its run back (tests/faults/test_sink_faults.py).
 (The tests inject a full disk by patching ``_stage``: tests/plugins/faults.py.)
 """
+
 from __future__ import annotations
 
 import json
 import os
 import time
 import uuid
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,41 +33,97 @@ from streams.processing import dead_letter_id
 # Explicit schemas: a table's columns must not depend on which values a batch happened to hold
 # (an all-null column would otherwise change type between files and break dbt's union).
 SCHEMAS: dict[str, pa.Schema] = {
-    "events": pa.schema([
-        ("event_id", pa.string()), ("event_type", pa.string()), ("schema_version", pa.int32()),
-        ("occurred_at", pa.string()), ("source", pa.string()), ("district_code", pa.string()),
-        ("school_id", pa.string()), ("year", pa.int32()), ("seq", pa.int64()), ("payload", pa.string()),
-    ]),
-    "section_results": pa.schema([
-        ("district_code", pa.string()), ("school_id", pa.string()), ("year", pa.int32()), ("section", pa.string()),
-        ("active", pa.bool_()), ("students", pa.int64()), ("included", pa.bool_()), ("indicators_met", pa.int32()),
-        ("passed", pa.bool_()), ("reason", pa.string()), ("values", pa.string()), ("met", pa.string()),
-        ("gap_options", pa.string()), ("gap_catalogue_version", pa.string()),
-    ]),
-    "district_status": pa.schema([
-        ("district_code", pa.string()), ("year", pa.int32()), ("resource_passed", pa.bool_()),
-        ("government_passed", pa.bool_()), ("quality_passed", pa.bool_()), ("social_passed", pa.bool_()),
-        ("prerequisite_passed", pa.bool_()), ("vetoed", pa.bool_()), ("attained", pa.bool_()),
-        ("failed_items", pa.string()), ("undecided_items", pa.string()), ("previous_attained", pa.bool_()),
-    ]),
-    "district_gaps": pa.schema([
-        ("district_code", pa.string()), ("year", pa.int32()), ("balance", pa.string()), ("items", pa.string()),
-        ("catalogue_version", pa.string()),
-    ]),
-    "district_outlook": pa.schema([
-        ("district_code", pa.string()), ("year", pa.int32()), ("declared_creation_year", pa.int32()),
-        ("plan_deadline_year", pa.int32()), ("attained", pa.bool_()), ("projected_year", pa.int32()),
-        ("at_risk", pa.bool_()), ("risk_items", pa.string()), ("unprojectable", pa.string()), ("items", pa.string()),
-        ("catalogue_version", pa.string()),
-    ]),
-    "dead_letters": pa.schema([
-        ("dead_letter_id", pa.string()), ("reason", pa.string()), ("reason_code", pa.string()), ("origin", pa.string()), ("raw", pa.string()),
-    ]),
+    "events": pa.schema(
+        [
+            ("event_id", pa.string()),
+            ("event_type", pa.string()),
+            ("schema_version", pa.int32()),
+            ("occurred_at", pa.string()),
+            ("source", pa.string()),
+            ("district_code", pa.string()),
+            ("school_id", pa.string()),
+            ("year", pa.int32()),
+            ("seq", pa.int64()),
+            ("payload", pa.string()),
+        ]
+    ),
+    "section_results": pa.schema(
+        [
+            ("district_code", pa.string()),
+            ("school_id", pa.string()),
+            ("year", pa.int32()),
+            ("section", pa.string()),
+            ("active", pa.bool_()),
+            ("students", pa.int64()),
+            ("included", pa.bool_()),
+            ("indicators_met", pa.int32()),
+            ("passed", pa.bool_()),
+            ("reason", pa.string()),
+            ("values", pa.string()),
+            ("met", pa.string()),
+            ("gap_options", pa.string()),
+            ("gap_catalogue_version", pa.string()),
+        ]
+    ),
+    "district_status": pa.schema(
+        [
+            ("district_code", pa.string()),
+            ("year", pa.int32()),
+            ("resource_passed", pa.bool_()),
+            ("government_passed", pa.bool_()),
+            ("quality_passed", pa.bool_()),
+            ("social_passed", pa.bool_()),
+            ("prerequisite_passed", pa.bool_()),
+            ("vetoed", pa.bool_()),
+            ("attained", pa.bool_()),
+            ("failed_items", pa.string()),
+            ("undecided_items", pa.string()),
+            ("previous_attained", pa.bool_()),
+        ]
+    ),
+    "district_gaps": pa.schema(
+        [
+            ("district_code", pa.string()),
+            ("year", pa.int32()),
+            ("balance", pa.string()),
+            ("items", pa.string()),
+            ("catalogue_version", pa.string()),
+        ]
+    ),
+    "district_outlook": pa.schema(
+        [
+            ("district_code", pa.string()),
+            ("year", pa.int32()),
+            ("declared_creation_year", pa.int32()),
+            ("plan_deadline_year", pa.int32()),
+            ("attained", pa.bool_()),
+            ("projected_year", pa.int32()),
+            ("at_risk", pa.bool_()),
+            ("risk_items", pa.string()),
+            ("unprojectable", pa.string()),
+            ("items", pa.string()),
+            ("catalogue_version", pa.string()),
+        ]
+    ),
+    "dead_letters": pa.schema(
+        [
+            ("dead_letter_id", pa.string()),
+            ("reason", pa.string()),
+            ("reason_code", pa.string()),
+            ("origin", pa.string()),
+            ("raw", pa.string()),
+        ]
+    ),
     # what `junheng dlq` did to a dead letter (streams/dead_letters.py): replayed or discarded
-    "dead_letter_actions": pa.schema([
-        ("dead_letter_id", pa.string()), ("action", pa.string()), ("outcome", pa.string()),
-        ("resolved", pa.bool_()), ("note", pa.string()),
-    ]),
+    "dead_letter_actions": pa.schema(
+        [
+            ("dead_letter_id", pa.string()),
+            ("action", pa.string()),
+            ("outcome", pa.string()),
+            ("resolved", pa.bool_()),
+            ("note", pa.string()),
+        ]
+    ),
 }
 _META = [("landed_batch", pa.int64()), ("landed_pos", pa.int32()), ("landed_at", pa.string())]
 
@@ -75,11 +133,18 @@ def event_row(event: Mapping[str, Any]) -> dict[str, Any]:
 
     The event is the contract check's (version 1's shape, whatever version it arrived in), and
     `schema_version` is the version it arrived in, kept for lineage (docs/events.md)."""
-    return {"event_id": event["event_id"], "event_type": event["event_type"],
-            "schema_version": event["schema_version"], "occurred_at": event["occurred_at"],
-            "source": event["source"], "district_code": event["district_code"],
-            "school_id": event.get("school_id"), "year": event["year"], "seq": event["seq"],
-            "payload": json.dumps(event["payload"], ensure_ascii=False, sort_keys=True)}
+    return {
+        "event_id": event["event_id"],
+        "event_type": event["event_type"],
+        "schema_version": event["schema_version"],
+        "occurred_at": event["occurred_at"],
+        "source": event["source"],
+        "district_code": event["district_code"],
+        "school_id": event.get("school_id"),
+        "year": event["year"],
+        "seq": event["seq"],
+        "payload": json.dumps(event["payload"], ensure_ascii=False, sort_keys=True),
+    }
 
 
 def landed_events(paths: Iterable[Path], districts: Collection[str] | None = None) -> list[dict[str, Any]]:
@@ -89,14 +154,26 @@ def landed_events(paths: Iterable[Path], districts: Collection[str] | None = Non
     columns = list(SCHEMAS["events"].names) + ["landed_batch", "landed_pos"]
     rows: list[dict[str, Any]] = []
     for path in paths:
-        table = pq.read_table(path, columns=columns,
-                              filters=None if districts is None else [("district_code", "in", sorted(districts))])
+        table = pq.read_table(
+            path, columns=columns, filters=None if districts is None else [("district_code", "in", sorted(districts))]
+        )
         rows += table.to_pylist()
     rows.sort(key=lambda r: (r["landed_batch"], r["landed_pos"]))
-    return [{"event_id": r["event_id"], "event_type": r["event_type"], "schema_version": r["schema_version"],
-             "occurred_at": r["occurred_at"], "source": r["source"], "district_code": r["district_code"],
-             "school_id": r["school_id"], "year": r["year"], "seq": r["seq"], "payload": json.loads(r["payload"])}
-            for r in rows]
+    return [
+        {
+            "event_id": r["event_id"],
+            "event_type": r["event_type"],
+            "schema_version": r["schema_version"],
+            "occurred_at": r["occurred_at"],
+            "source": r["source"],
+            "district_code": r["district_code"],
+            "school_id": r["school_id"],
+            "year": r["year"],
+            "seq": r["seq"],
+            "payload": json.loads(r["payload"]),
+        }
+        for r in rows
+    ]
 
 
 def landed_dead_letter_ids(root: str | Path) -> set[str]:
@@ -109,8 +186,10 @@ def landed_dead_letter_ids(root: str | Path) -> set[str]:
             ids.update(i for i in pq.read_table(path, columns=["dead_letter_id"]).column(0).to_pylist() if i)
         else:
             table = pq.read_table(path, columns=["reason_code", "raw"])
-            ids.update(dead_letter_id(c, (r or "").encode("utf-8")) for c, r in
-                       zip(table.column("reason_code").to_pylist(), table.column("raw").to_pylist(), strict=True))
+            ids.update(
+                dead_letter_id(c, (r or "").encode("utf-8"))
+                for c, r in zip(table.column("reason_code").to_pylist(), table.column("raw").to_pylist(), strict=True)
+            )
     return ids
 
 
@@ -118,8 +197,9 @@ class LandingWriter:
     """Writes one Parquet file per table per batch under `root`, atomically. `schemas` adds
     tables of other writers (alerting lands its history the same way)."""
 
-    def __init__(self, root: str | Path, writer_id: str | None = None,
-                 schemas: Mapping[str, pa.Schema] | None = None) -> None:
+    def __init__(
+        self, root: str | Path, writer_id: str | None = None, schemas: Mapping[str, pa.Schema] | None = None
+    ) -> None:
         self.root = Path(root)
         self.writer_id = writer_id or uuid.uuid4().hex[:8]
         self.schemas: dict[str, pa.Schema] = {**SCHEMAS, **(schemas or {})}

@@ -19,6 +19,7 @@ The owners are what the eager driver built from the states loaded in file-name o
 listed by two districts (possible only in a warehouse written before the check existed) belongs
 to the first district by file name.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,7 @@ from typing import Any
 from junheng.layout import WarehouseLayout
 
 FORMAT = 1
-Identity = tuple[int, int, int]   # inode, size, mtime in ns: a rename keeps all three
+Identity = tuple[int, int, int]  # inode, size, mtime in ns: a rename keeps all three
 
 
 def identity(path: Path) -> Identity:
@@ -44,8 +45,8 @@ class OwnersIndex:
     def __init__(self, layout: WarehouseLayout) -> None:
         self.layout = layout
         self.entries: dict[str, tuple[Identity, list[str]]] = {}
-        self.changed = False     # entries differ from the index file: write it at the next commit
-        self.files_read = 0      # state files read to correct the index (tests, benchmarks)
+        self.changed = False  # entries differ from the index file: write it at the next commit
+        self.files_read = 0  # state files read to correct the index (tests, benchmarks)
 
     def refresh(self, files: dict[str, Identity]) -> None:
         """Read the index file and make it agree with the state files `files` (code -> identity)."""
@@ -54,10 +55,9 @@ class OwnersIndex:
         try:
             raw = json.loads(self.layout.school_owners_index.read_text(encoding="utf-8"))
             if raw.get("format") == FORMAT:
-                self.entries = {code: (tuple(v["file"]), list(v["schools"]))
-                                for code, v in raw["districts"].items()}
+                self.entries = {code: (tuple(v["file"]), list(v["schools"])) for code, v in raw["districts"].items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            self.entries = {}     # missing or unreadable: rebuilt from the state files below
+            self.entries = {}  # missing or unreadable: rebuilt from the state files below
             self.changed = True
         for code in [c for c in self.entries if c not in files]:
             del self.entries[code]
@@ -93,8 +93,13 @@ class OwnersIndex:
             return None
         path = self.layout.school_owners_index
         tmp = self.layout.school_owners_index_tmp
-        body: dict[str, Any] = {"format": FORMAT, "districts": {
-            code: {"file": list(ident), "schools": schools} for code, (ident, schools) in sorted(self.entries.items())}}
+        body: dict[str, Any] = {
+            "format": FORMAT,
+            "districts": {
+                code: {"file": list(ident), "schools": schools}
+                for code, (ident, schools) in sorted(self.entries.items())
+            },
+        }
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
             fh.flush()

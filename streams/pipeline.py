@@ -23,24 +23,36 @@ that also records which districts were read or written (``touched``) and can for
 (``evict``), after which it gives them back as last persisted. The embedded driver's is
 ``streams.file_states.FileStates``, the worker's ``streams.table_states.TableStates``.
 """
+
 from __future__ import annotations
 
 import abc
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, MutableMapping, Sequence
+from typing import Any
 
 from rules.state import DistrictState, Engine
 from streams.landing import LandingWriter
-from streams.processing import (DEAD_LETTERED, INTERNAL_ERROR, OUTCOMES, BatchResult, BatchValidator, Checked,
-                                DeadLetter, Processor, Record, SchoolOwners)
+from streams.processing import (
+    DEAD_LETTERED,
+    INTERNAL_ERROR,
+    OUTCOMES,
+    BatchResult,
+    BatchValidator,
+    Checked,
+    DeadLetter,
+    Processor,
+    Record,
+    SchoolOwners,
+)
 from streams.sink import land_result, merge_results
 
 log = logging.getLogger("streams.pipeline")
 
-COUNT_KEYS = ("read",) + OUTCOMES   # read, applied, duplicate, stale, dead_lettered
+COUNT_KEYS = ("read",) + OUTCOMES  # read, applied, duplicate, stale, dead_lettered
 #: an internal_error dead letter's reason is cut to this many characters (the exception's text can be long)
 INTERNAL_ERROR_REASON_CHARS = 300
 StatusHook = Callable[[list[dict[str, Any]]], Any]
@@ -58,8 +70,7 @@ class StateStore(MutableMapping[str, DistrictState], abc.ABC):
     touched: set[str]
 
     @abc.abstractmethod
-    def evict(self, codes: Iterable[str] | None = None) -> None:
-        ...
+    def evict(self, codes: Iterable[str] | None = None) -> None: ...
 
 
 @dataclass
@@ -101,18 +112,30 @@ class Counts:
         return self.read == self.applied + self.duplicate + self.stale + self.dead_lettered
 
     def as_dict(self) -> dict[str, Any]:
-        return {**{k: self[k] for k in COUNT_KEYS}, "balanced": self.balanced(),
-                "dead_letter_reasons": dict(sorted(self.reasons.items())),
-                "internal_errors": self.internal_errors, "dead_lettered_again": self.dead_lettered_again,
-                "batches": self.batches}
+        return {
+            **{k: self[k] for k in COUNT_KEYS},
+            "balanced": self.balanced(),
+            "dead_letter_reasons": dict(sorted(self.reasons.items())),
+            "internal_errors": self.internal_errors,
+            "dead_lettered_again": self.dead_lettered_again,
+            "batches": self.batches,
+        }
 
 
 class Pipeline:
     """Check, validate, apply and land micro-batches against one state store."""
 
-    def __init__(self, engine: Engine, known_districts: Iterable[str], states: StateStore, landing: LandingWriter, *,
-                 batch_validator: BatchValidator | None = None, school_owners: SchoolOwners | None = None,
-                 on_statuses: StatusHook | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        known_districts: Iterable[str],
+        states: StateStore,
+        landing: LandingWriter,
+        *,
+        batch_validator: BatchValidator | None = None,
+        school_owners: SchoolOwners | None = None,
+        on_statuses: StatusHook | None = None,
+    ) -> None:
         """`school_owners`: which district registered each school (None: built from `states`, for
         a store that holds every state in memory). `on_statuses`: called after a batch is landed
         with its district-status rows, when there are any; it must not block (the worker hands
@@ -191,8 +214,7 @@ class Pipeline:
         return merged
 
     # ---------------------------------------------------------------- step 4
-    def land(self, result: BatchResult, batch: int,
-             extra: dict[str, list[dict[str, Any]]] | None = None) -> list[Path]:
+    def land(self, result: BatchResult, batch: int, extra: dict[str, list[dict[str, Any]]] | None = None) -> list[Path]:
         """Land `result` as landing batch `batch` (all or nothing; streams/sink.py) with the rows
         of `extra` tables, then hand its status changes to the ``on_statuses`` hook. Returns the
         files landed. Dead letters already landed (``known_dead_letters``) are not landed again:
@@ -216,10 +238,9 @@ class Pipeline:
 
 def internal_error(rec: Record, exc: BaseException) -> BatchResult:
     """The result of a record the core failed on: read, dead-lettered ``internal_error``."""
-    message = f"{type(exc).__name__}: {exc}"[:INTERNAL_ERROR_REASON_CHARS - len(INTERNAL_ERROR) - 2]
+    message = f"{type(exc).__name__}: {exc}"[: INTERNAL_ERROR_REASON_CHARS - len(INTERNAL_ERROR) - 2]
     r = BatchResult(internal_errors=1)
     r.counts["read"] += 1
     r.counts[DEAD_LETTERED] += 1
     r.dead_letters.append(DeadLetter(rec.raw, INTERNAL_ERROR, message, rec.origin))
     return r
-

@@ -13,13 +13,15 @@ imports no Kafka and no Faust, so both drivers run the very same steps:
    is dead-lettered ``school_in_other_district`` (the marts key a school's sections by its id);
 4. the rules engine: each district's state applies its events, in order, as one batch.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any
 
 from ingestion.contract import check_event
 from rules.state import APPLIED, DUPLICATE, REJECTED, STALE, DistrictState, Engine
@@ -70,7 +72,7 @@ class DeadLetter:
     origin: Mapping[str, Any]
 
     @classmethod
-    def of(cls, raw: bytes, reason: str, origin: Mapping[str, Any]) -> "DeadLetter":
+    def of(cls, raw: bytes, reason: str, origin: Mapping[str, Any]) -> DeadLetter:
         """From a reason as the contract check, the rules engine and the GX suites give it:
         ``"<code>: <message>"`` (``"gx:<suite>:..."`` for the suites; a bare code is a code)."""
         code, _, message = reason.partition(":")
@@ -92,9 +94,13 @@ class DeadLetter:
         return dead_letter_id(self.code, self.raw)
 
     def to_row(self) -> dict[str, Any]:
-        return {"dead_letter_id": self.id, "reason": self.reason, "reason_code": self.code,
-                "origin": json.dumps(dict(self.origin), ensure_ascii=False, sort_keys=True),
-                "raw": self.raw.decode("utf-8", errors="replace")[:65536]}
+        return {
+            "dead_letter_id": self.id,
+            "reason": self.reason,
+            "reason_code": self.code,
+            "origin": json.dumps(dict(self.origin), ensure_ascii=False, sort_keys=True),
+            "raw": self.raw.decode("utf-8", errors="replace")[:65536],
+        }
 
 
 @dataclass
@@ -134,10 +140,14 @@ class Processor:
     """Holds the engine and drives district states; `states` may be any mapping (a dict for
     the embedded driver, the worker's partition-local dict rebuilt from a Faust table)."""
 
-    def __init__(self, engine: Engine, known_districts: Iterable[str],
-                 batch_validator: BatchValidator | None = None,
-                 states: MutableMapping[str, DistrictState] | None = None,
-                 school_owners: SchoolOwners | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        known_districts: Iterable[str],
+        batch_validator: BatchValidator | None = None,
+        states: MutableMapping[str, DistrictState] | None = None,
+        school_owners: SchoolOwners | None = None,
+    ) -> None:
         self.engine = engine
         self.known_districts = frozenset(known_districts)
         self.batch_validator = batch_validator
@@ -177,8 +187,13 @@ class Processor:
             if not verdict.ok:
                 self._dead(result, rec, verdict.reason or "invalid")
             elif verdict.event["district_code"] not in self.known_districts:  # type: ignore[index]
-                self._dead_as(result, rec, UNKNOWN_DISTRICT, f"{verdict.event['district_code']} is not a district "  # type: ignore[index]
-                                                             "of this jurisdiction")
+                self._dead_as(
+                    result,
+                    rec,
+                    UNKNOWN_DISTRICT,
+                    f"{verdict.event['district_code']} is not a district "  # type: ignore[index]
+                    "of this jurisdiction",
+                )
             else:
                 valid.append((rec, verdict.event))  # type: ignore[arg-type]
         return Checked(result, valid)
@@ -235,7 +250,7 @@ class Processor:
             self.validate([checked])
         result = checked.result
         by_district: dict[str, list[tuple[Record, dict[str, Any]]]] = {}
-        claims: dict[str, str] = {}   # schools first registered in this batch -> district
+        claims: dict[str, str] = {}  # schools first registered in this batch -> district
         for rec, event in checked.valid:
             if event["event_type"] == "school.registered":
                 school_id, code = event["school_id"], event["district_code"]
@@ -243,8 +258,12 @@ class Processor:
                 if owner is None:
                     claims[school_id] = code
                 elif owner != code:
-                    self._dead_as(result, rec, SCHOOL_IN_OTHER_DISTRICT, f"{school_id} is registered in {owner}, "
-                                                                         f"not {code}; a school belongs to one district")
+                    self._dead_as(
+                        result,
+                        rec,
+                        SCHOOL_IN_OTHER_DISTRICT,
+                        f"{school_id} is registered in {owner}, not {code}; a school belongs to one district",
+                    )
                     continue
             by_district.setdefault(event["district_code"], []).append((rec, event))
         for code, items in by_district.items():
@@ -273,7 +292,7 @@ class Processor:
                 outlook = self.gaps.outlook_row(state)
                 if outlook is not None:
                     result.outlooks.append(outlook)
-        for school_id, code in claims.items():   # a registration the state refused claims nothing
+        for school_id, code in claims.items():  # a registration the state refused claims nothing
             if school_id in self.state(code).schools:
                 self.school_owners[school_id] = code
         return result
@@ -294,22 +313,44 @@ class Processor:
         and a row with `active` false so a reader knows it left)."""
         ev = state.schools[school_id].evals.get(year)
         if ev is None or not ev.active:
-            return [{"district_code": state.code, "school_id": school_id, "year": year, "section": None,
-                     "active": False, "students": None, "included": None, "indicators_met": None,
-                     "passed": None, "reason": "school not active this year", "values": "{}", "met": "{}",
-                     "gap_options": None, "gap_catalogue_version": self.gaps.catalogue_version}]
+            return [
+                {
+                    "district_code": state.code,
+                    "school_id": school_id,
+                    "year": year,
+                    "section": None,
+                    "active": False,
+                    "students": None,
+                    "included": None,
+                    "indicators_met": None,
+                    "passed": None,
+                    "reason": "school not active this year",
+                    "values": "{}",
+                    "met": "{}",
+                    "gap_options": None,
+                    "gap_catalogue_version": self.gaps.catalogue_version,
+                }
+            ]
         rows = []
         for level, s in ev.sections.items():
-            rows.append({
-                "district_code": state.code, "school_id": school_id, "year": year, "section": level,
-                "active": True, "students": s.students, "included": s.included,
-                "indicators_met": s.indicators_met, "passed": s.passed,
-                "reason": s.reason or s.excluded_reason,
-                "values": json.dumps(dict(zip(self.indicator_ids, s.values))),
-                "met": json.dumps(dict(zip(self.indicator_ids, s.met))),
-                "gap_options": self.gaps.section_options(state, school_id, year, level, s.passed),
-                "gap_catalogue_version": self.gaps.catalogue_version,
-            })
+            rows.append(
+                {
+                    "district_code": state.code,
+                    "school_id": school_id,
+                    "year": year,
+                    "section": level,
+                    "active": True,
+                    "students": s.students,
+                    "included": s.included,
+                    "indicators_met": s.indicators_met,
+                    "passed": s.passed,
+                    "reason": s.reason or s.excluded_reason,
+                    "values": json.dumps(dict(zip(self.indicator_ids, s.values))),
+                    "met": json.dumps(dict(zip(self.indicator_ids, s.met))),
+                    "gap_options": self.gaps.section_options(state, school_id, year, level, s.passed),
+                    "gap_catalogue_version": self.gaps.catalogue_version,
+                }
+            )
         return rows
 
     @staticmethod

@@ -6,9 +6,11 @@ freeze what exists after start-up (reference data, the catalogue, restored state
 the collector's generations. (Raising the generation-0 threshold was measured too, and did not
 help: see docs/benchmarks.md.)
 """
+
 from __future__ import annotations
 
 import gc
+
 
 def tune_gc() -> None:
     gc.collect()

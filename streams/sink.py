@@ -6,22 +6,28 @@ calls it so both drivers land identical rows. `merge_results` joins the results 
 `Pipeline.process` calls (the worker processes one call per source partition) into one landing
 batch. `dead_letter_headers` is the dead-letter topic's message format.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from streams.landing import LandingWriter, event_row
 from streams.processing import BatchResult, DeadLetter
 
-LANDED_TABLES = ("events", "section_results", "district_status", "dead_letters", "district_gaps",
-                 "district_outlook")
+LANDED_TABLES = ("events", "section_results", "district_status", "dead_letters", "district_gaps", "district_outlook")
 
 
-def land_result(writer: LandingWriter, result: BatchResult, batch: int, *,
-                dead_letters: Sequence[DeadLetter] | None = None,
-                extra: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> list[Path]:
+def land_result(
+    writer: LandingWriter,
+    result: BatchResult,
+    batch: int,
+    *,
+    dead_letters: Sequence[DeadLetter] | None = None,
+    extra: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> list[Path]:
     """Land one batch: applied events, section results (with their gap-to-pass options), district
     status changes, dead letters, district gaps and outlooks (streams/gaps.py), all or nothing
     (`LandingWriter.write_batch`): if a write fails, none of the batch's files is visible, so
@@ -30,15 +36,18 @@ def land_result(writer: LandingWriter, result: BatchResult, batch: int, *,
     `dead_letters`: the ones to land, when not all of the result's (a driver that knows which were
     landed before lands only the new ones); `extra`: more tables landed in the same batch (what
     `junheng dlq replay` records about the dead letters it replayed)."""
-    return writer.write_batch({
-        "events": [event_row(e) for e in result.applied],
-        "section_results": result.sections,
-        "district_status": result.statuses,
-        "dead_letters": [d.to_row() for d in (result.dead_letters if dead_letters is None else dead_letters)],
-        "district_gaps": result.district_gaps,
-        "district_outlook": result.outlooks,
-        **(extra or {}),
-    }, batch)
+    return writer.write_batch(
+        {
+            "events": [event_row(e) for e in result.applied],
+            "section_results": result.sections,
+            "district_status": result.statuses,
+            "dead_letters": [d.to_row() for d in (result.dead_letters if dead_letters is None else dead_letters)],
+            "district_gaps": result.district_gaps,
+            "district_outlook": result.outlooks,
+            **(extra or {}),
+        },
+        batch,
+    )
 
 
 def merge_results(results: Iterable[BatchResult]) -> BatchResult:

@@ -7,11 +7,13 @@ version records restored -- the first time it is needed after start-up or a reba
 it was forgotten to bound memory. Faust recovers the table from its changelog before it hands the
 agent any event of the partition, so the replay sees every fact the previous owner wrote.
 """
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from rules.facts import fact_key_str
 from rules.replay import replay_order
@@ -42,8 +44,13 @@ class TableStates(StateStore):
     the whole table.
     """
 
-    def __init__(self, engine: Engine, table: Mapping[str, Any], max_loaded: int | None = None,
-                 school_owners: TableSchoolOwners | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        table: Mapping[str, Any],
+        max_loaded: int | None = None,
+        school_owners: TableSchoolOwners | None = None,
+    ) -> None:
         """`table`: the Faust table (or, in tests, a plain dict of its values); `school_owners`:
         told about every key the worker writes (a registration claims its school)."""
         self.engine = engine
@@ -52,7 +59,7 @@ class TableStates(StateStore):
         self.school_owners = school_owners
         #: district -> the source partition its events came on, since the last assignment
         self.district_partition: dict[str, int] = {}
-        self._states: dict[str, DistrictState] = {}   # insertion order = least recently used first
+        self._states: dict[str, DistrictState] = {}  # insertion order = least recently used first
         self.touched: set[str] = set()
         #: table key -> the newest id of the "seen" window last written/read for it (only when
         #: not empty): a fact whose window gained an id since must be written again
@@ -67,7 +74,7 @@ class TableStates(StateStore):
         self.touched.add(code)
         state = self._states.pop(code, None)
         if state is not None:
-            self._states[code] = state   # most recently used last
+            self._states[code] = state  # most recently used last
         else:
             state = self._load(code)
             if state is not None:
@@ -112,7 +119,7 @@ class TableStates(StateStore):
         ``touched`` was last cleared. Call only when every applied fact is in the table."""
         if self.max_loaded is None or len(self._states) <= self.max_loaded:
             return 0
-        doomed = [c for c in self._states if c not in self.touched][:len(self._states) - self.max_loaded]
+        doomed = [c for c in self._states if c not in self.touched][: len(self._states) - self.max_loaded]
         for code in doomed:
             del self._states[code]
         self.evictions += len(doomed)
@@ -145,7 +152,7 @@ class TableStates(StateStore):
         if bad:
             log.error("district %s: %d of %d stored facts did not re-apply: %s", code, len(bad), len(events), bad[:5])
         for key, v in facts:
-            fk = key[len(prefix):]
+            fk = key[len(prefix) :]
             state.restore_version(fk, int(v["seq"]), str(v["event_id"]), v.get("seen") or ())
             if v.get("seen"):
                 self.persisted_seen[key] = str(v["seen"][-1]).lower()
@@ -169,8 +176,12 @@ class TableStates(StateStore):
             latest[table_key(code, fk)] = (code, fk, event)
             owner = self.district_partition.setdefault(code, partition)
             if owner != partition:
-                log.error("district %s arrives on partitions %d and %d: the producer must key events by "
-                          "district_code", code, owner, partition)
+                log.error(
+                    "district %s arrives on partitions %d and %d: the producer must key events by district_code",
+                    code,
+                    owner,
+                    partition,
+                )
         if result.counts.get("stale"):
             for code in result.touched:
                 state = self.loaded(code)
@@ -185,8 +196,11 @@ class TableStates(StateStore):
         messages: list[OutMessage] = []
         for tk, (code, fk, event) in latest.items():
             state = self.loaded(code)
-            version = state.versions[fk] if state is not None and fk in state.versions else \
-                [event["seq"], event["event_id"], []]
+            version = (
+                state.versions[fk]
+                if state is not None and fk in state.versions
+                else [event["seq"], event["event_id"], []]
+            )
             value = {"seq": int(version[0]), "event_id": str(version[1]), "seen": list(version[2]), "event": event}
             self.note_key(code, tk)
             messages.append(self._write_fact(partition, tk, value))

@@ -11,22 +11,24 @@ either way a private copy. The events go through the same contract check and rul
 Expectations suites: a what-if judges the numbers given); what the contract rejects is reported
 with its reason and changes nothing.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from ingestion.lines import read_lines
 from ingestion.reference import load_districts
 from junheng.layout import WarehouseLayout
 from junheng.settings import settings
-from rules.summary import city_rows, years_of
 from rules import Catalogue, load_catalogue
 from rules.replay import replay_order
 from rules.state import DistrictState, Engine
+from rules.summary import city_rows, years_of
 from streams.landing import landed_events
 from streams.processing import Processor, Record
 
@@ -80,13 +82,21 @@ def _snapshot(states: Mapping[str, DistrictState], as_of: dt.date) -> dict[str, 
 
 
 def _diff(before: Mapping[Any, Any], after: Mapping[Any, Any]) -> list[tuple[Any, Any, Any]]:
-    return [(k, before.get(k), after.get(k)) for k in sorted(set(before) | set(after), key=str)
-            if before.get(k) != after.get(k)]
+    return [
+        (k, before.get(k), after.get(k))
+        for k in sorted(set(before) | set(after), key=str)
+        if before.get(k) != after.get(k)
+    ]
 
 
-def what_if(warehouse: str | Path, paths: Sequence[str | Path] | None = None, *,
-            events: Iterable[Mapping[str, Any]] | None = None, as_of: dt.date | None = None,
-            catalogue: Catalogue | None = None) -> WhatIf:
+def what_if(
+    warehouse: str | Path,
+    paths: Sequence[str | Path] | None = None,
+    *,
+    events: Iterable[Mapping[str, Any]] | None = None,
+    as_of: dt.date | None = None,
+    catalogue: Catalogue | None = None,
+) -> WhatIf:
     """Judge the events of `paths` (or `events`) on a copy of the warehouse's states."""
     as_of = as_of or dt.date.today()
     engine = Engine(catalogue or load_catalogue(settings().catalogue))
@@ -98,18 +108,40 @@ def what_if(warehouse: str | Path, paths: Sequence[str | Path] | None = None, *,
     result = processor.process(records)
     after = _snapshot(states, as_of)
     counts = {k: int(result.counts.get(k, 0)) for k in ("read", "applied", "duplicate", "stale", "dead_lettered")}
-    dead = [{"origin": dict(d.origin), "reason_code": d.code, "message": d.message, "reason": d.reason}
-            for d in result.dead_letters]
+    dead = [
+        {"origin": dict(d.origin), "reason_code": d.code, "message": d.message, "reason": d.reason}
+        for d in result.dead_letters
+    ]
     changes = {
-        "sections": [{"district_code": k[0], "school_id": k[1], "year": k[2], "section": k[3],
-                      "passed": [b[0] if b else None, a[0] if a else None], "reason": a[1] if a else None}
-                     for k, b, a in _diff(before["sections"], after["sections"])],
-        "districts": [{"district_code": k[0], "year": k[1], "attained": [b[0] if b else None, a[0] if a else None],
-                       "failed_items": [b[1] if b else [], a[1] if a else []]}
-                      for k, b, a in _diff(before["districts"], after["districts"])],
-        "accountability": [{"district_code": k[0], "year": k[1], "on_track": [b[0] if b else None, a[0] if a else None],
-                            "behind_reasons": a[1] if a else []}
-                           for k, b, a in _diff(before["accountability"], after["accountability"])],
+        "sections": [
+            {
+                "district_code": k[0],
+                "school_id": k[1],
+                "year": k[2],
+                "section": k[3],
+                "passed": [b[0] if b else None, a[0] if a else None],
+                "reason": a[1] if a else None,
+            }
+            for k, b, a in _diff(before["sections"], after["sections"])
+        ],
+        "districts": [
+            {
+                "district_code": k[0],
+                "year": k[1],
+                "attained": [b[0] if b else None, a[0] if a else None],
+                "failed_items": [b[1] if b else [], a[1] if a else []],
+            }
+            for k, b, a in _diff(before["districts"], after["districts"])
+        ],
+        "accountability": [
+            {
+                "district_code": k[0],
+                "year": k[1],
+                "on_track": [b[0] if b else None, a[0] if a else None],
+                "behind_reasons": a[1] if a else [],
+            }
+            for k, b, a in _diff(before["accountability"], after["accountability"])
+        ],
         "city": [{"year": y, "before": b, "after": a} for y, b, a in _diff(before["city"], after["city"])],
     }
     return WhatIf(counts, dead, changes)

@@ -8,12 +8,14 @@ because each partition's facts go back to that partition of the facts table. A p
 letters, section results and status changes become messages for streams/bulk.py
 (:func:`output_messages`).
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Awaitable, Mapping, Sequence
+from typing import Any
 
 from streams.bulk import OutMessage
 from streams.processing import BatchResult, Checked, Record
@@ -45,9 +47,12 @@ def group_records(events: Sequence[Any]) -> tuple[dict[int, list[Record]], dict[
     keys: dict[tuple[int, int], bytes] = {}
     for ev in events:
         msg = ev.message
-        raw = msg.value if isinstance(msg.value, (bytes, bytearray)) else (b"" if msg.value is None else bytes(msg.value))
+        raw = (
+            msg.value if isinstance(msg.value, (bytes, bytearray)) else (b"" if msg.value is None else bytes(msg.value))
+        )
         groups.setdefault(msg.partition, []).append(
-            Record(bytes(raw), {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}))
+            Record(bytes(raw), {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset})
+        )
         keys[(msg.partition, msg.offset)] = msg.key if isinstance(msg.key, bytes) else b"unknown"
     return groups, keys
 
@@ -71,7 +76,7 @@ class PreparedBatch:
 
     events: Sequence[Any]
     parts: list[PreparedPart]
-    verdicts: "asyncio.Future[list[str | None]] | None" = None
+    verdicts: asyncio.Future[list[str | None]] | None = None
 
     def checked_parts(self) -> list[Checked]:
         """Every part's checked partitions, in order (the order of the verdicts)."""
@@ -92,8 +97,9 @@ class OutputTopics:
     statuses: str
 
 
-def output_messages(result: BatchResult, keys: Mapping[tuple[int, int], bytes],
-                    topics: OutputTopics) -> list[OutMessage]:
+def output_messages(
+    result: BatchResult, keys: Mapping[tuple[int, int], bytes], topics: OutputTopics
+) -> list[OutMessage]:
     """Every output message of a batch (dead letters, section results, status changes), for
     :func:`streams.bulk.send_bulk`: one producer call per record batch, not per message. A dead
     letter keeps its source message's key and bytes; its reason and origin are headers."""

@@ -13,6 +13,7 @@ Per micro-batch, in two stages one batch apart (the agent in streams/app.py runs
 The runtime also keeps the counts file (``<warehouse>/worker-counts.json``) and checks that the
 agent gets every partition's records without a hole.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,8 @@ import logging
 import os
 import time
 from collections import defaultdict
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from expectations.process_validator import ProcessValidator, ValidatorUnavailable
 from ingestion.reference import load_districts
@@ -39,8 +41,16 @@ from streams.pipeline import Counts, Pipeline, StatusHook
 from streams.processing import BatchResult, Checked, Record
 from streams.sink import merge_results
 from streams.table_states import TableStates
-from streams.worker_batches import (OutputTopics, PreparedBatch, PreparedPart, delivered, event_id_of, group_records,
-                                    output_messages, split_by_districts)
+from streams.worker_batches import (
+    OutputTopics,
+    PreparedBatch,
+    PreparedPart,
+    delivered,
+    event_id_of,
+    group_records,
+    output_messages,
+    split_by_districts,
+)
 
 log = logging.getLogger("streams.worker_runtime")
 
@@ -62,8 +72,15 @@ def gx_validators(config: WorkerConfig) -> tuple[ProcessValidator | None, Any]:
 class StreamRuntime:
     """The worker's per-process state and the batch handler the agent calls."""
 
-    def __init__(self, app: Any, settings: KafkaSettings, config: WorkerConfig, table: Any,
-                 engine: Engine | None = None, on_statuses: StatusHook | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        settings: KafkaSettings,
+        config: WorkerConfig,
+        table: Any,
+        engine: Engine | None = None,
+        on_statuses: StatusHook | None = None,
+    ) -> None:
         """`table`: the facts table (a Faust table; a dict in tests). `on_statuses`: the stream
         alerts' hook, handed every landed batch's status changes; it must not block (the worker
         entry, junheng/worker.py, runs the alerts on a thread of their own)."""
@@ -75,16 +92,29 @@ class StreamRuntime:
         self.school_owners = TableSchoolOwners(table)
         self.states = TableStates(self.engine, table, config.max_loaded_districts, self.school_owners)
         self.gx_child, validate = gx_validators(config)
-        log.info("GX micro-batch suites: %s", "off (--no-gx)" if validate is None else
-                 f"in child process {self.gx_child.pid}" if self.gx_child is not None else "in this process")
+        log.info(
+            "GX micro-batch suites: %s",
+            "off (--no-gx)"
+            if validate is None
+            else f"in child process {self.gx_child.pid}"
+            if self.gx_child is not None
+            else "in this process",
+        )
         self.landing = LandingWriter(WarehouseLayout(config.warehouse).landing, writer_id=config.worker_id)
-        self.pipeline = Pipeline(self.engine, load_districts(), self.states, self.landing, batch_validator=validate,
-                                 school_owners=self.school_owners, on_statuses=on_statuses)
+        self.pipeline = Pipeline(
+            self.engine,
+            load_districts(),
+            self.states,
+            self.landing,
+            batch_validator=validate,
+            school_owners=self.school_owners,
+            on_statuses=on_statuses,
+        )
         self.batch_no = self.landing.next_batch_number()
         self.counts = Counts()
         self.assigned: list[str] = []
         self.last_offsets: dict[str, int] = {}
-        self._next_offset: dict[tuple[str, int], int] = {}   # (topic, partition) -> next offset expected
+        self._next_offset: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset expected
         self.skipped_records = 0
         self.started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.status = "starting"
@@ -95,13 +125,14 @@ class StreamRuntime:
         self.first_batch_done_at: float | None = None
         self.first_batch_read = 0
         self.last_batch_done_at: float | None = None
-        self.first_batch_cpu_s = self.last_batch_cpu_s = 0.0   # process CPU time (all threads) then
-        self.first_batch_gx_cpu_s = self.last_batch_gx_cpu_s = 0.0   # ... and the GX child's
-        self.topics = OutputTopics(settings.topic("dead-letters"), settings.topic("section-results"),
-                                   settings.topic("district-status"))
-        self.metrics: Metrics | None = None      # set by create_app when the worker serves metrics
-        self.monitor: Any = None                 # ... and Faust's Prometheus sensor (streams/worker_metrics.py)
-        self.heartbeat = time.monotonic()        # the event loop's, for /healthz (streams/app.py's timer)
+        self.first_batch_cpu_s = self.last_batch_cpu_s = 0.0  # process CPU time (all threads) then
+        self.first_batch_gx_cpu_s = self.last_batch_gx_cpu_s = 0.0  # ... and the GX child's
+        self.topics = OutputTopics(
+            settings.topic("dead-letters"), settings.topic("section-results"), settings.topic("district-status")
+        )
+        self.metrics: Metrics | None = None  # set by create_app when the worker serves metrics
+        self.monitor: Any = None  # ... and Faust's Prometheus sensor (streams/worker_metrics.py)
+        self.heartbeat = time.monotonic()  # the event loop's, for /healthz (streams/app.py's timer)
 
     def _gx_cpu_s(self) -> float:
         """CPU seconds of the GX child so far (0 without one): part of the worker's cost."""
@@ -121,10 +152,14 @@ class StreamRuntime:
         self._next_offset.clear()
         self.batch_no = max(self.batch_no, self.landing.next_batch_number())
         if what == "assigned":
-            self.assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in tps
-                                   if tp.topic == self.settings.topic("events"))
-        log.info("partitions %s: %s; district states will be rebuilt from the facts table", what,
-                 sorted(f"{tp.topic}:{tp.partition}" for tp in tps))
+            self.assigned = sorted(
+                f"{tp.topic}:{tp.partition}" for tp in tps if tp.topic == self.settings.topic("events")
+            )
+        log.info(
+            "partitions %s: %s; district states will be rebuilt from the facts table",
+            what,
+            sorted(f"{tp.topic}:{tp.partition}" for tp in tps),
+        )
         self.write_counts()
 
     def _note_offsets(self, events: Sequence[Any]) -> None:
@@ -149,10 +184,15 @@ class StreamRuntime:
                 want = committed.get(m.tp)
             if want is not None and m.offset > want:
                 self.skipped_records += m.offset - want
-                log.error("records skipped: %s:%d offsets %d..%d never reached the agent, which got %d next%s",
-                          m.topic, m.partition, want, m.offset - 1, m.offset,
-                          f" (the first record after the assignment; the committed offset is {want})"
-                          if first else "")
+                log.error(
+                    "records skipped: %s:%d offsets %d..%d never reached the agent, which got %d next%s",
+                    m.topic,
+                    m.partition,
+                    want,
+                    m.offset - 1,
+                    m.offset,
+                    f" (the first record after the assignment; the committed offset is {want})" if first else "",
+                )
             nxt[key] = m.offset + 1
 
     # ---------------------------------------------------------------- one batch
@@ -181,7 +221,8 @@ class StreamRuntime:
                 to_validate = self.pipeline.awaiting_validation(pending)
                 if to_validate:
                     batch.verdicts = asyncio.ensure_future(
-                        self.gx_child.validate_raw_async([rec.raw for rec, _ in to_validate]))
+                        self.gx_child.validate_raw_async([rec.raw for rec, _ in to_validate])
+                    )
                     if self.metrics is not None:
                         batch.verdicts.add_done_callback(self._gx_timer(time.perf_counter()))
                 else:
@@ -192,17 +233,18 @@ class StreamRuntime:
                 if self.metrics is not None and self.config.gx:
                     self.metrics.gx_seconds.observe(time.perf_counter() - t_gx)
         except Exception:
-            log.exception("validating a batch of %d events failed; processing its partitions one by one",
-                          len(events))
+            log.exception("validating a batch of %d events failed; processing its partitions one by one", len(events))
             batch.fall_back()
         self.timing["core_s"] += time.perf_counter() - t
         return batch
 
     def _gx_timer(self, started: float) -> Any:
         """A done-callback observing the GX child's time on a batch (submitted at `started`)."""
+
         def observe(future: Any) -> None:
             if self.metrics is not None and not future.cancelled() and future.exception() is None:
                 self.metrics.gx_seconds.observe(time.perf_counter() - started)
+
         return observe
 
     def _check_groups(self, groups: Mapping[int, list[Record]]) -> dict[int, Checked] | None:
@@ -232,8 +274,9 @@ class StreamRuntime:
             except ValidatorUnavailable:
                 raise
             except Exception:
-                log.exception("validating a batch of %d events failed; processing its partitions one by one",
-                              len(batch.events))
+                log.exception(
+                    "validating a batch of %d events failed; processing its partitions one by one", len(batch.events)
+                )
                 batch.fall_back()
             else:
                 self.pipeline.record_verdicts(batch.checked_parts(), reasons)
@@ -268,14 +311,20 @@ class StreamRuntime:
         for partition, result in per_partition:
             changelog += self.states.write_facts(partition, result)
         await delivered(await send_bulk(self.app.producer, changelog))
-        self.states.trim()   # every applied fact is in the table now: cold states can go
+        self.states.trim()  # every applied fact is in the table now: cold states can go
         timing["table_s"] += time.perf_counter() - t
         self.process_s += time.perf_counter() - t0
         self.counts.add(merged)
         if self.config.log_dead_letters:
             for d in merged.dead_letters:
-                log.info("dead letter %s:%s (landing batch %d) event %s: %s", d.origin.get("partition"),
-                         d.origin.get("offset"), self.batch_no - 1, event_id_of(d.raw), d.reason)
+                log.info(
+                    "dead letter %s:%s (landing batch %d) event %s: %s",
+                    d.origin.get("partition"),
+                    d.origin.get("offset"),
+                    self.batch_no - 1,
+                    event_id_of(d.raw),
+                    d.reason,
+                )
         for ev in part.events:
             self.last_offsets[f"{ev.message.topic}:{ev.message.partition}"] = ev.message.offset
         self.last_batch_done_at, self.last_batch_cpu_s = time.time(), time.process_time()
@@ -288,26 +337,36 @@ class StreamRuntime:
     # ---------------------------------------------------------------- counts
     def snapshot(self) -> dict[str, Any]:
         return {
-            "worker_id": self.config.worker_id, "pid": os.getpid(), "status": self.status,
-            "engine": engine_kind(), "catalogue": self.engine.catalogue.name, "started_at": self.started_at,
+            "worker_id": self.config.worker_id,
+            "pid": os.getpid(),
+            "status": self.status,
+            "engine": engine_kind(),
+            "catalogue": self.engine.catalogue.name,
+            "started_at": self.started_at,
             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **self.counts.as_dict(),
             "skipped_records": self.skipped_records,
-            "next_landing_batch": self.batch_no, "assigned": self.assigned,
+            "next_landing_batch": self.batch_no,
+            "assigned": self.assigned,
             "last_offsets": dict(sorted(self.last_offsets.items())),
-            "districts_loaded": len(self.states), "state_rebuilds": self.states.rebuilds,
+            "districts_loaded": len(self.states),
+            "state_rebuilds": self.states.rebuilds,
             "state_evictions": self.states.evictions,
-            "state_rebuild_s": round(self.states.rebuild_s, 3), "process_s": round(self.process_s, 3),
+            "state_rebuild_s": round(self.states.rebuild_s, 3),
+            "process_s": round(self.process_s, 3),
             "timing_s": {k: round(v, 3) for k, v in sorted(self.timing.items())},
-            "first_batch_done_at": self.first_batch_done_at, "first_batch_read": self.first_batch_read,
-            "last_batch_done_at": self.last_batch_done_at, "first_batch_cpu_s": round(self.first_batch_cpu_s, 3),
+            "first_batch_done_at": self.first_batch_done_at,
+            "first_batch_read": self.first_batch_read,
+            "last_batch_done_at": self.last_batch_done_at,
+            "first_batch_cpu_s": round(self.first_batch_cpu_s, 3),
             "last_batch_cpu_s": round(self.last_batch_cpu_s, 3),
             "first_batch_gx_cpu_s": round(self.first_batch_gx_cpu_s, 3),
             "last_batch_gx_cpu_s": round(self.last_batch_gx_cpu_s, 3),
             "gx": "off" if not self.config.gx else "child" if self.gx_child is not None else "in-process",
             "gx_child": self.gx_child.usage() if self.gx_child is not None else None,
             "fast_delivery": self.config.fast_delivery,
-            "topic": self.settings.topic("events"), "landing": str(self.landing.root),
+            "topic": self.settings.topic("events"),
+            "landing": str(self.landing.root),
         }
 
     def write_counts(self) -> None:
@@ -319,6 +378,13 @@ class StreamRuntime:
 
     def log_counts(self) -> None:
         c = self.counts
-        log.info("counts: read %d = applied %d + duplicate %d + stale %d + dead_lettered %d (%d batches, %s)",
-                 c.read, c.applied, c.duplicate, c.stale, c.dead_lettered, c.batches,
-                 "balanced" if c.balanced() else "NOT BALANCED")
+        log.info(
+            "counts: read %d = applied %d + duplicate %d + stale %d + dead_lettered %d (%d batches, %s)",
+            c.read,
+            c.applied,
+            c.duplicate,
+            c.stale,
+            c.dead_lettered,
+            c.batches,
+            "balanced" if c.balanced() else "NOT BALANCED",
+        )

@@ -1,4 +1,5 @@
 """Shared fixtures: the default catalogue and engine are built once per test session."""
+
 from __future__ import annotations
 
 import sys

@@ -1,6 +1,7 @@
 """Helpers for the tests of published marts (tests/junheng/build, tests/kafka, tests/faults): a correction
 to land, what the published marts say about it, `junheng serve` as a subprocess, and a Python with
 DuckDB 1.x to read the published file as a BI driver would."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import pytest
 
@@ -22,8 +24,9 @@ PLUGINS = ROOT / "tests" / "plugins"
 # ------------------------------------------------------------------ a correction and its effect
 
 
-def enrolment_correction(lines: Iterable[bytes | str], extra_students: int = 40,
-                         skip: int = 0) -> tuple[bytes, tuple[str, int, str, int]]:
+def enrolment_correction(
+    lines: Iterable[bytes | str], extra_students: int = 40, skip: int = 0
+) -> tuple[bytes, tuple[str, int, str, int]]:
     """A correction of the latest enrolment of a school-year among `lines` (the `skip`-th one with a
     primary section): the same fact with a higher seq and one more class of `extra_students`.
     Returns the event's line and (school_id, year, section, students after the correction)."""
@@ -47,8 +50,9 @@ def enrolment_correction(lines: Iterable[bytes | str], extra_students: int = 40,
     primary["classes"] += 1
     primary["class_sizes"] = list(primary["class_sizes"]) + [extra_students]
     sections = dict(event["payload"]["sections"], primary=primary)
-    corrected = dict(event, event_id=str(uuid.uuid4()), seq=event["seq"] + 1_000,
-                     payload=dict(event["payload"], sections=sections))
+    corrected = dict(
+        event, event_id=str(uuid.uuid4()), seq=event["seq"] + 1_000, payload=dict(event["payload"], sections=sections)
+    )
     line = json.dumps(corrected, ensure_ascii=False).encode()
     return line, (event["school_id"], event["year"], "primary", primary["students"])
 
@@ -62,8 +66,12 @@ def veto_correction(lines: Iterable[bytes | str], item: str = "falsified_data") 
             event = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(event, dict) or event.get("event_type") != "district.inspection" \
-                or (event.get("payload") or {}).get("item") != item or not isinstance(event.get("seq"), int):
+        if (
+            not isinstance(event, dict)
+            or event.get("event_type") != "district.inspection"
+            or (event.get("payload") or {}).get("item") != item
+            or not isinstance(event.get("seq"), int)
+        ):
             continue
         key = (event["district_code"], event["year"])
         if key not in latest or event["seq"] > latest[key]["seq"]:
@@ -72,16 +80,22 @@ def veto_correction(lines: Iterable[bytes | str], item: str = "falsified_data") 
     year = max(y for d, y in latest if d == district)
     event = latest[(district, year)]
     assert event["payload"]["result"] == "pass", event
-    corrected = dict(event, event_id=str(uuid.uuid4()), seq=event["seq"] + 1_000,
-                     payload=dict(event["payload"], result="fail", note="correction: veto raised"))
+    corrected = dict(
+        event,
+        event_id=str(uuid.uuid4()),
+        seq=event["seq"] + 1_000,
+        payload=dict(event["payload"], result="fail", note="correction: veto raised"),
+    )
     return json.dumps(corrected, ensure_ascii=False).encode(), (district, year)
 
 
 def students_sql(school_id: str, year: int, section: str = "primary") -> str:
     """The query of mart_school_section_status.students of one section (literals: any client runs it)."""
     assert school_id.isdigit() and section.isalpha()
-    return (f"select students from mart_school_section_status where school_id = '{school_id}' "
-            f"and year = {int(year)} and section = '{section}'")
+    return (
+        f"select students from mart_school_section_status where school_id = '{school_id}' "
+        f"and year = {int(year)} and section = '{section}'"
+    )
 
 
 def students(con: Any, school_id: str, year: int, section: str = "primary") -> int | None:
@@ -104,9 +118,13 @@ def marts_of(database: Path) -> dict[str, int]:
 
     con = duckdb.connect(str(database), read_only=True)
     try:
-        names = [(s, t) for s, t in con.execute(
-            "select schema_name, table_name from duckdb_tables() union all "
-            "select schema_name, view_name from duckdb_views() where not internal order by 1, 2").fetchall()]
+        names = [
+            (s, t)
+            for s, t in con.execute(
+                "select schema_name, table_name from duckdb_tables() union all "
+                "select schema_name, view_name from duckdb_views() where not internal order by 1, 2"
+            ).fetchall()
+        ]
         return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in names}
     finally:
         con.close()
@@ -158,9 +176,15 @@ class ReaderProcess:
 
     def __init__(self, kind: str, database: Path) -> None:
         self.kind = kind
-        self.proc = subprocess.Popen([sys.executable, "-c", _READER, kind, str(database)], cwd=ROOT,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=dict(os.environ, PYTHONWARNINGS="ignore"))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _READER, kind, str(database)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, PYTHONWARNINGS="ignore"),
+        )
         self._answer()
 
     def _answer(self) -> dict[str, Any]:
@@ -200,7 +224,7 @@ class ReaderProcess:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __enter__(self) -> "ReaderProcess":
+    def __enter__(self) -> ReaderProcess:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -212,11 +236,15 @@ class ReaderProcess:
 
 def duckdb_reader(version: str = "1.0.0") -> Path:
     """A Python with duckdb==`version` (scripts/duckdb-reader.sh makes it once, in the user's cache)."""
-    out = subprocess.run(["bash", str(ROOT / "scripts" / "duckdb-reader.sh"), version], capture_output=True,
-                         text=True, timeout=600)
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "duckdb-reader.sh"), version], capture_output=True, text=True, timeout=600
+    )
     if out.returncode != 0:
-        pytest.fail(f"could not install duckdb=={version} for the reader check (scripts/duckdb-reader.sh): "
-                    f"{out.stderr[-2000:]}", pytrace=False)
+        pytest.fail(
+            f"could not install duckdb=={version} for the reader check (scripts/duckdb-reader.sh): "
+            f"{out.stderr[-2000:]}",
+            pytrace=False,
+        )
     return Path(out.stdout.strip().splitlines()[-1])
 
 
@@ -248,7 +276,7 @@ def descendants(pid: int) -> list[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            parents.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(entry.name))
+            parents.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(int(entry.name))
     out, todo = [], [pid]
     while todo:
         for child in parents.get(todo.pop(), []):
@@ -295,17 +323,42 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, poll: fl
 class ServeProcess:
     """`python -m junheng.cli serve` as a subprocess, its log in a file, its status in serve.json."""
 
-    def __init__(self, warehouse: Path, log_path: Path, *, as_of: str | None = None, debounce: float = 1.0,
-                 max_staleness: float = 30.0, extra_args: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        warehouse: Path,
+        log_path: Path,
+        *,
+        as_of: str | None = None,
+        debounce: float = 1.0,
+        max_staleness: float = 30.0,
+        extra_args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.warehouse = warehouse
         self.status_file = warehouse / "serve.json"
         self.log_path = log_path
         environ = dict(os.environ if env is None else env, PYTHONWARNINGS="ignore::DeprecationWarning")
-        environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(PLUGINS), str(ROOT), environ.get("PYTHONPATH", "")) if p)
+        environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(PLUGINS), str(ROOT), environ.get("PYTHONPATH", "")) if p
+        )
         for name in ("JUNHENG_ALERTMANAGER_URL", "JUNHENG_ALERT_WEBHOOK_URL"):
             environ.pop(name, None)
-        cmd = [sys.executable, "-m", "junheng.cli", "serve", "--warehouse", str(warehouse), "--debounce", str(debounce),
-               "--max-staleness", str(max_staleness), "--poll", "0.2", "--no-data-docs", *extra_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "junheng.cli",
+            "serve",
+            "--warehouse",
+            str(warehouse),
+            "--debounce",
+            str(debounce),
+            "--max-staleness",
+            str(max_staleness),
+            "--poll",
+            "0.2",
+            "--no-data-docs",
+            *extra_args,
+        ]
         if as_of:
             cmd += ["--as-of", as_of]
         self._log = open(log_path, "wb")
@@ -334,16 +387,21 @@ class ServeProcess:
             if last is not None and predicate(last):
                 return last
             if not self.alive():
-                pytest.fail(f"junheng serve exited with {self.proc.returncode} while waiting for {what}; status {last}\n"
-                            f"{self.log_tail()}", pytrace=False)
+                pytest.fail(
+                    f"junheng serve exited with {self.proc.returncode} while waiting for {what}; status {last}\n"
+                    f"{self.log_tail()}",
+                    pytrace=False,
+                )
             time.sleep(0.2)
         pytest.fail(f"timeout ({timeout:.0f} s) waiting for {what}; status {last}\n{self.log_tail()}", pytrace=False)
 
     def wait_published(self, version: int, timeout: float = 300) -> dict[str, Any]:
         """Until version `version` (or a later one) is published, failing at once on a failed build."""
+
         def done(s: dict[str, Any]) -> bool:
             assert s["builds"]["failed"] == 0, f"a build failed: {s['last_build']}\n{self.log_tail()}"
             return (s.get("published") or {}).get("version", 0) >= version
+
         return self.wait_for(done, timeout, f"version {version} to be published")
 
     def stop(self, timeout: float = 60) -> int:
@@ -364,7 +422,7 @@ class ServeProcess:
         self._log.close()
         return int(self.proc.returncode)
 
-    def __enter__(self) -> "ServeProcess":
+    def __enter__(self) -> ServeProcess:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -14,6 +14,7 @@ Importing this package is cheap; GX (about 10 s to import) is loaded by ``run_ch
 its Data Docs (``data_docs=True``).
 See docs/data-quality.md.
 """
+
 from __future__ import annotations
 
 from expectations.marts.checkpoint import (
@@ -31,6 +32,15 @@ from expectations.marts.checkpoint import (
 )
 
 __all__ = [
-    "SUITES_DIR", "CheckpointError", "CheckpointResult", "FailedExpectation", "MartSuite", "SuiteStatistics",
-    "catalogue_parameters", "changed_scope", "load_mart_suites", "read_mart", "run_checkpoint",
+    "SUITES_DIR",
+    "CheckpointError",
+    "CheckpointResult",
+    "FailedExpectation",
+    "MartSuite",
+    "SuiteStatistics",
+    "catalogue_parameters",
+    "changed_scope",
+    "load_mart_suites",
+    "read_mart",
+    "run_checkpoint",
 ]

@@ -25,6 +25,7 @@ GX suite parameters (``{"$PARAMETER": name}``) filled in from the catalogue by
 :func:`catalogue_parameters`, so a bureau that changes its catalogue does not edit the suites.
 Why SQL of our own rather than GX's SQL data source: docs/data-quality.md.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,15 +34,25 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from junheng.layout import WarehouseLayout
 
 __all__ = [
-    "CheckpointError", "CheckpointResult", "FailedExpectation", "MartSuite", "SuiteStatistics",
-    "SUITES_DIR", "catalogue_parameters", "changed_scope", "load_mart_suites", "read_mart", "run_checkpoint",
+    "CheckpointError",
+    "CheckpointResult",
+    "FailedExpectation",
+    "MartSuite",
+    "SuiteStatistics",
+    "SUITES_DIR",
+    "catalogue_parameters",
+    "changed_scope",
+    "load_mart_suites",
+    "read_mart",
+    "run_checkpoint",
 ]
 
 SUITES_DIR = Path(__file__).with_name("suites")
@@ -160,8 +171,9 @@ def load_mart_suites(directory: Path | str = SUITES_DIR) -> list[MartSuite]:
         for i, e in enumerate(expectations):
             if not isinstance(e, Mapping) or not isinstance(e.get("type"), str):
                 raise CheckpointError(f"{path.name}: expectation {i} has no type")
-        suites.append(MartSuite(name, mart, tuple(key), dict(derived), document, path,
-                                tuple(partition) if partition else None))
+        suites.append(
+            MartSuite(name, mart, tuple(key), dict(derived), document, path, tuple(partition) if partition else None)
+        )
     if not suites:
         raise CheckpointError(f"no suite in {directory}")
     return suites
@@ -238,7 +250,9 @@ class FailedExpectation:
             elif self.unexpected_values:
                 tail += ", e.g. " + ", ".join(repr(v) for v in self.unexpected_values[:5])
             return f"{head}: {tail}"
-        missing = ((self.details or {}).get("mismatched") or {}).get("missing") if isinstance(self.details, dict) else None
+        missing = (
+            ((self.details or {}).get("mismatched") or {}).get("missing") if isinstance(self.details, dict) else None
+        )
         if missing:
             return f"{head}: missing {', '.join(map(str, missing))}"
         return f"{head}: observed {self.observed_value!r}"
@@ -257,7 +271,7 @@ class SuiteStatistics:
     successful: int
     unsuccessful: int
     elapsed_s: float
-    scope: str = "all rows"      # or "changed district-years" (an incremental build)
+    scope: str = "all rows"  # or "changed district-years" (an incremental build)
 
 
 @dataclass
@@ -297,8 +311,10 @@ class CheckpointResult:
         """A few lines for a person: the verdict, each failed expectation, where the details are."""
         st = self.statistics
         verdict = "passed" if self.success else "FAILED"
-        lines = [f"marts checkpoint {self.run_id} {verdict}: {st['successful']} of {st['evaluated']} expectations "
-                 f"met over {st['suites']} marts, {self.scope} ({self.elapsed_s:.1f} s)"]
+        lines = [
+            f"marts checkpoint {self.run_id} {verdict}: {st['successful']} of {st['evaluated']} expectations "
+            f"met over {st['suites']} marts, {self.scope} ({self.elapsed_s:.1f} s)"
+        ]
         for f in self.failures:
             lines.append("  - " + f.line())
         if self.unchecked_marts:
@@ -323,7 +339,7 @@ class CheckpointResult:
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
@@ -333,12 +349,18 @@ def changed_scope(con: Any, plan: Any) -> list[tuple[str, int]] | None:
     full rebuild, or a database without that table."""
     if plan is None or getattr(plan, "full_refresh", True):
         return None
-    found = con.execute("select count(*) from information_schema.tables "
-                        "where table_schema = 'incremental' and table_name = 'changed_districts'").fetchone()
+    found = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'incremental' and table_name = 'changed_districts'"
+    ).fetchone()
     if not found or not found[0]:
         return None
-    return [(str(d), int(y)) for d, y in
-            con.execute("select district_code, from_year from incremental.changed_districts order by 1").fetchall()]
+    return [
+        (str(d), int(y))
+        for d, y in con.execute(
+            "select district_code, from_year from incremental.changed_districts order by 1"
+        ).fetchall()
+    ]
 
 
 def _scope_sql(partition: tuple[str, str], changed: Sequence[tuple[str, int]]) -> str:
@@ -350,10 +372,17 @@ def _scope_sql(partition: tuple[str, str], changed: Sequence[tuple[str, int]]) -
     return "(" + " or ".join(f"({district} = {sql_literal(d)} and {year} >= {y})" for d, y in changed) + ")"
 
 
-def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: bool = True,
-                   run_id: str | None = None, suites_dir: Path | str = SUITES_DIR,
-                   keep_runs: int = KEEP_RUNS, database: Path | str | None = None,
-                   plan: Any = None) -> CheckpointResult:
+def run_checkpoint(
+    warehouse: Path | str,
+    catalogue: Any = None,
+    *,
+    data_docs: bool = True,
+    run_id: str | None = None,
+    suites_dir: Path | str = SUITES_DIR,
+    keep_runs: int = KEEP_RUNS,
+    database: Path | str | None = None,
+    plan: Any = None,
+) -> CheckpointResult:
     """Validate the marts of ``<warehouse>/junheng.duckdb`` against their suites, in SQL.
 
     ``catalogue``: the rules catalogue the parameters come from (default ``$JUNHENG_CATALOGUE`` or
@@ -369,7 +398,7 @@ def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: b
     database = Path(database) if database is not None else WarehouseLayout(warehouse).database
     if not database.is_file():
         raise CheckpointError(f"no warehouse database at {database}: run the dbt build first")
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     run_id = run_id or new_run_id(started)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -378,6 +407,7 @@ def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: b
     catalogue_name = catalogue if isinstance(catalogue, str) else getattr(catalogue, "name", None)
     if catalogue_name is None:
         from junheng import settings
+
         catalogue_name = settings.catalogue_name()
     params = catalogue_parameters(catalogue)
     for s in suites:
@@ -398,37 +428,67 @@ def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: b
     except duckdb.Error as exc:
         raise CheckpointError(f"cannot open {database}: {exc}") from exc
     try:
-        existing = {r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+        existing = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        }
         changed = changed_scope(con, plan)
         for s in suites:
             ts = time.perf_counter()
             if s.mart not in existing:
-                failures.append(FailedExpectation(s.mart, "mart_exists", "-", "The mart is in the warehouse.",
-                                                  error=f"table main.{s.mart} not found in {database}"))
+                failures.append(
+                    FailedExpectation(
+                        s.mart,
+                        "mart_exists",
+                        "-",
+                        "The mart is in the warehouse.",
+                        error=f"table main.{s.mart} not found in {database}",
+                    )
+                )
                 stats.append(SuiteStatistics(s.mart, False, None, 0, 0, 0, 0.0))
                 continue
             where = _scope_sql(s.partition, changed) if (changed is not None and s.partition) else None
             outcome = evaluate_suite(con, s, params, where, EXAMPLES)
             scope = "changed district-years" if where is not None else "all rows"
-            if outcome.error is not None:   # e.g. a derived column naming a column the mart lost
-                failures.append(FailedExpectation(s.mart, "mart_readable", "-",
-                                                  "The mart can be read with the suite's derived columns.",
-                                                  error=outcome.error))
+            if outcome.error is not None:  # e.g. a derived column naming a column the mart lost
+                failures.append(
+                    FailedExpectation(
+                        s.mart,
+                        "mart_readable",
+                        "-",
+                        "The mart can be read with the suite's derived columns.",
+                        error=outcome.error,
+                    )
+                )
                 stats.append(SuiteStatistics(s.mart, False, None, 0, 0, 0, round(time.perf_counter() - ts, 3), scope))
                 continue
             outcomes[s.name] = outcome
             failed = [_failure(s, o) for o in outcome.outcomes if not o.success]
             failures.extend(failed)
             n = len(outcome.outcomes)
-            stats.append(SuiteStatistics(s.mart, not failed, outcome.rows, n, n - len(failed), len(failed),
-                                         round(time.perf_counter() - ts, 3), scope))
+            stats.append(
+                SuiteStatistics(
+                    s.mart,
+                    not failed,
+                    outcome.rows,
+                    n,
+                    n - len(failed),
+                    len(failed),
+                    round(time.perf_counter() - ts, 3),
+                    scope,
+                )
+            )
     finally:
         con.close()
     unchecked = sorted(n for n in existing if n.startswith("mart_") and n not in {s.mart for s in suites})
     timings["validate"] = time.perf_counter() - t
-    scope_text = "all rows" if changed is None else (
-        f"changed district-years only ({len(changed)} district{'s' if len(changed) != 1 else ''})")
+    scope_text = (
+        "all rows"
+        if changed is None
+        else (f"changed district-years only ({len(changed)} district{'s' if len(changed) != 1 else ''})")
+    )
 
     result = CheckpointResult(
         run_id=run_id,
@@ -450,8 +510,9 @@ def run_checkpoint(warehouse: Path | str, catalogue: Any = None, *, data_docs: b
         from expectations.marts import gx_docs
 
         try:
-            result.data_docs_index = gx_docs.write(warehouse, run_id, started, suites, outcomes, params, keep_runs,
-                                                   str(database), scope_text)
+            result.data_docs_index = gx_docs.write(
+                warehouse, run_id, started, suites, outcomes, params, keep_runs, str(database), scope_text
+            )
         except Exception as exc:  # Data Docs are a report; never let them hide the verdict
             result.data_docs_error = f"{type(exc).__name__}: {exc}"
         timings["data_docs"] = time.perf_counter() - t
@@ -529,9 +590,9 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [_plain(v) for v in value]
-    if hasattr(value, "tolist"):          # numpy scalar or array
+    if hasattr(value, "tolist"):  # numpy scalar or array
         return _plain(value.tolist())
-    if hasattr(value, "isoformat"):       # datetime, pandas Timestamp
+    if hasattr(value, "isoformat"):  # datetime, pandas Timestamp
         return value.isoformat()
     try:
         import pandas as pd
@@ -569,42 +630,57 @@ def _write_summary_page(docs_dir: Path, result: CheckpointResult) -> Path:
 
     verdict = '<span class="ok">passed</span>' if result.success else '<span class="bad">FAILED</span>'
     st = result.statistics
-    out = [f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Marts checkpoint "
-           f"{e(result.run_id)}</title><style>{_PAGE_STYLE}</style></head><body>",
-           f"<h1>Junheng marts checkpoint {verdict}</h1>",
-           f"<p>Run <code>{e(result.run_id)}</code>, started {e(result.started_at)}, catalogue "
-           f"<code>{e(result.catalogue)}</code>: {st['successful']} of {st['evaluated']} expectations met over "
-           f"{st['suites']} marts of <code>{e(result.database)}</code>.</p>",
-           "<h2>Marts</h2><table><tr><th>mart</th><th>rows</th><th>expectations</th><th>met</th><th>failed</th>"
-           "<th>status</th><th>GX pages</th></tr>"]
+    out = [
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Marts checkpoint '
+        f"{e(result.run_id)}</title><style>{_PAGE_STYLE}</style></head><body>",
+        f"<h1>Junheng marts checkpoint {verdict}</h1>",
+        f"<p>Run <code>{e(result.run_id)}</code>, started {e(result.started_at)}, catalogue "
+        f"<code>{e(result.catalogue)}</code>: {st['successful']} of {st['evaluated']} expectations met over "
+        f"{st['suites']} marts of <code>{e(result.database)}</code>.</p>",
+        "<h2>Marts</h2><table><tr><th>mart</th><th>rows</th><th>expectations</th><th>met</th><th>failed</th>"
+        "<th>status</th><th>GX pages</th></tr>",
+    ]
     for s in result.suites:
         pages = sorted((docs_dir / "validations" / s.mart / result.run_id).glob("*/*.html"))
-        cell = link(pages[0] if pages else None, "validation") + " · " + link(
-            docs_dir / "expectations" / f"{s.mart}.html", "suite")
+        cell = (
+            link(pages[0] if pages else None, "validation")
+            + " · "
+            + link(docs_dir / "expectations" / f"{s.mart}.html", "suite")
+        )
         status = '<span class="ok">ok</span>' if s.success else '<span class="bad">failed</span>'
-        out.append(f"<tr><td>{e(s.mart)}</td><td>{e(s.rows)}</td><td>{s.evaluated}</td><td>{s.successful}</td>"
-                   f"<td>{s.unsuccessful}</td><td>{status}</td><td>{cell}</td></tr>")
+        out.append(
+            f"<tr><td>{e(s.mart)}</td><td>{e(s.rows)}</td><td>{s.evaluated}</td><td>{s.successful}</td>"
+            f"<td>{s.unsuccessful}</td><td>{status}</td><td>{cell}</td></tr>"
+        )
     out.append("</table>")
     if result.failures:
-        out.append("<h2>Failed expectations</h2><table class=\"wide\"><tr><th>mart</th><th>expectation</th><th>column</th>"
-                   "<th>what it checks</th><th>rows</th><th>unexpected</th><th>examples (key)</th></tr>")
+        out.append(
+            '<h2>Failed expectations</h2><table class="wide"><tr><th>mart</th><th>expectation</th><th>column</th>'
+            "<th>what it checks</th><th>rows</th><th>unexpected</th><th>examples (key)</th></tr>"
+        )
         for f in result.failures:
             rows = "<br>".join(e(_short(r)) for r in f.unexpected_rows[:EXAMPLES]) or e(
-                ", ".join(repr(v) for v in f.unexpected_values[:EXAMPLES]))
-            scope = e(f.element_count) + (f"<br><span class=\"muted\">where {e(f.row_condition)}</span>"
-                                          if f.row_condition else "")
+                ", ".join(repr(v) for v in f.unexpected_values[:EXAMPLES])
+            )
+            scope = e(f.element_count) + (
+                f'<br><span class="muted">where {e(f.row_condition)}</span>' if f.row_condition else ""
+            )
             unexpected = e(f.unexpected_count) if f.error is None else f'<span class="bad">error: {e(f.error)}</span>'
             if f.unexpected_count is None and f.error is None:
                 unexpected = "observed " + e(f.observed_value)
-            out.append(f"<tr><td>{e(f.mart)}</td><td><code>{e(f.expectation)}</code></td><td>{e(f.column.replace('+', ' + '))}</td>"
-                       f"<td>{e(f.description)}</td><td>{scope}</td><td>{unexpected}</td><td>{rows}</td></tr>")
+            out.append(
+                f"<tr><td>{e(f.mart)}</td><td><code>{e(f.expectation)}</code></td><td>{e(f.column.replace('+', ' + '))}</td>"
+                f"<td>{e(f.description)}</td><td>{scope}</td><td>{unexpected}</td><td>{rows}</td></tr>"
+            )
         out.append("</table>")
     if result.unchecked_marts:
         out.append("<p>No suite for: " + e(", ".join(result.unchecked_marts)) + "</p>")
-    out.append(f"<h2>Files</h2><ul><li>results (JSON): <code>{e(result.results_path)}</code></li>"
-               f"<li>{link(docs_dir / 'index.html', 'GX Data Docs index')} "
-               "<span class=\"muted\">(its lists need the public CDNs GX loads scripts from)</span></li></ul>")
-    out.append("<p class=\"muted\">How to read a failure: docs/data-quality.md.</p></body></html>")
+    out.append(
+        f"<h2>Files</h2><ul><li>results (JSON): <code>{e(result.results_path)}</code></li>"
+        f"<li>{link(docs_dir / 'index.html', 'GX Data Docs index')} "
+        '<span class="muted">(its lists need the public CDNs GX loads scripts from)</span></li></ul>'
+    )
+    out.append('<p class="muted">How to read a failure: docs/data-quality.md.</p></body></html>')
     docs_dir.mkdir(parents=True, exist_ok=True)
     path = docs_dir / "latest.html"
     tmp = path.with_name(".latest.html.tmp")

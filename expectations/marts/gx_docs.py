@@ -6,13 +6,15 @@ under ``<warehouse>/gx`` and rendered by GX's own site builder -- the same pages
 them. Importing GX takes ~10 s, so a build that wants a fast checkpoint passes ``data_docs=False``
 and keeps the summary page and the results JSON, which do not need GX.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import shutil
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from expectations.marts.checkpoint import DATA_DOCS_DIR, CheckpointError, MartSuite, _plain
 
@@ -20,12 +22,20 @@ __all__ = ["DATASOURCE_NAME", "SITE_NAME", "write"]
 
 SITE_NAME = "junheng_marts"
 DATASOURCE_NAME = "junheng_marts"
-_LOCK = threading.Lock()   # one checkpoint at a time per process: the GX context is not thread-safe
+_LOCK = threading.Lock()  # one checkpoint at a time per process: the GX context is not thread-safe
 
 
-def write(warehouse: Path, run_id: str, started: dt.datetime, suites: Sequence[MartSuite],
-          outcomes: Mapping[str, Any], parameters: Mapping[str, Any], keep_runs: int, database: str,
-          scope: str) -> str:
+def write(
+    warehouse: Path,
+    run_id: str,
+    started: dt.datetime,
+    suites: Sequence[MartSuite],
+    outcomes: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    keep_runs: int,
+    database: str,
+    scope: str,
+) -> str:
     """Store this run's results in GX's format, prune old runs, build the Data Docs; the index path."""
     with _LOCK:
         context = _prepare_context(warehouse, suites)
@@ -48,8 +58,9 @@ def _prepare_context(warehouse: Path, suites: Sequence[MartSuite]) -> Any:
 
     context = gx.get_context(mode="file", project_root_dir=str(warehouse))
     configured: Any = context.variables.progress_bars
-    bars: Mapping[str, Any] = (configured if isinstance(configured, Mapping)
-                               else vars(configured) if configured is not None else {})
+    bars: Mapping[str, Any] = (
+        configured if isinstance(configured, Mapping) else vars(configured) if configured is not None else {}
+    )
     if bars.get("globally") is not False or bars.get("metric_calculations") is not False:
         context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         context.variables.save()
@@ -60,7 +71,7 @@ def _prepare_context(warehouse: Path, suites: Sequence[MartSuite]) -> Any:
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     }
     sites = context.list_data_docs_sites()
-    if "local_site" in sites:   # the scaffold's default site, in uncommitted/: ours replaces it
+    if "local_site" in sites:  # the scaffold's default site, in uncommitted/: ours replaces it
         context.delete_data_docs_site("local_site")
     if SITE_NAME not in sites:
         context.add_data_docs_site(SITE_NAME, site)
@@ -72,14 +83,17 @@ def _prepare_context(warehouse: Path, suites: Sequence[MartSuite]) -> Any:
         # ExpectationSuite() logs and DROPS an expectation it cannot build (unknown type, bad
         # kwargs) instead of raising: a suite silently missing a check is worse than none.
         if len(suite.expectations) != len(expectations):
-            raise CheckpointError(f"suite {s.name}: GX accepted {len(suite.expectations)} of {len(expectations)} "
-                                  "expectations (see the GX log for the invalid one)")
+            raise CheckpointError(
+                f"suite {s.name}: GX accepted {len(suite.expectations)} of {len(expectations)} "
+                "expectations (see the GX log for the invalid one)"
+            )
         context.suites.add_or_update(suite)
     return context
 
 
-def _store(context: Any, suite: MartSuite, outcome: Any, parameters: Mapping[str, Any], run: Any,
-           database: str, scope: str) -> None:
+def _store(
+    context: Any, suite: MartSuite, outcome: Any, parameters: Mapping[str, Any], run: Any, database: str, scope: str
+) -> None:
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResult,
         ExpectationValidationResult,
@@ -93,12 +107,18 @@ def _store(context: Any, suite: MartSuite, outcome: Any, parameters: Mapping[str
     batch_id = f"{DATASOURCE_NAME}-{suite.mart}"
     results = []
     for o in outcome.outcomes:
-        config = ExpectationConfiguration(type=o.type, kwargs={**_plain(o.kwargs), "batch_id": batch_id},
-                                          meta=dict(o.config.get("meta") or {}),
-                                          description=o.config.get("description"))
+        config = ExpectationConfiguration(
+            type=o.type,
+            kwargs={**_plain(o.kwargs), "batch_id": batch_id},
+            meta=dict(o.config.get("meta") or {}),
+            description=o.config.get("description"),
+        )
         info = {"raised_exception": o.error is not None, "exception_message": o.error, "exception_traceback": None}
-        results.append(ExpectationValidationResult(success=o.success, expectation_config=config,
-                                                   result=_plain(o.result()), exception_info=info))
+        results.append(
+            ExpectationValidationResult(
+                success=o.success, expectation_config=config, result=_plain(o.result()), exception_info=info
+            )
+        )
     evaluated = len(results)
     ok = sum(1 for r in results if r.success)
     validation = ExpectationSuiteValidationResult(
@@ -106,14 +126,29 @@ def _store(context: Any, suite: MartSuite, outcome: Any, parameters: Mapping[str
         results=results,
         suite_name=suite.name,
         suite_parameters=_plain(dict(parameters)),
-        statistics={"evaluated_expectations": evaluated, "successful_expectations": ok,
-                    "unsuccessful_expectations": evaluated - ok,
-                    "success_percent": 100.0 * ok / evaluated if evaluated else None},
-        meta={"active_batch_definition": {"datasource_name": DATASOURCE_NAME, "data_connector_name": "duckdb_sql",
-                                          "data_asset_name": suite.mart, "batch_identifiers": {"scope": scope}},
-              "batch_spec": {"data_asset_name": suite.mart, "database": database, "table": f"main.{suite.mart}",
-                             "engine": "DuckDB SQL", "rows": scope},
-              "run_id": run.to_json_dict(), "validation_time": run.run_time.isoformat()},
+        statistics={
+            "evaluated_expectations": evaluated,
+            "successful_expectations": ok,
+            "unsuccessful_expectations": evaluated - ok,
+            "success_percent": 100.0 * ok / evaluated if evaluated else None,
+        },
+        meta={
+            "active_batch_definition": {
+                "datasource_name": DATASOURCE_NAME,
+                "data_connector_name": "duckdb_sql",
+                "data_asset_name": suite.mart,
+                "batch_identifiers": {"scope": scope},
+            },
+            "batch_spec": {
+                "data_asset_name": suite.mart,
+                "database": database,
+                "table": f"main.{suite.mart}",
+                "engine": "DuckDB SQL",
+                "rows": scope,
+            },
+            "run_id": run.to_json_dict(),
+            "validation_time": run.run_time.isoformat(),
+        },
         batch_id=batch_id,
     )
     key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name=suite.name), run, batch_id)
@@ -134,7 +169,7 @@ def _prune(context: Any, docs_dir: Path, keep_runs: int) -> None:
         return max(times).isoformat() if times else name
 
     base = getattr(store.store_backend, "full_base_directory", None)
-    for name in sorted(runs, key=newest, reverse=True)[max(keep_runs, 1):]:
+    for name in sorted(runs, key=newest, reverse=True)[max(keep_runs, 1) :]:
         for key in runs[name]:
             store.remove_key(key)
             suite = key.expectation_suite_identifier.name

@@ -17,11 +17,13 @@ examples; pair and multicolumn expectations skip the rows ``ignore_row_if`` says
 every row of a duplicated value. An expectation of a type not listed in ``EXPECTATION_TYPES`` is an
 error, not a silent pass.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["EXPECTATION_TYPES", "Outcome", "SuiteOutcome", "evaluate_suite", "resolve", "sql_literal"]
 
@@ -33,7 +35,7 @@ EXAMPLES = 10
 class Outcome:
     """What one expectation found (the fields of a GX validation result)."""
 
-    config: dict[str, Any]                 # type, kwargs (parameters resolved), description
+    config: dict[str, Any]  # type, kwargs (parameters resolved), description
     success: bool
     element_count: int | None = None
     missing_count: int | None = None
@@ -81,7 +83,7 @@ class Outcome:
 class SuiteOutcome:
     rows: int | None
     outcomes: list[Outcome]
-    error: str | None = None          # the mart could not be read at all (with its derived columns)
+    error: str | None = None  # the mart could not be read at all (with its derived columns)
 
 
 def ident(name: str) -> str:
@@ -148,12 +150,12 @@ class MapRule:
     """A row-level expectation as SQL: which rows count, which are missing, which are unexpected,
     and what an example shows."""
 
-    counted: str          # beyond row_condition: the rows it counts (element_count)
-    missing: str          # rows among the counted it ignores (null values; ignore_row_if)
-    unexpected: str       # rows among the counted, not missing, that break it
-    columns: tuple[str, ...]            # the columns it checks (examples show them)
-    value: Callable[[Sequence[Any]], Any]   # an example row's checked values → partial_unexpected_list item
-    reports_missing: bool = True            # GX reports no missing_count for the null expectations
+    counted: str  # beyond row_condition: the rows it counts (element_count)
+    missing: str  # rows among the counted it ignores (null values; ignore_row_if)
+    unexpected: str  # rows among the counted, not missing, that break it
+    columns: tuple[str, ...]  # the columns it checks (examples show them)
+    value: Callable[[Sequence[Any]], Any]  # an example row's checked values → partial_unexpected_list item
+    reports_missing: bool = True  # GX reports no missing_count for the null expectations
 
 
 def _between(kw: Mapping[str, Any]) -> str:
@@ -202,36 +204,61 @@ def _map_rule(kind: str, kw: Mapping[str, Any]) -> MapRule:
     if kind == "expect_column_values_to_be_between":
         return MapRule("true", f"{ident(kw['column'])} is null", _between(kw), (kw["column"],), _single)
     if kind == "expect_column_values_to_be_in_set":
-        return MapRule("true", f"{ident(kw['column'])} is null", _in_set(kw["column"], kw["value_set"]),
-                       (kw["column"],), _single)
+        return MapRule(
+            "true", f"{ident(kw['column'])} is null", _in_set(kw["column"], kw["value_set"]), (kw["column"],), _single
+        )
     if kind == "expect_column_values_to_not_be_in_set":
         c = ident(kw["column"])
         values = ", ".join(sql_literal(v) for v in kw["value_set"]) or "null"
         return MapRule("true", f"{c} is null", f"coalesce({c} in ({values}), false)", (kw["column"],), _single)
     if kind == "expect_column_pair_values_to_be_in_set":
         a, b = kw["column_A"], kw["column_B"]
-        pairs = " or ".join(f"({ident(a)} = {sql_literal(x)} and {ident(b)} = {sql_literal(y)})"
-                            for x, y in kw["value_pairs_set"]) or "false"
-        return MapRule("true", _ignored(kw.get("ignore_row_if", "both_values_are_missing"), (a, b)),
-                       f"not coalesce({pairs}, false)", (a, b), tuple)
+        pairs = (
+            " or ".join(
+                f"({ident(a)} = {sql_literal(x)} and {ident(b)} = {sql_literal(y)})" for x, y in kw["value_pairs_set"]
+            )
+            or "false"
+        )
+        return MapRule(
+            "true",
+            _ignored(kw.get("ignore_row_if", "both_values_are_missing"), (a, b)),
+            f"not coalesce({pairs}, false)",
+            (a, b),
+            tuple,
+        )
     if kind == "expect_column_pair_values_a_to_be_greater_than_b":
         a, b = ident(kw["column_A"]), ident(kw["column_B"])
         op = ">=" if kw.get("or_equal") else ">"
-        return MapRule("true", _ignored(kw.get("ignore_row_if", "both_values_are_missing"), (kw["column_A"], kw["column_B"])),
-                       f"not coalesce({a} {op} {b}, false)", (kw["column_A"], kw["column_B"]), tuple)
+        return MapRule(
+            "true",
+            _ignored(kw.get("ignore_row_if", "both_values_are_missing"), (kw["column_A"], kw["column_B"])),
+            f"not coalesce({a} {op} {b}, false)",
+            (kw["column_A"], kw["column_B"]),
+            tuple,
+        )
     if kind == "expect_multicolumn_sum_to_equal":
         cols = list(kw["column_list"])
         total = " + ".join(f"coalesce({ident(c)}, 0)" for c in cols)
-        return MapRule("true", _ignored(kw.get("ignore_row_if", "all_values_are_missing"), cols),
-                       f"({total}) is distinct from {sql_literal(kw['sum_total'])}", tuple(cols),
-                       lambda v: dict(zip(cols, v)))
+        return MapRule(
+            "true",
+            _ignored(kw.get("ignore_row_if", "all_values_are_missing"), cols),
+            f"({total}) is distinct from {sql_literal(kw['sum_total'])}",
+            tuple(cols),
+            lambda v: dict(zip(cols, v)),
+        )
     raise KeyError(kind)
 
 
-MAP_TYPES = ("expect_column_values_to_not_be_null", "expect_column_values_to_be_null",
-             "expect_column_values_to_be_between", "expect_column_values_to_be_in_set",
-             "expect_column_values_to_not_be_in_set", "expect_column_pair_values_to_be_in_set",
-             "expect_column_pair_values_a_to_be_greater_than_b", "expect_multicolumn_sum_to_equal")
+MAP_TYPES = (
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_null",
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_not_be_in_set",
+    "expect_column_pair_values_to_be_in_set",
+    "expect_column_pair_values_a_to_be_greater_than_b",
+    "expect_multicolumn_sum_to_equal",
+)
 UNIQUE_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 TABLE_TYPES = ("expect_table_columns_to_match_set", "expect_table_row_count_to_be_between")
 #: every expectation type this evaluator knows; a suite with another one fails its checkpoint
@@ -256,8 +283,9 @@ class _Relation:
         return [tuple(r) for r in self.con.execute(sql).fetchall()]
 
 
-def evaluate_suite(con: Any, suite: Any, parameters: Mapping[str, Any], where: str | None = None,
-                   examples: int = EXAMPLES) -> SuiteOutcome:
+def evaluate_suite(
+    con: Any, suite: Any, parameters: Mapping[str, Any], where: str | None = None, examples: int = EXAMPLES
+) -> SuiteOutcome:
     """Every expectation of `suite` (a :class:`~expectations.marts.checkpoint.MartSuite`) on its
     mart through the DuckDB connection `con`; ``where``: SQL restricting the rows (the changed
     partitions of an incremental build), None for all."""
@@ -265,15 +293,16 @@ def evaluate_suite(con: Any, suite: Any, parameters: Mapping[str, Any], where: s
     try:
         columns = [d[0] for d in con.execute(f"select * from {rel.sql} as t limit 0").description]
         (rows,) = rel.one(f"select count(*) from {rel.sql} as t")
-    except Exception as exc:   # duckdb.Error: e.g. a derived column naming a column the mart lost
+    except Exception as exc:  # duckdb.Error: e.g. a derived column naming a column the mart lost
         return SuiteOutcome(None, [], error=f"{type(exc).__name__}: {exc}")
     key = [c for c in suite.key if c in columns]
 
     configs = []
     for e in suite.expectations:
         kwargs = resolve(dict(e.get("kwargs") or {}), parameters)
-        configs.append({"type": e["type"], "kwargs": kwargs, "description": e.get("description"),
-                        "meta": e.get("meta") or {}})
+        configs.append(
+            {"type": e["type"], "kwargs": kwargs, "description": e.get("description"), "meta": e.get("meta") or {}}
+        )
     outcomes: list[Outcome | None] = [None] * len(configs)
 
     # the row-level expectations: one scan for all of them, then examples of the failed ones
@@ -309,13 +338,18 @@ def evaluate_suite(con: Any, suite: Any, parameters: Mapping[str, Any], where: s
                 outcomes[i] = _columns_match(cfg, columns)
             elif cfg["type"] == "expect_table_row_count_to_be_between":
                 kw = cfg["kwargs"]
-                ok = (kw.get("min_value") is None or rows >= kw["min_value"]) and \
-                     (kw.get("max_value") is None or rows <= kw["max_value"])
+                ok = (kw.get("min_value") is None or rows >= kw["min_value"]) and (
+                    kw.get("max_value") is None or rows <= kw["max_value"]
+                )
                 outcomes[i] = Outcome(cfg, ok, observed_value=rows)
             else:
-                outcomes[i] = Outcome(cfg, False, error=f"expectation type {cfg['type']} is not evaluated by "
-                                                         "expectations/marts/sql.py (EXPECTATION_TYPES)")
-        except Exception as exc:   # duckdb.Error (a column that is not there), a malformed kwarg
+                outcomes[i] = Outcome(
+                    cfg,
+                    False,
+                    error=f"expectation type {cfg['type']} is not evaluated by "
+                    "expectations/marts/sql.py (EXPECTATION_TYPES)",
+                )
+        except Exception as exc:  # duckdb.Error (a column that is not there), a malformed kwarg
             outcomes[i] = Outcome(cfg, False, error=f"{type(exc).__name__}: {exc}")
     return SuiteOutcome(rows, [o for o in outcomes if o is not None])
 
@@ -323,19 +357,22 @@ def evaluate_suite(con: Any, suite: Any, parameters: Mapping[str, Any], where: s
 def _count_all(rel: _Relation, rules: Mapping[int, tuple[MapRule, str]]) -> dict[int, Any]:
     """(elements, missing, unexpected) per expectation, in one scan; an expectation whose SQL fails
     (a column that is not there) is counted alone, to say which: its entry is then the error."""
+
     def select(items: Mapping[int, tuple[MapRule, str]]) -> str:
         parts = []
         for rule, scope in items.values():
-            parts += [f"count(*) filter (where {scope})",
-                      f"count(*) filter (where ({scope}) and ({rule.missing}))",
-                      f"count(*) filter (where ({scope}) and not ({rule.missing}) and ({rule.unexpected}))"]
+            parts += [
+                f"count(*) filter (where {scope})",
+                f"count(*) filter (where ({scope}) and ({rule.missing}))",
+                f"count(*) filter (where ({scope}) and not ({rule.missing}) and ({rule.unexpected}))",
+            ]
         return f"select {', '.join(parts)} from {rel.sql} as t"
 
     if not rules:
         return {}
     try:
         row = rel.one(select(rules))
-        return {i: tuple(int(v) for v in row[3 * n:3 * n + 3]) for n, i in enumerate(rules)}
+        return {i: tuple(int(v) for v in row[3 * n : 3 * n + 3]) for n, i in enumerate(rules)}
     except Exception:
         out: dict[int, Any] = {}
         for i, item in rules.items():
@@ -352,8 +389,10 @@ def _order(key: Sequence[str]) -> str:
 
 def _examples(rel: _Relation, outcome: Outcome, rule: MapRule, scope: str, key: Sequence[str], n: int) -> None:
     shown = list(key) + [c for c in rule.columns if c not in key]
-    rows = rel.all(f"select {', '.join(ident(c) for c in shown)} from {rel.sql} as t "
-                   f"where ({scope}) and not ({rule.missing}) and ({rule.unexpected}){_order(key)} limit {n}")
+    rows = rel.all(
+        f"select {', '.join(ident(c) for c in shown)} from {rel.sql} as t "
+        f"where ({scope}) and not ({rule.missing}) and ({rule.unexpected}){_order(key)} limit {n}"
+    )
     outcome.unexpected_rows = [dict(zip(shown, r)) for r in rows]
     picked = [shown.index(c) for c in rule.columns]
     outcome.unexpected_values = [rule.value([r[j] for j in picked]) for r in rows]
@@ -366,23 +405,32 @@ def _unique(rel: _Relation, cfg: dict[str, Any], key: Sequence[str], n: int) -> 
     if cfg["type"] == "expect_column_values_to_be_unique":
         counted, missing = where, f"({where}) and {ident(cols[0])} is null"
     else:
-        counted, missing = f"({where}) and ({_ignore(kw.get('ignore_row_if', 'all_values_are_missing'), cols)})", "false"
+        counted, missing = (
+            f"({where}) and ({_ignore(kw.get('ignore_row_if', 'all_values_are_missing'), cols)})",
+            "false",
+        )
     group = ", ".join(ident(c) for c in cols)
-    elements, nulls = rel.one(f"select count(*) filter (where {counted}), count(*) filter (where {missing}) "
-                              f"from {rel.sql} as t")
+    elements, nulls = rel.one(
+        f"select count(*) filter (where {counted}), count(*) filter (where {missing}) from {rel.sql} as t"
+    )
     # group by, as pandas' duplicated(), holds nulls equal
-    (unexpected,) = rel.one(f"select coalesce(sum(n), 0) from (select count(*) as n from {rel.sql} as t "
-                            f"where ({counted}) and not ({missing}) group by {group} having count(*) > 1)")
+    (unexpected,) = rel.one(
+        f"select coalesce(sum(n), 0) from (select count(*) as n from {rel.sql} as t "
+        f"where ({counted}) and not ({missing}) group by {group} having count(*) > 1)"
+    )
     outcome = Outcome(cfg, unexpected == 0, int(elements), int(nulls), int(unexpected))
     if unexpected:
         shown = list(key) + [c for c in cols if c not in key]
-        rows = rel.all(f"select {', '.join(ident(c) for c in shown)} from (select *, count(*) over "
-                       f"(partition by {group}) as junheng_n from {rel.sql} as t where ({counted}) and not ({missing})) "
-                       f"where junheng_n > 1{_order(key)} limit {n}")
+        rows = rel.all(
+            f"select {', '.join(ident(c) for c in shown)} from (select *, count(*) over "
+            f"(partition by {group}) as junheng_n from {rel.sql} as t where ({counted}) and not ({missing})) "
+            f"where junheng_n > 1{_order(key)} limit {n}"
+        )
         outcome.unexpected_rows = [dict(zip(shown, r)) for r in rows]
         picked = [shown.index(c) for c in cols]
-        outcome.unexpected_values = [r[picked[0]] if len(cols) == 1 else {c: r[j] for c, j in zip(cols, picked)}
-                                     for r in rows]
+        outcome.unexpected_values = [
+            r[picked[0]] if len(cols) == 1 else {c: r[j] for c, j in zip(cols, picked)} for r in rows
+        ]
     return outcome
 
 
@@ -392,8 +440,11 @@ def _columns_match(cfg: dict[str, Any], columns: Sequence[str]) -> Outcome:
     missing = [c for c in expected if c not in columns]
     unexpected = [c for c in columns if c not in expected]
     ok = not missing and (not kw.get("exact_match", True) or not unexpected)
-    details = {"mismatched": {k: v for k, v in (("missing", missing), ("unexpected", unexpected)) if v}} \
-        if (missing or (kw.get("exact_match", True) and unexpected)) else None
+    details = (
+        {"mismatched": {k: v for k, v in (("missing", missing), ("unexpected", unexpected)) if v}}
+        if (missing or (kw.get("exact_match", True) and unexpected))
+        else None
+    )
     return Outcome(cfg, ok, observed_value=list(columns), details=details)
 
 

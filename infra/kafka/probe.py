@@ -17,6 +17,7 @@ authentication (Metadata would need a login); it prints "ok tls apis=<n>".
 kafka.sh only asks after the broker logged "Kafka Server started", i.e. after
 it registered with its controller, so a listener that answers means ready.
 """
+
 from __future__ import annotations
 
 import socket
@@ -61,7 +62,7 @@ def metadata(host: str, port: int, timeout: float) -> tuple[list[tuple[int, str,
         (n,) = take(">h")
         if n < 0:
             return None
-        s = data[pos:pos + n].decode("utf-8")
+        s = data[pos : pos + n].decode("utf-8")
         pos += n
         return s
 

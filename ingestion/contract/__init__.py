@@ -16,8 +16,8 @@ reference.
 
 from ingestion.contract.validate import (
     BASE_SCHEMA_VERSION,
-    IMPOSSIBLE_VALUE,
     IMPLAUSIBLE_VALUE,
+    IMPOSSIBLE_VALUE,
     KNOWN_EVENT_TYPES,
     MAX_EVENT_BYTES,
     NOT_JSON,

@@ -16,9 +16,7 @@ _SCHOOL = {"district_code": "370202", "school_id": "3702020001"}
 _DISTRICT = {"district_code": "370212"}
 
 
-def _event(
-    n: int, event_type: str, subject: dict[str, str], payload: dict[str, Any]
-) -> dict[str, Any]:
+def _event(n: int, event_type: str, subject: dict[str, str], payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "event_id": f"0b6f3c1e-6a4d-4f0e-9c2a-{n:012d}",
         "event_type": event_type,

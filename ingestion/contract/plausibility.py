@@ -6,12 +6,14 @@ value outside them is dead-lettered ``implausible_value`` by :func:`ingestion.co
 validated when loaded: an unknown event type, a path that names no number of the payload schema,
 or ``min >= max`` is a :class:`PlausibilityError` naming the file and the entry, at import.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -29,8 +31,8 @@ class PlausibilityError(ValueError):
 @dataclass(frozen=True)
 class Bound:
     event_type: str
-    path: str                      # as written, e.g. "payload.sections.*.students"
-    segments: tuple[str, ...]      # path split on dots, without the leading "payload"
+    path: str  # as written, e.g. "payload.sections.*.students"
+    segments: tuple[str, ...]  # path split on dots, without the leading "payload"
     min: float | None
     max: float | None
     unit: str
@@ -55,8 +57,9 @@ def _num(value: float) -> str:
     return f"{value:,}" if isinstance(value, int) and abs(value) < 10**16 else f"{value:.4g}"
 
 
-def load_bounds(path: Path = BOUNDS_FILE, payload_schemas: Mapping[str, Mapping[str, Any]] | None = None
-                ) -> list[Bound]:
+def load_bounds(
+    path: Path = BOUNDS_FILE, payload_schemas: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[Bound]:
     """The bounds of `path`, checked against the version 1 payload schemas."""
     if payload_schemas is None:
         from ingestion.contract.registry import load_schema_sets
@@ -142,9 +145,9 @@ class _Trie:
     def __init__(self) -> None:
         self.children: dict[str, _Trie] = {}
         self.leaves: list[tuple[float, float, Bound]] = []
-        self.items: tuple[tuple[str, _Trie], ...] = ()   # children, frozen by freeze()
+        self.items: tuple[tuple[str, _Trie], ...] = ()  # children, frozen by freeze()
 
-    def freeze(self) -> "_Trie":
+    def freeze(self) -> _Trie:
         self.items = tuple(self.children.items())
         for child in self.children.values():
             child.freeze()
@@ -154,8 +157,9 @@ class _Trie:
         node = self
         for segment in bound.segments:
             node = node.children.setdefault(segment, _Trie())
-        node.leaves.append((-math.inf if bound.min is None else bound.min,
-                            math.inf if bound.max is None else bound.max, bound))
+        node.leaves.append(
+            (-math.inf if bound.min is None else bound.min, math.inf if bound.max is None else bound.max, bound)
+        )
 
 
 def _checker(bounds: tuple[Bound, ...]) -> Check:
@@ -168,9 +172,10 @@ def _checker(bounds: tuple[Bound, ...]) -> Check:
         found = _find(payload, items)
         if found is None:
             return None
-        bound, trail = found          # rare: only now is the path put into words
+        bound, trail = found  # rare: only now is the path put into words
         value = trail.pop(0)
         return bound.violation(value, "payload" + "".join(reversed(trail)))
+
     return check
 
 

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from fastjsonschema.draft04 import CodeGeneratorDraft04
 from fastjsonschema.ref_resolver import RefResolver
@@ -52,9 +53,7 @@ __all__ = ["SchemaSet", "load_schema_sets", "FAST_FORMATS", "ReferenceValidator"
 _VERSION_DIR = re.compile(r"v([1-9][0-9]*)")
 
 #: Format functions given to the compiled validators (replacing fastjsonschema's own regexes).
-FAST_FORMATS: Mapping[str, Callable[[Any], bool]] = MappingProxyType(
-    {"date": is_date, "date-time": is_datetime}
-)
+FAST_FORMATS: Mapping[str, Callable[[Any], bool]] = MappingProxyType({"date": is_date, "date-time": is_datetime})
 
 
 def _is_strict_integer(_checker: Any, instance: Any) -> bool:
@@ -74,9 +73,7 @@ def _is_array(_checker: Any, instance: Any) -> bool:
 #: Draft 2020-12 with the strict integer rule; used for messages and as the test oracle.
 ReferenceValidator = validators.extend(
     Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer).redefine(
-        "array", _is_array
-    ),
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer).redefine("array", _is_array),
 )
 
 
@@ -168,9 +165,7 @@ def _load_version(version: int, directory: resources.abc.Traversable) -> SchemaS
             raise ValueError(f"schemas/v{version}: {name} is missing")
         payloads[event_type] = _read_json(files.pop(name))
     if files:
-        raise ValueError(
-            f"schemas/v{version}: schema files for no listed event type: {sorted(files)}"
-        )
+        raise ValueError(f"schemas/v{version}: schema files for no listed event type: {sorted(files)}")
 
     fast_envelope, ref_envelope = _build(envelope)
     fast_payloads: dict[str, Callable[[Any], Any]] = {}

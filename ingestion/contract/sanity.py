@@ -16,8 +16,9 @@ ordering, duplicates) do not belong here; they live with the district state in `
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from rules.facts import STAFF_COUNT_FIELDS
 
@@ -62,9 +63,7 @@ def _school_staff(event: dict[str, Any]) -> str | None:
         full = t["full_time_teachers"]
         for field in _STAFF_COUNTS:
             if t[field] > full:
-                return (
-                    f"payload.sections.{name}.{field}: {t[field]} exceeds full_time_teachers {full}"
-                )
+                return f"payload.sections.{name}.{field}: {t[field]} exceeds full_time_teachers {full}"
     return None
 
 
@@ -107,7 +106,6 @@ _V1: Mapping[str, Check] = MappingProxyType(
         "district.milestone": _no_check,
     }
 )
-
 
 
 def _school_enrolment_v2(event: dict[str, Any]) -> str | None:

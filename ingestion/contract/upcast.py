@@ -21,9 +21,11 @@ puts the version the producer used back into ``schema_version``, so the landing 
 lineage while the shape stays version 1's. Upcasters never validate: they run only on events that
 already passed their own version's checks, which is why they may index without guarding.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = ["UPCASTERS", "upcast_v2", "section_of_grade", "FIRST_JUNIOR_GRADE"]
 
@@ -56,9 +58,11 @@ def _enrolment_sections(payload: Mapping[str, Any]) -> dict[str, dict[str, Any]]
         grade = entry["grade"]
         name = "senior" if grade >= 10 else "junior" if grade >= first_junior else "primary"
         sizes.setdefault(name, []).extend(entry["class_sizes"])
-    return {name: {"students": sum(sizes[name]), "classes": len(sizes[name]),
-                   "class_sizes": sizes[name]}
-            for name in _SECTION_ORDER if name in sizes}
+    return {
+        name: {"students": sum(sizes[name]), "classes": len(sizes[name]), "class_sizes": sizes[name]}
+        for name in _SECTION_ORDER
+        if name in sizes
+    }
 
 
 def upcast_v2(event: Mapping[str, Any]) -> dict[str, Any]:

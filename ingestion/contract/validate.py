@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from fastjsonschema import JsonSchemaValueException
 from jsonschema.exceptions import ValidationError, best_match, relevance
@@ -72,32 +73,20 @@ __all__ = [
 MAX_EVENT_BYTES: int = 64 * 1024
 
 # Reason codes: the part of Verdict.reason before the first colon.
-NOT_JSON = (
-    "not_json"  #: not UTF-8, not JSON (incl. NaN/Infinity, trailing data), or no value at all
-)
+NOT_JSON = "not_json"  #: not UTF-8, not JSON (incl. NaN/Infinity, trailing data), or no value at all
 OVERSIZED = "oversized"  #: more than MAX_EVENT_BYTES bytes
 NOT_OBJECT = "not_object"  #: valid JSON whose top level is not an object
-UNSUPPORTED_SCHEMA_VERSION = (
-    "unsupported_schema_version"  #: integer schema_version with no schemas/vN
-)
-SCHEMA = (
-    "schema"  #: breaks the envelope or payload JSON Schema (types, ranges, enums, formats, ...)
-)
-IMPOSSIBLE_VALUE = (
-    "impossible_value"  #: schema-valid but impossible (sanity checks, inf, bad Unicode)
-)
+UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"  #: integer schema_version with no schemas/vN
+SCHEMA = "schema"  #: breaks the envelope or payload JSON Schema (types, ranges, enums, formats, ...)
+IMPOSSIBLE_VALUE = "impossible_value"  #: schema-valid but impossible (sanity checks, inf, bad Unicode)
 
-IMPLAUSIBLE_VALUE = (
-    "implausible_value"  #: within the contract's bounds but beyond plausibility.yaml's
-)
+IMPLAUSIBLE_VALUE = "implausible_value"  #: within the contract's bounds but beyond plausibility.yaml's
 
 REASON_CODES: frozenset[str] = frozenset(
     {NOT_JSON, OVERSIZED, NOT_OBJECT, UNSUPPORTED_SCHEMA_VERSION, SCHEMA, IMPOSSIBLE_VALUE, IMPLAUSIBLE_VALUE}
 )
 
-_MAX_MESSAGE = (
-    300  # reasons go into dead-letter records and logs; the original bytes are kept there
-)
+_MAX_MESSAGE = 300  # reasons go into dead-letter records and logs; the original bytes are kept there
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +117,7 @@ BASE_SCHEMA_VERSION: int = 1
 
 for _version, _set in _SETS.items():  # fail at import, not on the first event of a new version
     if _version not in CHECKS or set(CHECKS[_version]) != _set.event_types:
-        raise RuntimeError(
-            f"schema_version {_version}: sanity.CHECKS must register exactly its event types"
-        )
+        raise RuntimeError(f"schema_version {_version}: sanity.CHECKS must register exactly its event types")
     if _version != BASE_SCHEMA_VERSION and _version not in UPCASTERS:
         raise RuntimeError(f"schema_version {_version}: upcast.UPCASTERS has no upcaster for it")
 

@@ -2,6 +2,7 @@
 dead-lettered as unknown; the list is data (a CSV), so another city swaps the file: set
 ``JUNHENG_DISTRICTS`` to its path (both drivers and the worker judge with it; ``junheng build``
 renders the warehouse's dbt seeds from it; ingestion/jurisdiction.py records it in the warehouse)."""
+
 from __future__ import annotations
 
 import csv
@@ -35,6 +36,9 @@ def load_districts(path: str | Path | None = None) -> dict[str, District]:
     """The districts by code, from `path` or :func:`districts_csv`."""
     source = Path(path) if path else districts_csv()
     with source.open(encoding="utf-8", newline="") as fh:
-        return {row["district_code"]: District(row["district_code"], row["name_zh"], row["name_en"],
-                                               row["kind"], row["profile"])
-                for row in csv.DictReader(fh)}
+        return {
+            row["district_code"]: District(
+                row["district_code"], row["name_zh"], row["name_en"], row["kind"], row["profile"]
+            )
+            for row in csv.DictReader(fh)
+        }

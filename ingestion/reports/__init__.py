@@ -12,6 +12,7 @@ naming file, sheet, row and column; nothing is emitted from a file with problems
 supersedes what is already known (versions.py), so a report always wins over older figures and a
 retry after a failure is safe.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -35,8 +36,8 @@ _ORDER = {"school.registered": 0}
 @dataclass
 class LoadResult:
     events: list[dict[str, Any]] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)     # the problems of rows left out (skip_bad_rows)
-    unchanged: int = 0                                   # facts already known as they are
+    skipped: list[str] = field(default_factory=list)  # the problems of rows left out (skip_bad_rows)
+    unchanged: int = 0  # facts already known as they are
 
 
 def read_report(path: str | Path, encoding: str | None = None) -> ReportFacts:
@@ -45,14 +46,26 @@ def read_report(path: str | Path, encoding: str | None = None) -> ReportFacts:
     return facts_of(tables, problems)
 
 
-def load_report(path: str | Path, state: str | Path | None = None, *, warehouse: str | Path | None = None,
-                encoding: str | None = None, skip_bad_rows: bool = False) -> list[dict[str, Any]]:
+def load_report(
+    path: str | Path,
+    state: str | Path | None = None,
+    *,
+    warehouse: str | Path | None = None,
+    encoding: str | None = None,
+    skip_bad_rows: bool = False,
+) -> list[dict[str, Any]]:
     """Events for the facts of `path` that are not already known (see :func:`load`)."""
     return load(path, state, warehouse=warehouse, encoding=encoding, skip_bad_rows=skip_bad_rows).events
 
 
-def load(path: str | Path, state: str | Path | None = None, *, warehouse: str | Path | None = None,
-         encoding: str | None = None, skip_bad_rows: bool = False) -> LoadResult:
+def load(
+    path: str | Path,
+    state: str | Path | None = None,
+    *,
+    warehouse: str | Path | None = None,
+    encoding: str | None = None,
+    skip_bad_rows: bool = False,
+) -> LoadResult:
     """Read a report and decide its events. Raises :class:`ReportError` listing every problem (a
     bad file always; bad rows unless `skip_bad_rows`). The load state is saved only when events
     were decided, so a failed load changes nothing."""
@@ -82,13 +95,26 @@ def load(path: str | Path, state: str | Path | None = None, *, warehouse: str | 
             result.unchanged += 1
             continue
         seq = 1 + max(known[0] if known else -1, emitted[1] if emitted else -1)
-        event = {"event_id": str(uuid.uuid4()), "event_type": etype, "schema_version": 1,
-                 "occurred_at": now.isoformat(timespec="seconds"), "source": source, "district_code": district,
-                 "school_id": school_id, "year": year, "seq": seq, "payload": payload}
+        event = {
+            "event_id": str(uuid.uuid4()),
+            "event_type": etype,
+            "schema_version": 1,
+            "occurred_at": now.isoformat(timespec="seconds"),
+            "source": source,
+            "district_code": district,
+            "school_id": school_id,
+            "year": year,
+            "seq": seq,
+            "payload": payload,
+        }
         verdict = check_event_dict(event)
-        if not verdict.ok:   # e.g. class sizes that do not add up to the students
-            bad.append(Problem(str(path), f"{etype} of {school_id} {year} (from {read.where(key)}) breaks the "
-                                          f"contract: {verdict.reason}"))
+        if not verdict.ok:  # e.g. class sizes that do not add up to the students
+            bad.append(
+                Problem(
+                    str(path),
+                    f"{etype} of {school_id} {year} (from {read.where(key)}) breaks the contract: {verdict.reason}",
+                )
+            )
             continue
         result.events.append(event)
         loaded.set(fact, fp, seq)

@@ -6,6 +6,7 @@ to). A sheet's kind is told by its header row, which is found by these names (se
 Headers are compared after :func:`normal`: spaces and line breaks removed, a unit in brackets
 dropped (``教学及辅助用房面积（平方米）``), case folded.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,17 +54,45 @@ ROSTER_REQUIRED = ("school_id", "district_code", "year", "name", "school_type", 
 
 #: cell values in either language → the contract's value, per column
 VALUES: dict[str, dict[str, object]] = {
-    "section": {"primary": "primary", "小学": "primary", "junior": "junior", "初中": "junior",
-                "senior": "senior", "高中": "senior"},
-    "school_type": {"primary": "primary", "小学": "primary", "junior": "junior", "初级中学": "junior", "初中": "junior",
-                    "nine_year": "nine_year", "九年一贯制学校": "nine_year", "九年一贯制": "nine_year",
-                    "twelve_year": "twelve_year", "十二年一贯制学校": "twelve_year", "十二年一贯制": "twelve_year",
-                    "complete_secondary": "complete_secondary", "完全中学": "complete_secondary",
-                    "teaching_point": "teaching_point", "教学点": "teaching_point",
-                    "special": "special", "特殊教育学校": "special"},
+    "section": {
+        "primary": "primary",
+        "小学": "primary",
+        "junior": "junior",
+        "初中": "junior",
+        "senior": "senior",
+        "高中": "senior",
+    },
+    "school_type": {
+        "primary": "primary",
+        "小学": "primary",
+        "junior": "junior",
+        "初级中学": "junior",
+        "初中": "junior",
+        "nine_year": "nine_year",
+        "九年一贯制学校": "nine_year",
+        "九年一贯制": "nine_year",
+        "twelve_year": "twelve_year",
+        "十二年一贯制学校": "twelve_year",
+        "十二年一贯制": "twelve_year",
+        "complete_secondary": "complete_secondary",
+        "完全中学": "complete_secondary",
+        "teaching_point": "teaching_point",
+        "教学点": "teaching_point",
+        "special": "special",
+        "特殊教育学校": "special",
+    },
     "locale": {"urban": "urban", "城区": "urban", "town": "town", "镇区": "town", "rural": "rural", "乡村": "rural"},
     "ownership": {"public": "public", "公办": "public", "private": "private", "民办": "private"},
-    "boarding": {"true": True, "yes": True, "是": True, "1": True, "false": False, "no": False, "否": False, "0": False},
+    "boarding": {
+        "true": True,
+        "yes": True,
+        "是": True,
+        "1": True,
+        "false": False,
+        "no": False,
+        "否": False,
+        "0": False,
+    },
 }
 
 _UNIT = re.compile(r"[（(][^）)]*[）)]$")

@@ -4,11 +4,13 @@ facilities (sections sheets) and its registration (roster sheets).
 Every bad cell is a :class:`Problem` naming file, sheet, row and column and what was expected; a
 row with one is left out (whether the load then goes on is the caller's choice: ``--skip-bad-rows``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ingestion.reports.columns import VALUES
 from ingestion.reports.reading import Problem, Table
@@ -16,7 +18,7 @@ from rules.facts import FACILITY_FIELDS, STAFF_FIELDS
 
 __all__ = ["FactKey", "ReportFacts", "facts_of"]
 
-FactKey = tuple[str, str, str, int]   # (event_type, district_code, school_id, year)
+FactKey = tuple[str, str, str, int]  # (event_type, district_code, school_id, year)
 
 
 class _Bad(ValueError):
@@ -28,7 +30,7 @@ class _Bad(ValueError):
 @dataclass
 class ReportFacts:
     facts: dict[FactKey, dict[str, Any]] = field(default_factory=dict)
-    rows: dict[FactKey, list[tuple[Table, int]]] = field(default_factory=dict)   # where each fact came from
+    rows: dict[FactKey, list[tuple[Table, int]]] = field(default_factory=dict)  # where each fact came from
     problems: list[Problem] = field(default_factory=list)
     skipped_rows: list[tuple[Table, int]] = field(default_factory=list)
 
@@ -102,15 +104,25 @@ def facts_of(tables: list[Table], problems: list[Problem] | None = None) -> Repo
                 else:
                     _sections_row(schools, table, n, row)
             except _Bad as bad:
-                out.problems.append(Problem(table.file, str(bad), table.sheet, n, table.headers.get(bad.column,
-                                                                                                     bad.column)))
+                out.problems.append(
+                    Problem(table.file, str(bad), table.sheet, n, table.headers.get(bad.column, bad.column))
+                )
                 out.skipped_rows.append((table, n))
     for (district, school_id, year), s in schools.items():
-        for etype, payload in (("school.enrolment", {"sections": s["enrolment"]} if s["enrolment"] else None),
-                               ("school.staff", {"sections": s["staff"]} if s["staff"] else None),
-                               ("school.facilities", {"music_room_areas_m2": s["music"] or [],
-                                                      "art_room_areas_m2": s["art"] or [],
-                                                      "sections": s["facilities"]} if s["facilities"] else None)):
+        for etype, payload in (
+            ("school.enrolment", {"sections": s["enrolment"]} if s["enrolment"] else None),
+            ("school.staff", {"sections": s["staff"]} if s["staff"] else None),
+            (
+                "school.facilities",
+                {
+                    "music_room_areas_m2": s["music"] or [],
+                    "art_room_areas_m2": s["art"] or [],
+                    "sections": s["facilities"],
+                }
+                if s["facilities"]
+                else None,
+            ),
+        ):
             if payload is not None:
                 key = (etype, district, school_id, year)
                 out.facts[key] = payload
@@ -127,8 +139,9 @@ def _keys(row: Mapping[str, Any]) -> tuple[str, str, int]:
     return district, school_id, year
 
 
-def _sections_row(schools: dict[tuple[str, str, int], dict[str, Any]], table: Table, n: int,
-                  row: Mapping[str, Any]) -> None:
+def _sections_row(
+    schools: dict[tuple[str, str, int], dict[str, Any]], table: Table, n: int, row: Mapping[str, Any]
+) -> None:
     key = _keys(row)
     section = _choice(row.get("section"), "section")
     enrolment = staff = facilities = None
@@ -140,11 +153,15 @@ def _sections_row(schools: dict[tuple[str, str, int], dict[str, Any]], table: Ta
         staff = {c: _int(row[c], c) for c in STAFF_FIELDS}
     if section != "senior" and _present(row, FACILITY_FIELDS):
         facilities = {c: (_int(row[c], c) if c == "multimedia_rooms" else _num(row[c], c)) for c in FACILITY_FIELDS}
-    rooms = {slot: _list(row[col], col, whole=False) for col, slot in
-             (("music_room_areas_m2", "music"), ("art_room_areas_m2", "art")) if _present(row, (col,))}
+    rooms = {
+        slot: _list(row[col], col, whole=False)
+        for col, slot in (("music_room_areas_m2", "music"), ("art_room_areas_m2", "art"))
+        if _present(row, (col,))
+    }
     # the row is good: only now does it change the school's facts
-    school = schools.setdefault(key, {"enrolment": {}, "staff": {}, "facilities": {}, "music": None, "art": None,
-                                      "rows": []})
+    school = schools.setdefault(
+        key, {"enrolment": {}, "staff": {}, "facilities": {}, "music": None, "art": None, "rows": []}
+    )
     school["rows"].append((table, n))
     if enrolment is not None:
         school["enrolment"][section] = enrolment
@@ -162,15 +179,20 @@ def _roster_row(out: ReportFacts, table: Table, n: int, row: Mapping[str, Any]) 
     name = _text(row.get("name"))
     if not name:
         raise _Bad("name", "the school's name is empty")
-    payload = {"name": name, "school_type": _choice(row.get("school_type"), "school_type"),
-               "locale": _choice(row.get("locale"), "locale"), "ownership": _choice(row.get("ownership"), "ownership"),
-               "boarding": _choice(row.get("boarding"), "boarding") if _present(row, ("boarding",)) else False,
-               "opened_year": _int(row["opened_year"], "opened_year") if _present(row, ("opened_year",)) else None,
-               "closed_year": _int(row["closed_year"], "closed_year") if _present(row, ("closed_year",)) else None}
+    payload = {
+        "name": name,
+        "school_type": _choice(row.get("school_type"), "school_type"),
+        "locale": _choice(row.get("locale"), "locale"),
+        "ownership": _choice(row.get("ownership"), "ownership"),
+        "boarding": _choice(row.get("boarding"), "boarding") if _present(row, ("boarding",)) else False,
+        "opened_year": _int(row["opened_year"], "opened_year") if _present(row, ("opened_year",)) else None,
+        "closed_year": _int(row["closed_year"], "closed_year") if _present(row, ("closed_year",)) else None,
+    }
     key = ("school.registered", district, school_id, year)
     if key in out.facts and out.facts[key] != payload:
-        raise _Bad("school_id", f"{school_id} is listed twice for {year} with different details "
-                                f"(first at {out.where(key)})")
+        raise _Bad(
+            "school_id", f"{school_id} is listed twice for {year} with different details (first at {out.where(key)})"
+        )
     out.facts[key] = payload
     out.rows[key] = [(table, n)]
 

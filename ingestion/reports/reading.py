@@ -11,13 +11,15 @@ rows above the header, merged header cells and several sheets.
 - **Sheets**: every sheet of a workbook is read; its header tells whether it is a *sections* or a
   *roster* sheet. A sheet with neither header is skipped and said so.
 """
+
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ingestion.reports.columns import ROSTER, ROSTER_REQUIRED, SECTIONS, SECTIONS_REQUIRED, lookup, normal
 from junheng.errors import UserError
@@ -63,11 +65,11 @@ class ReportError(UserError, ValueError):
 class Table:
     """The data rows of one sheet under its header: canonical column → cell value."""
 
-    kind: str                       # "sections" or "roster"
+    kind: str  # "sections" or "roster"
     file: str
     sheet: str | None
     header_row: int
-    headers: dict[str, str]         # canonical column → the header as written (for messages)
+    headers: dict[str, str]  # canonical column → the header as written (for messages)
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -89,7 +91,7 @@ def decode(data: bytes, source: str, encoding: str | None = None) -> tuple[str, 
         raise ReportError([Problem(source, "cannot tell its encoding: pass --encoding (e.g. gb18030)")])
     name = best.encoding.lower().replace("-", "_")
     if name in ("gbk", "gb2312", "cp936", "hz"):
-        name = "gb18030"   # what Excel writes as "GBK" may use characters only GB18030 names
+        name = "gb18030"  # what Excel writes as "GBK" may use characters only GB18030 names
     try:
         return data.decode(name), name
     except UnicodeDecodeError as exc:
@@ -105,14 +107,15 @@ def _grid_xlsx(path: Path) -> list[tuple[str | None, list[list[Any]]]]:
     from openpyxl import load_workbook
 
     try:
-        book = load_workbook(path, data_only=True)   # not read-only: merged cells need the full model
-    except Exception as exc:   # zipfile.BadZipFile, KeyError, InvalidFileException ...
-        raise ReportError([Problem(str(path), f"is not a readable XLSX workbook ({type(exc).__name__}: {exc})")]) \
-            from None
+        book = load_workbook(path, data_only=True)  # not read-only: merged cells need the full model
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException ...
+        raise ReportError(
+            [Problem(str(path), f"is not a readable XLSX workbook ({type(exc).__name__}: {exc})")]
+        ) from None
     sheets = []
     for ws in book.worksheets:
         grid = [list(row) for row in ws.iter_rows(values_only=True)]
-        for merged in ws.merged_cells.ranges:   # every cell of a merged range gets its top-left value
+        for merged in ws.merged_cells.ranges:  # every cell of a merged range gets its top-left value
             value = ws.cell(merged.min_row, merged.min_col).value
             for r in range(merged.min_row, merged.max_row + 1):
                 for c in range(merged.min_col, merged.max_col + 1):
@@ -155,8 +158,9 @@ def _nearly_a_header(grid: list[list[Any]]) -> str | None:
         return None
     _, kind, missing = found
     columns = SECTIONS if kind == "sections" else ROSTER
-    return (f"no header row: a {kind} sheet needs the column(s) "
-            + "; ".join(f"{c} ({'/'.join(columns[c])})" for c in missing))
+    return f"no header row: a {kind} sheet needs the column(s) " + "; ".join(
+        f"{c} ({'/'.join(columns[c])})" for c in missing
+    )
 
 
 def read_tables(path: str | Path, encoding: str | None = None) -> tuple[list[Table], list[Problem]]:
@@ -178,13 +182,13 @@ def read_tables(path: str | Path, encoding: str | None = None) -> tuple[list[Tab
         found = _find_header(grid)
         if found is None:
             why = _nearly_a_header(grid)
-            if why is not None:   # a sheet that looks like data: say why it was not read
+            if why is not None:  # a sheet that looks like data: say why it was not read
                 problems.append(Problem(str(path), why, sheet))
             continue
         at, kind, mapping = found
         header = grid[at]
         table = Table(kind, str(path), sheet, at + 1, {c: str(header[j]) for c, j in mapping.items()})
-        for n, values in enumerate(grid[at + 1:], start=at + 2):
+        for n, values in enumerate(grid[at + 1 :], start=at + 2):
             if any(v not in (None, "") and str(v).strip() != "" for v in values):
                 table.rows.append((n, {c: values[j] if j < len(values) else None for c, j in mapping.items()}))
         tables.append(table)

@@ -12,12 +12,14 @@ Two sources of what is known:
   this loader emitted last. Without a warehouse it alone decides what changed; with one it only
   keeps ``seq`` above what is still in flight.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from junheng.layout import WarehouseLayout
 
@@ -72,12 +74,16 @@ class WarehouseVersions:
         import duckdb
 
         glob = str(events / "part-*.parquet").replace("'", "''")
-        rows = duckdb.connect().execute(f"""
+        rows = (
+            duckdb.connect()
+            .execute(f"""
             select event_type, school_id, year, seq, payload
             from read_parquet('{glob}')
             where starts_with(event_type, 'school.') and event_type <> 'school.project'
             qualify row_number() over (partition by event_type, school_id, year order by seq desc) = 1
-        """).fetchall()
+        """)
+            .fetchall()
+        )
         for etype, school_id, year, seq, payload in rows:
             self.latest[fact_id(etype, school_id, int(year))] = (int(seq), json.loads(payload))
 

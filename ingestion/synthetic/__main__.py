@@ -23,13 +23,12 @@ def _years(text: str) -> range:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ingestion.synthetic",
-        description="Write reproducible synthetic school and district events as JSONL.")
+        description="Write reproducible synthetic school and district events as JSONL.",
+    )
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--schools", type=int, default=1000)
-    parser.add_argument("--districts", type=int, default=10,
-                        help="Qingdao's ten, plus fake districts beyond ten")
-    parser.add_argument("--years", type=_years, default=range(2021, 2026),
-                        help="inclusive range, e.g. 2021-2025")
+    parser.add_argument("--districts", type=int, default=10, help="Qingdao's ten, plus fake districts beyond ten")
+    parser.add_argument("--years", type=_years, default=range(2021, 2026), help="inclusive range, e.g. 2021-2025")
     parser.add_argument("--out", required=True, help="JSONL file to write")
     parser.add_argument("--bad-fraction", type=float, default=0.0)
     parser.add_argument("--duplicate-fraction", type=float, default=0.0)
@@ -38,10 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     manifest = write_city(
-        args.out, seed=args.seed, years=args.years, schools=args.schools,
-        bad_fraction=args.bad_fraction, duplicate_fraction=args.duplicate_fraction,
-        stale_fraction=args.stale_fraction, districts=args.districts,
-        correction_fraction=args.correction_fraction)
+        args.out,
+        seed=args.seed,
+        years=args.years,
+        schools=args.schools,
+        bad_fraction=args.bad_fraction,
+        duplicate_fraction=args.duplicate_fraction,
+        stale_fraction=args.stale_fraction,
+        districts=args.districts,
+        correction_fraction=args.correction_fraction,
+    )
     manifest["seconds"] = round(time.perf_counter() - start, 2)
     json.dump(manifest, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")

@@ -28,7 +28,12 @@ from typing import Any
 from .events import clone, encode, new_event_id
 
 REASONS: tuple[str, ...] = (
-    "not_json", "schema", "impossible_value", "unknown_school", "unknown_district", "oversized",
+    "not_json",
+    "schema",
+    "impossible_value",
+    "unknown_school",
+    "unknown_district",
+    "oversized",
 )
 _WEIGHTS: tuple[float, ...] = (0.22, 0.25, 0.2, 0.13, 0.12, 0.08)
 #: Lines above this many bytes are refused (64 KiB).
@@ -77,8 +82,7 @@ class BadInputMaker:
         et = event["event_type"]
         p = event["payload"]
         if k == 0:
-            field = ("event_id", "event_type", "occurred_at", "year", "payload",
-                     "district_code")[self._pick(6)]
+            field = ("event_id", "event_type", "occurred_at", "year", "payload", "district_code")[self._pick(6)]
             del event[field]
             return f"missing {field}", encode(event)
         if k == 1:
@@ -163,8 +167,9 @@ class BadInputMaker:
         if et.startswith("school."):
             # any other school event: a negative enrolment for the same school
             event["event_type"] = "school.enrolment"
-            event["payload"] = {"sections": {"primary": {
-                "students": -120, "classes": 3, "class_sizes": [-40, -40, -40]}}}
+            event["payload"] = {
+                "sections": {"primary": {"students": -120, "classes": 3, "class_sizes": [-40, -40, -40]}}
+            }
             return "negative students", encode(event)
         event["event_type"] = "district.statistics"
         field = ("satisfaction_pct", "junior_retention_pct", "migrant_public_pct")[self._pick(3)]
@@ -178,13 +183,17 @@ class BadInputMaker:
             # a registration would register the unknown school: send a fact about it instead
             event.pop("school_id", None)
             event["event_type"] = "school.finance"
-            event["payload"] = {"public_funds_budget_yuan": 480_000, "teacher_training_yuan": 30_000,
-                                "public_funds_per_student_yuan": 1_000.0}
+            event["payload"] = {
+                "public_funds_budget_yuan": 480_000,
+                "teacher_training_yuan": 30_000,
+                "public_funds_per_student_yuan": 1_000.0,
+            }
             event["seq"] = 0
             # the envelope order must stay canonical: rebuild with school_id before year
-            event = {k: event[k] for k in ("event_id", "event_type", "schema_version",
-                                           "occurred_at", "source", "district_code")} | {
-                "school_id": unknown, "year": event["year"], "seq": 0, "payload": event["payload"]}
+            event = {
+                k: event[k]
+                for k in ("event_id", "event_type", "schema_version", "occurred_at", "source", "district_code")
+            } | {"school_id": unknown, "year": event["year"], "seq": 0, "payload": event["payload"]}
         else:
             event["school_id"] = unknown
         return "school_id never registered", encode(event)
@@ -194,8 +203,12 @@ class BadInputMaker:
         if "school_id" in event:
             del event["school_id"]
             event["event_type"] = "district.inspection"
-            event["payload"] = {"item": "G1", "result": "pass", "note": "学校布局规划合理",
-                                "inspector": "教育督导室 督学张伟"}
+            event["payload"] = {
+                "item": "G1",
+                "result": "pass",
+                "note": "学校布局规划合理",
+                "inspector": "教育督导室 督学张伟",
+            }
         event["district_code"] = code
         return "district_code not a district", encode(event)
 

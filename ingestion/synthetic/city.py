@@ -42,12 +42,23 @@ from .yearly import SchoolYear, school_year
 
 #: Event types whose facts get corrections and stale versions (the numeric yearly facts).
 FACT_TYPES: tuple[str, ...] = (
-    "school.enrolment", "school.staff", "school.facilities", "school.finance", "district.statistics",
+    "school.enrolment",
+    "school.staff",
+    "school.facilities",
+    "school.finance",
+    "district.statistics",
 )
 EVENT_TYPES: tuple[str, ...] = (
-    "district.registered", "school.registered", "school.project", "school.enrolment",
-    "school.staff", "school.facilities", "school.finance", "district.statistics",
-    "district.inspection", "district.milestone",
+    "district.registered",
+    "school.registered",
+    "school.project",
+    "school.enrolment",
+    "school.staff",
+    "school.facilities",
+    "school.finance",
+    "district.statistics",
+    "district.inspection",
+    "district.milestone",
 )
 #: (month, first day, last day) of each school fact's collection window
 _FACT_WINDOW: dict[str, tuple[int, int, int]] = {
@@ -59,8 +70,7 @@ _FACT_WINDOW: dict[str, tuple[int, int, int]] = {
 _SCHOOL_FACTS: tuple[str, ...] = tuple(_FACT_WINDOW)
 #: projects completed per open school per year: ~25 a year for a 1,000-school city (C4: ≥ 20)
 _PROJECT_RATE: float = 0.024
-_SPACE_DEFECTS: tuple[str, ...] = ("school_size", "rooms", "R4:primary", "R4:junior",
-                                   "R5:primary", "R5:junior")
+_SPACE_DEFECTS: tuple[str, ...] = ("school_size", "rooms", "R4:primary", "R4:junior", "R5:primary", "R5:junior")
 
 
 @dataclass
@@ -107,13 +117,23 @@ class CityStream:
     this for national-scale runs; :func:`generate_city` materialises it.
     """
 
-    def __init__(self, seed: int = 2021, years: range = range(2021, 2026), schools: int = 1000,
-                 bad_fraction: float = 0.0, duplicate_fraction: float = 0.0,
-                 stale_fraction: float = 0.0, districts: int = 10,
-                 correction_fraction: float = 0.01) -> None:
-        for name, v in (("bad_fraction", bad_fraction), ("duplicate_fraction", duplicate_fraction),
-                        ("stale_fraction", stale_fraction),
-                        ("correction_fraction", correction_fraction)):
+    def __init__(
+        self,
+        seed: int = 2021,
+        years: range = range(2021, 2026),
+        schools: int = 1000,
+        bad_fraction: float = 0.0,
+        duplicate_fraction: float = 0.0,
+        stale_fraction: float = 0.0,
+        districts: int = 10,
+        correction_fraction: float = 0.01,
+    ) -> None:
+        for name, v in (
+            ("bad_fraction", bad_fraction),
+            ("duplicate_fraction", duplicate_fraction),
+            ("stale_fraction", stale_fraction),
+            ("correction_fraction", correction_fraction),
+        ):
             if not 0.0 <= v < 1.0:
                 raise ValueError(f"{name} must be in [0, 1)")
         if schools < 1 or schools > 999_999:
@@ -170,8 +190,7 @@ class CityStream:
         }
 
     # -- emission ---------------------------------------------------------------------------
-    def _emit(self, event: dict[str, Any], category: str = "valid"
-              ) -> Iterator[tuple[bytes, str]]:
+    def _emit(self, event: dict[str, Any], category: str = "valid") -> Iterator[tuple[bytes, str]]:
         line = encode(event)
         yield line, category
         self._counts[category] += 1
@@ -194,9 +213,16 @@ class CityStream:
         yield line, "duplicate"
         self._counts["duplicate"] += 1
 
-    def _fact(self, d: _District, event_type: str, occurred_at: str, school_id: str | None,
-              year: int, payload: dict[str, Any], later: list[tuple[dict[str, Any], str]]
-              ) -> Iterator[tuple[bytes, str]]:
+    def _fact(
+        self,
+        d: _District,
+        event_type: str,
+        occurred_at: str,
+        school_id: str | None,
+        year: int,
+        payload: dict[str, Any],
+        later: list[tuple[dict[str, Any], str]],
+    ) -> Iterator[tuple[bytes, str]]:
         """Emit a yearly fact, possibly as a draft corrected later, or with a stale echo."""
         rng = d.rng
         code = d.profile.code
@@ -205,26 +231,56 @@ class CityStream:
         stale = self._rng_stale.random() < self.stale_fraction
         if corrected:
             draft = perturb(event_type, payload, rng)
-            yield from self._emit(make_event(new_event_id(rng), event_type, occurred_at, source,
-                                             code, school_id, year, 0, draft))
+            yield from self._emit(
+                make_event(new_event_id(rng), event_type, occurred_at, source, code, school_id, year, 0, draft)
+            )
             fixed_at = random_time(rng, year + 1, 1, 5, 28)
-            later.append((make_event(new_event_id(rng), event_type, fixed_at,
-                                     source + "/corrections", code, school_id, year, 1, payload),
-                          "correction"))
+            later.append(
+                (
+                    make_event(
+                        new_event_id(rng),
+                        event_type,
+                        fixed_at,
+                        source + "/corrections",
+                        code,
+                        school_id,
+                        year,
+                        1,
+                        payload,
+                    ),
+                    "correction",
+                )
+            )
             return
         if stale:
             rs = self._rng_stale
-            yield from self._emit(make_event(new_event_id(rng), event_type, occurred_at, source,
-                                             code, school_id, year, 1, payload))
-            later.append((make_event(new_event_id(rs), event_type, occurred_at, source, code,
-                                     school_id, year, 0, perturb(event_type, payload, rs)),
-                          "stale"))
+            yield from self._emit(
+                make_event(new_event_id(rng), event_type, occurred_at, source, code, school_id, year, 1, payload)
+            )
+            later.append(
+                (
+                    make_event(
+                        new_event_id(rs),
+                        event_type,
+                        occurred_at,
+                        source,
+                        code,
+                        school_id,
+                        year,
+                        0,
+                        perturb(event_type, payload, rs),
+                    ),
+                    "stale",
+                )
+            )
             return
-        yield from self._emit(make_event(new_event_id(rng), event_type, occurred_at, source, code,
-                                         school_id, year, 0, payload))
+        yield from self._emit(
+            make_event(new_event_id(rng), event_type, occurred_at, source, code, school_id, year, 0, payload)
+        )
 
-    def _school_registered(self, d: _District, school: School, year: int, occurred_at: str,
-                           closed_year: int | None) -> dict[str, Any]:
+    def _school_registered(
+        self, d: _District, school: School, year: int, occurred_at: str, closed_year: int | None
+    ) -> dict[str, Any]:
         payload = {
             "name": school.name,
             "school_type": school.school_type,
@@ -234,32 +290,48 @@ class CityStream:
             "opened_year": school.opened_year,
             "closed_year": closed_year,
         }
-        return make_event(new_event_id(d.rng), "school.registered", occurred_at,
-                          d.profile.source.replace("stats", "registry"), d.profile.code,
-                          school.school_id, year, 0, payload)
+        return make_event(
+            new_event_id(d.rng),
+            "school.registered",
+            occurred_at,
+            d.profile.source.replace("stats", "registry"),
+            d.profile.code,
+            school.school_id,
+            year,
+            0,
+            payload,
+        )
 
     def _registrations(self) -> Iterator[tuple[bytes, str]]:
         y0 = self.years[0]
         for d in self._districts:
-            yield from self._emit(make_event(
-                new_event_id(d.rng), "district.registered", random_time(d.rng, y0, 1, 2, 8),
-                d.profile.source.replace("stats", "registry"), d.profile.code, None, y0, 0,
-                d.plan.registered()))
+            yield from self._emit(
+                make_event(
+                    new_event_id(d.rng),
+                    "district.registered",
+                    random_time(d.rng, y0, 1, 2, 8),
+                    d.profile.source.replace("stats", "registry"),
+                    d.profile.code,
+                    None,
+                    y0,
+                    0,
+                    d.plan.registered(),
+                )
+            )
         for d in self._districts:
             for s in d.schools:
                 if s.opened_year is not None and s.opened_year > STORY_START and s.opened_year > y0:
                     continue  # registered in its opening year
-                yield from self._emit(self._school_registered(
-                    d, s, y0, random_time(d.rng, y0, 1, 10, 28), None))
+                yield from self._emit(self._school_registered(d, s, y0, random_time(d.rng, y0, 1, 10, 28), None))
 
-    def _projects(self, d: _District, year: int, open_schools: list[School]
-                  ) -> list[tuple[School, str]]:
+    def _projects(self, d: _District, year: int, open_schools: list[School]) -> list[tuple[School, str]]:
         rng = d.rng
         new = [(s, "new") for s in open_schools if s.opened_year == year and year > STORY_START]
         quota_f = len(open_schools) * _PROJECT_RATE
         quota = int(quota_f) + (1 if rng.random() < quota_f - int(quota_f) else 0)
-        fixed = [s for s in open_schools if s.defects and any(
-            s.defects.get(k, (0,))[0] == year for k in _SPACE_DEFECTS)]
+        fixed = [
+            s for s in open_schools if s.defects and any(s.defects.get(k, (0,))[0] == year for k in _SPACE_DEFECTS)
+        ]
         rng.shuffle(fixed)
         chosen = fixed[: max(0, quota - len(new))]
         while len(chosen) + len(new) < quota and open_schools:
@@ -268,26 +340,34 @@ class CityStream:
                 chosen.append(s)
         return new + [(s, "rebuilt" if rng.random() < 0.3 else "expanded") for s in chosen]
 
-    def _district_year(self, d: _District, year: int,
-                       later: list[tuple[dict[str, Any], str]]) -> Iterator[tuple[bytes, str]]:
+    def _district_year(
+        self, d: _District, year: int, later: list[tuple[dict[str, Any], str]]
+    ) -> Iterator[tuple[bytes, str]]:
         rng = d.rng
         code = d.profile.code
         for s in d.schools:
             if s.opened_year == year and year > STORY_START and year > self.years[0]:
-                yield from self._emit(self._school_registered(
-                    d, s, year, random_time(rng, year, 7, 1, 28), None))
+                yield from self._emit(self._school_registered(d, s, year, random_time(rng, year, 7, 1, 28), None))
             elif s.closed_year == year:
-                yield from self._emit(self._school_registered(
-                    d, s, year, random_time(rng, year, 7, 1, 28), year))
+                yield from self._emit(self._school_registered(d, s, year, random_time(rng, year, 7, 1, 28), year))
         open_schools = [s for s in d.schools if s.is_open(year)]
         for s, kind in self._projects(d, year, open_schools):
             month = 6 + int(rng.random() * 3)
             day = 1 + int(rng.random() * 28)
             on = f"{year:04d}-{month:02d}-{day:02d}"
-            yield from self._emit(make_event(
-                new_event_id(rng), "school.project", timestamp(year, month, day, 17),
-                d.profile.source.replace("stats", "projects"), code, s.school_id, year, 0,
-                {"kind": kind, "completed_on": on}))
+            yield from self._emit(
+                make_event(
+                    new_event_id(rng),
+                    "school.project",
+                    timestamp(year, month, day, 17),
+                    d.profile.source.replace("stats", "projects"),
+                    code,
+                    s.school_id,
+                    year,
+                    0,
+                    {"kind": kind, "completed_on": on},
+                )
+            )
         ctx = d.plan.context(year)
         facts: list[tuple[School, SchoolYear]] = [(s, school_year(s, ctx, rng)) for s in open_schools]
         students = Counter[str]()
@@ -301,12 +381,13 @@ class CityStream:
             month, lo, hi = _FACT_WINDOW[event_type]
             attr = event_type.split(".")[1]
             for s, sy in facts:
-                yield from self._fact(d, event_type, random_time(rng, year, month, lo, hi),
-                                      s.school_id, year, getattr(sy, attr), later)
-        stats = d.plan.statistics(year, sum(sy.students for _, sy in facts),
-                                  sum(sy.teachers for _, sy in facts), ctx.special_funds, rng)
-        yield from self._fact(d, "district.statistics", random_time(rng, year, 12, 1, 20), None,
-                              year, stats, later)
+                yield from self._fact(
+                    d, event_type, random_time(rng, year, month, lo, hi), s.school_id, year, getattr(sy, attr), later
+                )
+        stats = d.plan.statistics(
+            year, sum(sy.students for _, sy in facts), sum(sy.teachers for _, sy in facts), ctx.special_funds, rng
+        )
+        yield from self._fact(d, "district.statistics", random_time(rng, year, 12, 1, 20), None, year, stats, later)
 
     def _calendar(self, d: _District, year: int) -> Iterator[tuple[bytes, str]]:
         rng = d.rng
@@ -316,14 +397,25 @@ class CityStream:
         for on, payload in d.plan.inspections(year, rng):
             items.append((on, "district.inspection", payload))
         items.sort(key=lambda t: t[0])  # stable: milestones first on a tie
-        sources = {"district.inspection": d.profile.source.replace("stats", "inspectorate"),
-                   "district.milestone": d.profile.source.replace("stats", "bureau")}
+        sources = {
+            "district.inspection": d.profile.source.replace("stats", "inspectorate"),
+            "district.milestone": d.profile.source.replace("stats", "bureau"),
+        }
         for on, event_type, payload in items:
             y, m, day = (int(x) for x in on.split("-"))
-            yield from self._emit(make_event(new_event_id(rng), event_type,
-                                             timestamp(y, m, day, 10), sources[event_type],
-                                             d.profile.code,
-                                             None, year, 0, payload))
+            yield from self._emit(
+                make_event(
+                    new_event_id(rng),
+                    event_type,
+                    timestamp(y, m, day, 10),
+                    sources[event_type],
+                    d.profile.code,
+                    None,
+                    year,
+                    0,
+                    payload,
+                )
+            )
 
     def __iter__(self) -> Iterator[tuple[bytes, str]]:
         if self._districts:
@@ -364,18 +456,26 @@ class CityStream:
         }
 
 
-def generate_city(seed: int = 2021, years: range = range(2021, 2026), schools: int = 1000,
-                  bad_fraction: float = 0.0, duplicate_fraction: float = 0.0,
-                  stale_fraction: float = 0.0, *, districts: int = 10,
-                  correction_fraction: float = 0.01) -> SyntheticCity:
+def generate_city(
+    seed: int = 2021,
+    years: range = range(2021, 2026),
+    schools: int = 1000,
+    bad_fraction: float = 0.0,
+    duplicate_fraction: float = 0.0,
+    stale_fraction: float = 0.0,
+    *,
+    districts: int = 10,
+    correction_fraction: float = 0.01,
+) -> SyntheticCity:
     """Generate the synthetic city in memory.
 
     ``districts`` beyond 10 adds fake districts (codes 9xxxxx) after Qingdao's ten;
     ``correction_fraction`` is the share of yearly facts first sent as a draft and corrected with
     seq 1 later. Same arguments, same bytes.
     """
-    stream = CityStream(seed, years, schools, bad_fraction, duplicate_fraction, stale_fraction,
-                        districts, correction_fraction)
+    stream = CityStream(
+        seed, years, schools, bad_fraction, duplicate_fraction, stale_fraction, districts, correction_fraction
+    )
     lines: list[bytes] = []
     labels: dict[int, str] = {}
     details: list[tuple[int, str, str]] = []
@@ -389,13 +489,22 @@ def generate_city(seed: int = 2021, years: range = range(2021, 2026), schools: i
     return SyntheticCity(lines, stream.manifest, labels, details, stream.story())
 
 
-def write_city(path: str | os.PathLike[str], seed: int = 2021, years: range = range(2021, 2026),
-               schools: int = 1000, bad_fraction: float = 0.0, duplicate_fraction: float = 0.0,
-               stale_fraction: float = 0.0, *, districts: int = 10,
-               correction_fraction: float = 0.01) -> dict[str, Any]:
+def write_city(
+    path: str | os.PathLike[str],
+    seed: int = 2021,
+    years: range = range(2021, 2026),
+    schools: int = 1000,
+    bad_fraction: float = 0.0,
+    duplicate_fraction: float = 0.0,
+    stale_fraction: float = 0.0,
+    *,
+    districts: int = 10,
+    correction_fraction: float = 0.01,
+) -> dict[str, Any]:
     """Stream the city straight to a JSONL file (constant memory in the lines); return the manifest."""
-    stream = CityStream(seed, years, schools, bad_fraction, duplicate_fraction, stale_fraction,
-                        districts, correction_fraction)
+    stream = CityStream(
+        seed, years, schools, bad_fraction, duplicate_fraction, stale_fraction, districts, correction_fraction
+    )
     with open(path, "wb", buffering=1 << 20) as f:
         write = f.write
         for line, _ in stream:

@@ -38,11 +38,24 @@ _NOTES: dict[str, tuple[str, str]] = {
     "major_incident": ("本年度未发生重大安全责任事故和严重违规事件", "发生重大安全责任事故"),
 }
 _INSPECTORS: tuple[str, ...] = (
-    "王建国", "李秀英", "张伟", "刘洋", "陈静", "杨帆", "赵敏", "孙磊", "周婷", "吴强", "郑丽", "冯涛",
+    "王建国",
+    "李秀英",
+    "张伟",
+    "刘洋",
+    "陈静",
+    "杨帆",
+    "赵敏",
+    "孙磊",
+    "周婷",
+    "吴强",
+    "郑丽",
+    "冯涛",
 )
 #: statistics fields the city plan tracks but attainment does not need: sometimes not reported
 _OPTIONAL_FIELDS: tuple[str, ...] = (
-    "training_institutions", "after_school_coverage_pct", "it_competition_rural_share_pct",
+    "training_institutions",
+    "after_school_coverage_pct",
+    "it_competition_rural_share_pct",
     "quality_groups",
 )
 
@@ -55,8 +68,7 @@ def date(year: int, month: int, day: int) -> str:
 class DistrictPlan:
     """One district's item calendar and running series; produces its district.* payloads."""
 
-    def __init__(self, profile: DistrictProfile, schools: list[School], years: range,
-                 rng: random.Random) -> None:
+    def __init__(self, profile: DistrictProfile, schools: list[School], years: range, rng: random.Random) -> None:
         self.profile = profile
         self.last_year = years[-1] if len(years) else STORY_START
         fix = FixYears(profile, self.last_year)
@@ -106,8 +118,9 @@ class DistrictPlan:
             "declared_creation_year": p.declared_creation_year,
         }
 
-    def statistics(self, year: int, students: int, teachers: int, special_funds: float,
-                   rng: random.Random) -> dict[str, Any]:
+    def statistics(
+        self, year: int, students: int, teachers: int, special_funds: float, rng: random.Random
+    ) -> dict[str, Any]:
         """district.statistics payload; ``students``/``teachers`` are the year's compulsory totals."""
         u = rng.uniform
         bad = self.failing
@@ -159,16 +172,15 @@ class DistrictPlan:
             # share of monitored subjects at level III or above (the catalogue asks for all);
             # a lagging district has one or two subjects below level III
             "monitoring_level_iii_share_pct": _level_iii_share(
-                u(64.0, 79.5) if bad("Q9", year) else u(82.0, 95.0), bad("Q9", year)),
-            "monitoring_difference_rate": round(
-                u(0.155, 0.24) if bad("Q9", year) else u(0.06, 0.14), 3),
+                u(64.0, 79.5) if bad("Q9", year) else u(82.0, 95.0), bad("Q9", year)
+            ),
+            "monitoring_difference_rate": round(u(0.155, 0.24) if bad("Q9", year) else u(0.06, 0.14), 3),
             "satisfaction_pct": round(u(79.0, 84.6) if bad("SR", year) else u(86.0, 96.0), 1),
             "education_spend_yuan": total,
             "education_spend_per_student_yuan": round(total / students, 2),
             "training_institutions": self._training,
             "after_school_coverage_pct": round(u(92.0, 99.5), 1) if bad("C13", year) else 100.0,
-            "it_competition_rural_share_pct": round(
-                u(18.0, 29.5) if bad("C6", year) else u(30.5, 45.0), 1),
+            "it_competition_rural_share_pct": round(u(18.0, 29.5) if bad("C6", year) else u(30.5, 45.0), 1),
             "quality_groups": self._groups,
         }
         if not self.has_town:
@@ -183,8 +195,7 @@ class DistrictPlan:
     def inspections(self, year: int, rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
         """(date, district.inspection payload) for each of the 13 items, in date order."""
         vetoes = {item for y, item in self.profile.vetoes if y == year}
-        inspector_org = ("青岛市人民政府教育督导室" if self.profile.code.startswith("3702")
-                         else "省人民政府教育督导室")
+        inspector_org = "青岛市人民政府教育督导室" if self.profile.code.startswith("3702") else "省人民政府教育督导室"
         out = []
         day_of_year = 5
         for item in ASSESSED_ITEMS + VETO_ITEMS:
@@ -192,12 +203,17 @@ class DistrictPlan:
             day_of_year += 1 + int(rng.random() * 5)
             month, day = 1 + (day_of_year - 1) // 28, 1 + (day_of_year - 1) % 28
             name = _INSPECTORS[int(rng.random() * len(_INSPECTORS))]
-            out.append((date(year + 1, month, day), {
-                "item": item,
-                "result": "fail" if fail else "pass",
-                "note": _NOTES[item][1 if fail else 0],
-                "inspector": f"{inspector_org} 督学{name}",
-            }))
+            out.append(
+                (
+                    date(year + 1, month, day),
+                    {
+                        "item": item,
+                        "result": "fail" if fail else "pass",
+                        "note": _NOTES[item][1 if fail else 0],
+                        "inspector": f"{inspector_org} 督学{name}",
+                    },
+                )
+            )
         return out
 
     def milestones(self, year: int, rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
@@ -217,8 +233,7 @@ class DistrictPlan:
             ("city_assessment", (year + 1, 3, day(18, 28)), (year + 1, 4, day(5, 25))),
         ]
         if year == self.profile.attain_year:
-            plan.append(("recognition_application", (year + 1, 5, day(5, 28)),
-                         (year + 1, 6, day(5, 25))))
+            plan.append(("recognition_application", (year + 1, 5, day(5, 28)), (year + 1, 6, day(5, 25))))
             if year + 1 <= self.last_year:
                 plan.append(("recognised", (year + 1, 11, day(1, 28)), (year + 1, 12, day(1, 28))))
         out = []

@@ -36,17 +36,24 @@ def timestamp(year: int, month: int, day: int, hour: int = 8, minute: int = 0) -
     return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00{TZ}"
 
 
-def random_time(rng: random.Random, year: int, month: int, day_lo: int = 1,
-                day_hi: int = 28) -> str:
+def random_time(rng: random.Random, year: int, month: int, day_lo: int = 1, day_hi: int = 28) -> str:
     """A working-hours timestamp on a random day of ``month`` (days 1..28 exist in every month)."""
     b = rng.getrandbits(30)
     day = day_lo + (b & 0x3FF) % (day_hi - day_lo + 1)
     return timestamp(year, month, day, 8 + ((b >> 10) & 0x3FF) % 10, (b >> 20) % 60)
 
 
-def make_event(event_id: str, event_type: str, occurred_at: str, source: str,
-               district_code: str, school_id: str | None, year: int, seq: int,
-               payload: dict[str, Any]) -> dict[str, Any]:
+def make_event(
+    event_id: str,
+    event_type: str,
+    occurred_at: str,
+    source: str,
+    district_code: str,
+    school_id: str | None,
+    year: int,
+    seq: int,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
     """The envelope of the event contract; ``school_id`` is left out of district.* events."""
     event: dict[str, Any] = {
         "event_id": event_id,
@@ -79,8 +86,7 @@ def clone(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _first_block(payload: dict[str, Any]) -> dict[str, Any]:
-    block: dict[str, Any] = (payload["school"] if "school" in payload
-                             else next(iter(payload["sections"].values())))
+    block: dict[str, Any] = payload["school"] if "school" in payload else next(iter(payload["sections"].values()))
     return block
 
 

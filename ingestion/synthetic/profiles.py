@@ -33,14 +33,28 @@ LOCALES: tuple[str, str, str] = ("urban", "town", "rural")
 
 #: District items judged from district.statistics (national G/Q items and social recognition).
 STATISTIC_ITEMS: tuple[str, ...] = (
-    "G6", "G7", "G8", "G11", "G13", "G14", "G15", "Q1", "Q2", "Q9", "SR",
+    "G6",
+    "G7",
+    "G8",
+    "G11",
+    "G13",
+    "G14",
+    "G15",
+    "Q1",
+    "Q2",
+    "Q9",
+    "SR",
 )
 #: City-plan targets reported in district.statistics that do not decide attainment.
 CITY_ITEMS: tuple[str, ...] = ("C6", "C13")
 #: Items that arrive as inspections with pass/fail.
 ASSESSED_ITEMS: tuple[str, ...] = ("G1", "G2", "G10", "Q3", "Q5", "Q6", "Q7", "Q8")
 VETO_ITEMS: tuple[str, ...] = (
-    "exam_admission", "illegal_school_choice", "key_schools", "falsified_data", "major_incident",
+    "exam_admission",
+    "illegal_school_choice",
+    "key_schools",
+    "falsified_data",
+    "major_incident",
 )
 
 
@@ -86,62 +100,152 @@ ARCHETYPES: dict[str, Archetype] = {
         Archetype(
             name="urban_core",
             locale_mix=(1.0, 0.0, 0.0),
-            type_mix={"primary": 0.62, "junior": 0.26, "nine_year": 0.07, "twelve_year": 0.02,
-                      "complete_secondary": 0.0, "teaching_point": 0.0, "special": 0.025},
-            size=1.2, class_bias=2.0, crowding=0.40, big_school=0.30, grounds_short=0.55,
+            type_mix={
+                "primary": 0.62,
+                "junior": 0.26,
+                "nine_year": 0.07,
+                "twelve_year": 0.02,
+                "complete_secondary": 0.0,
+                "teaching_point": 0.0,
+                "special": 0.025,
+            },
+            size=1.2,
+            class_bias=2.0,
+            crowding=0.40,
+            big_school=0.30,
+            grounds_short=0.55,
             weakness=(0.05, 0.05, 0.10, 0.30, 0.20, 0.05, 0.05),
             school_defects={"rooms": 0.25, "cert": 0.05, "train360": 0.10, "training_budget": 0.08},
-            item_defect=0.25, richness=1.15, growth=-0.01, new_school_rate=0.0, closure_rate=0.0,
+            item_defect=0.25,
+            richness=1.15,
+            growth=-0.01,
+            new_school_rate=0.0,
+            closure_rate=0.0,
         ),
         Archetype(
             name="urban",
             locale_mix=(0.9, 0.1, 0.0),
-            type_mix={"primary": 0.60, "junior": 0.24, "nine_year": 0.12, "twelve_year": 0.01,
-                      "complete_secondary": 0.01, "teaching_point": 0.0, "special": 0.02},
-            size=1.05, class_bias=1.0, crowding=0.20, big_school=0.12, grounds_short=0.15,
+            type_mix={
+                "primary": 0.60,
+                "junior": 0.24,
+                "nine_year": 0.12,
+                "twelve_year": 0.01,
+                "complete_secondary": 0.01,
+                "teaching_point": 0.0,
+                "special": 0.02,
+            },
+            size=1.05,
+            class_bias=1.0,
+            crowding=0.20,
+            big_school=0.12,
+            grounds_short=0.15,
             weakness=(0.10, 0.10, 0.15, 0.20, 0.20, 0.10, 0.10),
             school_defects={"rooms": 0.20, "cert": 0.08, "train360": 0.12, "training_budget": 0.10},
-            item_defect=0.25, richness=1.0, growth=0.01, new_school_rate=0.02, closure_rate=0.0,
+            item_defect=0.25,
+            richness=1.0,
+            growth=0.01,
+            new_school_rate=0.02,
+            closure_rate=0.0,
         ),
         Archetype(
             name="urban_town",
             locale_mix=(0.55, 0.40, 0.05),
-            type_mix={"primary": 0.57, "junior": 0.22, "nine_year": 0.15, "twelve_year": 0.012,
-                      "complete_secondary": 0.01, "teaching_point": 0.01, "special": 0.015},
-            size=1.0, class_bias=0.5, crowding=0.18, big_school=0.08, grounds_short=0.05,
+            type_mix={
+                "primary": 0.57,
+                "junior": 0.22,
+                "nine_year": 0.15,
+                "twelve_year": 0.012,
+                "complete_secondary": 0.01,
+                "teaching_point": 0.01,
+                "special": 0.015,
+            },
+            size=1.0,
+            class_bias=0.5,
+            crowding=0.18,
+            big_school=0.08,
+            grounds_short=0.05,
             weakness=(0.15, 0.15, 0.20, 0.15, 0.10, 0.15, 0.15),
             school_defects={"rooms": 0.20, "cert": 0.10, "train360": 0.15, "training_budget": 0.10},
-            item_defect=0.30, richness=1.0, growth=0.03, new_school_rate=0.03, closure_rate=0.0,
+            item_defect=0.30,
+            richness=1.0,
+            growth=0.03,
+            new_school_rate=0.03,
+            closure_rate=0.0,
         ),
         Archetype(
             name="urban_rural",
             locale_mix=(0.45, 0.30, 0.25),
-            type_mix={"primary": 0.55, "junior": 0.20, "nine_year": 0.14, "twelve_year": 0.015,
-                      "complete_secondary": 0.01, "teaching_point": 0.05, "special": 0.01},
-            size=1.0, class_bias=0.0, crowding=0.12, big_school=0.05, grounds_short=0.03,
+            type_mix={
+                "primary": 0.55,
+                "junior": 0.20,
+                "nine_year": 0.14,
+                "twelve_year": 0.015,
+                "complete_secondary": 0.01,
+                "teaching_point": 0.05,
+                "special": 0.01,
+            },
+            size=1.0,
+            class_bias=0.0,
+            crowding=0.12,
+            big_school=0.05,
+            grounds_short=0.03,
             weakness=(0.20, 0.20, 0.25, 0.15, 0.10, 0.20, 0.20),
             school_defects={"rooms": 0.25, "cert": 0.10, "train360": 0.15, "training_budget": 0.12},
-            item_defect=0.30, richness=1.0, growth=0.02, new_school_rate=0.025, closure_rate=0.10,
+            item_defect=0.30,
+            richness=1.0,
+            growth=0.02,
+            new_school_rate=0.025,
+            closure_rate=0.10,
         ),
         Archetype(
             name="town_rural",
             locale_mix=(0.20, 0.45, 0.35),
-            type_mix={"primary": 0.52, "junior": 0.18, "nine_year": 0.14, "twelve_year": 0.0,
-                      "complete_secondary": 0.02, "teaching_point": 0.12, "special": 0.01},
-            size=0.95, class_bias=-1.0, crowding=0.08, big_school=0.02, grounds_short=0.0,
+            type_mix={
+                "primary": 0.52,
+                "junior": 0.18,
+                "nine_year": 0.14,
+                "twelve_year": 0.0,
+                "complete_secondary": 0.02,
+                "teaching_point": 0.12,
+                "special": 0.01,
+            },
+            size=0.95,
+            class_bias=-1.0,
+            crowding=0.08,
+            big_school=0.02,
+            grounds_short=0.0,
             weakness=(0.30, 0.35, 0.30, 0.20, 0.10, 0.35, 0.30),
             school_defects={"rooms": 0.30, "cert": 0.12, "train360": 0.20, "training_budget": 0.15},
-            item_defect=0.35, richness=0.92, growth=-0.005, new_school_rate=0.0, closure_rate=0.12,
+            item_defect=0.35,
+            richness=0.92,
+            growth=-0.005,
+            new_school_rate=0.0,
+            closure_rate=0.12,
         ),
         Archetype(
             name="rural",
             locale_mix=(0.12, 0.38, 0.50),
-            type_mix={"primary": 0.48, "junior": 0.16, "nine_year": 0.15, "twelve_year": 0.0,
-                      "complete_secondary": 0.02, "teaching_point": 0.18, "special": 0.01},
-            size=0.9, class_bias=-2.0, crowding=0.06, big_school=0.0, grounds_short=0.0,
+            type_mix={
+                "primary": 0.48,
+                "junior": 0.16,
+                "nine_year": 0.15,
+                "twelve_year": 0.0,
+                "complete_secondary": 0.02,
+                "teaching_point": 0.18,
+                "special": 0.01,
+            },
+            size=0.9,
+            class_bias=-2.0,
+            crowding=0.06,
+            big_school=0.0,
+            grounds_short=0.0,
             weakness=(0.40, 0.45, 0.40, 0.25, 0.10, 0.45, 0.40),
             school_defects={"rooms": 0.35, "cert": 0.15, "train360": 0.25, "training_budget": 0.20},
-            item_defect=0.40, richness=0.85, growth=-0.02, new_school_rate=0.0, closure_rate=0.15,
+            item_defect=0.40,
+            richness=0.85,
+            growth=-0.02,
+            new_school_rate=0.0,
+            closure_rate=0.15,
         ),
     )
 }
@@ -182,8 +286,9 @@ class DistrictProfile:
         return self.richness if self.richness is not None else self.archetype.richness
 
 
-def _p(code: str, zh: str, en: str, arch: str, weight: float, bb: int, declared: int,
-       attain: int | None, **kw: object) -> DistrictProfile:
+def _p(
+    code: str, zh: str, en: str, arch: str, weight: float, bb: int, declared: int, attain: int | None, **kw: object
+) -> DistrictProfile:
     return DistrictProfile(code, zh, en, ARCHETYPES[arch], weight, bb, declared, attain, **kw)  # type: ignore[arg-type]
 
 
@@ -193,32 +298,81 @@ def _p(code: str, zh: str, en: str, arch: str, weight: float, bb: int, declared:
 #: rural) still miss in 2025, so "most but not all" districts attain by the end.
 QINGDAO: tuple[DistrictProfile, ...] = (
     _p("370202", "市南区", "Shinan District", "urban_core", 4, 2014, 2022, 2022, richness=1.25),
-    _p("370203", "市北区", "Shibei District", "urban_core", 7, 2014, 2023, 2024, richness=1.05,
-       slips=((2022, "city_assessment", "late"),)),
-    _p("370211", "黄岛区", "Huangdao District (West Coast New Area)", "urban_rural", 18, 2015, 2023,
-       2023, richness=1.1),
+    _p(
+        "370203",
+        "市北区",
+        "Shibei District",
+        "urban_core",
+        7,
+        2014,
+        2023,
+        2024,
+        richness=1.05,
+        slips=((2022, "city_assessment", "late"),),
+    ),
+    _p(
+        "370211", "黄岛区", "Huangdao District (West Coast New Area)", "urban_rural", 18, 2015, 2023, 2023, richness=1.1
+    ),
     _p("370212", "崂山区", "Laoshan District", "urban_rural", 5, 2015, 2022, 2022, richness=1.2),
-    _p("370213", "李沧区", "Licang District", "urban", 5, 2016, 2024, 2024,
-       vetoes=((2022, "illegal_school_choice"),)),
+    _p("370213", "李沧区", "Licang District", "urban", 5, 2016, 2024, 2024, vetoes=((2022, "illegal_school_choice"),)),
     _p("370214", "城阳区", "Chengyang District", "urban_town", 9, 2016, 2024, 2024),
-    _p("370215", "即墨区", "Jimo District", "urban_rural", 14, 2017, 2024, 2025, richness=0.95,
-       slips=((2025, "recognition_application", "late"),), training_rise_year=2022),
+    _p(
+        "370215",
+        "即墨区",
+        "Jimo District",
+        "urban_rural",
+        14,
+        2017,
+        2024,
+        2025,
+        richness=0.95,
+        slips=((2025, "recognition_application", "late"),),
+        training_rise_year=2022,
+    ),
     _p("370281", "胶州市", "Jiaozhou City", "town_rural", 11, 2017, 2025, 2025),
-    _p("370283", "平度市", "Pingdu City", "rural", 16, 2018, 2025, None,
-       lagging_items=("G8", "Q9"), vetoes=((2023, "key_schools"),),
-       slips=((2023, "self_assessment", "missing"),)),
-    _p("370285", "莱西市", "Laixi City", "rural", 11, 2019, 2025, None,
-       lagging_items=("G11", "SR"), slips=((2024, "self_assessment", "late"),),
-       spend_dip_year=2023),
+    _p(
+        "370283",
+        "平度市",
+        "Pingdu City",
+        "rural",
+        16,
+        2018,
+        2025,
+        None,
+        lagging_items=("G8", "Q9"),
+        vetoes=((2023, "key_schools"),),
+        slips=((2023, "self_assessment", "missing"),),
+    ),
+    _p(
+        "370285",
+        "莱西市",
+        "Laixi City",
+        "rural",
+        11,
+        2019,
+        2025,
+        None,
+        lagging_items=("G11", "SR"),
+        slips=((2024, "self_assessment", "late"),),
+        spend_dip_year=2023,
+    ),
 )
 
 _FAKE_ARCHETYPES: tuple[tuple[str, float], ...] = (
-    ("urban_core", 0.05), ("urban", 0.15), ("urban_town", 0.15),
-    ("urban_rural", 0.25), ("town_rural", 0.2), ("rural", 0.2),
+    ("urban_core", 0.05),
+    ("urban", 0.15),
+    ("urban_town", 0.15),
+    ("urban_rural", 0.25),
+    ("town_rural", 0.2),
+    ("rural", 0.2),
 )
 _FAKE_SUFFIX: dict[str, str] = {
-    "urban_core": "区", "urban": "区", "urban_town": "区", "urban_rural": "区",
-    "town_rural": "市", "rural": "县",
+    "urban_core": "区",
+    "urban": "区",
+    "urban_town": "区",
+    "urban_rural": "区",
+    "town_rural": "市",
+    "rural": "县",
 }
 
 #: Fake district codes are FAKE_CODE_BASE + index: 6 digits starting with 9, never a real code.
@@ -244,8 +398,7 @@ def synthetic_profiles(count: int, seed: int) -> list[DistrictProfile]:
     out = list(QINGDAO)
     for i in range(count - len(QINGDAO)):
         arch = rng.choices(names, weights)[0]
-        attain: int | None = rng.choices(
-            [2021, 2022, 2023, 2024, 2025, None], [0.05, 0.12, 0.15, 0.25, 0.23, 0.20])[0]
+        attain: int | None = rng.choices([2021, 2022, 2023, 2024, 2025, None], [0.05, 0.12, 0.15, 0.25, 0.23, 0.20])[0]
         declared = rng.randint(2022, 2025)
         if attain is not None and rng.random() < 0.7:
             declared = max(2022, attain)
@@ -257,22 +410,29 @@ def synthetic_profiles(count: int, seed: int) -> list[DistrictProfile]:
             vetoes = ((rng.randint(2021, attain - 1), rng.choice(VETO_ITEMS)),)
         slips: tuple[tuple[int, str, str], ...] = ()
         if rng.random() < 0.08:
-            slips = ((rng.randint(2021, 2025), rng.choice(("self_assessment", "city_assessment")),
-                      rng.choice(("late", "missing"))),)
-        out.append(DistrictProfile(
-            code=str(FAKE_CODE_BASE + i),
-            name_zh=f"合成{i:05d}{_FAKE_SUFFIX[arch]}",
-            name_en=f"Synthetic district {i:05d}",
-            archetype=ARCHETYPES[arch],
-            weight=rng.uniform(0.5, 1.5),
-            # PRE: basic balance at least three years before the application
-            basic_balance_year=rng.randint(2012, min(2019, (attain or 2025) - 3)),
-            declared_creation_year=declared,
-            attain_year=attain,
-            richness=round(ARCHETYPES[arch].richness * rng.uniform(0.9, 1.1), 3),
-            lagging_items=lagging,
-            vetoes=vetoes,
-            slips=slips,
-            source="synthetic/national-edu-stats",
-        ))
+            slips = (
+                (
+                    rng.randint(2021, 2025),
+                    rng.choice(("self_assessment", "city_assessment")),
+                    rng.choice(("late", "missing")),
+                ),
+            )
+        out.append(
+            DistrictProfile(
+                code=str(FAKE_CODE_BASE + i),
+                name_zh=f"合成{i:05d}{_FAKE_SUFFIX[arch]}",
+                name_en=f"Synthetic district {i:05d}",
+                archetype=ARCHETYPES[arch],
+                weight=rng.uniform(0.5, 1.5),
+                # PRE: basic balance at least three years before the application
+                basic_balance_year=rng.randint(2012, min(2019, (attain or 2025) - 3)),
+                declared_creation_year=declared,
+                attain_year=attain,
+                richness=round(ARCHETYPES[arch].richness * rng.uniform(0.9, 1.1), 3),
+                lagging_items=lagging,
+                vetoes=vetoes,
+                slips=slips,
+                source="synthetic/national-edu-stats",
+            )
+        )
     return out

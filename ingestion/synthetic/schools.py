@@ -84,9 +84,25 @@ class School:
     """Static facts of one school plus the hidden levers of its yearly values."""
 
     __slots__ = (
-        "school_id", "district_code", "school_type", "locale", "ownership", "boarding",
-        "opened_year", "closed_year", "name", "levels", "assessed", "base", "quality",
-        "defects", "ft_ratio", "class_avg", "crowd_avg", "whole_school", "growth",
+        "school_id",
+        "district_code",
+        "school_type",
+        "locale",
+        "ownership",
+        "boarding",
+        "opened_year",
+        "closed_year",
+        "name",
+        "levels",
+        "assessed",
+        "base",
+        "quality",
+        "defects",
+        "ft_ratio",
+        "class_avg",
+        "crowd_avg",
+        "whole_school",
+        "growth",
     )
 
     def __init__(self, school_id: str, district_code: str, school_type: str, locale: str) -> None:
@@ -181,8 +197,7 @@ class FixYears:
         return rng.randint(STORY_START + 1, self.high)
 
 
-def _name(profile: DistrictProfile, school_type: str, locale: str, rng: random.Random,
-          number: int) -> str:
+def _name(profile: DistrictProfile, school_type: str, locale: str, rng: random.Random, number: int) -> str:
     templates = _NAME_TEMPLATES[school_type]
     if school_type == "primary" and locale == "urban":
         templates = templates[:3]
@@ -220,13 +235,11 @@ def _enrolment_base(school: School, profile: DistrictProfile, rng: random.Random
         school.base[level] = max(40, int(mean * math.exp(rng.gauss(0.0, 0.3) - 0.045)))
 
 
-def _school_level_defects(school: School, profile: DistrictProfile, fix: FixYears,
-                          rng: random.Random) -> None:
+def _school_level_defects(school: School, profile: DistrictProfile, fix: FixYears, rng: random.Random) -> None:
     arch = profile.archetype
     limit = school.compulsory_limit
     compulsory = sum(school.base.get(lv, 0) for lv in school.assessed)
-    big_candidate = school.school_type in ("primary", "junior", "nine_year") and (
-        compulsory > 0.55 * limit)
+    big_candidate = school.school_type in ("primary", "junior", "nine_year") and (compulsory > 0.55 * limit)
     if fix.any_defects and big_candidate and rng.random() < arch.big_school:
         # a large-scale school (G4, C3): over the limit until it is split or relieved
         target = rng.uniform(1.03, 1.4) * limit
@@ -242,8 +255,7 @@ def _school_level_defects(school: School, profile: DistrictProfile, fix: FixYear
                 school.add_defect(key, fix.draw(rng), 0.0)
 
 
-def _section_quality(school: School, profile: DistrictProfile, fix: FixYears,
-                     rng: random.Random) -> None:
+def _section_quality(school: School, profile: DistrictProfile, fix: FixYears, rng: random.Random) -> None:
     arch = profile.archetype
     tiny = school.school_type == "teaching_point"
     wealth = min(1.2, max(0.8, profile.wealth))
@@ -275,13 +287,14 @@ def _shape(school: School, profile: DistrictProfile, rng: random.Random) -> None
         avg = _CLASS_AVG[level][li] + bias + rng.gauss(0.0, 1.5)
         school.class_avg[level] = min(limit - 1.5, max(20.0, avg))
         # the average class size of a crowded school in 2021 (large classes, some >= 56)
-        school.crowd_avg[level] = (limit + rng.uniform(4.0, 8.0))
+        school.crowd_avg[level] = limit + rng.uniform(4.0, 8.0)
     if school.school_type == "special":
         school.ft_ratio["primary"] = rng.uniform(24.0, 32.0)
 
 
-def build_district_schools(profile: DistrictProfile, count: int, first_number: int,
-                           years: range, rng: random.Random) -> list[School]:
+def build_district_schools(
+    profile: DistrictProfile, count: int, first_number: int, years: range, rng: random.Random
+) -> list[School]:
     """Skeletons of ``count`` schools of one district, numbered from ``first_number``.
 
     A few schools (growing districts) open during the years and a few rural teaching points are
@@ -329,7 +342,10 @@ def build_district_schools(profile: DistrictProfile, count: int, first_number: i
                 p_board /= 5
             school.boarding = rng.random() < p_board
         school.whole_school = st in ("teaching_point", "special") or rng.random() < {
-            "nine_year": 0.7, "twelve_year": 0.5, "complete_secondary": 0.5}.get(st, 0.75)
+            "nine_year": 0.7,
+            "twelve_year": 0.5,
+            "complete_secondary": 0.5,
+        }.get(st, 0.75)
         school.growth = arch.growth + rng.gauss(0.0, 0.01)
         _enrolment_base(school, profile, rng)
         _shape(school, profile, rng)
@@ -354,9 +370,12 @@ def _guarantee_story(schools: list[School], fix: FixYears, rng: random.Random) -
     """
     if not fix.any_defects:
         return
-    regular = [s for s in schools
-               if s.school_type not in ("teaching_point", "special") and (
-                   s.opened_year is None or s.opened_year <= STORY_START)]
+    regular = [
+        s
+        for s in schools
+        if s.school_type not in ("teaching_point", "special")
+        and (s.opened_year is None or s.opened_year <= STORY_START)
+    ]
     if not regular:
         return
     if fix.attain is not None:

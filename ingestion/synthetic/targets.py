@@ -39,8 +39,11 @@ SECTION_SLACK: float = float(_rule("section_rule").params["remainder_min_ratio"]
 
 _G5 = _rule("class_size").thresholds
 #: G5 class-size limits; seniors are not assessed (the junior limit shapes their classes).
-CLASS_LIMIT: dict[str, int] = {"primary": int(_G5["primary"]), "junior": int(_G5["junior"]),
-                               "senior": int(_G5["junior"])}
+CLASS_LIMIT: dict[str, int] = {
+    "primary": int(_G5["primary"]),
+    "junior": int(_G5["junior"]),
+    "senior": int(_G5["junior"]),
+}
 #: C2: a class of this size or more is a "large class" (大班额).
 LARGE_CLASS: int = int(_rule("no_large_classes_or_schools").params["large_class_min_students"])
 

@@ -11,11 +11,13 @@ deals a section's classes out over the section's grades (6-3 system) in order, a
 possible; any split that keeps the order rolls back up to the same section, which is all the rules
 read. A section with no class is written as its first grade with no class, so it stays present.
 """
+
 from __future__ import annotations
 
 import json
 import random
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ingestion.synthetic.events import encode
 
@@ -23,7 +25,10 @@ __all__ = ["to_v2", "to_v2_line", "mix_versions", "SECTION_GRADES"]
 
 #: Grades of each section in the 6-3 system, which is what to_v2 writes (school_system omitted).
 SECTION_GRADES: Mapping[str, tuple[int, ...]] = {
-    "primary": (1, 2, 3, 4, 5, 6), "junior": (7, 8, 9), "senior": (10, 11, 12)}
+    "primary": (1, 2, 3, 4, 5, 6),
+    "junior": (7, 8, 9),
+    "senior": (10, 11, 12),
+}
 
 
 def _grades(sections: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -42,7 +47,7 @@ def _grades(sections: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
         for i, grade in enumerate(grades):
             n = per + (1 if i < extra else 0)
             if n:
-                out.append({"grade": grade, "class_sizes": sizes[start:start + n]})
+                out.append({"grade": grade, "class_sizes": sizes[start : start + n]})
                 start += n
     return out
 
@@ -55,9 +60,17 @@ def to_v2(event: Mapping[str, Any]) -> dict[str, Any]:
     payload = event["payload"]
     if event["event_type"] == "school.enrolment":
         payload = {"grades": _grades(payload["sections"])}
-    return {"event_id": event["event_id"], "event_type": event["event_type"], "schema_version": 2,
-            "occurred_at": event["occurred_at"], "source": event["source"], "subject": subject,
-            "year": event["year"], "seq": event["seq"], "payload": payload}
+    return {
+        "event_id": event["event_id"],
+        "event_type": event["event_type"],
+        "schema_version": 2,
+        "occurred_at": event["occurred_at"],
+        "source": event["source"],
+        "subject": subject,
+        "year": event["year"],
+        "seq": event["seq"],
+        "payload": payload,
+    }
 
 
 def to_v2_line(line: bytes) -> bytes:
@@ -65,8 +78,7 @@ def to_v2_line(line: bytes) -> bytes:
     return encode(to_v2(json.loads(line)))
 
 
-def mix_versions(lines: Iterable[bytes], fraction: float = 0.5,
-                 seed: int = 0) -> tuple[list[bytes], list[int]]:
+def mix_versions(lines: Iterable[bytes], fraction: float = 0.5, seed: int = 0) -> tuple[list[bytes], list[int]]:
     """The lines with a random ``fraction`` of the valid version 1 events rewritten as version 2.
 
     Lines that do not pass the version 1 contract (the generator's bad lines) are left byte for

@@ -39,9 +39,7 @@ from .targets import (
 
 #: Yearly improvement of a compliant value, per indicator (equipment and IT move fastest).
 _DRIFT: tuple[float, ...] = (0.01, 0.02, 0.015, 0.01, 0.01, 0.03, 0.02)
-_KEYS: dict[str, tuple[str, ...]] = {
-    lv: tuple(f"{ind}:{lv}" for ind in INDICATORS) for lv in ("primary", "junior")
-}
+_KEYS: dict[str, tuple[str, ...]] = {lv: tuple(f"{ind}:{lv}" for ind in INDICATORS) for lv in ("primary", "junior")}
 _THR: dict[str, tuple[float, ...]] = {
     "primary": tuple(THRESHOLDS[i][0] for i in INDICATORS),
     "junior": tuple(THRESHOLDS[i][1] for i in INDICATORS),
@@ -110,8 +108,7 @@ def _students(school: School, year: int, rng: random.Random) -> dict[str, int]:
     return out
 
 
-def split_classes(students: int, classes: int, cap: int, jitter: int,
-                  rng: random.Random) -> list[int]:
+def split_classes(students: int, classes: int, cap: int, jitter: int, rng: random.Random) -> list[int]:
     """``classes`` sizes summing to ``students``, none above ``cap``, some unevenness.
 
     Starts even and moves a few pupils between random pairs of classes; one 32-bit draw per move
@@ -135,8 +132,7 @@ def split_classes(students: int, classes: int, cap: int, jitter: int,
     return sizes
 
 
-def _class_sizes(school: School, level: str, students: int, year: int,
-                 rng: random.Random) -> list[int]:
+def _class_sizes(school: School, level: str, students: int, year: int, rng: random.Random) -> list[int]:
     st = school.school_type
     limit = CLASS_LIMIT[level]
     if st == "teaching_point":  # multi-grade classes, one to six
@@ -171,16 +167,16 @@ def _amount(x: float, passing: bool, scale: int = 10) -> float:
     return (math.ceil(x * scale) if passing else math.floor(x * scale)) / scale
 
 
-def _staff_section(school: School, level: str, students: int, classes: int, year: int,
-                   rng: random.Random) -> dict[str, int]:
+def _staff_section(
+    school: School, level: str, students: int, classes: int, year: int, rng: random.Random
+) -> dict[str, int]:
     thr = _THR[level]
     counts = []
     for k in range(3):
         m, ok = multiplier(school, level, k, year)
         counts.append(_count(m, thr[k], students, ok))
     qualified, backbone, pe_arts = counts
-    ft = max(1, math.ceil(school.ft_ratio[level] * students / 100.0), math.ceil(qualified / 0.95),
-             backbone, pe_arts)
+    ft = max(1, math.ceil(school.ft_ratio[level] * students / 100.0), math.ceil(qualified / 0.95), backbone, pe_arts)
     if school.school_type == "teaching_point":
         ft = max(ft, classes)
     certified = ft
@@ -199,8 +195,7 @@ def _staff_section(school: School, level: str, students: int, classes: int, year
     }
 
 
-def _facility_block(ms: list[tuple[float, bool]], thr: list[float], students: int
-                    ) -> dict[str, float | int]:
+def _facility_block(ms: list[tuple[float, bool]], thr: list[float], students: int) -> dict[str, float | int]:
     (m4, ok4), (m5, ok5), (m6, ok6), (m7, ok7) = ms
     return {
         "teaching_aux_area_m2": _amount(m4 * thr[0] * students, ok4),
@@ -210,8 +205,7 @@ def _facility_block(ms: list[tuple[float, bool]], thr: list[float], students: in
     }
 
 
-def _rooms(school: School, classes: int, year: int, rng: random.Random
-           ) -> tuple[list[float], list[float]]:
+def _rooms(school: School, classes: int, year: int, rng: random.Random) -> tuple[list[float], list[float]]:
     need = 1 if school.school_type == "special" else max(1, math.ceil(classes / CLASSES_PER_ROOM))
     rnd = rng.random
     if school.defect("rooms", year) is None:
@@ -244,8 +238,7 @@ def school_year(school: School, ctx: DistrictYear, rng: random.Random) -> School
         sizes = _class_sizes(school, lv, students[lv], year, rng)
         sections[lv] = {"students": students[lv], "classes": len(sizes), "class_sizes": sizes}
         classes_by_level[lv] = len(sizes)
-    staff = {lv: _staff_section(school, lv, students[lv], classes_by_level[lv], year, rng)
-             for lv in school.assessed}
+    staff = {lv: _staff_section(school, lv, students[lv], classes_by_level[lv], year, rng) for lv in school.assessed}
     total = sum(students.values())
     facilities: dict[str, Any] = {}
     music, art = _rooms(school, sum(classes_by_level.values()), year, rng)
@@ -262,8 +255,9 @@ def school_year(school: School, ctx: DistrictYear, rng: random.Random) -> School
         facilities["school"] = _facility_block(ms, thr, total)
     else:
         facilities["sections"] = {
-            lv: _facility_block([multiplier(school, lv, k, year) for k in range(3, 7)],
-                                list(_THR[lv][3:7]), students[lv])
+            lv: _facility_block(
+                [multiplier(school, lv, k, year) for k in range(3, 7)], list(_THR[lv][3:7]), students[lv]
+            )
             for lv in school.assessed
         }
     if school.school_type == "special":

@@ -11,15 +11,27 @@
 See docs/alerts.md. The names below are imported on first use, so ``import junheng.alerting.cli``
 (the CLI's parser) stays light.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
 _EXPORTS = {
-    "ALERT_NAMES": "model", "FIRING": "model", "RESOLVED": "model", "Alert": "model", "fingerprint": "model",
-    "AlertBook": "book", "Changes": "book", "load_book": "book", "save_book": "book", "state_path": "book",
-    "AlertConfig": "run", "AlertRun": "run", "StreamAlerter": "run", "evaluate_and_send": "run",
+    "ALERT_NAMES": "model",
+    "FIRING": "model",
+    "RESOLVED": "model",
+    "Alert": "model",
+    "fingerprint": "model",
+    "AlertBook": "book",
+    "Changes": "book",
+    "load_book": "book",
+    "save_book": "book",
+    "state_path": "book",
+    "AlertConfig": "run",
+    "AlertRun": "run",
+    "StreamAlerter": "run",
+    "evaluate_and_send": "run",
 }
 __all__ = sorted(_EXPORTS)
 

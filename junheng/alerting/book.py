@@ -20,6 +20,7 @@ state, e.g. the last decided attainment of each district-year for the stream sou
 JSON at ``<warehouse>/alerts/state.json`` (:func:`save_book` writes atomically; :func:`book_lock`
 serialises the CLI and the worker hook on one machine).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,12 +30,13 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
-from junheng.layout import WarehouseLayout
 from junheng.alerting.model import FIRING, RESOLVED, Alert, rfc3339
+from junheng.layout import WarehouseLayout
 
 STATE_VERSION = 1
 #: resolved alerts are kept this long in the book (then forgotten; their history is in mart_alerts)
@@ -76,9 +78,14 @@ class AlertBook:
     """Alerts by id (firing ones, and resolved ones for a retention period), source memory and
     per-channel outboxes. No I/O: :func:`load_book` / :func:`save_book` do that."""
 
-    def __init__(self, alerts: Mapping[str, Alert] | None = None, memory: Mapping[str, Any] | None = None,
-                 outbox: Mapping[str, list[dict[str, Any]]] | None = None, dropped: Mapping[str, int] | None = None,
-                 updated_at: dt.datetime | None = None) -> None:
+    def __init__(
+        self,
+        alerts: Mapping[str, Alert] | None = None,
+        memory: Mapping[str, Any] | None = None,
+        outbox: Mapping[str, list[dict[str, Any]]] | None = None,
+        dropped: Mapping[str, int] | None = None,
+        updated_at: dt.datetime | None = None,
+    ) -> None:
         self.alerts: dict[str, Alert] = dict(alerts or {})
         self.memory: dict[str, Any] = dict(memory or {})
         self.outbox: dict[str, list[dict[str, Any]]] = {k: list(v) for k, v in (outbox or {}).items()}
@@ -126,8 +133,11 @@ class AlertBook:
 
     def prune(self, now: dt.datetime, retention: dt.timedelta = DEFAULT_RETENTION) -> int:
         """Forget alerts resolved more than `retention` ago; returns how many."""
-        old = [aid for aid, a in self.alerts.items()
-               if a.state == RESOLVED and a.ends_at is not None and now - a.ends_at > retention]
+        old = [
+            aid
+            for aid, a in self.alerts.items()
+            if a.state == RESOLVED and a.ends_at is not None and now - a.ends_at > retention
+        ]
         for aid in old:
             del self.alerts[aid]
         return len(old)
@@ -178,8 +188,13 @@ class AlertBook:
         from junheng.alerting.model import parse_time
 
         alerts = {aid: Alert.from_dict(a) for aid, a in (d.get("alerts") or {}).items()}
-        return cls(alerts, d.get("memory") or {}, d.get("outbox") or {}, d.get("dropped") or {},
-                   parse_time(d.get("updated_at")))
+        return cls(
+            alerts,
+            d.get("memory") or {},
+            d.get("outbox") or {},
+            d.get("dropped") or {},
+            parse_time(d.get("updated_at")),
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=1, sort_keys=False)
@@ -238,7 +253,9 @@ def book_lock(path: str | Path, timeout_s: float = 60.0) -> Iterator[None]:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 if time.monotonic() > deadline:
-                    raise LockTimeout(f"{lock} is held by another alert evaluation for over {timeout_s:.0f} s") from None
+                    raise LockTimeout(
+                        f"{lock} is held by another alert evaluation for over {timeout_s:.0f} s"
+                    ) from None
                 time.sleep(0.05)
         yield
     finally:

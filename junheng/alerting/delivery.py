@@ -30,6 +30,7 @@ one). A receiver that refuses the credentials (401/403) or whose certificate doe
 permanent error, not retried: the events stay queued for the next evaluation, so a token rotated on
 the receiver first loses nothing. No token or password appears in a report, a log or the history.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,8 +41,9 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from junheng.alerting.model import FIRING, Alert, rfc3339
 from junheng.alerting.urls import redact_url, scrub, split_credentials
@@ -50,17 +52,17 @@ ALERTMANAGER = "alertmanager"
 WEBHOOK = "webhook"
 KAFKA = "kafka"
 WEBHOOK_VERSION = "junheng.alerts/1"
-CHUNK = 500   # alerts per HTTP request
+CHUNK = 500  # alerts per HTTP request
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 3
-    backoff_s: float = 0.5          # doubled after every failed attempt
-    timeout_s: float = 10.0         # per HTTP request / Kafka flush
+    backoff_s: float = 0.5  # doubled after every failed attempt
+    timeout_s: float = 10.0  # per HTTP request / Kafka flush
 
     def delays(self) -> list[float]:
-        return [self.backoff_s * (2 ** i) for i in range(max(0, self.attempts - 1))]
+        return [self.backoff_s * (2**i) for i in range(max(0, self.attempts - 1))]
 
 
 @dataclass
@@ -68,15 +70,22 @@ class DeliveryReport:
     channel: str
     target: str
     ok: bool
-    sent: int = 0                   # items delivered
+    sent: int = 0  # items delivered
     attempts: int = 0
     error: str | None = None
     elapsed_s: float = 0.0
     delivered_ids: list[str] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"channel": self.channel, "target": self.target, "ok": self.ok, "sent": self.sent,
-                "attempts": self.attempts, "error": self.error, "elapsed_s": round(self.elapsed_s, 3)}
+        return {
+            "channel": self.channel,
+            "target": self.target,
+            "ok": self.ok,
+            "sent": self.sent,
+            "attempts": self.attempts,
+            "error": self.error,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
 
 
 class PermanentError(Exception):
@@ -112,7 +121,7 @@ class ReceiverAuth:
         if self.token:
             return {"Authorization": f"Bearer {self.token}"}
         if self.username is not None:
-            raw = f"{self.username}:{self.password or ''}".encode("utf-8")
+            raw = f"{self.username}:{self.password or ''}".encode()
             return {"Authorization": f"Basic {base64.b64encode(raw).decode('ascii')}"}
         return {}
 
@@ -137,8 +146,9 @@ def _scrub_all(text: str | None, url: str, auth: ReceiverAuth) -> str | None:
     return text
 
 
-def _retry(policy: RetryPolicy, action: Callable[[], Any], sleep: Callable[[float], None] = time.sleep
-           ) -> tuple[bool, int, str | None]:
+def _retry(
+    policy: RetryPolicy, action: Callable[[], Any], sleep: Callable[[float], None] = time.sleep
+) -> tuple[bool, int, str | None]:
     delays = policy.delays()
     error = None
     for attempt in range(1, max(1, policy.attempts) + 1):
@@ -147,22 +157,32 @@ def _retry(policy: RetryPolicy, action: Callable[[], Any], sleep: Callable[[floa
             return True, attempt, None
         except PermanentError as exc:
             return False, attempt, str(exc)
-        except Exception as exc:   # network, HTTP 5xx, Kafka: retried
+        except Exception as exc:  # network, HTTP 5xx, Kafka: retried
             error = f"{type(exc).__name__}: {exc}"
         if attempt <= len(delays):
             sleep(delays[attempt - 1])
     return False, max(1, policy.attempts), error
 
 
-def post_json(url: str, payload: Any, timeout_s: float, headers: Mapping[str, str] | None = None,
-              auth: ReceiverAuth = NO_AUTH) -> int:
+def post_json(
+    url: str, payload: Any, timeout_s: float, headers: Mapping[str, str] | None = None, auth: ReceiverAuth = NO_AUTH
+) -> int:
     """POST ``payload`` as JSON; a ``user:pass@`` in ``url`` goes as a Basic header, `auth`'s
     credentials over it, `headers` over both. Errors name the URL redacted and no secret."""
     url, url_auth = split_credentials(url)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    req = urllib.request.Request(url, data=body, method="POST",
-                                 headers={"Content-Type": "application/json", "User-Agent": "junheng-alerts/1",
-                                          **url_auth, **auth.headers(), **(headers or {})})
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "junheng-alerts/1",
+            **url_auth,
+            **auth.headers(),
+            **(headers or {}),
+        },
+    )
     with _opened(req, url, timeout_s, auth) as resp:
         resp.read()
         return int(resp.status)
@@ -192,20 +212,26 @@ def _opened(req: urllib.request.Request, url: str, timeout_s: float, auth: Recei
         if isinstance(exc.reason, ssl.SSLCertVerificationError):
             raise PermanentError(
                 f"the certificate of {redact_url(url)} is not trusted ({exc.reason.verify_message}): set "
-                f"JUNHENG_ALERT_CAFILE to the CA that signed it") from None
+                f"JUNHENG_ALERT_CAFILE to the CA that signed it"
+            ) from None
         raise
 
 
 # ---------------------------------------------------------------------- Alertmanager
-def alertmanager_item(alert: Alert, *, now: dt.datetime, resend_ttl: dt.timedelta, generator_url: str = ""
-                      ) -> dict[str, Any]:
+def alertmanager_item(
+    alert: Alert, *, now: dt.datetime, resend_ttl: dt.timedelta, generator_url: str = ""
+) -> dict[str, Any]:
     """One alert in Alertmanager's v2 ``postableAlert`` shape."""
     if alert.state == FIRING:
         ends = now + resend_ttl
     else:
         ends = min(alert.ends_at or now, now)
-    item: dict[str, Any] = {"labels": alert.labels, "annotations": alert.annotations,
-                            "startsAt": rfc3339(alert.starts_at or now), "endsAt": rfc3339(ends)}
+    item: dict[str, Any] = {
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "startsAt": rfc3339(alert.starts_at or now),
+        "endsAt": rfc3339(ends),
+    }
     if generator_url:
         item["generatorURL"] = generator_url
     return item
@@ -214,8 +240,14 @@ def alertmanager_item(alert: Alert, *, now: dt.datetime, resend_ttl: dt.timedelt
 class AlertmanagerClient:
     """Alertmanager's v2 API. `url` is the base (``http://host:9093``, with any route prefix)."""
 
-    def __init__(self, url: str, retry: RetryPolicy | None = None, headers: Mapping[str, str] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, auth: ReceiverAuth | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        auth: ReceiverAuth | None = None,
+    ) -> None:
         base = url.rstrip("/")
         for suffix in ("/api/v2/alerts", "/api/v2"):
             if base.endswith(suffix):
@@ -230,10 +262,14 @@ class AlertmanagerClient:
         start = time.perf_counter()
         report = DeliveryReport(ALERTMANAGER, redact_url(self.base), True)
         for i in range(0, len(items), CHUNK):
-            chunk = list(items[i:i + CHUNK])
-            ok, attempts, error = _retry(self.retry, functools.partial(
-                post_json, f"{self.base}/api/v2/alerts", chunk, self.retry.timeout_s, self.headers, self.auth),
-                self.sleep)
+            chunk = list(items[i : i + CHUNK])
+            ok, attempts, error = _retry(
+                self.retry,
+                functools.partial(
+                    post_json, f"{self.base}/api/v2/alerts", chunk, self.retry.timeout_s, self.headers, self.auth
+                ),
+                self.sleep,
+            )
             report.attempts += attempts
             if not ok:
                 report.ok, report.error = False, _scrub_all(error, self.base, self.auth)
@@ -246,8 +282,9 @@ class AlertmanagerClient:
     def alerts(self, **filters: Any) -> list[dict[str, Any]]:
         """GET /api/v2/alerts (active, silenced, inhibited, unprocessed: Alertmanager's defaults)."""
         query = "&".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in filters.items())
-        return list(get_json(f"{self.base}/api/v2/alerts" + (f"?{query}" if query else ""), self.retry.timeout_s,
-                             self.auth))
+        return list(
+            get_json(f"{self.base}/api/v2/alerts" + (f"?{query}" if query else ""), self.retry.timeout_s, self.auth)
+        )
 
     def groups(self) -> list[dict[str, Any]]:
         return list(get_json(f"{self.base}/api/v2/alerts/groups", self.retry.timeout_s, self.auth))
@@ -263,33 +300,55 @@ class AlertmanagerClient:
 
 
 # ---------------------------------------------------------------------- webhook
-def webhook_payload(events: Sequence[Mapping[str, Any]], *, run_id: str, evaluated_at: dt.datetime,
-                    as_of: dt.date | None) -> dict[str, Any]:
-    return {"version": WEBHOOK_VERSION, "source": "junheng",
-            "status": FIRING if any(e["status"] == FIRING for e in events) else "resolved",
-            "run_id": run_id, "evaluated_at": rfc3339(evaluated_at), "as_of": as_of.isoformat() if as_of else None,
-            "alerts": list(events)}
+def webhook_payload(
+    events: Sequence[Mapping[str, Any]], *, run_id: str, evaluated_at: dt.datetime, as_of: dt.date | None
+) -> dict[str, Any]:
+    return {
+        "version": WEBHOOK_VERSION,
+        "source": "junheng",
+        "status": FIRING if any(e["status"] == FIRING for e in events) else "resolved",
+        "run_id": run_id,
+        "evaluated_at": rfc3339(evaluated_at),
+        "as_of": as_of.isoformat() if as_of else None,
+        "alerts": list(events),
+    }
 
 
 class WebhookClient:
-    def __init__(self, url: str, retry: RetryPolicy | None = None, headers: Mapping[str, str] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, auth: ReceiverAuth | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        auth: ReceiverAuth | None = None,
+    ) -> None:
         self.url = url
         self.retry = retry or RetryPolicy()
         self.headers = dict(headers or {})
         self.sleep = sleep
         self.auth = auth or NO_AUTH
 
-    def post(self, events: Sequence[Mapping[str, Any]], *, run_id: str, evaluated_at: dt.datetime,
-             as_of: dt.date | None) -> DeliveryReport:
+    def post(
+        self, events: Sequence[Mapping[str, Any]], *, run_id: str, evaluated_at: dt.datetime, as_of: dt.date | None
+    ) -> DeliveryReport:
         start = time.perf_counter()
         report = DeliveryReport(WEBHOOK, redact_url(self.url), True)
         for i in range(0, len(events), CHUNK):
-            chunk = list(events[i:i + CHUNK])
+            chunk = list(events[i : i + CHUNK])
             payload = webhook_payload(chunk, run_id=run_id, evaluated_at=evaluated_at, as_of=as_of)
-            ok, attempts, error = _retry(self.retry, functools.partial(
-                post_json, self.url, payload, self.retry.timeout_s, {"X-Junheng-Run": run_id, **self.headers},
-                self.auth), self.sleep)
+            ok, attempts, error = _retry(
+                self.retry,
+                functools.partial(
+                    post_json,
+                    self.url,
+                    payload,
+                    self.retry.timeout_s,
+                    {"X-Junheng-Run": run_id, **self.headers},
+                    self.auth,
+                ),
+                self.sleep,
+            )
             report.attempts += attempts
             if not ok:
                 report.ok, report.error = False, _scrub_all(error, self.url, self.auth)
@@ -303,15 +362,20 @@ class WebhookClient:
 # ---------------------------------------------------------------------- Kafka
 def kafka_message(event: Mapping[str, Any]) -> tuple[bytes, bytes]:
     """(key, value) of an alert event on the alerts topic."""
-    return (event["alert_id"].encode("utf-8"),
-            json.dumps(event, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+    return (event["alert_id"].encode("utf-8"), json.dumps(event, ensure_ascii=False, sort_keys=True).encode("utf-8"))
 
 
 class KafkaAlertSink:
     """Sends alert events to ``<prefix>.alerts``; the producer is made on first use and kept."""
 
-    def __init__(self, settings: Any = None, topic: str | None = None, retry: RetryPolicy | None = None,
-                 producer: Any = None, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        settings: Any = None,
+        topic: str | None = None,
+        retry: RetryPolicy | None = None,
+        producer: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         from junheng.settings import KafkaSettings
 
         self.settings = settings or KafkaSettings()
@@ -325,9 +389,14 @@ class KafkaAlertSink:
             from ingestion.producer import make_producer
 
             block_ms = int(self.retry.timeout_s * 1000)
-            self._producer = make_producer(self.settings, client_id="junheng-alerts", linger_ms=0,
-                                           max_block_ms=block_ms, request_timeout_ms=block_ms,
-                                           delivery_timeout_ms=max(block_ms + 1000, 2 * block_ms))
+            self._producer = make_producer(
+                self.settings,
+                client_id="junheng-alerts",
+                linger_ms=0,
+                max_block_ms=block_ms,
+                request_timeout_ms=block_ms,
+                delivery_timeout_ms=max(block_ms + 1000, 2 * block_ms),
+            )
         return self._producer
 
     def send(self, events: Sequence[Mapping[str, Any]]) -> DeliveryReport:
@@ -354,8 +423,9 @@ class KafkaAlertSink:
                     first = first or exc
             remaining = failed
             if failed:
-                raise RuntimeError(f"{len(failed)} of {len(futures)} messages to {self.topic} failed: "
-                                   f"{type(first).__name__}: {first}")
+                raise RuntimeError(
+                    f"{len(failed)} of {len(futures)} messages to {self.topic} failed: {type(first).__name__}: {first}"
+                )
 
         if remaining:
             ok, attempts, error = _retry(self.retry, attempt, self.sleep)

@@ -4,11 +4,13 @@
 ``landed_pos`` / ``landed_at`` columns, batch numbers shared with the stream's tables so a
 restarted stream writer never reuses a name). dbt's ``mart_alerts`` reads them.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,15 +21,32 @@ from streams.landing import LandingWriter
 TABLE = "alert_events"
 WRITER_ID = "alerts"
 
-SCHEMA = pa.schema([
-    ("event_id", pa.string()), ("alert_id", pa.string()), ("alertname", pa.string()),
-    ("district_code", pa.string()), ("district_name", pa.string()), ("scope", pa.string()),
-    ("rule_id", pa.string()), ("year", pa.int32()), ("severity", pa.string()), ("state", pa.string()),
-    ("source", pa.string()), ("starts_at", pa.timestamp("us")), ("ends_at", pa.timestamp("us")),
-    ("summary", pa.string()), ("description", pa.string()), ("clause", pa.string()), ("fix", pa.string()),
-    ("labels", pa.string()), ("annotations", pa.string()),
-    ("evaluated_at", pa.timestamp("us")), ("as_of", pa.date32()), ("run_id", pa.string()),
-])
+SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("alert_id", pa.string()),
+        ("alertname", pa.string()),
+        ("district_code", pa.string()),
+        ("district_name", pa.string()),
+        ("scope", pa.string()),
+        ("rule_id", pa.string()),
+        ("year", pa.int32()),
+        ("severity", pa.string()),
+        ("state", pa.string()),
+        ("source", pa.string()),
+        ("starts_at", pa.timestamp("us")),
+        ("ends_at", pa.timestamp("us")),
+        ("summary", pa.string()),
+        ("description", pa.string()),
+        ("clause", pa.string()),
+        ("fix", pa.string()),
+        ("labels", pa.string()),
+        ("annotations", pa.string()),
+        ("evaluated_at", pa.timestamp("us")),
+        ("as_of", pa.date32()),
+        ("run_id", pa.string()),
+    ]
+)
 
 
 def _naive_utc(value: str | None) -> Any:
@@ -40,13 +59,24 @@ def event_row(event: Mapping[str, Any]) -> dict[str, Any]:
     import datetime as dt
 
     return {
-        "event_id": event["event_id"], "alert_id": event["alert_id"], "alertname": event["alertname"],
-        "district_code": event["district_code"], "district_name": event.get("district_name"),
-        "scope": event["scope"], "rule_id": event["rule_id"], "year": event.get("year"),
-        "severity": event["severity"], "state": event["status"], "source": event["source"],
-        "starts_at": _naive_utc(event["startsAt"]), "ends_at": _naive_utc(event.get("endsAt")),
-        "summary": event["summary"], "description": event["description"], "clause": event.get("clause"),
-        "fix": event.get("fix"), "labels": json.dumps(event["labels"], ensure_ascii=False, sort_keys=True),
+        "event_id": event["event_id"],
+        "alert_id": event["alert_id"],
+        "alertname": event["alertname"],
+        "district_code": event["district_code"],
+        "district_name": event.get("district_name"),
+        "scope": event["scope"],
+        "rule_id": event["rule_id"],
+        "year": event.get("year"),
+        "severity": event["severity"],
+        "state": event["status"],
+        "source": event["source"],
+        "starts_at": _naive_utc(event["startsAt"]),
+        "ends_at": _naive_utc(event.get("endsAt")),
+        "summary": event["summary"],
+        "description": event["description"],
+        "clause": event.get("clause"),
+        "fix": event.get("fix"),
+        "labels": json.dumps(event["labels"], ensure_ascii=False, sort_keys=True),
         "annotations": json.dumps(event["annotations"], ensure_ascii=False, sort_keys=True),
         "evaluated_at": _naive_utc(event["evaluated_at"]),
         "as_of": dt.date.fromisoformat(event["as_of"]) if event.get("as_of") else None,

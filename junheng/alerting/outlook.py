@@ -12,6 +12,7 @@ the ``risk_items`` annotation name the items driving the risk, each with the yea
 Marts built before the outlook existed have no ``mart_district_outlook``: no alert, and a warning
 that says to rebuild them.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,9 @@ from junheng.alerting.model import DISTRICT_AT_RISK, MARTS, Alert
 __all__ = ["at_risk_conditions"]
 
 
-def at_risk_conditions(con: Any, *, as_of: dt.date, years: Sequence[int] | None,
-                       rulebook: RuleBook) -> tuple[list[Alert], int, list[str]]:
+def at_risk_conditions(
+    con: Any, *, as_of: dt.date, years: Sequence[int] | None, rulebook: RuleBook
+) -> tuple[list[Alert], int, list[str]]:
     """The DistrictAtRisk conditions of the marts on `as_of` (an explicit `years` list: only
     outlooks projected from those years); returns (alerts, rows read, warnings)."""
     import duckdb
@@ -38,8 +40,14 @@ def at_risk_conditions(con: Any, *, as_of: dt.date, years: Sequence[int] | None,
                    item_drives_risk, risk_items
             from main.mart_district_outlook where at_risk order by district_code, item""")
     except duckdb.Error:
-        return [], 0, ["the marts have no mart_district_outlook (built before the outlook existed): "
-                       "DistrictAtRisk is not evaluated until they are rebuilt (junheng build)"]
+        return (
+            [],
+            0,
+            [
+                "the marts have no mart_district_outlook (built before the outlook existed): "
+                "DistrictAtRisk is not evaluated until they are rebuilt (junheng build)"
+            ],
+        )
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, r)) for r in cur.fetchall()]
     by_district: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -56,20 +64,40 @@ def at_risk_conditions(con: Any, *, as_of: dt.date, years: Sequence[int] | None,
         which = "declared creation year" if target == first["declared_creation_year"] else "plan's deadline"
         projected = first["district_projected_year"]
         at = {r["item"]: r["item_projected_year"] for r in items if r["item"] is not None}
-        drivers = [f"{i} ({'passes in ' + str(at[i]) if at.get(i) else 'not at this rate'})"
-                   for i in (first["risk_items"] or [])]
+        drivers = [
+            f"{i} ({'passes in ' + str(at[i]) if at.get(i) else 'not at this rate'})"
+            for i in (first["risk_items"] or [])
+        ]
         driving = ", ".join(drivers) or "none named"
-        summary = (f"{label} is at risk of missing its {which} {target}: at its rate it attains "
-                   f"{projected if projected is not None else 'not at all'}; driven by {driving}")
+        summary = (
+            f"{label} is at risk of missing its {which} {target}: at its rate it attains "
+            f"{projected if projected is not None else 'not at all'}; driven by {driving}"
+        )
         why = f"projected {projected if projected is not None else 'never'} > {target}; {driving}"
         fix = fix_text(OUTLOOK, target=target, items=", ".join(first["risk_items"] or []) or "the failing items")
-        description = (f"Rule {OUTLOOK}: {rule.name_en} ({rule.name_zh}); clause {rule.clause}. District: {label}, "
-                       f"outlook from statistical year {year}. Why: {why}. What to fix: {fix}")
-        alerts.append(Alert(
-            alertname=DISTRICT_AT_RISK, district_code=code, rule_id=OUTLOOK, year=year,
-            severity=rulebook.severity(OUTLOOK, "major"), summary=summary, description=description,
-            clause=rule.clause, fix=fix, reason=why, district_name=first["district_name"], source=MARTS,
-            extra_annotations={"risk_items": ", ".join(first["risk_items"] or []),
-                               "projected_year": str(projected) if projected is not None else "not at this rate",
-                               "target_year": str(target)}))
+        description = (
+            f"Rule {OUTLOOK}: {rule.name_en} ({rule.name_zh}); clause {rule.clause}. District: {label}, "
+            f"outlook from statistical year {year}. Why: {why}. What to fix: {fix}"
+        )
+        alerts.append(
+            Alert(
+                alertname=DISTRICT_AT_RISK,
+                district_code=code,
+                rule_id=OUTLOOK,
+                year=year,
+                severity=rulebook.severity(OUTLOOK, "major"),
+                summary=summary,
+                description=description,
+                clause=rule.clause,
+                fix=fix,
+                reason=why,
+                district_name=first["district_name"],
+                source=MARTS,
+                extra_annotations={
+                    "risk_items": ", ".join(first["risk_items"] or []),
+                    "projected_year": str(projected) if projected is not None else "not at this rate",
+                    "target_year": str(target),
+                },
+            )
+        )
     return alerts, len(rows), []

@@ -23,19 +23,30 @@ attained is now not attained (True → False, also across an undecided row: True
 cleared when it is attained again. An undecided row (attained null) changes nothing: a missing
 input is never read as a failure or a pass.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from junheng.alerting.describe import ATTAINMENT, DCY, RuleBook, district_label, fix_text, items_text
-from junheng.alerting.model import (CITY_OFF_TRACK, CITY_TARGET_MISSED, DISTRICT_ATTAINMENT_LOST, DISTRICT_BEHIND,
-                                    DISTRICT_DEADLINE_MISSED, DISTRICT_VETOED, MARTS, STREAM, Alert)
+from junheng.alerting.model import (
+    CITY_OFF_TRACK,
+    CITY_TARGET_MISSED,
+    DISTRICT_ATTAINMENT_LOST,
+    DISTRICT_BEHIND,
+    DISTRICT_DEADLINE_MISSED,
+    DISTRICT_VETOED,
+    MARTS,
+    STREAM,
+    Alert,
+)
 from junheng.alerting.outlook import at_risk_conditions
 
 DEADLINES = frozenset({"D1", "D2", "D3"})
@@ -55,8 +66,13 @@ class SourceResult:
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "conditions": len(self.alerts), "rows": self.rows, "detail": self.detail,
-                "warnings": self.warnings}
+        return {
+            "ok": self.ok,
+            "conditions": len(self.alerts),
+            "rows": self.rows,
+            "detail": self.detail,
+            "warnings": self.warnings,
+        }
 
 
 # ====================================================================== marts
@@ -73,39 +89,57 @@ def _split_reason(reason: str) -> tuple[str, str]:
 
 def _describe(rule: Any, label: str, year: int | None, why: str, fix: str, extra: str = "") -> str:
     name = f"{rule.name_en}" + (f" ({rule.name_zh})" if rule.name_zh else "")
-    parts = [f"Rule {rule.rule_id}: {name}" + (f"; clause {rule.clause}" if rule.clause else "") + ".",
-             f"{'District' if not label.startswith('Qingdao') else 'Scope'}: {label}"
-             + (f", statistical year {year}." if year is not None else "."),
-             f"Why: {why}." if why else "", extra, f"What to fix: {fix}" if fix else ""]
+    parts = [
+        f"Rule {rule.rule_id}: {name}" + (f"; clause {rule.clause}" if rule.clause else "") + ".",
+        f"{'District' if not label.startswith('Qingdao') else 'Scope'}: {label}"
+        + (f", statistical year {year}." if year is not None else "."),
+        f"Why: {why}." if why else "",
+        extra,
+        f"What to fix: {fix}" if fix else "",
+    ]
     return " ".join(p for p in parts if p)
 
 
-def marts_conditions(con: Any, *, as_of: dt.date, years: Sequence[int] | None = None,
-                     rulebook: RuleBook | None = None) -> tuple[list[Alert], int, list[str]]:
+def marts_conditions(
+    con: Any, *, as_of: dt.date, years: Sequence[int] | None = None, rulebook: RuleBook | None = None
+) -> tuple[list[Alert], int, list[str]]:
     """The marts' conditions true on `as_of` (see the module doc); returns (alerts, rows read,
     warnings)."""
     if rulebook is None:
         rulebook = _rulebook_from(con)
     alerts: list[Alert] = []
-    acc = _rows(con, """
+    acc = _rows(
+        con,
+        """
         select district_code, district_name, year, declared_creation_year, attained, on_track, behind_reasons, as_of
-        from main.mart_district_accountability where year <= ? order by district_code, year""", [as_of.year])
-    att = {(r["district_code"], r["year"]): r for r in _rows(con, """
+        from main.mart_district_accountability where year <= ? order by district_code, year""",
+        [as_of.year],
+    )
+    att = {
+        (r["district_code"], r["year"]): r
+        for r in _rows(
+            con,
+            """
         select district_code, district_name, year, vetoed, attained, failed_items, undecided_items
-        from main.mart_district_attainment where year <= ?""", [as_of.year])}
+        from main.mart_district_attainment where year <= ?""",
+            [as_of.year],
+        )
+    }
     city = _rows(con, "select * from main.mart_city_progress where year <= ? order by year", [as_of.year])
     nrows = len(acc) + len(att) + len(city)
     warnings = []
     judged = sorted({str(r["as_of"]) for r in acc if r.get("as_of") is not None})
     if judged and judged != [as_of.isoformat()]:
-        warnings.append(f"the marts judged deadlines (D1-D3) on {', '.join(judged)}, not on {as_of}: rebuild them "
-                        f"with dbt build --vars '{{as_of: {as_of}}}' to judge deadlines on {as_of}")
+        warnings.append(
+            f"the marts judged deadlines (D1-D3) on {', '.join(judged)}, not on {as_of}: rebuild them "
+            f"with dbt build --vars '{{as_of: {as_of}}}' to judge deadlines on {as_of}"
+        )
     veto_reasons = _veto_reasons(con)
 
     current: dict[str, int] = {}
     for r in acc:
         current[r["district_code"]] = max(current.get(r["district_code"], r["year"]), r["year"])
-    for (code, year) in att:
+    for code, year in att:
         current[code] = max(current.get(code, year), year)
     wanted = set(years) if years else None
 
@@ -140,18 +174,34 @@ def marts_conditions(con: Any, *, as_of: dt.date, years: Sequence[int] | None = 
             else:
                 name = DISTRICT_BEHIND
                 if rid == DCY:
-                    summary = (f"{label} has not attained by its declared creation year "
-                               f"{r['declared_creation_year']} (statistical year {year})")
+                    summary = (
+                        f"{label} has not attained by its declared creation year "
+                        f"{r['declared_creation_year']} (statistical year {year})"
+                    )
                 else:
                     summary = f"{label} is behind the plan in {year} on {rid}: {why}"
-                extra = (f"Declared creation year {r['declared_creation_year']}; attained "
-                         f"{_tri(r['attained'])}; failing items {failed}{undecided}."
-                         if rid in (DCY, "C1") else "")
-            alerts.append(Alert(
-                alertname=name, district_code=code, rule_id=rid, year=year,
-                severity=rulebook.severity(rid, "major"), summary=summary,
-                description=_describe(rule, label, year, why, fix, extra), clause=rule.clause, fix=fix, reason=why,
-                district_name=r["district_name"], source=MARTS))
+                extra = (
+                    f"Declared creation year {r['declared_creation_year']}; attained "
+                    f"{_tri(r['attained'])}; failing items {failed}{undecided}."
+                    if rid in (DCY, "C1")
+                    else ""
+                )
+            alerts.append(
+                Alert(
+                    alertname=name,
+                    district_code=code,
+                    rule_id=rid,
+                    year=year,
+                    severity=rulebook.severity(rid, "major"),
+                    summary=summary,
+                    description=_describe(rule, label, year, why, fix, extra),
+                    clause=rule.clause,
+                    fix=fix,
+                    reason=why,
+                    district_name=r["district_name"],
+                    source=MARTS,
+                )
+            )
 
     for (code, year), a in sorted(att.items()):
         if a["vetoed"] is not True or not in_window(code, year, False):
@@ -162,12 +212,22 @@ def marts_conditions(con: Any, *, as_of: dt.date, years: Sequence[int] | None = 
             rule = rulebook.get(rid)
             why = veto_reasons.get((code, year, rid)) or "raised by inspection"
             fix = fix_text(rid, name=rule.name_en)
-            alerts.append(Alert(
-                alertname=DISTRICT_VETOED, district_code=code, rule_id=rid, year=year,
-                severity=rulebook.severity(rid, "critical"),
-                summary=f"{label}: veto {rid} ({rule.name_en}) raised for {year}",
-                description=_describe(rule, label, year, why, fix, "Attainment fails whatever else passes."),
-                clause=rule.clause, fix=fix, reason=why, district_name=a["district_name"], source=MARTS))
+            alerts.append(
+                Alert(
+                    alertname=DISTRICT_VETOED,
+                    district_code=code,
+                    rule_id=rid,
+                    year=year,
+                    severity=rulebook.severity(rid, "critical"),
+                    summary=f"{label}: veto {rid} ({rule.name_en}) raised for {year}",
+                    description=_describe(rule, label, year, why, fix, "Attainment fails whatever else passes."),
+                    clause=rule.clause,
+                    fix=fix,
+                    reason=why,
+                    district_name=a["district_name"],
+                    source=MARTS,
+                )
+            )
 
     if city:
         city_years = set(years) if years else {max(r["year"] for r in city)}
@@ -177,34 +237,66 @@ def marts_conditions(con: Any, *, as_of: dt.date, years: Sequence[int] | None = 
             year = r["year"]
             if r.get("on_track") is False:
                 rule = rulebook.get("C1")
-                laggards = [district_label(a["district_name"], c) + ("" if a["attained"] is False else " undecided")
-                            for (c, y), a in sorted(att.items()) if y == year and a["attained"] is not True]
+                laggards = [
+                    district_label(a["district_name"], c) + ("" if a["attained"] is False else " undecided")
+                    for (c, y), a in sorted(att.items())
+                    if y == year and a["attained"] is not True
+                ]
                 share = r.get("attained_share") or 0.0
                 target = r.get("target_share") or 0.0
-                why = (f"{r['districts_attained']} of {r['districts_total']} districts attained ({share:.0%}), "
-                       f"target {target:.0%}")
-                fix = fix_text("CITY-C1", attained=r["districts_attained"], total=r["districts_total"],
-                               share=f"{share:.0%}", target=f"{target:.0%}", laggards=", ".join(laggards) or "none")
-                alerts.append(Alert(
-                    alertname=CITY_OFF_TRACK, district_code=None, rule_id="C1", year=year,
-                    severity=rulebook.severity("C1", "critical"),
-                    summary=f"Qingdao is off its plan in {year}: {why}",
-                    description=_describe(rule, district_label(None, None), year, why, fix),
-                    clause=rule.clause, fix=fix, reason=why, source=MARTS))
+                why = (
+                    f"{r['districts_attained']} of {r['districts_total']} districts attained ({share:.0%}), "
+                    f"target {target:.0%}"
+                )
+                fix = fix_text(
+                    "CITY-C1",
+                    attained=r["districts_attained"],
+                    total=r["districts_total"],
+                    share=f"{share:.0%}",
+                    target=f"{target:.0%}",
+                    laggards=", ".join(laggards) or "none",
+                )
+                alerts.append(
+                    Alert(
+                        alertname=CITY_OFF_TRACK,
+                        district_code=None,
+                        rule_id="C1",
+                        year=year,
+                        severity=rulebook.severity("C1", "critical"),
+                        summary=f"Qingdao is off its plan in {year}: {why}",
+                        description=_describe(rule, district_label(None, None), year, why, fix),
+                        clause=rule.clause,
+                        fix=fix,
+                        reason=why,
+                        source=MARTS,
+                    )
+                )
             for rid in ("C4", "C10"):
                 if r.get(f"{rid.lower()}_passed") is not False:
                     continue
                 rule = rulebook.get(rid)
                 value, threshold = r.get(f"{rid.lower()}_value"), r.get(f"{rid.lower()}_threshold")
                 why = f"{rid} value {_num(value)}, needs {_num(threshold)}"
-                fix = fix_text(rid, value=value if value is not None else float("nan"),
-                               threshold=threshold if threshold is not None else float("nan"))
-                alerts.append(Alert(
-                    alertname=CITY_TARGET_MISSED, district_code=None, rule_id=rid, year=year,
-                    severity=rulebook.severity(rid, "minor"),
-                    summary=f"Qingdao misses {rid} in {year}: {rule.name_en} ({_num(value)}, needs {_num(threshold)})",
-                    description=_describe(rule, district_label(None, None), year, why, fix),
-                    clause=rule.clause, fix=fix, reason=why, source=MARTS))
+                fix = fix_text(
+                    rid,
+                    value=value if value is not None else float("nan"),
+                    threshold=threshold if threshold is not None else float("nan"),
+                )
+                alerts.append(
+                    Alert(
+                        alertname=CITY_TARGET_MISSED,
+                        district_code=None,
+                        rule_id=rid,
+                        year=year,
+                        severity=rulebook.severity(rid, "minor"),
+                        summary=f"Qingdao misses {rid} in {year}: {rule.name_en} ({_num(value)}, needs {_num(threshold)})",
+                        description=_describe(rule, district_label(None, None), year, why, fix),
+                        clause=rule.clause,
+                        fix=fix,
+                        reason=why,
+                        source=MARTS,
+                    )
+                )
     risk, risk_rows, risk_warnings = at_risk_conditions(con, as_of=as_of, years=years, rulebook=rulebook)
     return alerts + risk, nrows + risk_rows, warnings + risk_warnings
 
@@ -227,15 +319,25 @@ def _rulebook_from(con: Any) -> RuleBook:
 
 def _veto_reasons(con: Any) -> dict[tuple[str, int, str], str]:
     try:
-        rows = _rows(con, """select district_code, year, rule_id, reason from intermediate.int_district_rule_verdicts
-                             where kind = 'veto' and passed = false""")
+        rows = _rows(
+            con,
+            """select district_code, year, rule_id, reason from intermediate.int_district_rule_verdicts
+                             where kind = 'veto' and passed = false""",
+        )
     except Exception:
         return {}
     return {(r["district_code"], r["year"], r["rule_id"]): r["reason"] for r in rows if r["reason"]}
 
 
-def read_marts(duckdb_path: str | Path, *, as_of: dt.date, years: Sequence[int] | None = None,
-               rulebook: RuleBook | None = None, attempts: int = 5, wait_s: float = 1.0) -> SourceResult:
+def read_marts(
+    duckdb_path: str | Path,
+    *,
+    as_of: dt.date,
+    years: Sequence[int] | None = None,
+    rulebook: RuleBook | None = None,
+    attempts: int = 5,
+    wait_s: float = 1.0,
+) -> SourceResult:
     """Open the warehouse read-only and read the marts' conditions. A missing file, a file held
     by a writer (``dbt build`` running) or missing marts give ``ok=False`` — never an exception."""
     import duckdb
@@ -247,7 +349,7 @@ def read_marts(duckdb_path: str | Path, *, as_of: dt.date, years: Sequence[int] 
     for attempt in range(max(1, attempts)):
         try:
             con = duckdb.connect(str(path), read_only=True)
-        except duckdb.Error as exc:   # typically "Could not set lock on file": dbt is writing
+        except duckdb.Error as exc:  # typically "Could not set lock on file": dbt is writing
             last = f"{type(exc).__name__}: {exc}"
             time.sleep(wait_s * (attempt + 1))
             continue
@@ -255,8 +357,12 @@ def read_marts(duckdb_path: str | Path, *, as_of: dt.date, years: Sequence[int] 
             alerts, nrows, warnings = marts_conditions(con, as_of=as_of, years=years, rulebook=rulebook)
             return SourceResult(MARTS, True, alerts, f"read {path}", nrows, warnings)
         except duckdb.Error as exc:
-            return SourceResult(MARTS, False, detail=f"reading the marts failed ({type(exc).__name__}: {exc}); "
-                                                     "were they built with this project's dbt?")
+            return SourceResult(
+                MARTS,
+                False,
+                detail=f"reading the marts failed ({type(exc).__name__}: {exc}); "
+                "were they built with this project's dbt?",
+            )
         finally:
             con.close()
     return SourceResult(MARTS, False, detail=f"could not open {path} read-only after {attempts} attempts: {last}")
@@ -300,8 +406,9 @@ def apply_statuses(memory: dict[str, Any], rows: Iterable[Mapping[str, Any]]) ->
     return n
 
 
-def attainment_alerts(memory: Mapping[str, Any], *, names: Mapping[str, str] | None = None,
-                      rulebook: RuleBook | None = None) -> list[Alert]:
+def attainment_alerts(
+    memory: Mapping[str, Any], *, names: Mapping[str, str] | None = None, rulebook: RuleBook | None = None
+) -> list[Alert]:
     """The stream's current conditions: one DistrictAttainmentLost per lost district-year."""
     rulebook = rulebook or RuleBook({})
     names = names or {}
@@ -316,11 +423,22 @@ def attainment_alerts(memory: Mapping[str, Any], *, names: Mapping[str, str] | N
         failed, undecided = items_text(entry.get("failed"), entry.get("undecided"))
         why = f"attained before, not attained now; failing {failed}{undecided}"
         fix = fix_text(ATTAINMENT, failed=failed, undecided=undecided)
-        alerts.append(Alert(
-            alertname=DISTRICT_ATTAINMENT_LOST, district_code=code, rule_id=ATTAINMENT, year=year,
-            severity=rule.severity, summary=f"{label} lost attainment for {year}: now failing {failed}{undecided}",
-            description=_describe(rule, label, year, why, fix), clause=rule.clause, fix=fix, reason=why,
-            district_name=names.get(code), source=STREAM))
+        alerts.append(
+            Alert(
+                alertname=DISTRICT_ATTAINMENT_LOST,
+                district_code=code,
+                rule_id=ATTAINMENT,
+                year=year,
+                severity=rule.severity,
+                summary=f"{label} lost attainment for {year}: now failing {failed}{undecided}",
+                description=_describe(rule, label, year, why, fix),
+                clause=rule.clause,
+                fix=fix,
+                reason=why,
+                district_name=names.get(code),
+                source=STREAM,
+            )
+        )
     return alerts
 
 
@@ -342,10 +460,13 @@ def landed_statuses(landing_root: str | Path) -> list[dict[str, Any]] | None:
         return None
     con = duckdb.connect()
     try:
-        return _rows(con, f"""
+        return _rows(
+            con,
+            f"""
             select district_code, year, attained, previous_attained, failed_items, undecided_items, vetoed
-            from read_parquet({_glob_literal(folder, 'part-*.parquet')}, union_by_name = true, filename = true)
-            order by landed_batch, filename, landed_pos""")
+            from read_parquet({_glob_literal(folder, "part-*.parquet")}, union_by_name = true, filename = true)
+            order by landed_batch, filename, landed_pos""",
+        )
     finally:
         con.close()
 

@@ -10,6 +10,7 @@ quote the URL goes through :func:`scrub`.
 "nonnumeric port"), so :func:`split_credentials` takes them out of the URL and into a Basic header,
 which is what curl, requests and Alertmanager's own clients do with such a URL.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,8 +22,10 @@ __all__ = ["REDACTED", "redact_url", "scrub", "split_credentials"]
 REDACTED = "***"
 #: A path segment that looks like a token (Slack, Discord, Teams hooks): 16 or more letters and
 #: digits mixed, or 24 or more URL-safe characters of any kind.
-_TOKEN_SEGMENT = re.compile(r"(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{16,}"
-                            r"|[A-Za-z0-9_\-]{24,}")
+_TOKEN_SEGMENT = re.compile(
+    r"(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{16,}"
+    r"|[A-Za-z0-9_\-]{24,}"
+)
 
 
 def _host(parts: SplitResult) -> str:
@@ -46,9 +49,12 @@ def redact_url(url: str | None) -> str:
         user = parts.username if parts.password is not None else REDACTED
         netloc = f"{user}:{REDACTED}@{netloc}" if parts.password is not None else f"{user}@{netloc}"
     path = "/".join(REDACTED if _TOKEN_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
-    query = "&".join(f"{key}={REDACTED}" if value or "=" in pair else key
-                     for pair in parts.query.split("&") if pair
-                     for key, _, value in [pair.partition("=")])
+    query = "&".join(
+        f"{key}={REDACTED}" if value or "=" in pair else key
+        for pair in parts.query.split("&")
+        if pair
+        for key, _, value in [pair.partition("=")]
+    )
     return urlunsplit((parts.scheme, netloc, path, query, REDACTED if parts.fragment else ""))
 
 
@@ -62,7 +68,7 @@ def _secrets(url: str) -> list[str]:
     found += [pair.partition("=")[2] for pair in parts.query.split("&")]
     if parts.password is not None:
         found.append(parts.password)
-    elif parts.username is not None:   # a user name alone is taken for a token
+    elif parts.username is not None:  # a user name alone is taken for a token
         found.append(parts.username)
     found += [unquote(s.replace("+", " ")) for s in found] + [unquote(s) for s in found]
     return sorted({s for s in found if len(s) >= 3}, key=len, reverse=True)
@@ -88,6 +94,6 @@ def split_credentials(url: str) -> tuple[str, dict[str, str]]:
     if parts.username is None and parts.password is None:
         return url, {}
     user, password = unquote(parts.username or ""), unquote(parts.password or "")
-    token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     bare = urlunsplit((parts.scheme, _host(parts), parts.path, parts.query, parts.fragment))
     return bare, {"Authorization": f"Basic {token}"}

@@ -4,6 +4,7 @@ Why apart from the loading: the rule (latest firing row not closed by a later re
 after `as_of` not known yet) is the one thing about alerts that must be right; it is tested on its
 own with rows made by hand.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,8 +24,7 @@ def as_datetime(value: Any) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(dt.UTC).replace(
-            tzinfo=None)
+        return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
     return None
@@ -45,8 +45,11 @@ def open_alerts(rows: Sequence[dict[str, Any]], as_of: dt.date | None = None) ->
             continue
         # when the change happened: the time it was recorded (changed_at, when the mart has it), else
         # starts_at for a firing row and ends_at for a resolved one
-        at = as_datetime(r.get("changed_at")) or (as_datetime(r.get("starts_at")) if r["state"] == "firing" else (
-            as_datetime(r.get("ends_at")) or as_datetime(r.get("starts_at"))))
+        at = as_datetime(r.get("changed_at")) or (
+            as_datetime(r.get("starts_at"))
+            if r["state"] == "firing"
+            else (as_datetime(r.get("ends_at")) or as_datetime(r.get("starts_at")))
+        )
         judged = r.get("as_of")
         if isinstance(judged, str):
             judged = dt.date.fromisoformat(judged[:10])
@@ -64,13 +67,22 @@ def open_alerts(rows: Sequence[dict[str, Any]], as_of: dt.date | None = None) ->
         if not firing:
             continue
         latest = max(firing, key=lambda c: c["_at"] or dt.datetime.min)
-        closed = any(c["state"] == "resolved" and (c["_at"] is None or latest["_at"] is None or c["_at"] >= latest["_at"])
-                     for c in changes)
+        closed = any(
+            c["state"] == "resolved" and (c["_at"] is None or latest["_at"] is None or c["_at"] >= latest["_at"])
+            for c in changes
+        )
         if not closed:
             result.append({k: v for k, v in latest.items() if k != "_at"})
-    return sorted(result, key=lambda a: (SEVERITY_ORDER.get(a.get("severity") or "", 9),
-                                         as_datetime(a.get("starts_at")) or dt.datetime.max,
-                                         a.get("district_code") or "", a.get("rule_id") or "", a["alert_id"]))
+    return sorted(
+        result,
+        key=lambda a: (
+            SEVERITY_ORDER.get(a.get("severity") or "", 9),
+            as_datetime(a.get("starts_at")) or dt.datetime.max,
+            a.get("district_code") or "",
+            a.get("rule_id") or "",
+            a["alert_id"],
+        ),
+    )
 
 
 def since(alert: dict[str, Any]) -> str:

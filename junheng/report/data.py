@@ -5,6 +5,7 @@ there (`REQUIRED`); the others are read when the file has them, so a report of a
 a build before the gap-to-pass and outlook marts existed, still renders — their sections are left
 out, never shown empty as if nothing failed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,10 +23,20 @@ from junheng.report.rulebook import RuleBook, load_rulebook
 
 __all__ = ["REQUIRED", "OPTIONAL", "ReportData", "ReportError", "load_report_data", "sort_ids", "id_key"]
 
-REQUIRED = ("mart_city_progress", "mart_district_attainment", "mart_district_accountability",
-            "mart_district_balance", "mart_school_section_status", "mart_alerts")
-OPTIONAL = ("mart_school_section_indicators", "mart_school_gap_to_pass", "mart_district_gap_to_pass",
-            "mart_district_outlook")
+REQUIRED = (
+    "mart_city_progress",
+    "mart_district_attainment",
+    "mart_district_accountability",
+    "mart_district_balance",
+    "mart_school_section_status",
+    "mart_alerts",
+)
+OPTIONAL = (
+    "mart_school_section_indicators",
+    "mart_school_gap_to_pass",
+    "mart_district_gap_to_pass",
+    "mart_district_outlook",
+)
 # the order rule ids are listed in: prerequisite, resources, government, quality, society, vetoes, plan
 _ID_ORDER = ["PRE", "RA-S", "RA-CV", "R", "G", "Q", "SR", "V", "DCY", "C", "D"]
 
@@ -41,20 +52,20 @@ class ReportData:
     warehouse: Path
     as_of: dt.date
     years: list[int] = field(default_factory=list)
-    districts: list[dict[str, str]] = field(default_factory=list)     # code, name_zh, name_en
+    districts: list[dict[str, str]] = field(default_factory=list)  # code, name_zh, name_en
     city: dict[int, dict[str, Any]] = field(default_factory=dict)
     attainment: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     accountability: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     balance: dict[tuple[str, int, str, str], dict[str, Any]] = field(default_factory=dict)
-    thresholds: dict[str, float] = field(default_factory=dict)         # RA-CV by level
-    ras: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)   # (passed, sections)
-    alerts: list[dict[str, Any]] = field(default_factory=list)         # open at as_of
+    thresholds: dict[str, float] = field(default_factory=dict)  # RA-CV by level
+    ras: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)  # (passed, sections)
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # open at as_of
     alerts_rows: int = 0
     rule_names: dict[str, tuple[str, str]] = field(default_factory=dict)
     deadlines_as_of: dt.date | None = None
     catalogue: str | None = None
     book: RuleBook = field(default_factory=RuleBook)
-    present: set[str] = field(default_factory=set)                     # the marts the file has
+    present: set[str] = field(default_factory=set)  # the marts the file has
     # the latest year's failing sections (passed false) per district, and their missed indicators
     failing_sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     missed: dict[tuple[str, str, int], list[dict[str, Any]]] = field(default_factory=dict)
@@ -97,7 +108,7 @@ def _reference_names() -> dict[str, tuple[str, str]]:
         from ingestion.reference import load_districts
 
         return {c: (d.name_zh, d.name_en) for c, d in load_districts().items()}
-    except Exception:   # noqa: BLE001 -- the names are a nicety: the marts carry them too
+    except Exception:  # noqa: BLE001 -- the names are a nicety: the marts carry them too
         return {}
 
 
@@ -116,13 +127,16 @@ def _read_required(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
         data.balance[(r["district_code"], int(r["year"]), r["level"], r["indicator"])] = r
         if r.get("threshold") is not None:
             data.thresholds.setdefault(r["level"], r["threshold"])
-    for r in _rows(con, """
+    for r in _rows(
+        con,
+        """
             select district_code, year,
                    count(*) filter (where passed) as passed,
                    count(*) as sections
             from mart_school_section_status
             where coalesce(included, true) and year is not null
-            group by all"""):
+            group by all""",
+    ):
         data.ras[(r["district_code"], int(r["year"]))] = (int(r["passed"]), int(r["sections"]))
     alert_rows = _rows(con, "select * from mart_alerts")
     data.alerts_rows = len(alert_rows)
@@ -145,24 +159,34 @@ def _group(rows: list[dict[str, Any]], *keys: str) -> dict[Any, list[dict[str, A
 def _read_schools(con: duckdb.DuckDBPyConnection, data: ReportData, year: int) -> None:
     """The latest year's failing sections by name, their missed indicators, and (when the mart is
     there) the options that make each pass."""
-    failing = _rows(con, """
+    failing = _rows(
+        con,
+        """
         select * from mart_school_section_status
         where year = ? and passed = false and coalesce(included, true)
-        order by district_code, coalesce(indicators_missed, 0) desc, school_name, section""", [year])
+        order by district_code, coalesce(indicators_missed, 0) desc, school_name, section""",
+        [year],
+    )
     data.failing_sections = _group(failing, "district_code")
     if "mart_school_section_indicators" in data.present:
-        missed = _rows(con, """
+        missed = _rows(
+            con,
+            """
             select * from mart_school_section_indicators
             where year = ? and met = false and coalesce(included, true)
-            order by school_id, section, indicator""", [year])
+            order by school_id, section, indicator""",
+            [year],
+        )
         data.missed = _group(missed, "school_id", "section", "year")
     if "mart_school_gap_to_pass" in data.present:
-        gap = _rows(con, "select * from mart_school_gap_to_pass where year = ? "
-                         "order by school_id, section, option_id, indicator", [year])
+        gap = _rows(
+            con,
+            "select * from mart_school_gap_to_pass where year = ? order by school_id, section, option_id, indicator",
+            [year],
+        )
         data.school_gap = _group(gap, "school_id", "section", "year")
     if "mart_district_gap_to_pass" in data.present:
-        dgap = _rows(con, "select * from mart_district_gap_to_pass where year = ? order by district_code, item",
-                     [year])
+        dgap = _rows(con, "select * from mart_district_gap_to_pass where year = ? order by district_code, item", [year])
         data.district_gap = _group(dgap, "district_code")
     if "mart_district_outlook" in data.present:
         outlook = _rows(con, "select * from mart_district_outlook order by district_code, item nulls first")
@@ -177,8 +201,11 @@ def _name_districts(data: ReportData) -> None:
     for (code, _), r in sorted(data.accountability.items()):
         zh, en = names.get(code, (None, None))
         names[code] = (zh or r.get("district_name"), en)
-    others: set[str] = {c for c, _, _, _ in data.balance} | {c for c, _ in data.ras} | {
-        str(a["district_code"]) for a in data.alerts if a.get("district_code")}
+    others: set[str] = (
+        {c for c, _, _, _ in data.balance}
+        | {c for c, _ in data.ras}
+        | {str(a["district_code"]) for a in data.alerts if a.get("district_code")}
+    )
     for other in others:
         names.setdefault(other, (None, None))
     for code, (zh, en) in names.items():
@@ -197,17 +224,29 @@ def load_report_data(db_file: Path, as_of: dt.date | None = None) -> ReportData:
     except duckdb.Error as exc:
         raise ReportError(f"cannot open {db_file} read-only (is dbt writing it?): {exc}") from exc
     try:
-        present = {r[0] for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'main' "
-            "union select view_name from duckdb_views() where schema_name = 'main'").fetchall()}
+        present = {
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'main' "
+                "union select view_name from duckdb_views() where schema_name = 'main'"
+            ).fetchall()
+        }
         missing = [m for m in REQUIRED if m not in present]
         if missing:
-            raise ReportError(f"{db_file} lacks {', '.join(missing)}: build the marts first "
-                              f"(junheng build --warehouse {db_file.parent})")
+            raise ReportError(
+                f"{db_file} lacks {', '.join(missing)}: build the marts first "
+                f"(junheng build --warehouse {db_file.parent})"
+            )
         data = ReportData(warehouse=db_file.parent, as_of=as_of or dt.date.today(), present=present)
         _read_required(con, data)
-        data.years = sorted({*data.city, *(y for _, y in data.attainment), *(y for _, y in data.accountability),
-                             *(y for _, y, _, _ in data.balance)})
+        data.years = sorted(
+            {
+                *data.city,
+                *(y for _, y in data.attainment),
+                *(y for _, y in data.accountability),
+                *(y for _, y, _, _ in data.balance),
+            }
+        )
         if data.latest_year is not None:
             _read_schools(con, data, data.latest_year)
     finally:

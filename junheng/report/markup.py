@@ -4,6 +4,7 @@ Every text and every attribute value goes through `html.escape(quote=True)` unle
 `Markup` (the output of `el`, `join` or `raw`), so district names, rule ids and alert summaries from the
 warehouse can never open a tag or break out of an attribute.
 """
+
 from __future__ import annotations
 
 import html
@@ -19,7 +20,7 @@ class Markup(str):
     __slots__ = ()
 
 
-Child = object   # Markup, str, int, float, None, or an iterable of these
+Child = object  # Markup, str, int, float, None, or an iterable of these
 
 
 def raw(text: str) -> Markup:
@@ -37,7 +38,7 @@ def _children(children: Iterable[Any]) -> Iterable[Markup]:
     for child in children:
         if child is None or child is False:
             continue
-        if isinstance(child, str):            # Markup is a str: esc() keeps it as it is
+        if isinstance(child, str):  # Markup is a str: esc() keeps it as it is
             yield esc(child)
         elif isinstance(child, (int, float)):
             yield esc(child)
@@ -53,8 +54,8 @@ VOID = frozenset({"br", "col", "hr", "img", "input", "link", "meta", "wbr"})
 
 
 def _attr_name(name: str) -> str:
-    name = name.rstrip("_")                   # class_ → class, for_ → for
-    return name.replace("_", "-")             # aria_label → aria-label, stroke_width → stroke-width
+    name = name.rstrip("_")  # class_ → class, for_ → for
+    return name.replace("_", "-")  # aria_label → aria-label, stroke_width → stroke-width
 
 
 def el(tag: str, *children: Child, **attrs: object) -> Markup:

@@ -6,6 +6,7 @@ would re-implement the layout (and most do not shape CJK or SVG). Chromium runs 
 throw-away profile, no sandbox (root in containers), no GPU, and a host resolver that resolves
 nothing, so printing can never reach a network (the page's CSP forbids it anyway).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,10 +20,21 @@ from junheng.report.data import ReportError
 __all__ = ["PdfError", "find_chromium", "html_to_pdf", "MISSING"]
 
 MISSING = "chromium is missing: install Debian's 'chromium' package (scripts/system-deps.sh installs it)"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--mute-audio",
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw",
-         "--virtual-time-budget=5000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-extensions",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--mute-audio",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--no-pdf-header-footer",
+    "--run-all-compositor-stages-before-draw",
+    "--virtual-time-budget=5000",
+]
 
 
 class PdfError(ReportError):
@@ -47,8 +59,9 @@ def html_to_pdf(html_file: Path, pdf_file: Path, *, timeout: float = 180) -> Pat
     with tempfile.TemporaryDirectory(prefix="junheng-chromium-", ignore_cleanup_errors=True) as profile:
         cmd = [str(browser), *FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={tmp}", html_file.as_uri()]
         try:
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                 env=dict(os.environ, LANG="C.UTF-8"))
+            run = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, LANG="C.UTF-8")
+            )
         except subprocess.TimeoutExpired as exc:
             tmp.unlink(missing_ok=True)
             raise PdfError(f"chromium did not print {html_file} within {timeout:.0f} s") from exc

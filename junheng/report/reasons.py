@@ -9,6 +9,7 @@ rule's check (a ratio scaled by 100 is a percentage); the gap is threshold − v
 an upper bound, value − threshold). A reason no pattern knows is shown as the engine wrote it: a
 reason is never dropped.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -52,8 +53,9 @@ def _gap(value: float, threshold: float, comparator: str) -> float:
     return threshold - value if comparator in (">=", ">") else value - threshold
 
 
-def _comparison(book: RuleBook, rule_id: str | None, label: str, value: float, comparator: str,
-                threshold: float) -> Reason:
+def _comparison(
+    book: RuleBook, rule_id: str | None, label: str, value: float, comparator: str, threshold: float
+) -> Reason:
     """`label = value, needs cmp threshold` in words, with the gap in the input's unit."""
     check = book.check_for(rule_id, label) if rule_id else None
     if "/" in label:
@@ -88,8 +90,9 @@ def _rate(book: RuleBook, rule_id: str | None, done: int, base: int, pct: float)
     if not short:
         return Reason(zh, en)
     schools = "school" if short == 1 else "schools"
-    return Reason(f"{zh}，差 {short} 所", f"{en}: short of {short} {schools}", f"差 {short} 所",
-                  f"short of {short} {schools}")
+    return Reason(
+        f"{zh}，差 {short} 所", f"{en}: short of {short} {schools}", f"差 {short} 所", f"short of {short} {schools}"
+    )
 
 
 def _milestone(name: str) -> tuple[str, str]:
@@ -110,9 +113,12 @@ def _h_compare(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
 def _h_cv(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
     cv, t = float(m["v"]), float(m["t"])
     g = fmt_number(cv - t, 3)
-    return Reason(f"差异系数 {fmt_number(cv, 3)}，需 ≤ {fmt_number(t, 2)}，超出 {g}",
-                  f"coefficient of variation {fmt_number(cv, 3)}, needs ≤ {fmt_number(t, 2)}: over by {g}",
-                  f"超出 {g}", f"over by {g}")
+    return Reason(
+        f"差异系数 {fmt_number(cv, 3)}，需 ≤ {fmt_number(t, 2)}，超出 {g}",
+        f"coefficient of variation {fmt_number(cv, 3)}, needs ≤ {fmt_number(t, 2)}: over by {g}",
+        f"超出 {g}",
+        f"over by {g}",
+    )
 
 
 def _h_rate(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
@@ -120,8 +126,12 @@ def _h_rate(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
 
 
 def _h_schools_fail(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
-    return Reason(f"{m['total']} 所学校中 {m['fail']} 所未达标", f"{m['fail']} of {m['total']} schools fail",
-                  f"差 {m['fail']} 所", f"{m['fail']} schools to fix")
+    return Reason(
+        f"{m['total']} 所学校中 {m['fail']} 所未达标",
+        f"{m['fail']} of {m['total']} schools fail",
+        f"差 {m['fail']} 所",
+        f"{m['fail']} schools to fix",
+    )
 
 
 def _h_lack(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
@@ -133,8 +143,10 @@ def _h_dcy(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
 
 
 def _h_dcy_late(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
-    return Reason(f"申报创建年度 {m['y']} 年晚于规划期限 {m['p']} 年",
-                  f"declared creation year {m['y']} is after the plan's deadline {m['p']}")
+    return Reason(
+        f"申报创建年度 {m['y']} 年晚于规划期限 {m['p']} 年",
+        f"declared creation year {m['y']} is after the plan's deadline {m['p']}",
+    )
 
 
 def _h_deadline_year(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
@@ -149,17 +161,23 @@ def _h_no_milestone(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason
 def _h_late_milestone(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
     zh, en = _milestone(m["what"])
     late = _days_late(m["on"], m["due"])
-    return Reason(f"{zh}于 {m['on']} 提交，晚于期限 {m['due']}（逾期 {late} 天）",
-                  f"{en} on {m['on']}, after the deadline {m['due']} ({late} days late)",
-                  f"逾期 {late} 天", f"{late} days late")
+    return Reason(
+        f"{zh}于 {m['on']} 提交，晚于期限 {m['due']}（逾期 {late} 天）",
+        f"{en} on {m['on']}, after the deadline {m['due']} ({late} days late)",
+        f"逾期 {late} 天",
+        f"{late} days late",
+    )
 
 
 def _h_districts(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
     attained, total, want = int(m["a"]), int(m["n"]), float(m["p"])
     short = max(0, math.ceil(total * want / 100 - 1e-9) - attained)
-    return Reason(f"{total} 个区（市）中 {attained} 个达标，规划要求 {fmt_number(want, 0)}%，差 {short} 个区（市）",
-                  f"{attained} of {total} districts attained, the plan wants {fmt_number(want, 0)}%: short of "
-                  f"{short} districts", f"差 {short} 个区（市）", f"short of {short} districts")
+    return Reason(
+        f"{total} 个区（市）中 {attained} 个达标，规划要求 {fmt_number(want, 0)}%，差 {short} 个区（市）",
+        f"{attained} of {total} districts attained, the plan wants {fmt_number(want, 0)}%: short of {short} districts",
+        f"差 {short} 个区（市）",
+        f"short of {short} districts",
+    )
 
 
 def _h_built(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
@@ -169,21 +187,30 @@ def _h_built(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
     if need is None:
         return Reason(zh, en)
     g = fmt_number(float(need) - avg, 1)
-    return Reason(f"{zh}，需 ≥ {need} 所，差 {g} 所/年", f"{en}, needs ≥ {need}: short of {g} a year",
-                  f"差 {g} 所/年", f"short of {g} a year")
+    return Reason(
+        f"{zh}，需 ≥ {need} 所，差 {g} 所/年",
+        f"{en}, needs ≥ {need}: short of {g} a year",
+        f"差 {g} 所/年",
+        f"short of {g} a year",
+    )
 
 
 def _h_so_far(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
     v, need = float(m["v"]), float(m["need"])
     g = fmt_number(math.ceil(need - v), 0)
-    return Reason(f"目前 {fmt_number(v, 0)} 个，{m['y']} 年前需 {fmt_number(need, 0)} 个，差 {g} 个",
-                  f"{fmt_number(v, 0)} so far, {fmt_number(need, 0)} needed by {m['y']}: short of {g}",
-                  f"差 {g} 个", f"short of {g}")
+    return Reason(
+        f"目前 {fmt_number(v, 0)} 个，{m['y']} 年前需 {fmt_number(need, 0)} 个，差 {g} 个",
+        f"{fmt_number(v, 0)} so far, {fmt_number(need, 0)} needed by {m['y']}: short of {g}",
+        f"差 {g} 个",
+        f"short of {g}",
+    )
 
 
 def _h_large(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
-    return Reason(f"仍有大班额 {m['c']} 个、大规模学校 {m['s']} 所",
-                  f"{m['c']} large classes and {m['s']} large-scale schools remain")
+    return Reason(
+        f"仍有大班额 {m['c']} 个、大规模学校 {m['s']} 所",
+        f"{m['c']} large classes and {m['s']} large-scale schools remain",
+    )
 
 
 def _h_indicators_below(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
@@ -191,8 +218,9 @@ def _h_indicators_below(book: RuleBook, rid: str | None, m: re.Match[str]) -> Re
 
 
 def _h_ratio_floor(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
-    return Reason(f"{m['id']} 仅达到要求的 {m['r']}%，低于 {m['f']}%",
-                  f"{m['id']} at {m['r']}% of its threshold, below {m['f']}%")
+    return Reason(
+        f"{m['id']} 仅达到要求的 {m['r']}%，低于 {m['f']}%", f"{m['id']} at {m['r']}% of its threshold, below {m['f']}%"
+    )
 
 
 def _h_inspection(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
@@ -214,13 +242,19 @@ def _h_basic(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
 def _h_yoy(book: RuleBook, rid: str | None, m: re.Match[str]) -> Reason:
     zh, en = input_label(m["name"])
     cmp_zh = _CMP_ZH.get(m["cmp"], m["cmp"])
-    return Reason(f"{zh} {m['now']}，未 {cmp_zh} 上年 {m['before']}",
-                  f"{en} {m['now']} is not {cmp_zh} last year's {m['before']}")
+    return Reason(
+        f"{zh} {m['now']}，未 {cmp_zh} 上年 {m['before']}", f"{en} {m['now']} is not {cmp_zh} last year's {m['before']}"
+    )
 
 
 _PATTERNS: list[tuple[re.Pattern[str], Handler]] = [
-    (re.compile(rf"^(?P<label>[\w.]+(?:/[\w.]+)?) = {_NUM.replace('(', '(?P<v>', 1)}, needs (?P<cmp>[<>=]=?) "
-                rf"{_NUM.replace('(', '(?P<t>', 1)}$"), _h_compare),
+    (
+        re.compile(
+            rf"^(?P<label>[\w.]+(?:/[\w.]+)?) = {_NUM.replace('(', '(?P<v>', 1)}, needs (?P<cmp>[<>=]=?) "
+            rf"{_NUM.replace('(', '(?P<t>', 1)}$"
+        ),
+        _h_compare,
+    ),
     (re.compile(rf"^CV {_NUM.replace('(', '(?P<v>', 1)} above {_NUM.replace('(', '(?P<t>', 1)}$"), _h_cv),
     (re.compile(r"^only (?P<done>\d+) of (?P<base>\d+)\s*\w*\s*\((?P<pct>[\d.]+)%\)$"), _h_rate),
     (re.compile(r"^(?P<fail>\d+) of (?P<total>\d+) schools fail$"), _h_schools_fail),
@@ -229,12 +263,19 @@ _PATTERNS: list[tuple[re.Pattern[str], Handler]] = [
     (re.compile(r"^declared creation year (?P<y>\d{4}) is after the plan's (?P<p>\d{4})$"), _h_dcy_late),
     (re.compile(r"^not attained by the plan's deadline (?P<y>\d{4})$"), _h_deadline_year),
     (re.compile(r"^no (?P<what>\w+) by the deadline (?P<due>\d{4}-\d\d-\d\d)$"), _h_no_milestone),
-    (re.compile(r"^(?P<what>\w+) on (?P<on>\d{4}-\d\d-\d\d), after the deadline (?P<due>\d{4}-\d\d-\d\d)$"),
-     _h_late_milestone),
+    (
+        re.compile(r"^(?P<what>\w+) on (?P<on>\d{4}-\d\d-\d\d), after the deadline (?P<due>\d{4}-\d\d-\d\d)$"),
+        _h_late_milestone,
+    ),
     (re.compile(r"^(?P<a>\d+) of (?P<n>\d+) districts attained, plan wants (?P<p>[\d.]+)%$"), _h_districts),
     (re.compile(rf"^{_NUM.replace('(', '(?P<v>', 1)} schools built/rebuilt/expanded per year on average$"), _h_built),
-    (re.compile(rf"^{_NUM.replace('(', '(?P<v>', 1)} so far, {_NUM.replace('(', '(?P<need>', 1)} needed by "
-                r"(?P<y>\d{4})$"), _h_so_far),
+    (
+        re.compile(
+            rf"^{_NUM.replace('(', '(?P<v>', 1)} so far, {_NUM.replace('(', '(?P<need>', 1)} needed by "
+            r"(?P<y>\d{4})$"
+        ),
+        _h_so_far,
+    ),
     (re.compile(r"^(?P<c>\d+) large classes and (?P<s>\d+) large-scale schools remain$"), _h_large),
     (re.compile(r"^(?P<n>\d+) indicators below threshold: (?P<ids>.+)$"), _h_indicators_below),
     (re.compile(r"^(?P<id>R\d+) at (?P<r>[\d.]+)% of its threshold, below (?P<f>[\d.]+)%$"), _h_ratio_floor),

@@ -5,6 +5,7 @@ marts only), so the report reads the catalogue the marts were judged with (their
 from `rules/catalogue/`. A catalogue that cannot be loaded leaves the report with rule ids only,
 never without a report.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

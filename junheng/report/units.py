@@ -6,6 +6,7 @@ Why a module of its own: the engine and the marts speak in input names (`stat.te
 contract keeps (`*_yuan`, `*_m2`, `*_pct`, teachers and rooms counted whole), so no table of
 inputs has to be kept in step with the catalogue; the labels below are a nicety with a fallback.
 """
+
 from __future__ import annotations
 
 import math

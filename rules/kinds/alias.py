@@ -2,6 +2,7 @@
 verdict, value and reason are the target's, and it reads what the target reads. An alias may not
 point at an alias (the loader refuses it). SQL: dbt_project/macros/kinds/alias.sql.
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -13,9 +14,16 @@ from rules.model import Rule, RuleResult
 class Alias(RuleKind):
     def evaluate(self, judge: Judge, rule: Rule, view: DistrictView) -> RuleResult:
         inner = judge.evaluate(judge.catalogue.rule(rule.params["rule"]), view)
-        return result(rule, view, inner.passed, value=inner.value, threshold=inner.threshold,
-                      comparator=inner.comparator, inputs={**inner.inputs, "as": inner.rule_id},
-                      reason=inner.reason)
+        return result(
+            rule,
+            view,
+            inner.passed,
+            value=inner.value,
+            threshold=inner.threshold,
+            comparator=inner.comparator,
+            inputs={**inner.inputs, "as": inner.rule_id},
+            reason=inner.reason,
+        )
 
     def verdict(self, judge: Judge, rule: Rule, view: DistrictView) -> bool | None:
         return judge.verdict(judge.catalogue.rule(rule.params["rule"]), view)

@@ -8,9 +8,11 @@ undecided. The incremental state keeps each pair's verdict (pair_verdict(), in
 DistrictView.balance_parts), and the rule's fast verdict reads only those. SQL:
 dbt_project/macros/kinds/balance.sql (the coefficients themselves: int_district_balance.sql).
 """
+
 from __future__ import annotations
 
-from typing import Any, Final, Mapping
+from collections.abc import Mapping
+from typing import Any, Final
 
 from rules.kinds.base import SECTIONS, SECTIONS_UNKNOWN, DistrictView, Judge, RuleKind, result
 from rules.logic import all_of, compare
@@ -44,9 +46,14 @@ def pair_result(rule: Rule, view: DistrictView, level: str, indicator: str) -> R
     m = view.moments.get((level, indicator))
     missing = view.count(missing_key(level, indicator))
     threshold = rule.thresholds[level]
-    inputs = {"level": level, "indicator": indicator,
-              "sections": m.count if m else 0, "students": m.weight if m else 0,
-              "weighted_mean": m.mean() if m else None, "sections_missing_input": missing}
+    inputs = {
+        "level": level,
+        "indicator": indicator,
+        "sections": m.count if m else 0,
+        "students": m.weight if m else 0,
+        "weighted_mean": m.mean() if m else None,
+        "sections_missing_input": missing,
+    }
     cv = m.cv() if m is not None and not m.is_empty() else None
     passed = pair_verdict(rule, view, level, indicator)
     reason: str | None
@@ -57,22 +64,49 @@ def pair_result(rule: Rule, view: DistrictView, level: str, indicator: str) -> R
         reason = f"{missing} sections lack inputs"
     else:
         reason = None if passed else f"CV {cv:.3f} above {threshold}"
-    return RuleResult(rule_id=rule.id, subject=f"{view.code}/{level}/{indicator}", year=view.year,
-                      passed=passed, value=cv, threshold=threshold, comparator=rule.comparator,
-                      inputs=inputs, clause=rule.clause.cite(), reason=reason, severity=rule.severity)
+    return RuleResult(
+        rule_id=rule.id,
+        subject=f"{view.code}/{level}/{indicator}",
+        year=view.year,
+        passed=passed,
+        value=cv,
+        threshold=threshold,
+        comparator=rule.comparator,
+        inputs=inputs,
+        clause=rule.clause.cite(),
+        reason=reason,
+        severity=rule.severity,
+    )
 
 
 class Balance(RuleKind):
     def evaluate(self, judge: Judge, rule: Rule, view: DistrictView) -> RuleResult:
-        parts = [pair_result(rule, view, lv, ind)
-                 for lv in view.levels_present(rule.levels) for ind in rule.params["indicators"]]
+        parts = [
+            pair_result(rule, view, lv, ind)
+            for lv in view.levels_present(rule.levels)
+            for ind in rule.params["indicators"]
+        ]
         passed = all_of(p.passed for p in parts) if parts else None
         failing = [p.subject.split("/", 1)[1] for p in parts if p.passed is False]
-        reason = ("coefficients above threshold: " + ", ".join(failing) if failing else
-                  "no sections reported" if not parts else
-                  "some coefficients undecided" if passed is None else None)
-        return result(rule, view, passed, value=float(len(failing)), threshold=0.0, comparator="<=",
-                      inputs={p.subject.split("/", 1)[1]: p.value for p in parts}, reason=reason)
+        reason = (
+            "coefficients above threshold: " + ", ".join(failing)
+            if failing
+            else "no sections reported"
+            if not parts
+            else "some coefficients undecided"
+            if passed is None
+            else None
+        )
+        return result(
+            rule,
+            view,
+            passed,
+            value=float(len(failing)),
+            threshold=0.0,
+            comparator="<=",
+            inputs={p.subject.split("/", 1)[1]: p.value for p in parts},
+            reason=reason,
+        )
 
     def verdict(self, judge: Judge, rule: Rule, view: DistrictView) -> bool | None:
         parts = view.balance_parts
@@ -94,8 +128,9 @@ class Balance(RuleKind):
         return True
 
 
-def _from_parts(judge: Judge, rule: Rule, view: DistrictView,
-                parts: Mapping[tuple[str, str], bool | None]) -> bool | None:
+def _from_parts(
+    judge: Judge, rule: Rule, view: DistrictView, parts: Mapping[tuple[str, str], bool | None]
+) -> bool | None:
     """RA-CV from its per-pair verdicts over the levels present (levels_present()), as
     all_of() but with the membership tests done in C on a list."""
     c = view.counters
@@ -115,7 +150,8 @@ def _keys(judge: Judge, rule: Rule) -> Any:
     if keys is None:
         keys = judge.keys[rule.id] = tuple(
             (SECTIONS + lv, SECTIONS_UNKNOWN + lv, tuple((lv, ind) for ind in rule.params["indicators"]))
-            for lv in rule.levels)
+            for lv in rule.levels
+        )
     return keys
 
 

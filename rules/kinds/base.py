@@ -9,10 +9,12 @@ through its schools, which is what keeps updates incremental.
 The classes are native classes under mypyc: a method call on a `RuleKind` is a call through a
 vtable, as fast as the branches on `rule.kind` it replaces.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Final, Mapping
+from typing import Any, Final
 
 from rules.loader import Catalogue
 from rules.logic import compare, from_counts
@@ -20,9 +22,9 @@ from rules.model import Rule, RuleResult
 from rules.moments import WeightedMoments
 
 # Counters every kind may read (the schools add them in rules/contributions.py).
-SCHOOLS: Final = "schools"                      # active schools of the district-year
-SECTIONS: Final = "sections:"                   # + level: sections with students
-SECTIONS_UNKNOWN: Final = "sections_unknown:"   # + level: sections whose students are unknown
+SCHOOLS: Final = "schools"  # active schools of the district-year
+SECTIONS: Final = "sections:"  # + level: sections with students
+SECTIONS_UNKNOWN: Final = "sections_unknown:"  # + level: sections whose students are unknown
 
 
 @dataclass
@@ -53,7 +55,7 @@ class Judge:
     """What a kind may consult besides the view: the catalogue, the registry of kinds (an alias
     judges its target through it) and per-rule memos. rules.district.DistrictEvaluator is one."""
 
-    def __init__(self, catalogue: Catalogue, kinds: dict[str, "RuleKind"]) -> None:
+    def __init__(self, catalogue: Catalogue, kinds: dict[str, RuleKind]) -> None:
         self.catalogue = catalogue
         self.settings: Mapping[str, Any] = catalogue.settings
         self.kinds = kinds  # a dict, not a Mapping: compiled, its lookup per verdict is a direct one
@@ -62,7 +64,7 @@ class Judge:
         # counter names a rule's fast verdict reads, formatted once per rule (see the kinds)
         self.keys: dict[str, Any] = {}
 
-    def kind(self, rule: Rule) -> "RuleKind":
+    def kind(self, rule: Rule) -> RuleKind:
         return self.kinds[rule.kind]
 
     def evaluate(self, rule: Rule, view: DistrictView) -> RuleResult:
@@ -126,8 +128,15 @@ class RuleKind:
 
 def result(rule: Rule, view: DistrictView, passed: bool | None, **kw: Any) -> RuleResult:
     """A rule's result for the view's district and year, with the rule's clause and severity."""
-    return RuleResult(rule_id=rule.id, subject=view.code, year=view.year, passed=passed,
-                      clause=rule.clause.cite(), severity=rule.severity, **kw)
+    return RuleResult(
+        rule_id=rule.id,
+        subject=view.code,
+        year=view.year,
+        passed=passed,
+        clause=rule.clause.cite(),
+        severity=rule.severity,
+        **kw,
+    )
 
 
 # ---------------------------------------------------------------------- every school passes
@@ -152,10 +161,25 @@ class EverySchoolKind(RuleKind):
         total_key, fail_key, und_key = check_keys(rule.id)
         fail, und, total = view.count(fail_key), view.count(und_key), view.count(total_key)
         passed = from_counts(fail, und, total)
-        reason = (f"{fail} of {total} schools fail" if fail else f"{und} schools lack inputs" if und else
-                  "no schools reported" if total == 0 else None)
-        return result(rule, view, passed, value=float(fail), threshold=0.0, comparator="<=",
-                      inputs={"schools": total, "failed": fail, "undecided": und}, reason=reason)
+        reason = (
+            f"{fail} of {total} schools fail"
+            if fail
+            else f"{und} schools lack inputs"
+            if und
+            else "no schools reported"
+            if total == 0
+            else None
+        )
+        return result(
+            rule,
+            view,
+            passed,
+            value=float(fail),
+            threshold=0.0,
+            comparator="<=",
+            inputs={"schools": total, "failed": fail, "undecided": und},
+            reason=reason,
+        )
 
     def verdict(self, judge: Judge, rule: Rule, view: DistrictView) -> bool | None:
         c = view.counters
@@ -173,8 +197,16 @@ class EverySchoolKind(RuleKind):
 
 
 # ---------------------------------------------------------------------- rates of a base
-def rate_result(rule: Rule, view: DistrictView, base_key: str, done_key: str, und_key: str,
-                min_pct: float, extra_fail_key: str | None = None, what: str = "") -> RuleResult:
+def rate_result(
+    rule: Rule,
+    view: DistrictView,
+    base_key: str,
+    done_key: str,
+    und_key: str,
+    min_pct: float,
+    extra_fail_key: str | None = None,
+    what: str = "",
+) -> RuleResult:
     """A share of a base counted by the schools (C3, C5): done / base at least min_pct %, with
     no school undecided; an empty base meets it. `extra_fail_key` counts schools that fail the
     rule outright (C3: a school newly large)."""
@@ -190,5 +222,13 @@ def rate_result(rule: Rule, view: DistrictView, base_key: str, done_key: str, un
         return result(rule, view, True, value=100.0, threshold=min_pct, comparator=">=", inputs=inputs, reason=None)
     pct = 100.0 * done / base
     passed = compare(pct, ">=", min_pct)
-    return result(rule, view, passed, value=pct, threshold=min_pct, comparator=">=", inputs=inputs,
-                  reason=None if passed else f"only {done} of {base} {what} ({pct:.0f}%)")
+    return result(
+        rule,
+        view,
+        passed,
+        value=pct,
+        threshold=min_pct,
+        comparator=">=",
+        inputs=inputs,
+        reason=None if passed else f"only {done} of {base} {what} ({pct:.0f}%)",
+    )

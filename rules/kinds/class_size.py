@@ -5,6 +5,7 @@ SectionEvaluator._section, a school as all of its sections (rules/sections.py); 
 int_school_checks.class_size_ok.
 SQL: dbt_project/macros/kinds/class_size.sql.
 """
+
 from __future__ import annotations
 
 from typing import Final

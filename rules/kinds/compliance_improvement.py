@@ -8,6 +8,7 @@ non-compliant. Each school's compliance is judged by SectionEvaluator._noncompli
 (rules/sections.py). SQL: dbt_project/macros/kinds/compliance_improvement.sql (per school:
 int_school_year_over_year.sql).
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -16,9 +17,9 @@ from rules.kinds.base import DistrictView, Judge, RuleKind, rate_result
 from rules.model import Rule, RuleResult
 from rules.sections import SchoolEval
 
-PREV_NONCOMPLIANT: Final = "C5:prev_noncompliant"   # not compliant last year
-FIXED: Final = "C5:fixed"                           # … and compliant now
-UNDECIDED: Final = "C5:undecided"                   # last year's or this year's compliance unknown
+PREV_NONCOMPLIANT: Final = "C5:prev_noncompliant"  # not compliant last year
+FIXED: Final = "C5:fixed"  # … and compliant now
+UNDECIDED: Final = "C5:undecided"  # last year's or this year's compliance unknown
 
 
 def school_counters(now: SchoolEval, before: SchoolEval | None, opened_now: bool, into: dict[str, int]) -> None:
@@ -38,8 +39,15 @@ def school_counters(now: SchoolEval, before: SchoolEval | None, opened_now: bool
 
 class ComplianceImprovement(RuleKind):
     def evaluate(self, judge: Judge, rule: Rule, view: DistrictView) -> RuleResult:
-        return rate_result(rule, view, PREV_NONCOMPLIANT, FIXED, UNDECIDED, float(rule.params["min_fixed_pct"]),
-                           what="non-compliant schools brought to compliance")
+        return rate_result(
+            rule,
+            view,
+            PREV_NONCOMPLIANT,
+            FIXED,
+            UNDECIDED,
+            float(rule.params["min_fixed_pct"]),
+            what="non-compliant schools brought to compliance",
+        )
 
     def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
         return False

@@ -8,6 +8,7 @@ locale (the counters LOCALE + locale), else it is met as not applicable. A rule 
 a locale depends on school facts; one reading only statistics on the district's facts.
 SQL: dbt_project/macros/kinds/district_metric.sql (the checks come from the district_checks seed).
 """
+
 from __future__ import annotations
 
 from typing import Any, Final
@@ -16,9 +17,9 @@ from rules.kinds.base import SCHOOLS, DistrictView, Judge, RuleKind, result
 from rules.logic import all_of, compare
 from rules.model import Check, Rule, RuleResult
 
-SUM: Final = "sum:"               # + staff field: its sum over the district's schools
+SUM: Final = "sum:"  # + staff field: its sum over the district's schools
 SUM_MISSING: Final = "sum:missing"  # schools without staff data (every sum is then unknown)
-LOCALE: Final = "locale:"         # + urban, town or rural: the district's schools of the locale
+LOCALE: Final = "locale:"  # + urban, town or rural: the district's schools of the locale
 
 _SUM_KEYS: dict[str, str] = {}  # "sum.X" → its counter "sum:X", formatted once
 
@@ -50,8 +51,9 @@ def resolve(view: DistrictView, name: str) -> tuple[float | None, str | None]:
     raise KeyError(name)
 
 
-def check(c: Check, view: DistrictView,
-          inputs: dict[str, Any] | None) -> tuple[bool | None, float | None, float | None, str | None]:
+def check(
+    c: Check, view: DistrictView, inputs: dict[str, Any] | None
+) -> tuple[bool | None, float | None, float | None, str | None]:
     """One check's verdict, value, threshold and why it is undecided; the inputs read are
     recorded into `inputs` when the caller wants an explanation."""
     value: float | None
@@ -107,9 +109,16 @@ class DistrictMetric(RuleKind):
                 label = c.input or "/".join(c.ratio or ())
                 reasons.append(f"{label} = {v:.4g}, needs {c.comparator} {t:.4g}")
         passed = all_of(verdicts)
-        return result(rule, view, passed, value=value, threshold=threshold,
-                      comparator=rule.checks[0].comparator, inputs=inputs,
-                      reason="; ".join(reasons) if passed is not True and reasons else None)
+        return result(
+            rule,
+            view,
+            passed,
+            value=value,
+            threshold=threshold,
+            comparator=rule.checks[0].comparator,
+            inputs=inputs,
+            reason="; ".join(reasons) if passed is not True and reasons else None,
+        )
 
     def verdict(self, judge: Judge, rule: Rule, view: DistrictView) -> bool | None:
         checks = rule.checks
@@ -119,7 +128,8 @@ class DistrictMetric(RuleKind):
 
     def school_derived(self, judge: Judge, rule: Rule) -> bool:
         return any(n.startswith("sum.") for c in rule.checks for n in c.inputs()) or any(
-            c.applies_to_locale for c in rule.checks)
+            c.applies_to_locale for c in rule.checks
+        )
 
     def reads_counter(self, judge: Judge, rule: Rule, key: str) -> bool:
         # resolve() of sum.* inputs, locale counts; stat.* are district facts

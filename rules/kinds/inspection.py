@@ -2,6 +2,7 @@
 no inspection on file is undecided. Reads the district fact "inspection:<item>".
 SQL: dbt_project/macros/kinds/inspection.sql.
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -17,9 +18,13 @@ class Inspection(RuleKind):
         if found is None:
             return result(rule, view, None, inputs={"item": item}, reason=f"no inspection of {item}")
         passed = found["result"] == "pass"
-        return result(rule, view, passed, inputs={"item": item, "result": found["result"],
-                                                  "inspector": found.get("inspector")},
-                      reason=None if passed else f"inspection failed: {found.get('note', '')}")
+        return result(
+            rule,
+            view,
+            passed,
+            inputs={"item": item, "result": found["result"], "inspector": found.get("inspector")},
+            reason=None if passed else f"inspection failed: {found.get('note', '')}",
+        )
 
     def school_derived(self, judge: Judge, rule: Rule) -> bool:
         return False

@@ -6,6 +6,7 @@ PREV_LARGE, RESOLVED, UNDECIDED and NEW_LARGE; a school new this year counts as 
 year. SQL: dbt_project/macros/kinds/large_school_reduction.sql (per school:
 int_school_year_over_year.sql).
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -14,10 +15,10 @@ from rules.kinds.base import DistrictView, Judge, RuleKind, rate_result
 from rules.model import Rule, RuleResult
 from rules.sections import SchoolEval
 
-PREV_LARGE: Final = "C3:prev_large"   # large-scale last year
-RESOLVED: Final = "C3:resolved"       # … and no longer
-UNDECIDED: Final = "C3:undecided"     # last year's or this year's size unknown
-NEW_LARGE: Final = "C3:new_large"     # not large-scale last year, large-scale now
+PREV_LARGE: Final = "C3:prev_large"  # large-scale last year
+RESOLVED: Final = "C3:resolved"  # … and no longer
+UNDECIDED: Final = "C3:undecided"  # last year's or this year's size unknown
+NEW_LARGE: Final = "C3:new_large"  # not large-scale last year, large-scale now
 
 
 def school_counters(now: SchoolEval, before: SchoolEval | None, opened_now: bool, into: dict[str, int]) -> None:
@@ -37,8 +38,16 @@ def school_counters(now: SchoolEval, before: SchoolEval | None, opened_now: bool
 
 class LargeSchoolReduction(RuleKind):
     def evaluate(self, judge: Judge, rule: Rule, view: DistrictView) -> RuleResult:
-        return rate_result(rule, view, PREV_LARGE, RESOLVED, UNDECIDED, float(rule.params["min_resolved_pct"]),
-                           extra_fail_key=NEW_LARGE, what="large-scale schools resolved")
+        return rate_result(
+            rule,
+            view,
+            PREV_LARGE,
+            RESOLVED,
+            UNDECIDED,
+            float(rule.params["min_resolved_pct"]),
+            extra_fail_key=NEW_LARGE,
+            what="large-scale schools resolved",
+        )
 
     def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
         return False

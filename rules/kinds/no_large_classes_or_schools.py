@@ -7,6 +7,7 @@ SectionEvaluator._derive_enrolment, rules/sections.py), LARGE_SCHOOLS and LARGE_
 school_size_rule's judgement of each school). SQL:
 dbt_project/macros/kinds/no_large_classes_or_schools.sql.
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -16,22 +17,41 @@ from rules.model import Rule, RuleResult
 
 LARGE_CLASSES: Final = "large_classes"
 LARGE_SCHOOLS: Final = "large_schools"
-LARGE_UNDECIDED: Final = "large:undecided"   # schools whose size is unknown
+LARGE_UNDECIDED: Final = "large:undecided"  # schools whose size is unknown
 
 
 class NoLargeClassesOrSchools(RuleKind):
     def evaluate(self, judge: Judge, rule: Rule, view: DistrictView) -> RuleResult:
         classes, schools, und = view.count(LARGE_CLASSES), view.count(LARGE_SCHOOLS), view.count(LARGE_UNDECIDED)
         deadline = int(rule.params["deadline_year"])
-        inputs = {"large_classes": classes, "large_schools": schools, "deadline_year": deadline,
-                  "due": view.year >= deadline}
+        inputs = {
+            "large_classes": classes,
+            "large_schools": schools,
+            "deadline_year": deadline,
+            "due": view.year >= deadline,
+        }
         if classes or schools:
-            return result(rule, view, False, value=float(classes + schools), threshold=0.0,
-                          comparator="<=", inputs=inputs,
-                          reason=f"{classes} large classes and {schools} large-scale schools remain")
+            return result(
+                rule,
+                view,
+                False,
+                value=float(classes + schools),
+                threshold=0.0,
+                comparator="<=",
+                inputs=inputs,
+                reason=f"{classes} large classes and {schools} large-scale schools remain",
+            )
         passed = None if und or view.count(SCHOOLS) == 0 else True
-        return result(rule, view, passed, value=0.0, threshold=0.0, comparator="<=", inputs=inputs,
-                      reason=f"{und} schools lack enrolment" if passed is None else None)
+        return result(
+            rule,
+            view,
+            passed,
+            value=0.0,
+            threshold=0.0,
+            comparator="<=",
+            inputs=inputs,
+            reason=f"{und} schools lack enrolment" if passed is None else None,
+        )
 
     def reads_fact(self, judge: Judge, rule: Rule, fact: str) -> bool:
         return False

@@ -4,6 +4,7 @@ coefficients) stayed within the level's threshold. Reads past years' coefficient
 DistrictView.history_cv; judged with the district's facts (it is not re-judged after a school
 event of an earlier year). SQL: dbt_project/macros/kinds/prerequisite_history.sql.
 """
+
 from __future__ import annotations
 
 from typing import Any, Final
@@ -38,8 +39,9 @@ class PrerequisiteHistory(RuleKind):
                 inputs[f"{y}/{lv}"] = comprehensive
                 verdicts.append(compare(comprehensive, rule.comparator or "<=", rule.thresholds[lv]))
         passed = all_of(verdicts) if verdicts else None
-        return result(rule, view, passed, inputs=inputs,
-                      reason=None if passed else "comprehensive CV history not met or unknown")
+        return result(
+            rule, view, passed, inputs=inputs, reason=None if passed else "comprehensive CV history not met or unknown"
+        )
 
     def school_derived(self, judge: Judge, rule: Rule) -> bool:
         return False  # it reads every district fact (the default)

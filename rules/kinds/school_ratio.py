@@ -5,6 +5,7 @@ Each school is judged by SectionEvaluator._ratios (rules/sections.py); the SQL m
 from int_school_facts.
 SQL: dbt_project/macros/kinds/school_ratio.sql.
 """
+
 from __future__ import annotations
 
 from typing import Final

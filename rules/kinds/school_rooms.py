@@ -5,6 +5,7 @@ at its minimum area. Each school is judged by SectionEvaluator._rooms_ok (rules/
 SQL by int_school_checks.rooms_ok.
 SQL: dbt_project/macros/kinds/school_rooms.sql.
 """
+
 from __future__ import annotations
 
 from typing import Final

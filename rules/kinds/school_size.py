@@ -4,6 +4,7 @@ G4: no school above its type's size limit (params.max_students). Each school is 
 SectionEvaluator._whole (SchoolEval.large, rules/sections.py), in SQL by int_school_checks.large.
 SQL: dbt_project/macros/kinds/school_size.sql.
 """
+
 from __future__ import annotations
 
 from typing import Final

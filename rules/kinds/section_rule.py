@@ -5,6 +5,7 @@ Counters: per level, the sections counted (base.SECTIONS, base.SECTIONS_UNKNOWN)
 RA-S or undecided (level_keys()). A level without sections is not judged; no level at all is
 undecided. SQL: dbt_project/macros/kinds/section_rule.sql.
 """
+
 from __future__ import annotations
 
 from typing import Any, Final
@@ -31,11 +32,18 @@ class SectionRule(RuleKind):
             verdicts.append(from_counts(fail, und, total))
         passed = all_of(verdicts) if verdicts else None
         failed = sum(v["failed"] for v in inputs.values())
-        reason = (f"{failed} sections fail RA-S" if passed is False else
-                  "no sections reported" if not verdicts else
-                  "some sections undecided" if passed is None else None)
-        return result(rule, view, passed, value=float(failed), threshold=0.0, comparator="<=",
-                      inputs=inputs, reason=reason)
+        reason = (
+            f"{failed} sections fail RA-S"
+            if passed is False
+            else "no sections reported"
+            if not verdicts
+            else "some sections undecided"
+            if passed is None
+            else None
+        )
+        return result(
+            rule, view, passed, value=float(failed), threshold=0.0, comparator="<=", inputs=inputs, reason=reason
+        )
 
     def verdict(self, judge: Judge, rule: Rule, view: DistrictView) -> bool | None:
         verdicts = []
@@ -61,7 +69,8 @@ def _keys(judge: Judge, rule: Rule) -> Any:
     keys = judge.keys.get(rule.id)
     if keys is None:
         keys = judge.keys[rule.id] = tuple(
-            (SECTIONS + lv, SECTIONS_UNKNOWN + lv, *level_keys(rule.id, lv)) for lv in rule.levels)
+            (SECTIONS + lv, SECTIONS_UNKNOWN + lv, *level_keys(rule.id, lv)) for lv in rule.levels
+        )
     return keys
 
 

@@ -5,6 +5,7 @@ Each school is judged by SectionEvaluator._funding_ok (rules/sections.py), in SQ
 int_school_checks.small_funding_ok.
 SQL: dbt_project/macros/kinds/small_school_funding.sql.
 """
+
 from __future__ import annotations
 
 from typing import Final

@@ -3,6 +3,7 @@ failed. No inspection on file is undecided, or clear where the catalogue sets
 `veto_without_inspection: clear`. Reads the district fact "inspection:<item>".
 SQL: dbt_project/macros/kinds/veto.sql.
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -21,8 +22,13 @@ class Veto(RuleKind):
                 return result(rule, view, True, inputs={"item": item}, reason=None)
             return result(rule, view, None, inputs={"item": item}, reason=f"no inspection of {item}")
         raised = found["result"] == "fail"
-        return result(rule, view, not raised, inputs={"item": item, "result": found["result"]},
-                      reason=f"veto raised: {found.get('note', '')}" if raised else None)
+        return result(
+            rule,
+            view,
+            not raised,
+            inputs={"item": item, "result": found["result"]},
+            reason=f"veto raised: {found.get('note', '')}" if raised else None,
+        )
 
     def school_derived(self, judge: Judge, rule: Rule) -> bool:
         return False

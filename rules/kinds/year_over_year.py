@@ -3,6 +3,7 @@ its own value last year (district.statistics of this year and the year before; e
 undecided). Reads the district fact "statistics" (of this year and, through the state, of the
 year before). SQL: dbt_project/macros/kinds/year_over_year.sql.
 """
+
 from __future__ import annotations
 
 from typing import Any, Final

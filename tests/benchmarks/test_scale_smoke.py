@@ -1,6 +1,7 @@
 """Keeps benchmarks/scale.py working: the quick run produces every figure, and the figures are
 sane (counts add up, memory and times positive). Not a speed or memory assertion -- targets are
 checked by running the benchmark (docs/benchmarks.md), never by a test."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,11 +23,11 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     assert figures["machine"]["cores"] >= 1 and len(figures["loadavg_start"]) == 3
     tiny = figures["scales"]["tiny"]
     lines = tiny["workload"]["lines"]
-    assert lines > 500 and tiny["workload"]["districts"] == 12   # two beyond Qingdao's ten
+    assert lines > 500 and tiny["workload"]["districts"] == 12  # two beyond Qingdao's ten
 
     emb = tiny["embedded"]
     _sane_counts(emb["counts"], lines)
-    assert emb["counts"]["dead_lettered"] < 0.05 * lines   # the fake districts are known, not dead-lettered
+    assert emb["counts"]["dead_lettered"] < 0.05 * lines  # the fake districts are known, not dead-lettered
     assert 50 * 2**20 < emb["peak_rss_bytes"] < 4 * 2**30
     assert emb["wall_s"] > 0 and emb["landing_bytes"] > 0
 

@@ -14,13 +14,14 @@ mart_district_balance's means and CVs.)
 do not all carry). Exit 0 when every table is equal (within T); else each difference is printed
 (a few rows of each side) and the exit code is 1.
 """
+
 from __future__ import annotations
 
 import argparse
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import duckdb
 
@@ -31,31 +32,43 @@ WALL_CLOCK: dict[str, tuple[str, ...]] = {
 
 
 def _tables(con: duckdb.DuckDBPyConnection, db: str) -> set[str]:
-    rows = con.execute("select table_name from information_schema.tables "
-                       "where table_catalog = ? and table_schema = 'main' and table_name like 'mart_%'", [db]).fetchall()
+    rows = con.execute(
+        "select table_name from information_schema.tables "
+        "where table_catalog = ? and table_schema = 'main' and table_name like 'mart_%'",
+        [db],
+    ).fetchall()
     return {r[0] for r in rows}
 
 
 def _columns(con: duckdb.DuckDBPyConnection, db: str, schema: str, table: str) -> list[tuple[str, str]]:
-    rows = con.execute("select column_name, data_type from information_schema.columns where table_catalog = ? "
-                       "and table_schema = ? and table_name = ? order by ordinal_position", [db, schema, table]).fetchall()
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns where table_catalog = ? "
+        "and table_schema = ? and table_name = ? order by ordinal_position",
+        [db, schema, table],
+    ).fetchall()
     return [(r[0], r[1]) for r in rows]
 
 
 def _differences(con: duckdb.DuckDBPyConnection, schema: str, table: str, cols: str) -> dict[str, list[tuple]]:
-    return {x: con.execute(f"select {cols} from {x}.{schema}.{table} except all "
-                           f"select {cols} from {y}.{schema}.{table}").fetchall()
-            for x, y in (("a", "b"), ("b", "a"))}
+    return {
+        x: con.execute(
+            f"select {cols} from {x}.{schema}.{table} except all select {cols} from {y}.{schema}.{table}"
+        ).fetchall()
+        for x, y in (("a", "b"), ("b", "a"))
+    }
 
 
-def _equal_within(con: duckdb.DuckDBPyConnection, schema: str, table: str, kept: list[tuple[str, str]],
-                  rel_tol: float) -> bool:
+def _equal_within(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, kept: list[tuple[str, str]], rel_tol: float
+) -> bool:
     """Both sides sorted (doubles last), row by row: equal, doubles within rel_tol."""
     doubles = [i for i, (_, t) in enumerate(kept) if t == "DOUBLE"]
     order = [f'"{c}"' for c, t in kept if t != "DOUBLE"] + [f'"{kept[i][0]}"' for i in doubles]
     cols = ", ".join(f'"{c}"' for c, _ in kept)
-    rows = [con.execute(f"select {cols} from {x}.{schema}.{table} order by {', '.join(order)}").fetchall()
-            for x in ("a", "b")]
+    rows = [
+        con.execute(f"select {cols} from {x}.{schema}.{table} order by {', '.join(order)}").fetchall()
+        for x in ("a", "b")
+    ]
     for ra, rb in zip(*rows):
         for i, (va, vb) in enumerate(zip(ra, rb)):
             if va == vb:
@@ -65,8 +78,14 @@ def _equal_within(con: duckdb.DuckDBPyConnection, schema: str, table: str, kept:
     return len(rows[0]) == len(rows[1])
 
 
-def compare(before: Path, after: Path, also: Sequence[str] = (), show: int = 5, rel_tol: float | None = None,
-            notes: list[str] | None = None) -> list[str]:
+def compare(
+    before: Path,
+    after: Path,
+    also: Sequence[str] = (),
+    show: int = 5,
+    rel_tol: float | None = None,
+    notes: list[str] | None = None,
+) -> list[str]:
     """The differences between two warehouses' marts (and the `also` tables), as text; [] if none.
     Tables equal only with their doubles within `rel_tol` are named in `notes`."""
     con = duckdb.connect()
@@ -92,12 +111,16 @@ def compare(before: Path, after: Path, also: Sequence[str] = (), show: int = 5, 
         if rows_a == rows_b and (only["a"] or only["b"]) and rel_tol is not None:
             if _equal_within(con, schema, table, kept, rel_tol):
                 if notes is not None:
-                    notes.append(f"{schema}.{table}: equal with doubles within a relative {rel_tol:g} "
-                                 f"({len(only['a'])} rows differ in the last bits of a double)")
+                    notes.append(
+                        f"{schema}.{table}: equal with doubles within a relative {rel_tol:g} "
+                        f"({len(only['a'])} rows differ in the last bits of a double)"
+                    )
                 continue
         if rows_a != rows_b or only["a"] or only["b"]:
-            text = [f"{schema}.{table}: {rows_a} rows before, {rows_b} after; "
-                    f"{len(only['a'])} only before, {len(only['b'])} only after"]
+            text = [
+                f"{schema}.{table}: {rows_a} rows before, {rows_b} after; "
+                f"{len(only['a'])} only before, {len(only['b'])} only after"
+            ]
             text += [f"  before: {r}" for r in only["a"][:show]]
             text += [f"  after:  {r}" for r in only["b"][:show]]
             problems.append("\n".join(text))

@@ -1,6 +1,7 @@
 """Gap to pass and outlook marts against the rules engine (issue #13, items 2 and 3): what dbt built
 from the landed rows equals what rules/gap.py, rules/gap_district.py and rules/outlook.py say of
 the very states, row for row. Used by test_dbt_build.py and test_incremental.py."""
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,9 @@ def check_school_gaps(con: Any, states: Mapping[str, Any]) -> int:
     each change with the engine's exact addition and target; returns the options compared."""
     rows: dict[tuple[Any, ...], dict[int, dict[str, dict[str, Any]]]] = {}
     for r in _rows(con, "select * from main.mart_school_gap_to_pass"):
-        rows.setdefault((r["school_id"], r["year"], r["section"]), {}).setdefault(r["option_id"], {})[r["indicator"]] = r
+        rows.setdefault((r["school_id"], r["year"], r["section"]), {}).setdefault(r["option_id"], {})[
+            r["indicator"]
+        ] = r
     model = GapModel(next(iter(states.values())).engine.catalogue)
     seen, options = set(), 0
     for state in states.values():
@@ -58,7 +61,10 @@ def check_school_gaps(con: Any, states: Mapping[str, Any]) -> int:
 
 def check_district_gaps(con: Any, states: Mapping[str, Any]) -> int:
     """mart_district_gap_to_pass holds the engine's plans and item distances; returns the rows."""
-    rows = {(r["district_code"], r["year"], r["item"]): r for r in _rows(con, "select * from main.mart_district_gap_to_pass")}
+    rows = {
+        (r["district_code"], r["year"], r["item"]): r
+        for r in _rows(con, "select * from main.mart_district_gap_to_pass")
+    }
     keys = set()
     for code, state in states.items():
         for year in state.years:
@@ -95,10 +101,23 @@ def check_outlooks(con: Any, states: Mapping[str, Any]) -> int:
             continue
         got = rows[code]
         for r in got:
-            assert (r["year"], r["declared_creation_year"], r["plan_deadline_year"], r["attained"],
-                    r["district_projected_year"], r["at_risk"], list(r["risk_items"])) == \
-                   (out.latest_year, out.declared_creation_year, out.plan_deadline_year, out.attained,
-                    out.projected_year, out.at_risk, out.risk_items), code
+            assert (
+                r["year"],
+                r["declared_creation_year"],
+                r["plan_deadline_year"],
+                r["attained"],
+                r["district_projected_year"],
+                r["at_risk"],
+                list(r["risk_items"]),
+            ) == (
+                out.latest_year,
+                out.declared_creation_year,
+                out.plan_deadline_year,
+                out.attained,
+                out.projected_year,
+                out.at_risk,
+                out.risk_items,
+            ), code
         items = {r["item"]: r for r in got}
         assert set(items) == ({i.item for i in out.items} | set(out.unprojectable) or {None}), code
         for i in out.items:

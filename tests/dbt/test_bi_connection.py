@@ -5,6 +5,7 @@ still read any file the account could (`read_csv('/etc/passwd')`) and wrote anyw
 Every `duckdb.connect(…)` in the docs is now evaluated as written (its path swapped for a test
 database) and must refuse external access and the setting that would turn it back on.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,7 @@ def documented_connects() -> list[tuple[str, str]]:
                     depth += {"(": 1, ")": -1}.get(block[end], 0)
                     if depth == 0:
                         break
-                found.append((doc.name, block[start:end + 1]))
+                found.append((doc.name, block[start : end + 1]))
     return found
 
 
@@ -50,7 +51,7 @@ def test_documented_connection_reads_marts_and_refuses_the_rest(tmp_path, where,
     con = eval(call.replace(path.group(1), str(database)), {"duckdb": duckdb})  # noqa: S307 -- the docs' own code
     try:
         assert con.execute("select year, attained_share from mart_city_progress").fetchall() == [(2025, 0.5)]
-        with pytest.raises(duckdb.Error):                    # read-only: the marts stay as dbt built them
+        with pytest.raises(duckdb.Error):  # read-only: the marts stay as dbt built them
             con.execute("create table written as select 1")
         with pytest.raises(duckdb.PermissionException):
             con.execute("select * from read_csv('/etc/passwd')")
@@ -60,7 +61,7 @@ def test_documented_connection_reads_marts_and_refuses_the_rest(tmp_path, where,
         assert not target.exists()
         with pytest.raises(duckdb.PermissionException):
             con.execute(f"attach '{tmp_path / 'other.duckdb'}' as other")
-        with pytest.raises(duckdb.Error, match="lock"):       # and the settings cannot be undone
+        with pytest.raises(duckdb.Error, match="lock"):  # and the settings cannot be undone
             con.execute("set enable_external_access = true")
         with pytest.raises(duckdb.PermissionException):
             con.execute("select * from read_csv('/etc/passwd')")

@@ -6,6 +6,7 @@ The run: `generate_city(seed=5, schools=80)` through `streams.embedded.EmbeddedR
 temporary warehouse, then `dbt build` (seeds, models, data tests, unit tests, snapshot) with the
 project venv's dbt, JUNHENG_WAREHOUSE pointing at it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,15 +19,14 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
-
-import duckdb
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "dbt_project"
 DBT = shutil.which("dbt", path=str(Path(sys.executable).parent))
-AS_OF = dt.date(2026, 6, 30)   # deadlines judged on a fixed date, the same for dbt and the engine
+AS_OF = dt.date(2026, 6, 30)  # deadlines judged on a fixed date, the same for dbt and the engine
 
 
 def _sibling(name: str):
@@ -47,37 +47,170 @@ pytestmark = [pytest.mark.slow]
 def test_dbt_is_installed_beside_this_python():
     assert DBT is not None, "dbt is a dependency of the project: run scripts/bootstrap.sh"
 
+
 # docs/marts.md: the columns each mart must have
 REQUIRED = {
-    "mart_school_section_indicators": ["district_code", "district_name", "school_id", "school_name", "school_type",
-                                       "locale", "section", "year", "indicator", "value", "threshold", "met",
-                                       "ratio_to_threshold", "catalogue", "catalogue_version"],
-    "mart_school_section_status": ["district_code", "district_name", "school_id", "school_name", "school_type", "locale",
-                                   "section", "year", "students", "indicators_met", "passed", "catalogue",
-                                   "catalogue_version"],
-    "mart_district_balance": ["district_code", "district_name", "year", "level", "indicator", "sections", "students",
-                              "weighted_mean", "cv", "threshold", "passed", "catalogue", "catalogue_version"],
-    "mart_district_attainment": ["district_code", "district_name", "year", "resource_passed", "government_passed",
-                                 "quality_passed", "social_passed", "prerequisite_passed", "vetoed", "attained",
-                                 "failed_items", "failed_items_text", "undecided_items_text", "catalogue",
-                                 "catalogue_version"],
-    "mart_district_accountability": ["district_code", "district_name", "year", "declared_creation_year", "attained",
-                                     "on_track", "behind_reasons", "behind_reasons_text", "c2_passed", "c3_passed",
-                                     "c5_passed", "c6_passed", "c7_passed", "c8_passed", "c9_passed", "c11_passed",
-                                     "c12_passed", "c13_passed", "targets_in_force_text", "catalogue",
-                                     "catalogue_version"],
-    "mart_city_progress": ["year", "districts_total", "districts_attained", "attained_share", "target_share",
-                           "on_track", "c1_passed", "c4_passed", "c10_passed", "catalogue", "catalogue_version"],
-    "mart_school_gap_to_pass": ["district_code", "district_name", "school_id", "school_name", "section", "year",
-                                "option_id", "indicator", "current_value", "target_value", "addition", "input", "unit",
-                                "catalogue", "catalogue_version"],
-    "mart_district_gap_to_pass": ["district_code", "district_name", "year", "item", "kind", "rule_id", "value",
-                                  "threshold", "distance", "unit", "catalogue", "catalogue_version"],
-    "mart_district_outlook": ["district_code", "district_name", "year", "declared_creation_year", "plan_deadline_year",
-                              "attained", "district_projected_year", "at_risk", "risk_items", "risk_items_text", "item",
-                              "item_slope", "item_projected_year", "catalogue", "catalogue_version"],
-    "mart_alerts": ["alert_id", "district_code", "district_name", "rule_id", "severity", "state", "starts_at", "ends_at",
-                    "summary", "labels_text", "annotations_text"],
+    "mart_school_section_indicators": [
+        "district_code",
+        "district_name",
+        "school_id",
+        "school_name",
+        "school_type",
+        "locale",
+        "section",
+        "year",
+        "indicator",
+        "value",
+        "threshold",
+        "met",
+        "ratio_to_threshold",
+        "catalogue",
+        "catalogue_version",
+    ],
+    "mart_school_section_status": [
+        "district_code",
+        "district_name",
+        "school_id",
+        "school_name",
+        "school_type",
+        "locale",
+        "section",
+        "year",
+        "students",
+        "indicators_met",
+        "passed",
+        "catalogue",
+        "catalogue_version",
+    ],
+    "mart_district_balance": [
+        "district_code",
+        "district_name",
+        "year",
+        "level",
+        "indicator",
+        "sections",
+        "students",
+        "weighted_mean",
+        "cv",
+        "threshold",
+        "passed",
+        "catalogue",
+        "catalogue_version",
+    ],
+    "mart_district_attainment": [
+        "district_code",
+        "district_name",
+        "year",
+        "resource_passed",
+        "government_passed",
+        "quality_passed",
+        "social_passed",
+        "prerequisite_passed",
+        "vetoed",
+        "attained",
+        "failed_items",
+        "failed_items_text",
+        "undecided_items_text",
+        "catalogue",
+        "catalogue_version",
+    ],
+    "mart_district_accountability": [
+        "district_code",
+        "district_name",
+        "year",
+        "declared_creation_year",
+        "attained",
+        "on_track",
+        "behind_reasons",
+        "behind_reasons_text",
+        "c2_passed",
+        "c3_passed",
+        "c5_passed",
+        "c6_passed",
+        "c7_passed",
+        "c8_passed",
+        "c9_passed",
+        "c11_passed",
+        "c12_passed",
+        "c13_passed",
+        "targets_in_force_text",
+        "catalogue",
+        "catalogue_version",
+    ],
+    "mart_city_progress": [
+        "year",
+        "districts_total",
+        "districts_attained",
+        "attained_share",
+        "target_share",
+        "on_track",
+        "c1_passed",
+        "c4_passed",
+        "c10_passed",
+        "catalogue",
+        "catalogue_version",
+    ],
+    "mart_school_gap_to_pass": [
+        "district_code",
+        "district_name",
+        "school_id",
+        "school_name",
+        "section",
+        "year",
+        "option_id",
+        "indicator",
+        "current_value",
+        "target_value",
+        "addition",
+        "input",
+        "unit",
+        "catalogue",
+        "catalogue_version",
+    ],
+    "mart_district_gap_to_pass": [
+        "district_code",
+        "district_name",
+        "year",
+        "item",
+        "kind",
+        "rule_id",
+        "value",
+        "threshold",
+        "distance",
+        "unit",
+        "catalogue",
+        "catalogue_version",
+    ],
+    "mart_district_outlook": [
+        "district_code",
+        "district_name",
+        "year",
+        "declared_creation_year",
+        "plan_deadline_year",
+        "attained",
+        "district_projected_year",
+        "at_risk",
+        "risk_items",
+        "risk_items_text",
+        "item",
+        "item_slope",
+        "item_projected_year",
+        "catalogue",
+        "catalogue_version",
+    ],
+    "mart_alerts": [
+        "alert_id",
+        "district_code",
+        "district_name",
+        "rule_id",
+        "severity",
+        "state",
+        "starts_at",
+        "ends_at",
+        "summary",
+        "labels_text",
+        "annotations_text",
+    ],
 }
 #: the list and JSON columns of the marts, each with its text twin and how it is joined
 TEXT_TWINS = {
@@ -85,6 +218,7 @@ TEXT_TWINS = {
     "mart_district_accountability": [("behind_reasons", "; "), ("targets_in_force", ", ")],
     "mart_district_outlook": [("risk_items", ", ")],
 }
+
 
 def _close(a, b, rel=1e-9):
     if a is None or b is None:
@@ -94,8 +228,18 @@ def _close(a, b, rel=1e-9):
 
 def _dbt(args: list[str], wh: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, JUNHENG_WAREHOUSE=str(wh), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    cmd = [DBT, *args, "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
-           "--target-path", str(wh / "dbt-target"), "--log-path", str(wh / "dbt-logs")]
+    cmd = [
+        DBT,
+        *args,
+        "--project-dir",
+        str(PROJECT),
+        "--profiles-dir",
+        str(PROJECT),
+        "--target-path",
+        str(wh / "dbt-target"),
+        "--log-path",
+        str(wh / "dbt-logs"),
+    ]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -147,15 +291,20 @@ def test_build_succeeds_with_every_test(built):
 
 def test_every_mart_has_its_contract_columns(con):
     for mart, required in REQUIRED.items():
-        cols = [r[0] for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'main' and table_name = ? "
-            "order by ordinal_position", [mart]).fetchall()]
+        cols = [
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'main' and table_name = ? "
+                "order by ordinal_position",
+                [mart],
+            ).fetchall()
+        ]
         assert cols, f"{mart} missing"
         assert set(required) <= set(cols), f"{mart} lacks {set(required) - set(cols)}"
         declared = yaml.safe_load((PROJECT / "models" / "marts" / f"{mart}.yml").read_text(encoding="utf-8"))
         model = declared["models"][0]
         assert model["config"]["contract"]["enforced"] is True
-        assert [c["name"] for c in model["columns"]] == cols       # the contract is what was built
+        assert [c["name"] for c in model["columns"]] == cols  # the contract is what was built
         assert all(c.get("data_type") for c in model["columns"])
     assert con.execute("select count(*) from main.mart_alerts").fetchone()[0] == 0
 
@@ -165,37 +314,55 @@ def test_marts_a_bi_tool_can_read(con):
     JSON column a text twin; names beside the codes; the catalogue on every verdict row."""
     comments = con.execute(
         "select table_name, column_name, comment from duckdb_columns() where database_name = current_database() "
-        "and schema_name = 'main' and table_name like 'mart%'").fetchall()
+        "and schema_name = 'main' and table_name like 'mart%'"
+    ).fetchall()
     assert {t for t, _, _ in comments} == set(REQUIRED)
     assert [(t, c) for t, c, comment in comments if not comment] == []
-    tables = dict(con.execute("select table_name, comment from duckdb_tables() where database_name = current_database() "
-                              "and schema_name = 'main'").fetchall())
+    tables = dict(
+        con.execute(
+            "select table_name, comment from duckdb_tables() where database_name = current_database() "
+            "and schema_name = 'main'"
+        ).fetchall()
+    )
     assert all(tables[m] for m in REQUIRED), tables
 
     nested = con.execute(
         "select table_name, column_name, data_type from duckdb_columns() where database_name = current_database() "
-        "and schema_name = 'main' and table_name like 'mart%' and (data_type like '%[]' or data_type = 'JSON')").fetchall()
+        "and schema_name = 'main' and table_name like 'mart%' and (data_type like '%[]' or data_type = 'JSON')"
+    ).fetchall()
     twins = {(t, c) for t, c, _ in nested}
-    assert {(t, c + "_text") for t, c in twins} <= {(t, c) for t, c, _ in comments}, "a list/JSON column without its text twin"
+    assert {(t, c + "_text") for t, c in twins} <= {(t, c) for t, c, _ in comments}, (
+        "a list/JSON column without its text twin"
+    )
     for mart, pairs in TEXT_TWINS.items():
         for column, sep in pairs:
             assert (mart, column) in twins
-            assert con.execute(f"select count(*) from main.{mart} where {column}_text is distinct from "
-                               f"array_to_string({column}, '{sep}')").fetchone() == (0,), (mart, column)
-    assert con.execute("select count(*) from main.mart_district_attainment where len(failed_items) > 1 "
-                       "and failed_items_text like '%, %'").fetchone()[0] > 0
+            assert con.execute(
+                f"select count(*) from main.{mart} where {column}_text is distinct from "
+                f"array_to_string({column}, '{sep}')"
+            ).fetchone() == (0,), (mart, column)
+    assert (
+        con.execute(
+            "select count(*) from main.mart_district_attainment where len(failed_items) > 1 "
+            "and failed_items_text like '%, %'"
+        ).fetchone()[0]
+        > 0
+    )
 
     for mart in REQUIRED:
         if "district_name" in REQUIRED[mart] and mart != "mart_alerts":
             assert con.execute(f"select count(*) from main.{mart} where district_name is null").fetchone() == (0,), mart
         if "catalogue" in REQUIRED[mart]:
-            assert con.execute(f"select distinct catalogue, catalogue_version from main.{mart}").fetchall() == \
-                   con.execute("select catalogue, catalogue_version from catalogue.catalogue_settings").fetchall(), mart
+            assert (
+                con.execute(f"select distinct catalogue, catalogue_version from main.{mart}").fetchall()
+                == con.execute("select catalogue, catalogue_version from catalogue.catalogue_settings").fetchall()
+            ), mart
     for mart in ("mart_school_section_indicators", "mart_school_section_status"):
         wrong = con.execute(
             f"select count(*) from main.{mart} as m left join intermediate.int_school_years as y using (school_id, year) "
             "where m.school_name is distinct from y.school_name or m.school_type is distinct from y.school_type "
-            "or m.locale is distinct from y.locale or m.school_name is null").fetchone()
+            "or m.locale is distinct from y.locale or m.school_name is null"
+        ).fetchone()
         assert wrong == (0,), mart
     assert con.execute("select count(distinct school_name) from main.mart_school_section_status").fetchone()[0] > 50
 
@@ -207,9 +374,14 @@ def test_sections_and_indicators_equal_the_engine(con, built):
 def check_sections(con, states):
     engine = next(iter(states.values())).engine
     ids = engine.sections.indicator_ids
-    status = {(r["school_id"], r["year"], r["section"]): r for r in _rows(con, "select * from main.mart_school_section_status")}
-    indicators = {(r["school_id"], r["year"], r["section"], r["indicator"]): r
-                  for r in _rows(con, "select * from main.mart_school_section_indicators")}
+    status = {
+        (r["school_id"], r["year"], r["section"]): r
+        for r in _rows(con, "select * from main.mart_school_section_status")
+    }
+    indicators = {
+        (r["school_id"], r["year"], r["section"], r["indicator"]): r
+        for r in _rows(con, "select * from main.mart_school_section_indicators")
+    }
     seen = set()
     compared = 0
     for code, state in states.items():
@@ -221,8 +393,12 @@ def check_sections(con, states):
                     row = status.get(key)
                     assert row is not None, key
                     assert row["district_code"] == code
-                    assert (row["students"], row["included"], row["indicators_met"], row["passed"]) == \
-                           (s.students, s.included, s.indicators_met, s.passed), key
+                    assert (row["students"], row["included"], row["indicators_met"], row["passed"]) == (
+                        s.students,
+                        s.included,
+                        s.indicators_met,
+                        s.passed,
+                    ), key
                     if engine.catalogue.name == "qingdao-2021":
                         assert row["engine_passed"] == s.passed
                     for i, rid in enumerate(ids):
@@ -239,8 +415,10 @@ def test_balance_equals_the_engine(con, built):
 
 
 def check_balance(con, states):
-    rows = {(r["district_code"], r["year"], r["level"], r["indicator"]): r
-            for r in _rows(con, "select * from main.mart_district_balance")}
+    rows = {
+        (r["district_code"], r["year"], r["level"], r["indicator"]): r
+        for r in _rows(con, "select * from main.mart_district_balance")
+    }
     engine_keys = set()
     for code, state in states.items():
         for year in state.years:
@@ -268,8 +446,10 @@ def test_attainment_and_rule_verdicts_equal_the_engine(con, built):
 
 def check_attainment(con, states, engine_landed):
     marts = {(r["district_code"], r["year"]): r for r in _rows(con, "select * from main.mart_district_attainment")}
-    verdicts = {(r["district_code"], r["year"], r["rule_id"]): r["passed"]
-                for r in _rows(con, "select district_code, year, rule_id, passed from intermediate.int_district_rule_verdicts")}
+    verdicts = {
+        (r["district_code"], r["year"], r["rule_id"]): r["passed"]
+        for r in _rows(con, "select district_code, year, rule_id, passed from intermediate.int_district_rule_verdicts")
+    }
     n = 0
     for code, state in states.items():
         catalogue = state.engine.catalogue
@@ -279,8 +459,15 @@ def check_attainment(con, states, engine_landed):
             n += 1
             expected = agg.summary.to_dict()
             row = marts[(code, year)]
-            for col in ("resource_passed", "government_passed", "quality_passed", "social_passed",
-                        "prerequisite_passed", "vetoed", "attained"):
+            for col in (
+                "resource_passed",
+                "government_passed",
+                "quality_passed",
+                "social_passed",
+                "prerequisite_passed",
+                "vetoed",
+                "attained",
+            ):
                 assert row[col] == expected[col], (code, year, col)
             assert list(row["failed_items"]) == expected["failed_items"]
             assert list(row["undecided_items"]) == expected["undecided_items"]
@@ -310,8 +497,11 @@ def check_accountability(con, states):
             a = state.accountability(year, AS_OF)
             row = acc[(code, year)]
             assert row["as_of"] == AS_OF
-            assert (row["declared_creation_year"], row["attained"], row["on_track"]) == \
-                   (a.declared_creation_year, a.attained, a.on_track), (code, year, a.behind_reasons, row["behind_reasons"])
+            assert (row["declared_creation_year"], row["attained"], row["on_track"]) == (
+                a.declared_creation_year,
+                a.attained,
+                a.on_track,
+            ), (code, year, a.behind_reasons, row["behind_reasons"])
             assert [r.split(":")[0] for r in row["behind_reasons"]] == [r.split(":")[0] for r in a.behind_reasons]
             for rid, res in a.targets.items():
                 assert row[f"{rid.lower()}_passed"] == res.passed, (code, year, rid)
@@ -331,11 +521,14 @@ def check_accountability(con, states):
 
 
 def test_staging_keeps_the_latest_version_and_reads_an_empty_landing_table(con):
-    dup = con.execute("select count(*) from (select fact_key from staging.stg_events where is_latest "
-                      "group by 1 having count(*) > 1)").fetchone()[0]
+    dup = con.execute(
+        "select count(*) from (select fact_key from staging.stg_events where is_latest group by 1 having count(*) > 1)"
+    ).fetchone()[0]
     assert dup == 0
-    older = con.execute("select count(*) from staging.stg_events as a join staging.stg_events as b "
-                        "on a.fact_key = b.fact_key and a.is_latest and b.seq > a.seq").fetchone()[0]
+    older = con.execute(
+        "select count(*) from staging.stg_events as a join staging.stg_events as b "
+        "on a.fact_key = b.fact_key and a.is_latest and b.seq > a.seq"
+    ).fetchone()[0]
     assert older == 0
     # a clean run lands no dead letters: the staging model is empty, not an error
     assert con.execute("select count(*) from staging.stg_dead_letters").fetchone()[0] == 0
@@ -371,11 +564,24 @@ def test_another_catalogue_changes_only_the_seeds(built, tmp_path):
     assert write_seeds([str(project / "seeds"), "--catalogue", str(path)], write=lambda _: None) == 0
     wh = tmp_path / "wh"
     wh.mkdir()
-    (wh / "landing").symlink_to(built["wh"] / "landing")      # the same landing files, another database
+    (wh / "landing").symlink_to(built["wh"] / "landing")  # the same landing files, another database
     env = dict(os.environ, JUNHENG_WAREHOUSE=str(wh))
-    cmd = [DBT, "build", "--exclude", "test_type:unit", "--vars", json.dumps({"as_of": AS_OF.isoformat()}),
-           "--project-dir", str(project), "--profiles-dir", str(project),
-           "--target-path", str(wh / "dbt-target"), "--log-path", str(wh / "dbt-logs")]
+    cmd = [
+        DBT,
+        "build",
+        "--exclude",
+        "test_type:unit",
+        "--vars",
+        json.dumps({"as_of": AS_OF.isoformat()}),
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(wh / "dbt-target"),
+        "--log-path",
+        str(wh / "dbt-logs"),
+    ]
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-6000:]
     engine = Engine(load_catalogue(path))
@@ -402,21 +608,41 @@ def test_a_kind_without_its_sql_macro_stops_the_build(built, tmp_path):
     wh = tmp_path / "wh"
     wh.mkdir()
     shutil.copyfile(built["wh"] / "junheng.duckdb", wh / "junheng.duckdb")  # seeds and upstream models
-    env = dict(os.environ, JUNHENG_WAREHOUSE=str(wh), JUNHENG_LANDING=str(built["wh"] / "landing"),
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    cmd = [DBT, "compile", "--select", "int_district_rule_verdicts", "--project-dir", str(project),
-           "--profiles-dir", str(project), "--target-path", str(wh / "dbt-target"), "--log-path", str(wh / "dbt-logs")]
+    env = dict(
+        os.environ,
+        JUNHENG_WAREHOUSE=str(wh),
+        JUNHENG_LANDING=str(built["wh"] / "landing"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    cmd = [
+        DBT,
+        "compile",
+        "--select",
+        "int_district_rule_verdicts",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(wh / "dbt-target"),
+        "--log-path",
+        str(wh / "dbt-logs"),
+    ]
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode != 0
-    assert "rule kind 'veto' of the rules seed has no SQL macro: write rule_kind__veto(judged) in " \
-           "dbt_project/macros/kinds/veto.sql" in result.stdout, result.stdout[-3000:]
+    assert (
+        "rule kind 'veto' of the rules seed has no SQL macro: write rule_kind__veto(judged) in "
+        "dbt_project/macros/kinds/veto.sql" in result.stdout
+    ), result.stdout[-3000:]
 
 
 def test_snapshot_source_freshness_and_docs(built, con):
     """Last in the module: it closes the read-only connection so dbt can open the file again."""
     wh = built["wh"]
-    assert con.execute("select count(*) from snapshots.snap_district_attainment").fetchone()[0] == \
-        con.execute("select count(*) from main.mart_district_attainment").fetchone()[0]
+    assert (
+        con.execute("select count(*) from snapshots.snap_district_attainment").fetchone()[0]
+        == con.execute("select count(*) from main.mart_district_attainment").fetchone()[0]
+    )
     con.close()
     built["con"] = None
     fresh = _dbt(["source", "freshness"], wh)
@@ -437,15 +663,19 @@ def test_a_dead_letter_landed_twice_is_one_rejected_record(tmp_path):
     def row(raw: bytes, origin: dict) -> dict:
         return DeadLetter(raw, "not_json", "not valid JSON", origin).to_row()
 
-    first = [row(b"not json", {"topic": "t.events", "partition": 1, "offset": 7}),
-             row(b"not json", {"topic": "t.events", "partition": 2, "offset": 7}),
-             row(b"{broken", {"file": "a.jsonl", "line": 3})]
+    first = [
+        row(b"not json", {"topic": "t.events", "partition": 1, "offset": 7}),
+        row(b"not json", {"topic": "t.events", "partition": 2, "offset": 7}),
+        row(b"{broken", {"file": "a.jsonl", "line": 3}),
+    ]
     writer = LandingWriter(tmp_path / "landing", writer_id="w1")
     writer.write("dead_letters", first, batch=1)
     LandingWriter(tmp_path / "landing", writer_id="w2").write("dead_letters", first[:2], batch=2)  # re-delivered
     done = _dbt(["run", "--select", "stg_dead_letters"], tmp_path)
     assert done.returncode == 0, done.stdout[-3000:]
     with duckdb.connect(str(tmp_path / "junheng.duckdb"), read_only=True) as db:
-        rows = db.execute("select origin_partition, origin_offset, origin_file, landed_batch from staging.stg_dead_letters "
-                          "order by origin_file nulls first, origin_partition").fetchall()
+        rows = db.execute(
+            "select origin_partition, origin_offset, origin_file, landed_batch from staging.stg_dead_letters "
+            "order by origin_file nulls first, origin_partition"
+        ).fetchall()
     assert rows == [(1, 7, None, 1), (2, 7, None, 1), (None, None, "a.jsonl", 1)]

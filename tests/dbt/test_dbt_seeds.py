@@ -1,5 +1,6 @@
 """The dbt seeds are generated from the catalogue (`python -m rules.seeds dbt_project/seeds`):
 the committed files must be what the catalogue renders today, so no threshold is written twice."""
+
 from __future__ import annotations
 
 import csv
@@ -36,7 +37,7 @@ def test_thresholds_come_from_the_catalogue():
     assert len(rows) == 14
     for r in rows:
         rule = cat.rule(r["indicator"])
-        assert float(r["threshold"]) == rule.thresholds[r["level"]]          # the very same double
+        assert float(r["threshold"]) == rule.thresholds[r["level"]]  # the very same double
         assert float(r["scale"]) == float(rule.params["scale"])
         assert r["numerator"] == rule.params["numerator"]
     (ras,) = _rows("ras_params")
@@ -54,7 +55,9 @@ def test_a_local_override_reaches_the_seeds(tmp_path):
     local.write_text(
         "catalogue: local\nversion: '1'\nextends: qingdao-2021\n"
         "overrides:\n  R1: {thresholds: {primary: 4.5, junior: 5.5}}\n  RA-CV: {thresholds: {primary: 0.4, junior: 0.35}}\n"
-        "rules: []\n", encoding="utf-8")
+        "rules: []\n",
+        encoding="utf-8",
+    )
     files = render(load_catalogue(local))
     assert "R1,1,primary,qualified_teachers,students,100.0,>=,4.5," in files["section_indicator_thresholds.csv"]
     assert "RA-CV,junior,<=,0.35," in files["ra_cv_thresholds.csv"]
@@ -64,9 +67,12 @@ def test_the_districts_seed_follows_the_jurisdictions_list(tmp_path, monkeypatch
     """`junheng build` checks the seeds against JUNHENG_DISTRICTS; regenerating them reads it too."""
     packaged = (SEEDS / "districts.csv").read_text(encoding="utf-8")
     other = tmp_path / "districts.csv"
-    other.write_text("district_code,name_zh,name_en,kind,profile\n"
-                     "370202,市南区,Shinan,district,urban core\n"
-                     "990001,样例区,Example,district,rural\n", encoding="utf-8")
+    other.write_text(
+        "district_code,name_zh,name_en,kind,profile\n"
+        "370202,市南区,Shinan,district,urban core\n"
+        "990001,样例区,Example,district,rural\n",
+        encoding="utf-8",
+    )
     out: list[str] = []
     monkeypatch.setenv("JUNHENG_DISTRICTS", str(other))
     assert main([str(tmp_path / "seeds"), "--catalogue", "qingdao-2021"], write=out.append) == 0
@@ -75,5 +81,10 @@ def test_the_districts_seed_follows_the_jurisdictions_list(tmp_path, monkeypatch
     assert main([str(tmp_path / "seeds"), "--check", "--catalogue", "qingdao-2021"], write=out.append) == 0
     monkeypatch.delenv("JUNHENG_DISTRICTS")
     assert main([str(tmp_path / "seeds"), "--check", "--catalogue", "qingdao-2021"], write=out.append) == 1
-    assert main([str(tmp_path / "seeds"), "--check", "--catalogue", "qingdao-2021", "--districts", str(other)],
-                write=out.append) == 0
+    assert (
+        main(
+            [str(tmp_path / "seeds"), "--check", "--catalogue", "qingdao-2021", "--districts", str(other)],
+            write=out.append,
+        )
+        == 0
+    )

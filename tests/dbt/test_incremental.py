@@ -20,6 +20,7 @@ files; the step changed the marts (the comparison is not vacuous); the engine's 
 equal the SQL's (tests/dbt/test_dbt_build.py's cross-checks); and the marts checkpoint passes on
 the changed district-years.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,8 +36,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from benchmarks.corrections import (corrections, load_events, retractions, schools_closed, statistics_change,
-                                    write_jsonl)
+from benchmarks.corrections import corrections, load_events, retractions, schools_closed, statistics_change, write_jsonl
 from junheng.incremental import BuildPlan, make_plan
 from junheng.layout import WarehouseLayout
 
@@ -74,16 +74,34 @@ rules: []
 """
 
 
-def dbt_build(warehouse: Path, args: list[str], project: Path = PROJECT, catalogue: str | None = None,
-              variables: dict[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
+def dbt_build(
+    warehouse: Path,
+    args: list[str],
+    project: Path = PROJECT,
+    catalogue: str | None = None,
+    variables: dict[str, Any] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """`dbt build` of `project` into `warehouse`, as junheng build runs it (vars as_of + the plan's)."""
-    env = dict(os.environ, JUNHENG_WAREHOUSE=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-               DBT_USE_COLORS="false")
+    env = dict(
+        os.environ, JUNHENG_WAREHOUSE=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false", DBT_USE_COLORS="false"
+    )
     if catalogue:
         env["JUNHENG_CATALOGUE"] = catalogue
-    cmd = [DBT, "build", "--project-dir", str(project), "--profiles-dir", str(project),
-           "--target-path", str(warehouse / "dbt-target"), "--log-path", str(warehouse / "dbt-logs"),
-           "--vars", json.dumps({"as_of": AS_OF.isoformat(), **(variables or {})}), *args]
+    cmd = [
+        DBT,
+        "build",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(warehouse / "dbt-target"),
+        "--log-path",
+        str(warehouse / "dbt-logs"),
+        "--vars",
+        json.dumps({"as_of": AS_OF.isoformat(), **(variables or {})}),
+        *args,
+    ]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     return done
@@ -111,8 +129,8 @@ class City:
         (self.reference / "landing").symlink_to(self.warehouse / "landing")
 
     def land(self, path: Path) -> None:
-        from streams.embedded import EmbeddedRunner
         from rules import load_catalogue
+        from streams.embedded import EmbeddedRunner
 
         catalogue = load_catalogue(self.catalogue) if self.catalogue else None
         summary = EmbeddedRunner(self.warehouse, catalogue=catalogue).run([path])
@@ -138,8 +156,12 @@ class City:
 
     def rebuild_reference(self) -> None:
         WarehouseLayout(self.reference).database.unlink(missing_ok=True)
-        dbt_build(self.reference, ["--full-refresh", "--exclude", "resource_type:test", "resource_type:unit_test"],
-                  self.project, self.catalogue)
+        dbt_build(
+            self.reference,
+            ["--full-refresh", "--exclude", "resource_type:test", "resource_type:unit_test"],
+            self.project,
+            self.catalogue,
+        )
 
     def snapshot(self, name: str) -> Path:
         copy = self.root / f"{name}.duckdb"
@@ -149,8 +171,13 @@ class City:
     def assert_equals_full_rebuild(self) -> None:
         self.rebuild_reference()
         notes: list[str] = []
-        problems = compare_marts.compare(self.reference, self.warehouse, also=["intermediate.int_district_rule_verdicts"],
-                                         rel_tol=REL_TOL, notes=notes)
+        problems = compare_marts.compare(
+            self.reference,
+            self.warehouse,
+            also=["intermediate.int_district_rule_verdicts"],
+            rel_tol=REL_TOL,
+            notes=notes,
+        )
         assert not problems, "\n".join(problems)
 
     def assert_engine_agrees(self) -> None:
@@ -214,7 +241,7 @@ def test_retractions(city):
     plan = city.build()
     assert not plan.full_refresh
     closed = {e["district_code"] for e in step if e["event_type"] == "school.registered"}
-    assert {d for d, y in _changed_districts(city.warehouse) if y == 0} == closed   # a registration: every year
+    assert {d for d, y in _changed_districts(city.warehouse) if y == 0} == closed  # a registration: every year
     changes = "\n".join(_changed(before, city.warehouse))
     assert "mart_school_section_status" in changes, "closing a school removed none of its sections"
     city.assert_equals_full_rebuild()
@@ -226,10 +253,15 @@ def test_retractions(city):
     assert not city.build().full_refresh
     with duckdb.connect(str(WarehouseLayout(city.warehouse).database), read_only=True) as con:
         for mart in ("mart_school_section_status", "mart_school_section_indicators", "mart_district_balance"):
-            assert con.execute(f"select count(*) from main.{mart} where district_code = ? and year = 2025",
-                               [district]).fetchone() == (0,), mart
-            assert con.execute(f"select count(*) from main.{mart} where district_code = ? and year = 2024",
-                               [district]).fetchone()[0] > 0, mart
+            assert con.execute(
+                f"select count(*) from main.{mart} where district_code = ? and year = 2025", [district]
+            ).fetchone() == (0,), mart
+            assert (
+                con.execute(
+                    f"select count(*) from main.{mart} where district_code = ? and year = 2024", [district]
+                ).fetchone()[0]
+                > 0
+            ), mart
     city.assert_equals_full_rebuild()
     city.assert_engine_agrees()
 
@@ -252,17 +284,29 @@ def test_a_build_stopped_part_way_is_completed_by_the_next(city):
     file they read twice, and the marts come out as a full rebuild's."""
     step = corrections(city.events, districts=2, year=2024, seed=7)
     city.land_events(step)
-    dbt_build(city.warehouse, ["--select", "landing_new_files", "changed_districts", "stg_events",
-                               "stg_section_results", "stg_district_status", "stg_district_gaps",
-                               "stg_district_outlook"])
+    dbt_build(
+        city.warehouse,
+        [
+            "--select",
+            "landing_new_files",
+            "changed_districts",
+            "stg_events",
+            "stg_section_results",
+            "stg_district_status",
+            "stg_district_gaps",
+            "stg_district_outlook",
+        ],
+    )
     with duckdb.connect(str(WarehouseLayout(city.warehouse).database), read_only=True) as con:
         (included,) = con.execute("select count(*) from incremental.landing_new_files").fetchone()
-    assert included == 5          # the ledger does not list them yet (events, sections, status, gaps, outlook)
+    assert included == 5  # the ledger does not list them yet (events, sections, status, gaps, outlook)
     plan = city.build()
     assert not plan.full_refresh
     with duckdb.connect(str(WarehouseLayout(city.warehouse).database), read_only=True) as con:
-        (twice,) = con.execute("select count(*) from (select landed_file, landed_pos from staging.stg_events "
-                               "group by all having count(*) > 1)").fetchone()
+        (twice,) = con.execute(
+            "select count(*) from (select landed_file, landed_pos from staging.stg_events "
+            "group by all having count(*) > 1)"
+        ).fetchone()
     assert twice == 0
     city.assert_equals_full_rebuild()
     city.assert_engine_agrees()
@@ -287,7 +331,9 @@ def test_a_catalogue_change_rebuilds_everything_by_itself(city, tmp_path_factory
     assert plan.full_refresh and "the catalogue changed (qingdao-2021" in plan.reason, plan.reason
     assert plan.dbt_args == ["--full-refresh"]
     with duckdb.connect(str(WarehouseLayout(city.warehouse).database), read_only=True) as con:
-        assert con.execute("select distinct catalogue from main.mart_district_balance").fetchall() == [("alt-incremental",)]
+        assert con.execute("select distinct catalogue from main.mart_district_balance").fetchall() == [
+            ("alt-incremental",)
+        ]
         assert con.execute("select distinct threshold from main.mart_district_balance").fetchall() == [(0.3,)]
     assert _changed(before, city.warehouse)
     city.assert_equals_full_rebuild()

@@ -1,5 +1,6 @@
 """junheng.incremental.make_plan: when a build may be incremental, and when it must rebuild
 everything (no dbt here: the plan is made from the landing folder and the dbt project's files)."""
+
 from __future__ import annotations
 
 import shutil
@@ -17,7 +18,7 @@ def land(layout: WarehouseLayout, table: str, batch: int, writer: str = "embedde
     folder = layout.landing_table(table)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LandingFile(batch, writer).name
-    path.write_bytes(b"PAR1")   # the plan reads names, not contents
+    path.write_bytes(b"PAR1")  # the plan reads names, not contents
     return path
 
 
@@ -52,20 +53,22 @@ def test_new_files_since_the_last_build_are_an_incremental_build(layout, project
     assert not same.full_refresh and same.reason == "incremental: no new landing file"
     assert same.dbt_args == ["--exclude", "test_type:unit", "resource_type:test"] and same.dbt_vars == {}
     land(layout, "events", 2)
-    land(layout, "events", 7, writer="worker-3")            # another writer, its own batch numbers
+    land(layout, "events", 7, writer="worker-3")  # another writer, its own batch numbers
     land(layout, "district_status", 2)
     plan = make_plan(layout, state, project_dir=project)
     assert not plan.full_refresh
     assert plan.reason.startswith("incremental: 3 new landing files (events 2, district_status 1)")
-    assert plan.state["watermark"]["events"] == {"embedded": {"batch": 2, "files": 3},
-                                                 "worker-3": {"batch": 7, "files": 1}}
+    assert plan.state["watermark"]["events"] == {
+        "embedded": {"batch": 2, "files": 3},
+        "worker-3": {"batch": 7, "files": 1},
+    }
 
 
 def test_a_late_file_below_the_watermark_is_new_too(layout, project):
     """Batch numbers grow per writer; a file of a lower batch that shows up later (a writer that
     renamed out of order) is not lost: the warehouse includes every file its ledger lacks."""
     land(layout, "events", 3)
-    state = make_plan(layout, None, project_dir=project).state       # events 0, 1, 3
+    state = make_plan(layout, None, project_dir=project).state  # events 0, 1, 3
     land(layout, "events", 2)
     plan = make_plan(layout, state, project_dir=project)
     assert not plan.full_refresh and plan.reason.startswith("incremental: 1 new landing file (events 1)")
@@ -89,19 +92,36 @@ def test_files_being_written_are_left_for_the_next_build(layout, project):
     assert make_plan(layout, state, project_dir=project).reason == "incremental: no new landing file"
 
 
-@pytest.mark.parametrize("change, said", [
-    (lambda p: (p / "models" / "marts" / "mart_district_balance.sql").write_text("select 1", encoding="utf-8"),
-     "the dbt project changed (models/marts/mart_district_balance.sql)"),
-    (lambda p: (p / "macros" / "kinds" / "veto.sql").unlink(), "the dbt project changed (macros/kinds/veto.sql)"),
-    (lambda p: (p / "seeds" / "districts.csv").write_text("district_code,name_zh,name_en,kind,profile\n", encoding="utf-8"),
-     "the district list changed (seed districts.csv)"),
-    (lambda p: (p / "seeds" / "rule_params.csv").write_text("x\n", encoding="utf-8"),
-     "the catalogue's seeds changed (rule_params.csv)"),
-    (lambda p: (p / "seeds" / "catalogue_settings.csv").write_text(
-        "catalogue,catalogue_version\nnational-2017,national-2017@2017.1\n", encoding="utf-8"),
-     "the catalogue changed (qingdao-2021 national-2017@2017.1+qingdao-2021@2021.1 → national-2017 national-2017@2017.1)"),
-    (lambda p: (p / "dbt_project.yml").write_text("name: other\n", encoding="utf-8"), "the dbt project changed (dbt_project.yml)"),
-])
+@pytest.mark.parametrize(
+    "change, said",
+    [
+        (
+            lambda p: (p / "models" / "marts" / "mart_district_balance.sql").write_text("select 1", encoding="utf-8"),
+            "the dbt project changed (models/marts/mart_district_balance.sql)",
+        ),
+        (lambda p: (p / "macros" / "kinds" / "veto.sql").unlink(), "the dbt project changed (macros/kinds/veto.sql)"),
+        (
+            lambda p: (p / "seeds" / "districts.csv").write_text(
+                "district_code,name_zh,name_en,kind,profile\n", encoding="utf-8"
+            ),
+            "the district list changed (seed districts.csv)",
+        ),
+        (
+            lambda p: (p / "seeds" / "rule_params.csv").write_text("x\n", encoding="utf-8"),
+            "the catalogue's seeds changed (rule_params.csv)",
+        ),
+        (
+            lambda p: (p / "seeds" / "catalogue_settings.csv").write_text(
+                "catalogue,catalogue_version\nnational-2017,national-2017@2017.1\n", encoding="utf-8"
+            ),
+            "the catalogue changed (qingdao-2021 national-2017@2017.1+qingdao-2021@2021.1 → national-2017 national-2017@2017.1)",
+        ),
+        (
+            lambda p: (p / "dbt_project.yml").write_text("name: other\n", encoding="utf-8"),
+            "the dbt project changed (dbt_project.yml)",
+        ),
+    ],
+)
 def test_a_changed_fingerprint_is_a_full_rebuild_saying_what_changed(layout, project, change, said):
     state = make_plan(layout, None, project_dir=project).state
     change(project)

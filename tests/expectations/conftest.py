@@ -1,4 +1,5 @@
 """Fixtures for the GX layer: one BatchValidator for the whole session (GX takes seconds to import)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """BatchValidator: each suite catches a planted bad row, passes good ones, and maps back to events."""
+
 from __future__ import annotations
 
 import copy
@@ -6,8 +7,6 @@ import json
 import shutil
 
 import pytest
-
-
 from gx_builders import (  # noqa: E402
     enrolment,
     event,
@@ -28,12 +27,25 @@ PAIR = "expect_column_pair_values_a_to_be_greater_than_b"
 IN_SET = "expect_column_values_to_be_in_set"
 REGEX = "expect_column_values_to_match_regex"
 
-STAFF_COUNTS = ["qualified_teachers", "backbone_teachers", "pe_arts_teachers", "certified_teachers",
-                "trained_360h_teachers"]
-PCT_FIELDS = ["nearby_enrolment_urban_pct", "nearby_enrolment_town_pct", "quality_hs_quota_pct",
-              "migrant_public_pct", "junior_retention_pct", "disabled_enrolment_pct",
-              "monitoring_level_iii_share_pct", "satisfaction_pct", "after_school_coverage_pct",
-              "it_competition_rural_share_pct"]
+STAFF_COUNTS = [
+    "qualified_teachers",
+    "backbone_teachers",
+    "pe_arts_teachers",
+    "certified_teachers",
+    "trained_360h_teachers",
+]
+PCT_FIELDS = [
+    "nearby_enrolment_urban_pct",
+    "nearby_enrolment_town_pct",
+    "quality_hs_quota_pct",
+    "migrant_public_pct",
+    "junior_retention_pct",
+    "disabled_enrolment_pct",
+    "monitoring_level_iii_share_pct",
+    "satisfaction_pct",
+    "after_school_coverage_pct",
+    "it_competition_rural_share_pct",
+]
 
 
 def good_events():
@@ -42,12 +54,19 @@ def good_events():
         enrolment(),
         enrolment(primary=(5000, 100), junior=(0, 0), senior=(1200, 24)),  # at the bounds / 0 classes
         staff(),
-        staff(primary=staff_section(500), junior=staff_section(0, qualified_teachers=0, backbone_teachers=0,
-                                                               pe_arts_teachers=0, trained_360h_teachers=0)),
+        staff(
+            primary=staff_section(500),
+            junior=staff_section(
+                0, qualified_teachers=0, backbone_teachers=0, pe_arts_teachers=0, trained_360h_teachers=0
+            ),
+        ),
         facilities(),
         facilities(sections={"primary": facilities_values(), "junior": facilities_values(multimedia_rooms=0)}),
-        facilities(school=facilities_values(teaching_aux_area_m2=200000, sports_area_m2=500000,
-                                            equipment_value_yuan=1e9, multimedia_rooms=1000)),
+        facilities(
+            school=facilities_values(
+                teaching_aux_area_m2=200000, sports_area_m2=500000, equipment_value_yuan=1e9, multimedia_rooms=1000
+            )
+        ),
         finance(),
         finance(teacher_training_yuan=1800000.0, public_funds_per_student_yuan=100000),  # equal is fine
         statistics(),
@@ -55,8 +74,11 @@ def good_events():
         statistics(**{f: 0 for f in PCT_FIELDS}, monitoring_difference_rate=0),
         project(),
         inspection(),
-        event("district.registered", {"name": "Laoshan", "basic_balance_year": 2014, "declared_creation_year": 2023},
-              year=2000),
+        event(
+            "district.registered",
+            {"name": "Laoshan", "basic_balance_year": 2014, "declared_creation_year": 2023},
+            year=2000,
+        ),
         event("district.milestone", {"kind": "recognised", "on": "2100-01-01"}, year=2100, district_code="110101"),
     ]
 
@@ -70,6 +92,7 @@ def test_good_events_pass(validator):
 def test_good_events_are_valid_contract_events():
     """The builders follow docs/events.md: the per-event contract accepts every good event."""
     import ingestion.contract as contract
+
     for e in good_events() + mixed_batch(60):
         verdict = contract.check_event_dict(e)
         assert verdict.ok, (e["event_type"], verdict.reason)
@@ -93,20 +116,32 @@ def _planted(validator, bad):
     middle = len(events) // 2
     batch = events[:middle] + [bad] + events[middle:]
     reasons = validator.validate(batch)
-    others = reasons[:middle] + reasons[middle + 1:]
+    others = reasons[:middle] + reasons[middle + 1 :]
     assert others == [None] * len(events), others
     return reasons[middle]
 
 
 # --- envelope -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("year", [1999, 2101, -1, 10**6])
 def test_envelope_year(validator, year):
     assert _planted(validator, finance() | {"year": year}) == f"gx:envelope:{BETWEEN}:year"
 
 
-@pytest.mark.parametrize("code", ["37020", "3702021", "abcdef", "37 202", "", "370202\n", "\u0663\u0667\u0660\u0662\u0660\u0662",
-                                  "\uff13\uff17\uff10\uff12\uff10\uff12"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "37020",
+        "3702021",
+        "abcdef",
+        "37 202",
+        "",
+        "370202\n",
+        "\u0663\u0667\u0660\u0662\u0660\u0662",
+        "\uff13\uff17\uff10\uff12\uff10\uff12",
+    ],
+)
 def test_envelope_district_code(validator, code):
     assert _planted(validator, inspection() | {"district_code": code}) == f"gx:envelope:{REGEX}:district_code"
 
@@ -128,14 +163,18 @@ def test_envelope_applies_to_types_without_a_suite(validator):
 
 # --- school.enrolment -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sections,column,expectation", [
-    ({"primary": (5001, 120)}, "students", BETWEEN),
-    ({"primary": (135, 3), "junior": (6000, 100)}, "students", BETWEEN),  # only one section bad
-    ({"junior": (4840, 121)}, "classes", BETWEEN),
-    ({"primary": (810, 10)}, "avg_class_size", BETWEEN),
-    ({"primary": (81, 1)}, "avg_class_size", BETWEEN),
-    ({"high": (100, 3)}, "section", IN_SET),
-])
+
+@pytest.mark.parametrize(
+    "sections,column,expectation",
+    [
+        ({"primary": (5001, 120)}, "students", BETWEEN),
+        ({"primary": (135, 3), "junior": (6000, 100)}, "students", BETWEEN),  # only one section bad
+        ({"junior": (4840, 121)}, "classes", BETWEEN),
+        ({"primary": (810, 10)}, "avg_class_size", BETWEEN),
+        ({"primary": (81, 1)}, "avg_class_size", BETWEEN),
+        ({"high": (100, 3)}, "section", IN_SET),
+    ],
+)
 def test_enrolment(validator, sections, column, expectation):
     assert _planted(validator, enrolment(**sections)) == f"gx:school.enrolment:{expectation}:{column}"
 
@@ -147,6 +186,7 @@ def test_enrolment_negative_students(validator):
 
 
 # --- school.staff ---------------------------------------------------------------------------------
+
 
 def test_staff_full_time_above_500(validator):
     assert _planted(validator, staff(junior=staff_section(501))) == f"gx:school.staff:{BETWEEN}:full_time_teachers"
@@ -169,14 +209,18 @@ def test_staff_count_equal_to_full_time_passes(validator):
 
 # --- school.facilities ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("column,value", [
-    ("teaching_aux_area_m2", 200000.5),
-    ("sports_area_m2", 500001),
-    ("equipment_value_yuan", 1.5e9),
-    ("multimedia_rooms", 1001),
-    ("teaching_aux_area_m2", -1.0),
-    ("multimedia_rooms", -2),
-])
+
+@pytest.mark.parametrize(
+    "column,value",
+    [
+        ("teaching_aux_area_m2", 200000.5),
+        ("sports_area_m2", 500001),
+        ("equipment_value_yuan", 1.5e9),
+        ("multimedia_rooms", 1001),
+        ("teaching_aux_area_m2", -1.0),
+        ("multimedia_rooms", -2),
+    ],
+)
 @pytest.mark.parametrize("shape", ["school", "sections"])
 def test_facilities(validator, column, value, shape):
     bad_values = facilities_values(**{column: value})
@@ -189,16 +233,21 @@ def test_facilities(validator, column, value, shape):
 
 # --- school.finance -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("over,column,expectation", [
-    ({"teacher_training_yuan": 1800000.01}, "teacher_training_yuan", PAIR),
-    ({"public_funds_per_student_yuan": 100000.5}, "public_funds_per_student_yuan", BETWEEN),
-    ({"public_funds_per_student_yuan": -1}, "public_funds_per_student_yuan", BETWEEN),
-])
+
+@pytest.mark.parametrize(
+    "over,column,expectation",
+    [
+        ({"teacher_training_yuan": 1800000.01}, "teacher_training_yuan", PAIR),
+        ({"public_funds_per_student_yuan": 100000.5}, "public_funds_per_student_yuan", BETWEEN),
+        ({"public_funds_per_student_yuan": -1}, "public_funds_per_student_yuan", BETWEEN),
+    ],
+)
 def test_finance(validator, over, column, expectation):
     assert _planted(validator, finance(**over)) == f"gx:school.finance:{expectation}:{column}"
 
 
 # --- district.statistics --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("field", PCT_FIELDS)
 @pytest.mark.parametrize("value", [100.01, -0.5])
@@ -206,12 +255,15 @@ def test_statistics_percentages_name_the_field(validator, field, value):
     assert _planted(validator, statistics(**{field: value})) == f"gx:district.statistics:{BETWEEN}:{field}"
 
 
-@pytest.mark.parametrize("over,column,expectation", [
-    ({"monitoring_difference_rate": 1.2}, "monitoring_difference_rate", BETWEEN),
-    ({"monitoring_difference_rate": -0.1}, "monitoring_difference_rate", BETWEEN),
-    ({"rotated": 1201}, "rotated", PAIR),
-    ({"rotated_backbone": 151}, "rotated_backbone", PAIR),
-])
+@pytest.mark.parametrize(
+    "over,column,expectation",
+    [
+        ({"monitoring_difference_rate": 1.2}, "monitoring_difference_rate", BETWEEN),
+        ({"monitoring_difference_rate": -0.1}, "monitoring_difference_rate", BETWEEN),
+        ({"rotated": 1201}, "rotated", PAIR),
+        ({"rotated_backbone": 151}, "rotated_backbone", PAIR),
+    ],
+)
 def test_statistics(validator, over, column, expectation):
     assert _planted(validator, statistics(**over)) == f"gx:district.statistics:{expectation}:{column}"
 
@@ -229,6 +281,7 @@ def test_statistics_absent_fields_are_unknown_not_failures(validator):
 
 # --- mapping back to events -----------------------------------------------------------------------
 
+
 def test_mixed_batch_maps_failures_to_positions(validator):
     batch = mixed_batch(500, seed=11)
     planted = {
@@ -236,7 +289,10 @@ def test_mixed_batch_maps_failures_to_positions(validator):
         4: (staff(primary=staff_section(10, certified_teachers=11)), f"gx:school.staff:{PAIR}:certified_teachers"),
         77: (finance(teacher_training_yuan=2e6), f"gx:school.finance:{PAIR}:teacher_training_yuan"),
         78: (statistics(migrant_public_pct=120), f"gx:district.statistics:{BETWEEN}:migrant_public_pct"),
-        250: (facilities(school=facilities_values(sports_area_m2=6e5)), f"gx:school.facilities:{BETWEEN}:sports_area_m2"),
+        250: (
+            facilities(school=facilities_values(sports_area_m2=6e5)),
+            f"gx:school.facilities:{BETWEEN}:sports_area_m2",
+        ),
         251: (registered() | {"district_code": "3702"}, f"gx:envelope:{REGEX}:district_code"),
         400: (enrolment(primary=(900, 10)), f"gx:school.enrolment:{BETWEEN}:avg_class_size"),
         499: (statistics(rotated=1500), f"gx:district.statistics:{PAIR}:rotated"),
@@ -258,8 +314,10 @@ def test_first_failure_wins_in_suite_order(validator):
 def test_same_event_twice_in_a_batch_is_flagged_twice(validator):
     bad = finance(public_funds_per_student_yuan=2e5)
     assert validator.validate([bad, finance(), copy.deepcopy(bad)]) == [
-        f"gx:school.finance:{BETWEEN}:public_funds_per_student_yuan", None,
-        f"gx:school.finance:{BETWEEN}:public_funds_per_student_yuan"]
+        f"gx:school.finance:{BETWEEN}:public_funds_per_student_yuan",
+        None,
+        f"gx:school.finance:{BETWEEN}:public_funds_per_student_yuan",
+    ]
 
 
 def test_batch_of_types_without_suites(validator):
@@ -269,6 +327,7 @@ def test_batch_of_types_without_suites(validator):
 
 # --- robustness -----------------------------------------------------------------------------------
 
+
 def _strip(e, *path):
     target = e
     for key in path[:-1]:
@@ -277,29 +336,32 @@ def _strip(e, *path):
     return e
 
 
-@pytest.mark.parametrize("make", [
-    lambda: _strip(enrolment(), "payload", "sections", "primary", "students"),
-    lambda: _strip(enrolment(), "payload", "sections"),
-    lambda: _strip(enrolment(), "payload"),
-    lambda: enrolment() | {"payload": None},
-    lambda: enrolment() | {"payload": {"sections": None}},
-    lambda: enrolment() | {"payload": {"sections": {"primary": None}}},
-    lambda: enrolment() | {"payload": {"sections": {"primary": {}}}},
-    lambda: enrolment() | {"payload": ["not", "an", "object"]},
-    lambda: _strip(staff(), "payload", "sections", "primary", "full_time_teachers"),
-    lambda: _strip(staff(), "payload", "sections", "primary", "qualified_teachers"),
-    lambda: staff() | {"payload": {"sections": {"primary": {}}}},
-    lambda: _strip(facilities(), "payload", "school"),
-    lambda: _strip(facilities(), "payload", "school", "sports_area_m2"),
-    lambda: _strip(finance(), "payload", "public_funds_budget_yuan"),
-    lambda: finance() | {"payload": {}},
-    lambda: statistics() | {"payload": {}},
-    lambda: _strip(finance(), "year"),
-    lambda: _strip(finance(), "district_code"),
-    lambda: _strip(finance(), "event_type"),
-    lambda: finance() | {"event_type": ["school.finance"]},
-    lambda: {},
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _strip(enrolment(), "payload", "sections", "primary", "students"),
+        lambda: _strip(enrolment(), "payload", "sections"),
+        lambda: _strip(enrolment(), "payload"),
+        lambda: enrolment() | {"payload": None},
+        lambda: enrolment() | {"payload": {"sections": None}},
+        lambda: enrolment() | {"payload": {"sections": {"primary": None}}},
+        lambda: enrolment() | {"payload": {"sections": {"primary": {}}}},
+        lambda: enrolment() | {"payload": ["not", "an", "object"]},
+        lambda: _strip(staff(), "payload", "sections", "primary", "full_time_teachers"),
+        lambda: _strip(staff(), "payload", "sections", "primary", "qualified_teachers"),
+        lambda: staff() | {"payload": {"sections": {"primary": {}}}},
+        lambda: _strip(facilities(), "payload", "school"),
+        lambda: _strip(facilities(), "payload", "school", "sports_area_m2"),
+        lambda: _strip(finance(), "payload", "public_funds_budget_yuan"),
+        lambda: finance() | {"payload": {}},
+        lambda: statistics() | {"payload": {}},
+        lambda: _strip(finance(), "year"),
+        lambda: _strip(finance(), "district_code"),
+        lambda: _strip(finance(), "event_type"),
+        lambda: finance() | {"event_type": ["school.finance"]},
+        lambda: {},
+    ],
+)
 def test_missing_fields_are_null_and_pass(validator, make):
     assert _planted(validator, make()) is None
 
@@ -320,8 +382,10 @@ def test_value_that_is_not_a_number_is_flagged_not_crashing(validator, value):
 
 
 def test_huge_integer_is_out_of_range_not_an_overflow(validator):
-    assert _planted(validator, finance(public_funds_per_student_yuan=10**400)) == \
-        f"gx:school.finance:{BETWEEN}:public_funds_per_student_yuan"
+    assert (
+        _planted(validator, finance(public_funds_per_student_yuan=10**400))
+        == f"gx:school.finance:{BETWEEN}:public_funds_per_student_yuan"
+    )
 
 
 def test_non_string_district_code_is_judged_by_the_regex(validator):
@@ -337,7 +401,9 @@ def test_a_later_gx_context_does_not_break_validation(validator):
 
     gx.get_context(mode="ephemeral")
     assert validator.validate([finance(), finance(teacher_training_yuan=9e9)]) == [
-        None, f"gx:school.finance:{PAIR}:teacher_training_yuan"]
+        None,
+        f"gx:school.finance:{PAIR}:teacher_training_yuan",
+    ]
 
 
 def test_two_validators_do_not_interfere(validator):
@@ -346,11 +412,13 @@ def test_two_validators_do_not_interfere(validator):
 
     other = BatchValidator()
     bad = [finance(public_funds_per_student_yuan=2e5)]
-    assert other.validate(bad) == validator.validate(bad) == [
-        f"gx:school.finance:{BETWEEN}:public_funds_per_student_yuan"]
+    assert (
+        other.validate(bad) == validator.validate(bad) == [f"gx:school.finance:{BETWEEN}:public_funds_per_student_yuan"]
+    )
 
 
 # --- mostly ---------------------------------------------------------------------------------------
+
 
 def test_mostly_below_one_tolerates_a_few_then_flags_all(tmp_path):
     from expectations.validator import SUITES_DIR, BatchValidator

@@ -1,4 +1,5 @@
 """MicroBatcher: size and time bounds, driven by an injected clock. No GX involved."""
+
 from __future__ import annotations
 
 import subprocess
@@ -93,8 +94,10 @@ def test_defaults():
     assert (b.max_events, b.max_seconds) == (500, 1.0)
 
 
-@pytest.mark.parametrize("kwargs", [{"max_events": 0}, {"max_events": 1.5}, {"max_events": True},
-                                    {"max_seconds": -1}, {"max_seconds": float("nan")}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"max_events": 0}, {"max_events": 1.5}, {"max_events": True}, {"max_seconds": -1}, {"max_seconds": float("nan")}],
+)
 def test_rejects_bad_bounds(kwargs):
     with pytest.raises(ValueError):
         MicroBatcher(**kwargs)

@@ -1,5 +1,6 @@
 """ProcessValidator: the suites in a child process give the in-process verdicts, survive the child
 dying, and leave no child behind."""
+
 from __future__ import annotations
 
 import os
@@ -11,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from gx_builders import enrolment, mixed_batch, staff, staff_section, statistics
 
 from expectations.process_validator import ProcessValidator, ValidatorUnavailable
-from gx_builders import enrolment, mixed_batch, staff, staff_section, statistics
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,9 +27,9 @@ def child():
 
 def batch_with_failures() -> list[dict]:
     events = mixed_batch(120, seed=11)
-    events[3] = enrolment(primary=(9000, 100))                        # students above the bound
+    events[3] = enrolment(primary=(9000, 100))  # students above the bound
     events[40] = staff(primary=staff_section(10, qualified_teachers=11))  # more qualified than teachers
-    events[77] = statistics(satisfaction_pct=130)                      # a percentage over 100
+    events[77] = statistics(satisfaction_pct=130)  # a percentage over 100
     return events
 
 
@@ -45,7 +46,7 @@ def _alive(pid: int) -> bool:
 def test_same_verdicts_as_in_process(child, validator):
     events = batch_with_failures()
     expected = validator.validate(events)
-    assert sum(r is not None for r in expected) == 3   # the three planted rows, nothing else
+    assert sum(r is not None for r in expected) == 3  # the three planted rows, nothing else
     assert child.validate(events) == expected
     assert child.validate([]) == []
 
@@ -97,8 +98,14 @@ def test_the_child_exits_when_its_parent_is_killed():
         print(v.pid, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
-    out = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        timeout=120,
+    )
     assert out.returncode == -signal.SIGKILL, out.stderr
     pid = int(out.stdout.strip())
     deadline = time.monotonic() + 10

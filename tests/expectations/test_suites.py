@@ -1,4 +1,5 @@
 """The suite files: valid GX 1.x suites, one per flattener, naming only columns that exist."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,17 @@ from pathlib import Path
 
 import pytest
 
-
 from expectations.flatten import FIELD, FLATTENERS, POS  # noqa: E402
 from expectations.validator import SUITES_DIR, BatchValidator, SuiteError, load_suite_specs  # noqa: E402
 
-REQUIRED = {"envelope", "school.enrolment", "school.staff", "school.facilities", "school.finance",
-            "district.statistics"}
+REQUIRED = {
+    "envelope",
+    "school.enrolment",
+    "school.staff",
+    "school.facilities",
+    "school.finance",
+    "district.statistics",
+}
 
 
 def test_every_required_suite_is_there_and_envelope_runs_first():
@@ -34,26 +40,32 @@ def _expectations(name):
 
 
 def _find(name, type_, column):
-    hits = [e for e in _expectations(name) if e["type"] == type_ and column in
-            (e["kwargs"].get("column"), e["kwargs"].get("column_B"))]
+    hits = [
+        e
+        for e in _expectations(name)
+        if e["type"] == type_ and column in (e["kwargs"].get("column"), e["kwargs"].get("column_B"))
+    ]
     assert len(hits) == 1, (name, type_, column)
     return hits[0]["kwargs"]
 
 
-@pytest.mark.parametrize("suite,column,lo,hi", [
-    ("envelope", "year", 2000, 2100),
-    ("school.enrolment", "students", 0, 5000),
-    ("school.enrolment", "classes", 0, 120),
-    ("school.enrolment", "avg_class_size", 0, 80),
-    ("school.staff", "full_time_teachers", 0, 500),
-    ("school.facilities", "teaching_aux_area_m2", 0, 200000),
-    ("school.facilities", "sports_area_m2", 0, 500000),
-    ("school.facilities", "equipment_value_yuan", 0, 1e9),
-    ("school.facilities", "multimedia_rooms", 0, 1000),
-    ("school.finance", "public_funds_per_student_yuan", 0, 100000),
-    ("district.statistics", "pct", 0, 100),
-    ("district.statistics", "monitoring_difference_rate", 0, 1),
-])
+@pytest.mark.parametrize(
+    "suite,column,lo,hi",
+    [
+        ("envelope", "year", 2000, 2100),
+        ("school.enrolment", "students", 0, 5000),
+        ("school.enrolment", "classes", 0, 120),
+        ("school.enrolment", "avg_class_size", 0, 80),
+        ("school.staff", "full_time_teachers", 0, 500),
+        ("school.facilities", "teaching_aux_area_m2", 0, 200000),
+        ("school.facilities", "sports_area_m2", 0, 500000),
+        ("school.facilities", "equipment_value_yuan", 0, 1e9),
+        ("school.facilities", "multimedia_rooms", 0, 1000),
+        ("school.finance", "public_funds_per_student_yuan", 0, 100000),
+        ("district.statistics", "pct", 0, 100),
+        ("district.statistics", "monitoring_difference_rate", 0, 1),
+    ],
+)
 def test_bounds_are_the_agreed_ones(suite, column, lo, hi):
     kw = _find(suite, "expect_column_values_to_be_between", column)
     assert (kw["min_value"], kw["max_value"]) == (lo, hi)
@@ -118,8 +130,13 @@ def _edit(d, name, fn):
 
 def test_unknown_column_fails_at_load(tmp_path):
     d = _copy_suites(tmp_path)
-    _edit(d, "school.finance", lambda doc: doc["expectations"].append(
-        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "budget", "max_value": 1}}))
+    _edit(
+        d,
+        "school.finance",
+        lambda doc: doc["expectations"].append(
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "budget", "max_value": 1}}
+        ),
+    )
     with pytest.raises(SuiteError, match="budget"):
         load_suite_specs(d)
 
@@ -127,8 +144,13 @@ def test_unknown_column_fails_at_load(tmp_path):
 def test_invalid_expectation_is_not_silently_dropped(tmp_path):
     # GX's ExpectationSuite() logs and drops an invalid expectation; BatchValidator must refuse.
     d = _copy_suites(tmp_path)
-    _edit(d, "school.finance", lambda doc: doc["expectations"].append(
-        {"type": "expect_column_values_to_be_betwixt", "kwargs": {"column": "teacher_training_yuan"}}))
+    _edit(
+        d,
+        "school.finance",
+        lambda doc: doc["expectations"].append(
+            {"type": "expect_column_values_to_be_betwixt", "kwargs": {"column": "teacher_training_yuan"}}
+        ),
+    )
     with pytest.raises(SuiteError, match="school.finance"):
         BatchValidator(d)
 

@@ -1,12 +1,12 @@
 """Report (not assert) what one validate() call costs on a 500-event micro-batch."""
+
 from __future__ import annotations
 
 import statistics
 import time
 
-
-
-from gx_builders import finance, mixed_batch, statistics as district_statistics  # noqa: E402
+from gx_builders import finance, mixed_batch  # noqa: E402
+from gx_builders import statistics as district_statistics
 
 RUNS = 5
 
@@ -31,8 +31,10 @@ def test_report_ms_per_500_event_batch(validator, capsys, record_property):
     for name, batch in (("clean", clean), ("1% bad", dirty)):
         best, median = _measure(validator, batch)
         record_property(f"gx_ms_500_{name}", round(median, 1))
-        lines.append(f"GX validate(), 500-event mixed batch, {name}: min {best:.0f} ms, median {median:.0f} ms "
-                     f"over {RUNS} calls ({median / 500:.2f} ms/event)")
+        lines.append(
+            f"GX validate(), 500-event mixed batch, {name}: min {best:.0f} ms, median {median:.0f} ms "
+            f"over {RUNS} calls ({median / 500:.2f} ms/event)"
+        )
     assert validator.validate(dirty).count(None) == 490
     with capsys.disabled():
         print("\n" + "\n".join(lines))

@@ -9,15 +9,17 @@ The clean reference -- the embedded driver over the same input, then `junheng bu
 once per session: dbt takes ~20-30 s, so the build starts in the background as soon as the
 reference has landed and the first faulted run overlaps it.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -36,8 +38,10 @@ def kafka_bootstrap() -> str:
         with socket.create_connection(("127.0.0.1", port), timeout=3):
             pass
     except OSError as exc:
-        pytest.fail(f"Kafka broker not reachable at 127.0.0.1:{port} ({exc}); start it with "
-                    "infra/kafka/kafka.sh start", pytrace=False)
+        pytest.fail(
+            f"Kafka broker not reachable at 127.0.0.1:{port} ({exc}); start it with infra/kafka/kafka.sh start",
+            pytrace=False,
+        )
     return f"127.0.0.1:{port}"
 
 
@@ -115,5 +119,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     mine = [i for i in items if here in Path(str(i.path)).resolve().parents and i.name.startswith("test_marts_equal_")]
     if mine:
         rest = [i for i in items if i not in mine]
-        last = max((n for n, i in enumerate(rest) if here in Path(str(i.path)).resolve().parents), default=len(rest) - 1)
-        items[:] = rest[:last + 1] + mine + rest[last + 1:]
+        last = max(
+            (n for n, i in enumerate(rest) if here in Path(str(i.path)).resolve().parents), default=len(rest) - 1
+        )
+        items[:] = rest[: last + 1] + mine + rest[last + 1 :]

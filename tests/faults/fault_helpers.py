@@ -5,6 +5,7 @@ Everything here compares a faulted Kafka run with a *clean* run of the embedded 
 same lines (pipeline_helpers.embedded_reference): the marts must be equal and every event must
 be accounted for. See docs/reliability.md for what each test proves.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,12 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
-
 from pipeline_helpers import PROJECT_ROOT, WorkerProcess
 
 AS_OF = "2026-11-28"
@@ -32,7 +33,7 @@ KAFKA_SH = PROJECT_ROOT / "infra" / "kafka" / "kafka.sh"
 #: machine; the clean run is built without it too), small batches so a kill can land mid-batch;
 #: every dead letter's reason in the worker's log.
 WORKER_ARGS = ("--no-gx", "--log-dead-letters")
-SESSION_TIMEOUT_S = 6.0          # the broker's group.min.session.timeout.ms
+SESSION_TIMEOUT_S = 6.0  # the broker's group.min.session.timeout.ms
 COUNTS = ("read", "applied", "duplicate", "stale", "dead_lettered")
 _PART = re.compile(r"^part-(\d+)-(.+)\.parquet$")
 
@@ -47,8 +48,8 @@ class FaultCity:
     head: list[bytes]
     tail: list[bytes]
     labels: list[str]
-    swapped: int                 # lower-seq versions moved after their higher-seq version
-    poison: int                  # explicit poison lines added to the generator's bad lines
+    swapped: int  # lower-seq versions moved after their higher-seq version
+    poison: int  # explicit poison lines added to the generator's bad lines
 
     @property
     def lines(self) -> list[bytes]:
@@ -57,8 +58,11 @@ class FaultCity:
     def bad_lines(self, part: str = "all") -> Counter[bytes]:
         """Every line the platform must dead-letter, with multiplicity (of the "head", the
         "tail" or "all")."""
-        lines, labels = {"all": (self.lines, self.labels), "head": (self.head, self.labels[:len(self.head)]),
-                         "tail": (self.tail, self.labels[len(self.head):])}[part]
+        lines, labels = {
+            "all": (self.lines, self.labels),
+            "head": (self.head, self.labels[: len(self.head)]),
+            "tail": (self.tail, self.labels[len(self.head) :]),
+        }[part]
         return Counter(line for line, label in zip(lines, labels) if label.startswith(("bad:", "poison:")))
 
 
@@ -100,7 +104,7 @@ def reorder(lines: Sequence[bytes], labels: Sequence[str], rng: random.Random) -
     for code, items in groups.items():
         if code == "?":
             continue
-        versions: dict[str, list[tuple[int, int]]] = defaultdict(list)   # fact -> [(seq, index)]
+        versions: dict[str, list[tuple[int, int]]] = defaultdict(list)  # fact -> [(seq, index)]
         for i, (line, label) in enumerate(items):
             ev = _event(line)
             # a duplicate of a draft (same event id) must move with it, or it would apply the draft
@@ -109,7 +113,7 @@ def reorder(lines: Sequence[bytes], labels: Sequence[str], rng: random.Random) -
             key = _fact_key(ev)
             if key is not None and isinstance(ev.get("seq"), int):
                 versions[key].append((ev["seq"], i))
-        moves: dict[int, int] = {}          # index of a draft -> index of the correction it goes after
+        moves: dict[int, int] = {}  # index of a draft -> index of the correction it goes after
         for vs in versions.values():
             if len(vs) < 2:
                 continue
@@ -172,8 +176,7 @@ def build_fault_city(seed: int = 7, schools: int = 120, tail_share: float = 0.15
     from ingestion.synthetic.events import new_event_id
 
     rng = random.Random(seed)
-    city = generate_city(seed=seed, schools=schools, bad_fraction=0.02, duplicate_fraction=0.02,
-                         stale_fraction=0.02)
+    city = generate_city(seed=seed, schools=schools, bad_fraction=0.02, duplicate_fraction=0.02, stale_fraction=0.02)
     labels = [city.labels.get(i, "valid") for i in range(len(city.lines))]
     lines, labels, swapped = reorder(city.lines, labels, rng)
     template = next(e for e in map(_event, lines) if e and e.get("event_type") == "school.staff")
@@ -187,11 +190,19 @@ def build_fault_city(seed: int = 7, schools: int = 120, tail_share: float = 0.15
     head_labels, tail_labels = labels[:cut], labels[cut:]
     # re-sends into the tail: exact duplicates of head events, and lower-seq versions (new ids)
     # of head facts whose applied version has seq >= 1 (the corrections)
-    valid_head = [(line, ev) for line, label in zip(head, head_labels) if label == "valid"
-                  for ev in [_event(line)] if ev is not None]
+    valid_head = [
+        (line, ev)
+        for line, label in zip(head, head_labels)
+        if label == "valid"
+        for ev in [_event(line)]
+        if ev is not None
+    ]
     resends: list[tuple[bytes, str]] = [(line, "resend") for line, _ in rng.sample(valid_head, 20)]
-    corrected = [ev for _, ev in valid_head if isinstance(ev.get("seq"), int) and ev["seq"] >= 1
-                 and not ev["event_type"].endswith("registered")]
+    corrected = [
+        ev
+        for _, ev in valid_head
+        if isinstance(ev.get("seq"), int) and ev["seq"] >= 1 and not ev["event_type"].endswith("registered")
+    ]
     for ev in rng.sample(corrected, min(10, len(corrected))):
         old = dict(ev, event_id=new_event_id(rng), seq=ev["seq"] - 1)
         resends.append((json.dumps(old, ensure_ascii=False).encode(), "stale-resend"))
@@ -213,8 +224,17 @@ class PacedProducer(threading.Thread):
     One idempotent producer for every send: its retries must survive a broker restart without
     writing anything twice."""
 
-    def __init__(self, lines: Sequence[bytes], settings: Any, *, tick_s: float = 0.4, fast: int = 60,
-                 slow: int = 4, quota: int | None = None, reserve: int = 100) -> None:
+    def __init__(
+        self,
+        lines: Sequence[bytes],
+        settings: Any,
+        *,
+        tick_s: float = 0.4,
+        fast: int = 60,
+        slow: int = 4,
+        quota: int | None = None,
+        reserve: int = 100,
+    ) -> None:
         super().__init__(daemon=True, name="paced-producer")
         self.lines = list(lines)
         self.settings = settings
@@ -248,7 +268,7 @@ class PacedProducer(threading.Thread):
                         n = min(self.fast, self.quota - i) if i < self.quota else self.slow
                     n = max(0, min(n, total - self.reserve - i))
                 if n:
-                    result = produce_lines(self.lines[i:i + n], self.settings, producer=producer)
+                    result = produce_lines(self.lines[i : i + n], self.settings, producer=producer)
                     self.sent += result["sent"]
                     i += n
                 if not self.released.is_set():
@@ -267,8 +287,9 @@ class PacedProducer(threading.Thread):
         self.release()
         self.join(timeout)
         if self.is_alive():
-            pytest.fail(f"producer did not finish within {timeout}s ({self.sent} of {len(self.lines)} sent)",
-                        pytrace=False)
+            pytest.fail(
+                f"producer did not finish within {timeout}s ({self.sent} of {len(self.lines)} sent)", pytrace=False
+            )
         if self.error is not None:
             pytest.fail(f"producer failed after {self.sent} lines: {self.error!r}", pytrace=False)
         assert self.sent == len(self.lines)
@@ -287,8 +308,9 @@ def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     return {tp.partition: om.offset for tp, om in got.items() if tp.topic == topic}
 
 
-def wait_committed(bootstrap: str, group: str, topic: str, ends: dict[int, int], workers: Sequence[WorkerProcess],
-                   timeout: float) -> float:
+def wait_committed(
+    bootstrap: str, group: str, topic: str, ends: dict[int, int], workers: Sequence[WorkerProcess], timeout: float
+) -> float:
     """Wait until the group committed every partition up to `ends`: the input is consumed,
     processed and acknowledged. Fails (with the workers' logs) on timeout or if a worker died."""
     start = time.monotonic()
@@ -314,8 +336,10 @@ def wait_until(predicate: Any, timeout: float, what: str, workers: Sequence[Work
     while time.monotonic() - start < timeout:
         for w in workers:
             if not w.alive():
-                pytest.fail(f"worker {w.proc.pid} exited with {w.proc.returncode} while waiting for {what}\n"
-                            f"{w.log_tail()}", pytrace=False)
+                pytest.fail(
+                    f"worker {w.proc.pid} exited with {w.proc.returncode} while waiting for {what}\n{w.log_tail()}",
+                    pytrace=False,
+                )
         if predicate():
             return time.monotonic() - start
         time.sleep(0.2)
@@ -345,8 +369,13 @@ class SeparateBroker:
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.port = port or free_port_pair()
         self.data_dir = data_dir
-        self.env = dict(os.environ, KAFKA_PORT=str(self.port), KAFKA_DATA_DIR=str(data_dir),
-                        KAFKA_STOP_TIMEOUT="20", KAFKA_START_TIMEOUT="120")
+        self.env = dict(
+            os.environ,
+            KAFKA_PORT=str(self.port),
+            KAFKA_DATA_DIR=str(data_dir),
+            KAFKA_STOP_TIMEOUT="20",
+            KAFKA_START_TIMEOUT="120",
+        )
         self.env.pop("KAFKA_CONTROLLER_PORT", None)
         self.timings: dict[str, float] = {}
 
@@ -357,8 +386,14 @@ class SeparateBroker:
     def _run(self, cmd: str, timeout: float = 180) -> float:
         assert self.port != 9092, "never stop or restart the shared broker"
         start = time.monotonic()
-        proc = subprocess.run(["bash", str(KAFKA_SH), cmd], env=self.env, cwd=PROJECT_ROOT,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            ["bash", str(KAFKA_SH), cmd],
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if proc.returncode != 0:
             pytest.fail(f"kafka.sh {cmd} (port {self.port}) failed: {proc.stderr[-3000:]}", pytrace=False)
         elapsed = time.monotonic() - start
@@ -383,8 +418,10 @@ def landed_event_rows(warehouse: Path) -> list[tuple[str, str, int, int, str]]:
 
     con = duckdb.connect()
     try:
-        rows = con.execute(f"select event_id, seq, payload, filename from "
-                           f"read_parquet('{_landing_files(warehouse, 'events')}', filename=true)").fetchall()
+        rows = con.execute(
+            f"select event_id, seq, payload, filename from "
+            f"read_parquet('{_landing_files(warehouse, 'events')}', filename=true)"
+        ).fetchall()
     finally:
         con.close()
     out = []
@@ -431,15 +468,25 @@ def landed_dead_letters(warehouse: Path) -> list[DeadLetterRow]:
 
     con = duckdb.connect()
     try:
-        rows = con.execute(f"select origin, reason, raw, filename from "
-                           f"read_parquet('{_landing_files(warehouse, 'dead_letters')}', filename=true)").fetchall()
+        rows = con.execute(
+            f"select origin, reason, raw, filename from "
+            f"read_parquet('{_landing_files(warehouse, 'dead_letters')}', filename=true)"
+        ).fetchall()
     finally:
         con.close()
     out = []
     for origin, reason, raw, filename in rows:
         o, m = json.loads(origin), _PART.match(Path(filename).name)
-        out.append(DeadLetterRow(int(o["partition"]), int(o["offset"]), reason, raw,
-                                 m.group(2) if m else Path(filename).name, int(m.group(1)) if m else -1))
+        out.append(
+            DeadLetterRow(
+                int(o["partition"]),
+                int(o["offset"]),
+                reason,
+                raw,
+                m.group(2) if m else Path(filename).name,
+                int(m.group(1)) if m else -1,
+            )
+        )
     return out
 
 
@@ -450,9 +497,14 @@ def topic_dead_letters(messages: Any) -> list[DeadLetterRow]:
     for m in messages:
         origin = json.loads(m.headers["origin"])
         reason = m.headers.get("reason", b"?")
-        out.append(DeadLetterRow(int(origin["partition"]), int(origin["offset"]),
-                                 reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason),
-                                 dead_letter_text(m.value or b"")))
+        out.append(
+            DeadLetterRow(
+                int(origin["partition"]),
+                int(origin["offset"]),
+                reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason),
+                dead_letter_text(m.value or b""),
+            )
+        )
     return out
 
 
@@ -511,15 +563,21 @@ class Ledger:
 
     rows: int
     distinct: int
-    doubled: dict[str, int]                    # event id -> rows beyond the first
+    doubled: dict[str, int]  # event id -> rows beyond the first
     unexplained: dict[str, list[tuple[str, int]]]
     totals: dict[str, int]
     redelivered: int
     crash_rows: int
 
     def figures(self) -> dict[str, Any]:
-        return {"landed_rows": self.rows, "distinct_ids": self.distinct, "landed_twice": len(self.doubled),
-                "rows_in_crashed_batches": self.crash_rows, "redelivered": self.redelivered, **self.totals}
+        return {
+            "landed_rows": self.rows,
+            "distinct_ids": self.distinct,
+            "landed_twice": len(self.doubled),
+            "rows_in_crashed_batches": self.crash_rows,
+            "redelivered": self.redelivered,
+            **self.totals,
+        }
 
 
 def ledger(warehouse: Path, incarnations: Sequence[Incarnation], lines: int) -> Ledger:
@@ -550,8 +608,15 @@ def ledger(warehouse: Path, incarnations: Sequence[Incarnation], lines: int) -> 
             if len(found) - len(crash) > 1 or len({(r[2], r[3]) for r in found}) != 1:
                 unexplained[event_id] = [(r[0], r[1]) for r in found]
     totals = {k: sum(int(i.counts.get(k, 0)) for i in incarnations) for k in COUNTS}
-    return Ledger(rows=len(rows), distinct=len(by_id), doubled=doubled, unexplained=unexplained, totals=totals,
-                  redelivered=totals["read"] - lines, crash_rows=crash_rows)
+    return Ledger(
+        rows=len(rows),
+        distinct=len(by_id),
+        doubled=doubled,
+        unexplained=unexplained,
+        totals=totals,
+        redelivered=totals["read"] - lines,
+        crash_rows=crash_rows,
+    )
 
 
 # --------------------------------------------------------------------------- marts
@@ -576,9 +641,23 @@ class MartBuild:
         self.log = warehouse.parent / f"{warehouse.name}-build.log"
         self.start = time.monotonic()
         self._out = open(self.log, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "junheng.cli", "build", "--warehouse", str(warehouse),
-                                      "--as-of", AS_OF, "--quiet", "--json"], cwd=PROJECT_ROOT,
-                                     stdout=subprocess.PIPE, stderr=self._out)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "junheng.cli",
+                "build",
+                "--warehouse",
+                str(warehouse),
+                "--as-of",
+                AS_OF,
+                "--quiet",
+                "--json",
+            ],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=self._out,
+        )
         self.elapsed = 0.0
         self._result: dict[str, Any] | None = None
 
@@ -595,8 +674,11 @@ class MartBuild:
             try:
                 self._result = json.loads(text)
             except ValueError:
-                pytest.fail(f"build of {self.warehouse} printed no JSON (exit {self.proc.returncode}): {text[-2000:]}"
-                            f"\n{self.log.read_text(errors='replace')[-3000:]}", pytrace=False)
+                pytest.fail(
+                    f"build of {self.warehouse} printed no JSON (exit {self.proc.returncode}): {text[-2000:]}"
+                    f"\n{self.log.read_text(errors='replace')[-3000:]}",
+                    pytrace=False,
+                )
             if self.proc.returncode != 0 or not self._result.get("success"):
                 pytest.fail(f"build of {self.warehouse} failed: {text[-3000:]}", pytrace=False)
         return self._result
@@ -625,16 +707,26 @@ def mart_snapshot(database: Path) -> dict[str, list[tuple[Any, ...]]]:
 
     con = duckdb.connect(str(database), read_only=True)
     try:
-        marts = [t for (t,) in con.execute("select table_name from information_schema.tables where "
-                                            "table_schema = 'main' and table_name like 'mart_%' order by 1").fetchall()]
+        marts = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where "
+                "table_schema = 'main' and table_name like 'mart_%' order by 1"
+            ).fetchall()
+        ]
         out: dict[str, list[tuple[Any, ...]]] = {}
         for mart in marts:
             if mart in MARTS_EXCLUDED:
                 continue
-            cols = [c for (c,) in con.execute("select column_name from information_schema.columns where "
-                                               f"table_schema = 'main' and table_name = '{mart}' "
-                                               "order by ordinal_position").fetchall()
-                    if c not in COLUMNS_EXCLUDED.get(mart, set())]
+            cols = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns where "
+                    f"table_schema = 'main' and table_name = '{mart}' "
+                    "order by ordinal_position"
+                ).fetchall()
+                if c not in COLUMNS_EXCLUDED.get(mart, set())
+            ]
             rows = con.execute(f"select {', '.join(repr_ident(c) for c in cols)} from main.{mart}").fetchall()
             out[mart] = sorted((tuple(_norm(v) for v in r) for r in rows), key=repr)
         return out
@@ -655,8 +747,10 @@ def mart_differences(mine: dict[str, list[tuple[Any, ...]]], clean: dict[str, li
         a, b = Counter(mine[mart]), Counter(clean[mart])
         if a != b:
             extra, missing = list((a - b).elements()), list((b - a).elements())
-            problems.append(f"{mart}: {len(mine[mart])} rows vs {len(clean[mart])} clean; "
-                            f"{len(extra)} extra e.g. {extra[:2]}; {len(missing)} missing e.g. {missing[:2]}")
+            problems.append(
+                f"{mart}: {len(mine[mart])} rows vs {len(clean[mart])} clean; "
+                f"{len(extra)} extra e.g. {extra[:2]}; {len(missing)} missing e.g. {missing[:2]}"
+            )
     return problems
 
 

@@ -13,6 +13,7 @@ After each kill the published marts are exactly as before (every file of the ser
 byte for byte, ``current`` unchanged, a reader sees the old value). A builder started again
 publishes the correction, and its marts equal a clean `junheng build` of a copy of the same landing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,10 +24,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from fault_helpers import AS_OF, MartBuild, mart_differences, mart_snapshot
-from publish_helpers import (ServeProcess, alive, child_holding, current_version, enrolment_correction,
-                             students_sql, wait_until)
+from publish_helpers import (
+    ServeProcess,
+    alive,
+    child_holding,
+    current_version,
+    enrolment_correction,
+    students_sql,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -38,8 +45,11 @@ def _served(warehouse: Path) -> dict[str, str]:
     """What readers get: where ``published/current`` points and every file of that version, digested."""
     root = warehouse / "published"
     current = os.readlink(root / "current")
-    out = {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-           for p in sorted((root / current).rglob("*")) if p.is_file()}
+    out = {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / current).rglob("*"))
+        if p.is_file()
+    }
     out["current ->"] = current
     return out
 
@@ -76,18 +86,30 @@ def test_killed_builder_leaves_the_published_marts_and_the_next_build_publishes_
 
     # 1. SIGKILL while dbt writes the working database: dbt goes with it
     working = wh / "work" / "junheng.duckdb"
-    dbt = wait_until(lambda: serve.alive() and child_holding(serve.proc.pid, working), BUILD_TIMEOUT_S,
-                     "the builder's dbt to open the working database")
+    dbt = wait_until(
+        lambda: serve.alive() and child_holding(serve.proc.pid, working),
+        BUILD_TIMEOUT_S,
+        "the builder's dbt to open the working database",
+    )
     assert serve.kill() == -signal.SIGKILL
     wait_until(lambda: not alive(dbt), DBT_GONE_WITHIN_S, f"dbt (pid {dbt}) to die with the killed builder")
     assert _served(wh) == served and _value(wh, query) == before
 
     # 2. and 3. SIGKILL while publishing: before the rename, then before the switch
     for n, stage in enumerate(("seal", "switch"), start=2):
-        faulted = ServeProcess(wh, tmp_path / f"serve-{n}.log", as_of=AS_OF, debounce=0.5,
-                               env=dict(os.environ, JUNHENG_FAULT_PUBLISH_KILL=stage))
-        wait_until(lambda faulted=faulted: not faulted.alive(), BUILD_TIMEOUT_S, f"the builder to be killed at publish ({stage})",
-                   poll=0.2)
+        faulted = ServeProcess(
+            wh,
+            tmp_path / f"serve-{n}.log",
+            as_of=AS_OF,
+            debounce=0.5,
+            env=dict(os.environ, JUNHENG_FAULT_PUBLISH_KILL=stage),
+        )
+        wait_until(
+            lambda faulted=faulted: not faulted.alive(),
+            BUILD_TIMEOUT_S,
+            f"the builder to be killed at publish ({stage})",
+            poll=0.2,
+        )
         assert faulted.kill() == -signal.SIGKILL, faulted.log_tail()
         assert "published version" not in faulted.log_tail()
         assert _served(wh) == served, stage
@@ -99,7 +121,7 @@ def test_killed_builder_leaves_the_published_marts_and_the_next_build_publishes_
     reference = tmp_path / "reference"
     reference.mkdir()
     shutil.copytree(wh / "landing", reference / "landing")
-    clean = MartBuild(reference)     # a clean one-shot `junheng build`, meanwhile
+    clean = MartBuild(reference)  # a clean one-shot `junheng build`, meanwhile
     try:
         with ServeProcess(wh, tmp_path / "serve-5.log", as_of=AS_OF, debounce=0.5) as again:
             status = again.wait_published(2, BUILD_TIMEOUT_S)
@@ -108,9 +130,11 @@ def test_killed_builder_leaves_the_published_marts_and_the_next_build_publishes_
         assert current_version(wh) == 2 and _value(wh, query) == after
         assert sorted(p.name for p in (wh / "published").iterdir()) == ["current", "v000001", "v000002"]
         root = wh / "published"
-        assert {name: hashlib.sha256((root / name).read_bytes()).hexdigest()     # version 1 untouched throughout
-                for name in served if name.startswith("v000001/")} == \
-            {k: v for k, v in served.items() if k.startswith("v000001/")}
+        assert {
+            name: hashlib.sha256((root / name).read_bytes()).hexdigest()  # version 1 untouched throughout
+            for name in served
+            if name.startswith("v000001/")
+        } == {k: v for k, v in served.items() if k.startswith("v000001/")}
         result = clean.result(timeout=BUILD_TIMEOUT_S)
     finally:
         clean.close()

@@ -7,6 +7,7 @@ child that dies (out of memory, killed) is not a verdict on the batch in flight:
 neither dead-letter that batch nor stop. Planted events pass the contract but fail a suite
 (a monitoring difference rate of 3, the suite's bound is 1), so the verdicts after the restart
 are shown to come from a working child."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from pipeline_helpers import WorkerProcess, embedded_reference, judged, kafka_settings, landed_event_ids, latest_status
 
 pytestmark = [pytest.mark.faults, pytest.mark.kafka, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -35,8 +35,11 @@ def _with_planted_gx_failures(lines: list[bytes]) -> list[bytes]:
             event = json.loads(line)
         except ValueError:
             continue
-        if isinstance(event, dict) and event.get("event_type") == "district.statistics" \
-                and isinstance(event.get("payload"), dict):
+        if (
+            isinstance(event, dict)
+            and event.get("event_type") == "district.statistics"
+            and isinstance(event.get("payload"), dict)
+        ):
             stats.append(event)
     assert len(stats) >= PLANTED
     out = list(lines)
@@ -64,16 +67,20 @@ def test_killed_gx_child_is_replaced_and_nothing_changes(kafka_bootstrap: str, p
     half = len(lines) // 2
     assert produce_lines(lines[:half], settings)["sent"] == half
     warehouse = tmp_path / "warehouse"
-    with WorkerProcess(kafka_bootstrap, prefix, warehouse, tmp_path / "worker.log",
-                       batch_size=200, batch_seconds=0.2) as worker:
-        first = worker.wait_for(lambda c: c["read"] >= half and (c.get("gx_child") or {}).get("pid"),
-                                timeout=180, what=f"read >= {half} with a GX child")
+    with WorkerProcess(
+        kafka_bootstrap, prefix, warehouse, tmp_path / "worker.log", batch_size=200, batch_seconds=0.2
+    ) as worker:
+        first = worker.wait_for(
+            lambda c: c["read"] >= half and (c.get("gx_child") or {}).get("pid"),
+            timeout=180,
+            what=f"read >= {half} with a GX child",
+        )
         child = first["gx_child"]["pid"]
         assert first["gx"] == "child" and first["gx_child"]["restarts"] == 0
         three_quarters = len(lines) * 3 // 4
         assert produce_lines(lines[half:three_quarters], settings)["sent"] == three_quarters - half
         worker.wait_for(lambda c: c["read"] > half, timeout=60, what="the third quarter to start")
-        os.kill(child, signal.SIGKILL)   # mid-stream: a batch may be in the child right now
+        os.kill(child, signal.SIGKILL)  # mid-stream: a batch may be in the child right now
         # the last quarter comes after the kill, so batches surely reach the child after it died
         assert produce_lines(lines[three_quarters:], settings)["sent"] == len(lines) - three_quarters
         worker.wait_for(lambda c: c["read"] >= len(lines), timeout=180, what=f"read == {len(lines)}")

@@ -16,6 +16,7 @@ holds recovery until the fetcher has handed the agent a record. On a fresh topic
 already there, that is the first records of the partition. The worker must still read and judge
 every line exactly as the embedded driver does.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fault_helpers import SESSION_TIMEOUT_S, WORKER_ARGS, dead_letter_report, landed_dead_letters, wait_until
 from pipeline_helpers import WorkerProcess, embedded_reference, kafka_settings, landed_event_ids
 
@@ -37,9 +37,18 @@ COUNTS = ("read", "applied", "duplicate", "stale", "dead_lettered")
 
 
 def _worker(bootstrap: str, prefix: str, tmp: Path, worker_id: str) -> WorkerProcess:
-    return WorkerProcess(bootstrap, prefix, tmp / "kafka-warehouse", tmp / f"worker-{worker_id}.log",
-                         counts_file=tmp / f"counts-{worker_id}.json", batch_size=200, batch_seconds=0.3,
-                         worker_id=worker_id, session_timeout=SESSION_TIMEOUT_S, extra_args=WORKER_ARGS)
+    return WorkerProcess(
+        bootstrap,
+        prefix,
+        tmp / "kafka-warehouse",
+        tmp / f"worker-{worker_id}.log",
+        counts_file=tmp / f"counts-{worker_id}.json",
+        batch_size=200,
+        batch_seconds=0.3,
+        worker_id=worker_id,
+        session_timeout=SESSION_TIMEOUT_S,
+        extra_args=WORKER_ARGS,
+    )
 
 
 def _processed(worker: WorkerProcess, topic: str, offset: int) -> bool:
@@ -49,7 +58,8 @@ def _processed(worker: WorkerProcess, topic: str, offset: int) -> bool:
 
 
 def test_records_handed_over_before_recovery_ends_reach_the_agent(
-        kafka_bootstrap: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kafka_bootstrap: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """w1 judges the first part and stops (its offsets committed); the second part is produced
     while no worker runs; w2 starts with the hook, so its recovery (reading w1's facts) seeks
     to w1's commit and then holds until records of the second part were handed to the agent;
@@ -74,19 +84,23 @@ def test_records_handed_over_before_recovery_ends_reach_the_agent(
     w1 = _worker(kafka_bootstrap, prefix, tmp_path, "w1")
     try:
         wait_until(lambda: _processed(w1, topic, first - 1), 120, "w1 judging the first part", [w1])
-        assert w1.stop() == 0, w1.log_tail()       # SIGTERM: Faust commits what w1 acknowledged
+        assert w1.stop() == 0, w1.log_tail()  # SIGTERM: Faust commits what w1 acknowledged
     finally:
         w1.kill()
     c1: dict[str, Any] = json.loads(w1.counts_file.read_text())
     assert c1["read"] == first
 
     assert produce_lines(lines[first:second], settings)["failed"] == 0
-    monkeypatch.setenv(FAULT_DELIVER_ENV, "1")   # inherited by the worker subprocess only
+    monkeypatch.setenv(FAULT_DELIVER_ENV, "1")  # inherited by the worker subprocess only
     w2 = _worker(kafka_bootstrap, prefix, tmp_path, "w2")
     monkeypatch.delenv(FAULT_DELIVER_ENV)
     try:
-        wait_until(lambda: len((w2.counts() or {}).get("assigned", [])) == 1 and (w2.counts() or {}).get("batches", 0) > 0,
-                   120, "w2 consuming", [w2])
+        wait_until(
+            lambda: len((w2.counts() or {}).get("assigned", [])) == 1 and (w2.counts() or {}).get("batches", 0) > 0,
+            120,
+            "w2 consuming",
+            [w2],
+        )
         assert produce_lines(lines[second:], settings)["failed"] == 0
         wait_until(lambda: _processed(w2, topic, len(lines) - 1), 120, "w2 judging the last record", [w2])
         assert w2.stop() == 0, w2.log_tail()
@@ -94,17 +108,23 @@ def test_records_handed_over_before_recovery_ends_reach_the_agent(
         w2.kill()
     log = w2.log_tail(100_000)
     injected = [line.split("] ", 3)[-1] for line in log.splitlines() if f"injected: {FAULT_DELIVER_ENV}" in line]
-    assert injected, log[-3000:]                 # the hook met w2's recovery seek
+    assert injected, log[-3000:]  # the hook met w2's recovery seek
     c2: dict[str, Any] = json.loads(w2.counts_file.read_text())
     bad = Counter(line for line, label in zip(lines, labels) if label.startswith("bad:"))
     report = dead_letter_report(landed_dead_letters(tmp_path / "kafka-warehouse"), bad)
     # w2 got every record after w1's commit (w1 committed all it read: nothing re-delivered),
     # without a hole
-    assert c2["skipped_records"] == 0 and c2["read"] == len(lines) - first, \
-        (injected, c2["skipped_records"], {k: c2[k] for k in COUNTS}, report)
+    assert c2["skipped_records"] == 0 and c2["read"] == len(lines) - first, (
+        injected,
+        c2["skipped_records"],
+        {k: c2[k] for k in COUNTS},
+        report,
+    )
     together = {k: c1[k] + c2[k] for k in COUNTS}
     assert together == {k: reference[k] for k in COUNTS}, report
-    assert dict(Counter(c1["dead_letter_reasons"]) + Counter(c2["dead_letter_reasons"])) == \
-        reference["dead_letter_reasons"], report
+    assert (
+        dict(Counter(c1["dead_letter_reasons"]) + Counter(c2["dead_letter_reasons"]))
+        == reference["dead_letter_reasons"]
+    ), report
     assert len(landed_event_ids(tmp_path / "kafka-warehouse")) == reference["applied"]
     print(f"\n{injected}; w1 {json.dumps({k: c1[k] for k in COUNTS})}; w2 {json.dumps({k: c2[k] for k in COUNTS})}")

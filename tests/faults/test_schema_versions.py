@@ -8,16 +8,15 @@ platform upcasts v2 in the contract check (ingestion/contract/upcast.py) and the
 pipeline sees one shape; this test proves the outcome does not depend on which version an event
 came in, and that the landing still says which one it was (events.schema_version).
 """
+
 from __future__ import annotations
 
 import json
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-
 from pipeline_helpers import (
     WorkerProcess,
     _query,
@@ -35,8 +34,9 @@ WORKER_ARGS = ["--no-gx"]  # GX is orthogonal to the versions and slow on 2 core
 
 
 def _versions_landed(warehouse: Path) -> dict[str, int]:
-    _, rows = _query(f"select lower(event_id), schema_version "
-                     f"from read_parquet('{warehouse}/landing/events/*.parquet')")
+    _, rows = _query(
+        f"select lower(event_id), schema_version from read_parquet('{warehouse}/landing/events/*.parquet')"
+    )
     out: dict[str, int] = {}
     for event_id, version in rows:
         assert event_id not in out, f"{event_id} landed twice"
@@ -46,8 +46,10 @@ def _versions_landed(warehouse: Path) -> dict[str, int]:
 
 def _enrolment_payload_keys(warehouse: Path) -> Counter[str]:
     """Top-level payload keys of the landed school.enrolment events (v1: sections; v2: grades)."""
-    _, rows = _query(f"select payload from read_parquet('{warehouse}/landing/events/*.parquet') "
-                     f"where event_type = 'school.enrolment'")
+    _, rows = _query(
+        f"select payload from read_parquet('{warehouse}/landing/events/*.parquet') "
+        f"where event_type = 'school.enrolment'"
+    )
     return Counter(k for (payload,) in rows for k in json.loads(payload))
 
 
@@ -93,8 +95,7 @@ def test_mixed_v1_v2_stream_equals_the_all_v1_run(kafka_bootstrap: str, prefix: 
     produced = produce_lines(mixed, settings)
     assert produced["sent"] == len(mixed) and produced["failed"] == 0
     warehouse = tmp_path / "kafka-warehouse"
-    with WorkerProcess(kafka_bootstrap, prefix, warehouse, tmp_path / "worker.log",
-                       extra_args=WORKER_ARGS) as worker:
+    with WorkerProcess(kafka_bootstrap, prefix, warehouse, tmp_path / "worker.log", extra_args=WORKER_ARGS) as worker:
         worker.wait_for(lambda c: c["read"] >= len(mixed), timeout=150, what=f"read == {len(mixed)}")
         time.sleep(1.0)  # nothing more may arrive
         assert worker.stop() == 0, worker.log_tail()
@@ -114,5 +115,7 @@ def test_mixed_v1_v2_stream_equals_the_all_v1_run(kafka_bootstrap: str, prefix: 
     assert _versions_landed(warehouse) == arrived
     keys = _enrolment_payload_keys(warehouse)
     assert keys["sections"] > 0 and set(keys) == {"sections"}
-    print(f"\n{len(mixed)} lines, {len(converted)} as v2: worker busy {final['process_s']:.1f} s in "
-          f"{final['batches']} batches; test {time.monotonic() - t0:.1f} s")
+    print(
+        f"\n{len(mixed)} lines, {len(converted)} as v2: worker busy {final['process_s']:.1f} s in "
+        f"{final['batches']} batches; test {time.monotonic() - t0:.1f} s"
+    )

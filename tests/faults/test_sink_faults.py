@@ -16,20 +16,20 @@ The full disk is real: a small tmpfs mounted over the worker's landing folder (t
 root). If mounting is not permitted the test falls back to RLIMIT_FSIZE on the worker (EFBIG for a
 file above the limit) rather than skipping.
 """
+
 from __future__ import annotations
 
 import json
-import os
 import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-
 from pipeline_helpers import (
     WorkerProcess,
     caught_up,
@@ -91,8 +91,9 @@ class SmallDisk:
     def __init__(self, path: Path, kb: int) -> None:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kb}k", "tmpfs", str(path)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={kb}k", "tmpfs", str(path)], capture_output=True, text=True
+        )
         self.mounted = done.returncode == 0
         self.error = done.stderr.strip()
 
@@ -117,8 +118,8 @@ def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
 
 
 def test_full_disk_under_the_worker_loses_nothing_and_lands_nothing_twice(
-        kafka_bootstrap: str, prefix: str, tmp_path: Path, small_disk: SmallDisk,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    kafka_bootstrap: str, prefix: str, tmp_path: Path, small_disk: SmallDisk, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ingestion.producer import create_topics, produce_lines
 
     t0 = time.monotonic()
@@ -150,9 +151,17 @@ def test_full_disk_under_the_worker_loses_nothing_and_lands_nothing_twice(
         monkeypatch.setattr(subprocess, "Popen", limited_popen)
 
     # 1. the disk fills mid-run: the worker stops without committing the batch it could not land
-    w1 = WorkerProcess(kafka_bootstrap, prefix, warehouse, tmp_path / "worker1.log", batch_size=200,
-                       counts_file=tmp_path / "counts1.json", worker_id="w1", session_timeout=8,
-                       extra_args=WORKER_ARGS)
+    w1 = WorkerProcess(
+        kafka_bootstrap,
+        prefix,
+        warehouse,
+        tmp_path / "worker1.log",
+        batch_size=200,
+        counts_file=tmp_path / "counts1.json",
+        worker_id="w1",
+        session_timeout=8,
+        extra_args=WORKER_ARGS,
+    )
     try:
         code = w1.proc.wait(150)
     finally:
@@ -180,9 +189,17 @@ def test_full_disk_under_the_worker_loses_nothing_and_lands_nothing_twice(
     # 2. space again, files kept; a new worker completes the run
     if small_disk.mounted:
         small_disk.grow(64)
-    with WorkerProcess(kafka_bootstrap, prefix, warehouse, tmp_path / "worker2.log", batch_size=200,
-                       counts_file=tmp_path / "counts2.json", worker_id="w2", session_timeout=8,
-                       extra_args=WORKER_ARGS) as w2:
+    with WorkerProcess(
+        kafka_bootstrap,
+        prefix,
+        warehouse,
+        tmp_path / "worker2.log",
+        batch_size=200,
+        counts_file=tmp_path / "counts2.json",
+        worker_id="w2",
+        session_timeout=8,
+        extra_args=WORKER_ARGS,
+    ) as w2:
         w2.wait_for(lambda c: caught_up(c, topic, ends), timeout=150, what="the rest of the stream")
         assert w2.stop() == 0, w2.log_tail()
     resumed = json.loads(w2.counts_file.read_text(encoding="utf-8"))
@@ -196,12 +213,15 @@ def test_full_disk_under_the_worker_loses_nothing_and_lands_nothing_twice(
     # re-delivered (landed, not yet committed) messages come back as duplicates, never applied
     redelivered = crashed["read"] + resumed["read"] - len(lines)
     assert 0 <= redelivered and resumed["duplicate"] >= ref["duplicate"]
-    print(f"\nfault: {fault}; w1 landed {crashed['batches']} batches ({crashed['applied']} events) "
-          f"then exit 70; re-delivered {redelivered}; test {time.monotonic() - t0:.1f} s")
+    print(
+        f"\nfault: {fault}; w1 landed {crashed['batches']} batches ({crashed['applied']} events) "
+        f"then exit 70; re-delivered {redelivered}; test {time.monotonic() - t0:.1f} s"
+    )
 
 
 def test_injected_write_error_stops_the_worker_and_a_restart_completes(
-        kafka_bootstrap: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kafka_bootstrap: str, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same failure at an exact point: JUNHENG_FAULT_LANDING_AFTER=6 makes the worker's 7th
     landing file fail part-way (the second or third batch, depending on how many tables a batch
     fills); the worker must stop with nothing of that batch visible, and a worker without the
@@ -218,9 +238,17 @@ def test_injected_write_error_stops_the_worker_and_a_restart_completes(
     warehouse = tmp_path / "kafka-warehouse"
 
     monkeypatch.setenv(LANDING_AFTER, "6")  # the worker subprocess's plugin (tests/plugins) reads it
-    w1 = WorkerProcess(kafka_bootstrap, prefix, warehouse, tmp_path / "worker1.log", batch_size=200,
-                       counts_file=tmp_path / "counts1.json", worker_id="w1", session_timeout=8,
-                       extra_args=WORKER_ARGS)
+    w1 = WorkerProcess(
+        kafka_bootstrap,
+        prefix,
+        warehouse,
+        tmp_path / "worker1.log",
+        batch_size=200,
+        counts_file=tmp_path / "counts1.json",
+        worker_id="w1",
+        session_timeout=8,
+        extra_args=WORKER_ARGS,
+    )
     monkeypatch.delenv(LANDING_AFTER)
     try:
         code = w1.proc.wait(150)
@@ -240,9 +268,17 @@ def test_injected_write_error_stops_the_worker_and_a_restart_completes(
     for partition, offset in committed.items():
         assert offset <= done.get(partition, -1) + 1, (partition, offset, done)
 
-    with WorkerProcess(kafka_bootstrap, prefix, warehouse, tmp_path / "worker2.log", batch_size=200,
-                       counts_file=tmp_path / "counts2.json", worker_id="w2", session_timeout=8,
-                       extra_args=WORKER_ARGS) as w2:
+    with WorkerProcess(
+        kafka_bootstrap,
+        prefix,
+        warehouse,
+        tmp_path / "worker2.log",
+        batch_size=200,
+        counts_file=tmp_path / "counts2.json",
+        worker_id="w2",
+        session_timeout=8,
+        extra_args=WORKER_ARGS,
+    ) as w2:
         w2.wait_for(lambda c: caught_up(c, topic, ends), timeout=150, what="the rest of the stream")
         assert w2.stop() == 0, w2.log_tail()
     resumed = json.loads(w2.counts_file.read_text(encoding="utf-8"))
@@ -256,7 +292,8 @@ def test_injected_write_error_stops_the_worker_and_a_restart_completes(
 
 
 def test_injected_write_error_rolls_the_embedded_run_back_and_a_rerun_completes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """JUNHENG_FAULT_LANDING_AFTER=N under the embedded driver, on its second run (the first run's
     files and state must survive the failed one untouched)."""
     from streams.embedded import EmbeddedRunner
@@ -301,7 +338,7 @@ def test_production_code_has_no_fault_hook(tmp_path: Path, monkeypatch: pytest.M
     from streams.landing import LandingWriter
 
     rows = [{"reason": "x: y", "reason_code": "x", "origin": "{}", "raw": "r"}]
-    monkeypatch.setenv(LANDING_AFTER, "0")      # read by the plugin only, and only in a subprocess
+    monkeypatch.setenv(LANDING_AFTER, "0")  # read by the plugin only, and only in a subprocess
     writer = LandingWriter(tmp_path / "a")
     assert all(writer.write("dead_letters", rows, b) for b in range(20))
     with monkeypatch.context() as patched:
@@ -309,7 +346,9 @@ def test_production_code_has_no_fault_hook(tmp_path: Path, monkeypatch: pytest.M
         writer = LandingWriter(tmp_path / "c")
         assert writer.write_batch({"dead_letters": rows, "events": []}, 0)
         with pytest.raises(OSError) as failure:
-            writer.write_batch({"dead_letters": rows, "district_status": [{"district_code": "370202", "year": 2024}]}, 1)
+            writer.write_batch(
+                {"dead_letters": rows, "district_status": [{"district_code": "370202", "year": 2024}]}, 1
+            )
     assert failure.value.errno == 28  # ENOSPC, as a full disk
     visible, other = _landing_files(tmp_path / "c")
     assert [p.name for p in visible] == [f"part-{0:012d}-{writer.writer_id}.parquet"] and other == []

@@ -1,5 +1,6 @@
 """The Docker Compose set-up cannot run here (no Docker engine), so it is kept consistent with the
 local one by reading both: same Kafka version, settings the code really reads, configs that exist."""
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ project -- is found in site-packages, and the build leaves the installed dbt pro
 
 The one test that installs the whole dependency tree (minutes on a cold pip cache): keep it alone.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,12 +22,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-06-30"
-MARTS = {"mart_alerts", "mart_city_progress", "mart_district_accountability", "mart_district_attainment",
-         "mart_district_balance", "mart_school_section_indicators", "mart_school_section_status"}
+MARTS = {
+    "mart_alerts",
+    "mart_city_progress",
+    "mart_district_accountability",
+    "mart_district_attainment",
+    "mart_district_balance",
+    "mart_school_section_indicators",
+    "mart_school_section_status",
+}
 #: not part of the sources a wheel is built from: at the top (venvs, warehouses, build leftovers),
 #: anywhere (caches), in the dbt project (dbt's output) and the Kafka folder (jars, data)
 _NOT_SOURCES = {
-    ".": {".git", ".venv", "build", "warehouse", "test-artifacts", "var", ".pytest_cache", ".hypothesis", ".ruff_cache", ".mypy_cache"},
+    ".": {
+        ".git",
+        ".venv",
+        "build",
+        "warehouse",
+        "test-artifacts",
+        "var",
+        ".pytest_cache",
+        ".hypothesis",
+        ".ruff_cache",
+        ".mypy_cache",
+    },
     "dbt_project": {"target", "logs", "dbt_packages"},
     "infra/kafka": {"dist", "data"},
 }
@@ -34,14 +53,19 @@ _NOT_SOURCES = {
 
 def _ignore(folder: str, names: list[str]) -> set[str]:
     rel = Path(folder).relative_to(ROOT).as_posix()
-    return set(_NOT_SOURCES.get(rel, ())) & set(names) | {n for n in names if n == "__pycache__" or n.endswith(".egg-info")}
+    return set(_NOT_SOURCES.get(rel, ())) & set(names) | {
+        n for n in names if n == "__pycache__" or n.endswith(".egg-info")
+    }
+
 
 pytestmark = [pytest.mark.slow]
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc
 
 
@@ -57,29 +81,47 @@ def test_a_wheel_in_a_fresh_venv_runs_demo_and_build(tmp_path):
     # the environment of a user: no checkout on the path, no JUNHENG_* setting
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUNHENG_", "PYTHON", "VIRTUAL_ENV"))}
     src, dist, venv, outside = tmp_path / "src", tmp_path / "dist", tmp_path / "venv", tmp_path / "somewhere"
-    shutil.copytree(ROOT, src, ignore=_ignore)   # building writes build/ and *.egg-info: not in the checkout
+    shutil.copytree(ROOT, src, ignore=_ignore)  # building writes build/ and *.egg-info: not in the checkout
     outside.mkdir()
 
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", str(src), "-w", str(dist)], outside, env, 600)
     (wheel,) = dist.glob("junheng-*.whl")
     run([sys.executable, "-m", "venv", str(venv)], outside, env, 300)
     python, junheng = venv / "bin" / "python", venv / "bin" / "junheng"
-    run([str(python), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "constraints.txt"), str(wheel)],
-        outside, env, 1800)
+    run(
+        [str(python), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "constraints.txt"), str(wheel)],
+        outside,
+        env,
+        1800,
+    )
 
-    where = json.loads(run([str(python), "-c", (
-        "import json, junheng.settings as s\n"
-        "print(json.dumps({'root': str(s.PROJECT_ROOT), 'warehouse': str(s.settings().warehouse)}))")],
-        outside, env, 120).stdout)
+    where = json.loads(
+        run(
+            [
+                str(python),
+                "-c",
+                (
+                    "import json, junheng.settings as s\n"
+                    "print(json.dumps({'root': str(s.PROJECT_ROOT), 'warehouse': str(s.settings().warehouse)}))"
+                ),
+            ],
+            outside,
+            env,
+            120,
+        ).stdout
+    )
     site = Path(where["root"])
     assert site.name == "site-packages" and site.is_relative_to(venv), where
     assert Path(where["warehouse"]) == outside / "warehouse", "the default warehouse must not be in site-packages"
-    assert (site / "dbt_project" / "dbt_project.yml").is_file() and (site / "dbt_project" / "seeds" / "_seeds.yml").is_file()
+    assert (site / "dbt_project" / "dbt_project.yml").is_file() and (
+        site / "dbt_project" / "seeds" / "_seeds.yml"
+    ).is_file()
     installed_project = tree_digest(site / "dbt_project")
 
     warehouse = outside / "city"
-    demo = run([str(junheng), "demo", "--warehouse", str(warehouse), "--schools", "60", "--as-of", AS_OF],
-               outside, env, 1200)
+    demo = run(
+        [str(junheng), "demo", "--warehouse", str(warehouse), "--schools", "60", "--as-of", AS_OF], outside, env, 1200
+    )
     assert "published version 1" in demo.stdout, demo.stdout[-3000:]
     build = run([str(junheng), "build", "--warehouse", str(warehouse), "--as-of", AS_OF, "--json"], outside, env, 900)
     result = json.loads(build.stdout.strip().splitlines()[-1])
@@ -89,7 +131,9 @@ def test_a_wheel_in_a_fresh_venv_runs_demo_and_build(tmp_path):
     assert Path(result["jurisdiction"]["districts"]).is_relative_to(site)
 
     with duckdb.connect(str(warehouse / "junheng.duckdb"), read_only=True) as con:
-        tables = {r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'main'").fetchall()}
+        tables = {
+            r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'main'").fetchall()
+        }
         assert tables == MARTS
         (districts,) = con.execute("select count(distinct district_code) from main.mart_district_attainment").fetchone()
         assert districts == 10

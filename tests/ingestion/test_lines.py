@@ -1,4 +1,5 @@
 """ingestion.lines: the one reader of JSONL input (producer, embedded driver, CLI)."""
+
 from __future__ import annotations
 
 import os
@@ -24,6 +25,7 @@ def test_a_fifo_is_read_once_and_not_counted(tmp_path: Path) -> None:
     def write() -> None:
         with open(fifo, "wb") as fh:
             fh.write(b"one\n\ntwo\n")
+
     writer = threading.Thread(target=write)
     writer.start()
     assert [x.raw for x in read_lines([fifo])] == [b"one", b"two"]

@@ -1,5 +1,6 @@
 """Statistical reports (CSV/XLSX, Chinese or English headers) become events, and only what changed
 since the last load is emitted again."""
+
 from __future__ import annotations
 
 import csv
@@ -31,9 +32,14 @@ def _write_csv(path: Path, rows, headers=ZH) -> Path:
 def test_a_report_becomes_contract_valid_events(tmp_path):
     events = load_report(_write_csv(tmp_path / "2024.csv", ROWS), tmp_path / "state.json")
     kinds = sorted((e["event_type"], e["school_id"]) for e in events)
-    assert kinds == [("school.enrolment", "3702020001"), ("school.enrolment", "3702020002"),
-                     ("school.facilities", "3702020001"), ("school.facilities", "3702020002"),
-                     ("school.staff", "3702020001"), ("school.staff", "3702020002")]
+    assert kinds == [
+        ("school.enrolment", "3702020001"),
+        ("school.enrolment", "3702020002"),
+        ("school.facilities", "3702020001"),
+        ("school.facilities", "3702020002"),
+        ("school.staff", "3702020001"),
+        ("school.staff", "3702020002"),
+    ]
     for e in events:
         verdict = check_event_dict(e)
         assert verdict.ok, verdict.reason

@@ -1,4 +1,5 @@
 """`junheng demo` prints the accounting and a per-district summary a person can read."""
+
 from __future__ import annotations
 
 import subprocess
@@ -6,9 +7,24 @@ import sys
 
 
 def test_demo_runs_embedded_and_prints_a_per_district_summary(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "junheng.cli", "demo", "--warehouse", str(tmp_path),
-                          "--schools", "150", "--as-of", "2026-06-01"],
-                         capture_output=True, text=True, timeout=600, env={"COLUMNS": "160", "PATH": ""})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "junheng.cli",
+            "demo",
+            "--warehouse",
+            str(tmp_path),
+            "--schools",
+            "150",
+            "--as-of",
+            "2026-06-01",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"COLUMNS": "160", "PATH": ""},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout
     assert "balanced" in text and "NOT BALANCED" not in text
@@ -24,9 +40,26 @@ def _demo(warehouse, *extra):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    return subprocess.run([sys.executable, "-m", "junheng.cli", "demo", "--warehouse", str(warehouse),
-                           "--schools", "30", "--no-gx", "--no-build", *extra], capture_output=True, text=True,
-                          timeout=600, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "junheng.cli",
+            "demo",
+            "--warehouse",
+            str(warehouse),
+            "--schools",
+            "30",
+            "--no-gx",
+            "--no-build",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
 
 
 def test_demo_resets_only_a_folder_it_made(tmp_path):
@@ -46,7 +79,7 @@ def test_demo_resets_only_a_folder_it_made(tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     landed = sorted(p.name for p in (demo / "landing").rglob("*.parquet"))
     (demo / "alerts").mkdir()
-    (demo / "alerts" / "state.json").write_text("{}")   # left by an earlier build: reset with the rest
+    (demo / "alerts" / "state.json").write_text("{}")  # left by an earlier build: reset with the rest
     again = _demo(demo)
     assert again.returncode == 0, again.stderr[-2000:]
     assert not (demo / "alerts").exists() and (demo / "demo" / ".junheng-demo").is_file()

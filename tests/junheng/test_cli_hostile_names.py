@@ -5,6 +5,7 @@ raised rich's MarkupError after the run had committed (exit 1, traceback, no bui
 report), and a name holding ESC/OSC/BEL sequences went to the terminal as it was. Now every name is
 shown through junheng.terminal: control characters as visible escapes, markup as written.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 JUNHENG = shutil.which("junheng", path=str(Path(sys.executable).parent))
 #: code -> a hostile name: rich markup, an OSC title change ended by BEL, a screen clear, an 8-bit
 #: CSI and a right-to-left override
-HOSTILE = {"370202": "[/]", "370203": "\x1b]0;owned\x07北区", "370211": "[bold red]黄岛\x1b[2J",
-           "370212": "崂山\x9b31m\u202e区"}
+HOSTILE = {
+    "370202": "[/]",
+    "370203": "\x1b]0;owned\x07北区",
+    "370211": "[bold red]黄岛\x1b[2J",
+    "370212": "崂山\x9b31m\u202e区",
+}
 CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e")
 
 
@@ -64,9 +69,25 @@ def test_run_prints_hostile_district_names_inert(tmp_path, json_mode):
     events = tmp_path / "events.jsonl"
     generate_city(seed=3, schools=30).write_jsonl(events)
     env = dict(os.environ, JUNHENG_DISTRICTS=str(hostile_districts(tmp_path)), COLUMNS="200")
-    out = subprocess.run([JUNHENG, "run", str(events), "--warehouse", str(tmp_path / "wh"), "--no-build",
-                          "--no-gx", "--as-of", "2026-06-30"] + (["--json"] if json_mode else []),
-                         cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    out = subprocess.run(
+        [
+            JUNHENG,
+            "run",
+            str(events),
+            "--warehouse",
+            str(tmp_path / "wh"),
+            "--no-build",
+            "--no-gx",
+            "--as-of",
+            "2026-06-30",
+        ]
+        + (["--json"] if json_mode else []),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Traceback" not in out.stderr
     for ch in CONTROLS:

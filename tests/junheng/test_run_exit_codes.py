@@ -2,6 +2,7 @@
 exits 3 when lines were dead-lettered; a failed alert delivery exits 4 and says how many attempts
 were made (JUNHENG_ALERT_RETRIES); a delivered webhook is not reported as "no receiver"; a path
 where no warehouse can be made is one line and exit 2, with nothing made."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,14 @@ AS_OF = "2026-06-30"
 
 def _junheng(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("JUNHENG_ALERT")}
-    return subprocess.run([sys.executable, "-m", "junheng.cli", *args], capture_output=True, text=True, timeout=600,
-                          cwd=ROOT, env={**base, "PYTHONPATH": str(ROOT), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "junheng.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**base, "PYTHONPATH": str(ROOT), **env},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,23 +80,26 @@ def test_strict_exits_3_when_lines_were_dead_lettered(city_file: Path, tmp_path:
 
     clean = tmp_path / "clean.jsonl"
     clean.write_text("".join(json.dumps(e) + "\n" for e in f.good_district(schools=1)), encoding="utf-8")
-    ok = _junheng("run", str(clean), "--warehouse", str(tmp_path / "wh2"), "--no-build", "--no-gx", "--strict",
-                  "--json")
+    ok = _junheng(
+        "run", str(clean), "--warehouse", str(tmp_path / "wh2"), "--no-build", "--no-gx", "--strict", "--json"
+    )
     assert ok.returncode == 0 and json.loads(ok.stdout)["dead_lettered"] == 0
 
 
 @pytest.mark.slow
 def test_a_delivered_webhook_is_reported_as_delivered(city_file: Path, tmp_path: Path, webhook: Any) -> None:
     wh = str(tmp_path / "wh")
-    out = _junheng("run", str(city_file), "--warehouse", wh, "--no-gx", "--as-of", AS_OF,
-                   JUNHENG_ALERT_WEBHOOK_URL=webhook.url)
+    out = _junheng(
+        "run", str(city_file), "--warehouse", wh, "--no-gx", "--as-of", AS_OF, JUNHENG_ALERT_WEBHOOK_URL=webhook.url
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert webhook.bodies, "the run's alerts were posted to the webhook"
     assert "delivered to webhook" in out.stdout
     for wrong in ("no receiver configured", "set JUNHENG_ALERTMANAGER_URL"):
         assert wrong not in out.stdout + out.stderr
-    again = _junheng("run", str(city_file), "--warehouse", wh, "--no-gx", "--as-of", AS_OF,
-                     JUNHENG_ALERT_WEBHOOK_URL=webhook.url)
+    again = _junheng(
+        "run", str(city_file), "--warehouse", wh, "--no-gx", "--as-of", AS_OF, JUNHENG_ALERT_WEBHOOK_URL=webhook.url
+    )
     assert again.returncode == 0 and "nothing new to deliver to webhook" in again.stdout
     assert "no receiver configured" not in again.stdout
 
@@ -97,11 +107,20 @@ def test_a_delivered_webhook_is_reported_as_delivered(city_file: Path, tmp_path:
 @pytest.mark.slow
 @pytest.mark.parametrize("retries", ["1", "2"])
 def test_a_failed_delivery_exits_4_and_counts_its_attempts(city_file: Path, tmp_path: Path, retries: str) -> None:
-    with socket.socket() as s:   # a port nothing listens on: every attempt is refused
+    with socket.socket() as s:  # a port nothing listens on: every attempt is refused
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    out = _junheng("run", str(city_file), "--warehouse", str(tmp_path / "wh"), "--no-gx", "--as-of", AS_OF,
-                   JUNHENG_ALERT_WEBHOOK_URL=f"http://127.0.0.1:{port}/hook", JUNHENG_ALERT_RETRIES=retries)
+    out = _junheng(
+        "run",
+        str(city_file),
+        "--warehouse",
+        str(tmp_path / "wh"),
+        "--no-gx",
+        "--as-of",
+        AS_OF,
+        JUNHENG_ALERT_WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+        JUNHENG_ALERT_RETRIES=retries,
+    )
     assert out.returncode == 4, out.stdout[-2000:] + out.stderr[-2000:]
     attempts = "1 attempt:" if retries == "1" else f"{retries} attempts:"
     assert f"alert delivery to webhook (http://127.0.0.1:{port}/hook) FAILED after {attempts}" in out.stderr
@@ -109,8 +128,9 @@ def test_a_failed_delivery_exits_4_and_counts_its_attempts(city_file: Path, tmp_
 
 
 @pytest.mark.parametrize("where", ["file", "file/sub", "/proc/no/such/warehouse"])
-def test_a_path_where_no_warehouse_can_be_made_is_one_line_and_exit_2(city_file: Path, tmp_path: Path,
-                                                                      where: str) -> None:
+def test_a_path_where_no_warehouse_can_be_made_is_one_line_and_exit_2(
+    city_file: Path, tmp_path: Path, where: str
+) -> None:
     (tmp_path / "file").write_text("not a folder", encoding="utf-8")
     target = where if where.startswith("/") else str(tmp_path / where)
     for command in (["run", str(city_file), "--no-build"], ["demo", "--no-build"]):

@@ -1,6 +1,7 @@
 """One configuration (issue #10, item 3): every JUNHENG_* variable is read in junheng/settings.py
 and nowhere else, each is listed once (VARIABLES) and in the README's table, and options override
 variables."""
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,7 @@ from junheng.settings import VARIABLES, Settings, markdown_table
 ROOT = Path(__file__).resolve().parents[2]
 CODE = ("junheng", "streams", "ingestion", "rules", "expectations", "benchmarks", "scripts", "infra")
 _READ = re.compile(r"""(?:environ\.get\(|environ\[|getenv\()\s*["'](JUNHENG_[A-Z0-9_]+)""")
-_NAME = re.compile(r"\bJUNHENG_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_*])")   # not a family like JUNHENG_KAFKA_*
+_NAME = re.compile(r"\bJUNHENG_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_*])")  # not a family like JUNHENG_KAFKA_*
 
 
 def _sources() -> list[Path]:
@@ -24,8 +25,12 @@ def _sources() -> list[Path]:
 
 
 def test_no_module_but_settings_reads_a_junheng_variable() -> None:
-    readers = {(str(p.relative_to(ROOT)), m.group(1)) for p in _sources() if p.name != "settings.py"
-               for m in _READ.finditer(p.read_text(encoding="utf-8"))}
+    readers = {
+        (str(p.relative_to(ROOT)), m.group(1))
+        for p in _sources()
+        if p.name != "settings.py"
+        for m in _READ.finditer(p.read_text(encoding="utf-8"))
+    }
     assert readers == set()
 
 
@@ -45,12 +50,16 @@ def test_the_readme_lists_every_setting() -> None:
 
 
 def test_options_override_the_environment_and_bad_values_are_named() -> None:
-    env = {"JUNHENG_WAREHOUSE": "/srv/wh", "JUNHENG_CATALOGUE": "national-2017", "JUNHENG_ENGINE": "PURE",
-           "JUNHENG_ALERT_RETRIES": "5"}
+    env = {
+        "JUNHENG_WAREHOUSE": "/srv/wh",
+        "JUNHENG_CATALOGUE": "national-2017",
+        "JUNHENG_ENGINE": "PURE",
+        "JUNHENG_ALERT_RETRIES": "5",
+    }
     s = Settings.from_env(env)
     assert (s.warehouse, s.catalogue, s.engine, s.alerts.retries) == (Path("/srv/wh"), "national-2017", "pure", 5)
     assert Settings.from_env(env, catalogue="qingdao-2021", warehouse="/tmp/x").catalogue == "qingdao-2021"
-    assert Settings.from_env(env, catalogue=None).catalogue == "national-2017"      # an unset option
+    assert Settings.from_env(env, catalogue=None).catalogue == "national-2017"  # an unset option
     assert Settings.from_env({}).catalogue == "qingdao-2021" and Settings.from_env({}).districts is None
     with pytest.raises(ValueError, match="JUNHENG_ENGINE"):
         Settings.from_env({"JUNHENG_ENGINE": "fast"})
@@ -76,11 +85,18 @@ def test_build_settings_and_bad_values_are_one_line() -> None:
     s = Settings.from_env({"JUNHENG_MAX_STALENESS": "12.5", "JUNHENG_PUBLISHED_KEEP": "5"})
     assert (s.build.max_staleness_s, s.build.keep_published) == (12.5, 5)
     assert Settings.from_env({}).build == BuildSettings(30.0, 3)
-    for env, name in (({"JUNHENG_PUBLISHED_KEEP": "0"}, "JUNHENG_PUBLISHED_KEEP"),
-                      ({"JUNHENG_MAX_STALENESS": "soon"}, "JUNHENG_MAX_STALENESS")):
+    for env, name in (
+        ({"JUNHENG_PUBLISHED_KEEP": "0"}, "JUNHENG_PUBLISHED_KEEP"),
+        ({"JUNHENG_MAX_STALENESS": "soon"}, "JUNHENG_MAX_STALENESS"),
+    ):
         with pytest.raises(ValueError, match=name):
             Settings.from_env(env)
-    out = subprocess.run([sys.executable, "-m", "junheng.cli", "serve", "--warehouse", "/nonexistent/wh"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "JUNHENG_PUBLISHED_KEEP": "none", "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-m", "junheng.cli", "serve", "--warehouse", "/nonexistent/wh"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "JUNHENG_PUBLISHED_KEEP": "none", "PYTHONPATH": str(ROOT)},
+    )
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "JUNHENG_PUBLISHED_KEEP" in out.stderr, out.stderr

@@ -5,6 +5,7 @@ Two `junheng run`s started together on one warehouse used to both exit 0 and los
 each other's state files. Now the second waits (`--wait`) or is refused with one line and exit 2,
 and the warehouse ends exactly as the two files run one after the other.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,6 @@ def halves(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A city cut in two files by district (so either may run first), and the warehouse of
     running them one after the other."""
     from ingestion.synthetic import generate_city
-
     from streams.embedded import EmbeddedRunner
 
     lines = generate_city(seed=11, schools=60).lines
@@ -41,19 +41,32 @@ def halves(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     sequential = folder / "sequential"
     first = EmbeddedRunner(sequential).run([one])
     second = EmbeddedRunner(sequential).run([two])
-    return {"one": one, "two": two, "lines": len(lines), "sequential": sequential,
-            "applied": first.counts["applied"] + second.counts["applied"]}
+    return {
+        "one": one,
+        "two": two,
+        "lines": len(lines),
+        "sequential": sequential,
+        "applied": first.counts["applied"] + second.counts["applied"],
+    }
 
 
 def _junheng(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "junheng.cli", *args], cwd=PROJECT_ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    return subprocess.Popen(
+        [sys.executable, "-m", "junheng.cli", *args],
+        cwd=PROJECT_ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
 
 
 def _landed(warehouse: Path) -> list[str]:
-    rows = duckdb.connect().execute(
-        f"select lower(event_id) from read_parquet('{warehouse}/landing/events/*.parquet')").fetchall()
+    rows = (
+        duckdb.connect()
+        .execute(f"select lower(event_id) from read_parquet('{warehouse}/landing/events/*.parquet')")
+        .fetchall()
+    )
     return sorted(r[0] for r in rows)
 
 
@@ -63,15 +76,19 @@ def _states(warehouse: Path) -> dict[str, Any]:
 
 def test_two_runs_started_together_wait_for_each_other_and_lose_nothing(halves: dict[str, Any], tmp_path: Path) -> None:
     warehouse = tmp_path / "wh"
-    runs = [_junheng("run", str(halves[h]), "--warehouse", str(warehouse), "--json", "--no-build", "--no-gx",
-                     "--wait", "300") for h in ("one", "two")]
+    runs = [
+        _junheng(
+            "run", str(halves[h]), "--warehouse", str(warehouse), "--json", "--no-build", "--no-gx", "--wait", "300"
+        )
+        for h in ("one", "two")
+    ]
     outs = [r.communicate(timeout=600) for r in runs]
     assert [r.returncode for r in runs] == [0, 0], [o[1][-2000:] for o in outs]
     counts = [json.loads(o[0]) for o in outs]
     assert sum(c["read"] for c in counts) == halves["lines"]
     assert sum(c["applied"] for c in counts) == halves["applied"]
     ids = _landed(warehouse)
-    assert len(ids) == len(set(ids)) == halves["applied"]          # every applied row, once
+    assert len(ids) == len(set(ids)) == halves["applied"]  # every applied row, once
     assert ids == _landed(halves["sequential"])
     # in whichever order they ran, the districts end as the sequential run's (same facts, same versions)
     assert _states(warehouse) == _states(halves["sequential"])
@@ -80,9 +97,8 @@ def test_two_runs_started_together_wait_for_each_other_and_lose_nothing(halves: 
 def test_a_second_run_is_refused_while_the_first_holds_the_warehouse(halves: dict[str, Any], tmp_path: Path) -> None:
     warehouse = tmp_path / "wh"
     lock = WarehouseLock.of(warehouse)
-    with lock.hold():   # this test process plays the first run
-        second = _junheng("run", str(halves["two"]), "--warehouse", str(warehouse), "--json", "--no-build",
-                          "--no-gx")
+    with lock.hold():  # this test process plays the first run
+        second = _junheng("run", str(halves["two"]), "--warehouse", str(warehouse), "--json", "--no-build", "--no-gx")
         out, err = second.communicate(timeout=300)
         assert second.returncode == 2, err
         assert out == ""
@@ -96,14 +112,22 @@ def test_a_second_run_is_refused_while_the_first_holds_the_warehouse(halves: dic
 def test_a_waiting_run_goes_ahead_when_the_holder_is_killed(halves: dict[str, Any], tmp_path: Path) -> None:
     """The OS releases the lock of a SIGKILLed holder: nothing stale to delete by hand."""
     warehouse = tmp_path / "wh"
-    code = ("import time\nfrom junheng.warehouse_lock import WarehouseLock\n"
-            f"WarehouseLock.of({str(warehouse)!r}).acquire()\nprint('held', flush=True)\ntime.sleep(300)\n")
-    holder = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    code = (
+        "import time\nfrom junheng.warehouse_lock import WarehouseLock\n"
+        f"WarehouseLock.of({str(warehouse)!r}).acquire()\nprint('held', flush=True)\ntime.sleep(300)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        waiting = _junheng("run", str(halves["one"]), "--warehouse", str(warehouse), "--json", "--no-build",
-                           "--no-gx", "--wait", "300")
+        waiting = _junheng(
+            "run", str(halves["one"]), "--warehouse", str(warehouse), "--json", "--no-build", "--no-gx", "--wait", "300"
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and waiting.poll() is None and not _waiting_on_lock(waiting.pid):
             time.sleep(0.05)
@@ -127,7 +151,7 @@ def _waiting_on_lock(pid: int) -> bool:
 def test_the_lock_is_reentrant_within_a_process_and_names_its_holder(tmp_path: Path) -> None:
     warehouse = tmp_path / "wh"
     with hold_warehouse(warehouse):
-        with hold_warehouse(warehouse):   # junheng run holds it and calls build, which takes it again
+        with hold_warehouse(warehouse):  # junheng run holds it and calls build, which takes it again
             assert WarehouseLock.of(warehouse).held
         assert WarehouseLock.of(warehouse).held
         holder = WarehouseLock.of(warehouse).holder()

@@ -1,5 +1,6 @@
 """`junheng whatif` (issue #13, item 4): hypothetical events judged on a copy of a warehouse's states;
 it prints what would change and leaves every file of the warehouse as it was."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,13 +21,22 @@ NEW_SCHOOL = "3702020009"
 
 
 def _junheng(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "junheng.cli", *args], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "junheng.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def _tree(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _jsonl(path: Path, events: list[dict]) -> Path:
@@ -46,10 +56,16 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def poor_school(tmp_path: Path) -> Path:
     sid = NEW_SCHOOL
-    return _jsonl(tmp_path / "what-if.jsonl", [
-        f.registered(sid, "primary"), f.enrolment(sid, {"primary": (900, 20)}),
-        f.staff(sid, {"primary": f.staff_section(full_time=40, qualified=5, backbone=1, pe_arts=2)}),
-        f.facilities(sid, school=f.facility(900.0, 1800.0, 900_000.0, 5)), f.finance(sid)])
+    return _jsonl(
+        tmp_path / "what-if.jsonl",
+        [
+            f.registered(sid, "primary"),
+            f.enrolment(sid, {"primary": (900, 20)}),
+            f.staff(sid, {"primary": f.staff_section(full_time=40, qualified=5, backbone=1, pe_arts=2)}),
+            f.facilities(sid, school=f.facility(900.0, 1800.0, 900_000.0, 5)),
+            f.finance(sid),
+        ],
+    )
 
 
 def test_json_says_what_would_change_and_nothing_is_written(warehouse: Path, poor_school: Path) -> None:
@@ -64,7 +80,7 @@ def test_json_says_what_would_change_and_nothing_is_written(warehouse: Path, poo
     assert district["attained"] == [True, False] and district["failed_items"] == [[], ["RA-S"]]
     [city] = doc["changes"]["city"]
     assert city["before"]["districts_attained"] == 1 and city["after"]["districts_attained"] == 0
-    assert _tree(warehouse) == before            # nothing landed, saved, published or locked
+    assert _tree(warehouse) == before  # nothing landed, saved, published or locked
 
 
 def test_the_text_names_each_change(warehouse: Path, poor_school: Path) -> None:
@@ -81,20 +97,30 @@ def test_the_text_names_each_change(warehouse: Path, poor_school: Path) -> None:
 
 
 def test_a_rejected_event_is_listed_and_exits_1(warehouse: Path, tmp_path: Path) -> None:
-    bad = _jsonl(tmp_path / "bad.jsonl", [f.staff("3702020001", {"primary": f.staff_section(full_time=10, qualified=50)},
-                                                  seq=7)])
+    bad = _jsonl(
+        tmp_path / "bad.jsonl", [f.staff("3702020001", {"primary": f.staff_section(full_time=10, qualified=50)}, seq=7)]
+    )
     out = _junheng("whatif", str(bad), "--warehouse", str(warehouse))
     assert out.returncode == 1, out.stderr
     assert "rejected" in out.stdout and "impossible_value" in out.stdout and "Nothing would change." in out.stdout
 
 
-@pytest.mark.parametrize("case, says", [("no-warehouse", "holds no district states and no landed events"),
-                                        ("missing-file", "cannot read"), ("bad-date", "is not a date")])
-def test_a_user_error_is_one_line_and_exit_2(warehouse: Path, poor_school: Path, tmp_path: Path,
-                                             case: str, says: str) -> None:
-    args = {"no-warehouse": [str(poor_school), "--warehouse", str(tmp_path / "none")],
-            "missing-file": [str(tmp_path / "missing.jsonl"), "--warehouse", str(warehouse)],
-            "bad-date": [str(poor_school), "--warehouse", str(warehouse), "--as-of", "2026-13-01"]}[case]
+@pytest.mark.parametrize(
+    "case, says",
+    [
+        ("no-warehouse", "holds no district states and no landed events"),
+        ("missing-file", "cannot read"),
+        ("bad-date", "is not a date"),
+    ],
+)
+def test_a_user_error_is_one_line_and_exit_2(
+    warehouse: Path, poor_school: Path, tmp_path: Path, case: str, says: str
+) -> None:
+    args = {
+        "no-warehouse": [str(poor_school), "--warehouse", str(tmp_path / "none")],
+        "missing-file": [str(tmp_path / "missing.jsonl"), "--warehouse", str(warehouse)],
+        "bad-date": [str(poor_school), "--warehouse", str(warehouse), "--as-of", "2026-13-01"],
+    }[case]
     out = _junheng("whatif", *args)
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and len(lines) == 1 and says in lines[0] and "Traceback" not in out.stderr, out.stderr

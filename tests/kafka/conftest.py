@@ -8,6 +8,7 @@ a CI run cannot go green without having exercised Kafka.  Start it with
 The clients (kafka-python, aiokafka) are imported lazily inside the tests so
 that collecting the rest of the suite never needs them.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,7 @@ def kafka_bootstrap() -> str:
             pass
     except OSError as exc:
         pytest.fail(
-            f"Kafka broker not reachable at {KAFKA_HOST}:{port} ({exc}); "
-            "start it with infra/kafka/kafka.sh start",
+            f"Kafka broker not reachable at {KAFKA_HOST}:{port} ({exc}); start it with infra/kafka/kafka.sh start",
             pytrace=False,
         )
     return f"{KAFKA_HOST}:{port}"

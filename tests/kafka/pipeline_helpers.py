@@ -1,5 +1,6 @@
 """Helpers for the end-to-end Kafka tests: a worker subprocess, reading a topic back, and the
 embedded run that serves as the reference."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pytest
 
@@ -34,20 +36,48 @@ def kafka_settings(bootstrap: str, prefix: str) -> Any:
 class WorkerProcess:
     """`python -m junheng.worker` as a subprocess, its log in a file, its counts in a JSON file."""
 
-    def __init__(self, bootstrap: str, prefix: str, warehouse: Path, log_path: Path, *,
-                 counts_file: Path | None = None, batch_size: int = 500, batch_seconds: float = 0.5,
-                 worker_id: str | None = None, session_timeout: float | None = None,
-                 extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str,
+        warehouse: Path,
+        log_path: Path,
+        *,
+        counts_file: Path | None = None,
+        batch_size: int = 500,
+        batch_seconds: float = 0.5,
+        worker_id: str | None = None,
+        session_timeout: float | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.warehouse = warehouse
         self.counts_file = counts_file or warehouse / "worker-counts.json"
         self.log_path = log_path
-        env = dict(os.environ, JUNHENG_KAFKA_BOOTSTRAP=bootstrap, JUNHENG_TOPIC_PREFIX=prefix,
-                   PYTHONWARNINGS="ignore::DeprecationWarning")
+        env = dict(
+            os.environ,
+            JUNHENG_KAFKA_BOOTSTRAP=bootstrap,
+            JUNHENG_TOPIC_PREFIX=prefix,
+            PYTHONWARNINGS="ignore::DeprecationWarning",
+        )
         # the tests' fault plugin (tests/plugins: installs what JUNHENG_FAULT_* asks, else nothing)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PLUGINS), str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-        cmd = [sys.executable, "-m", "junheng.worker", "--warehouse", str(warehouse),
-               "--batch-size", str(batch_size), "--batch-seconds", str(batch_seconds),
-               "--counts-file", str(self.counts_file), "--log-every", "5"]
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(PLUGINS), str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "junheng.worker",
+            "--warehouse",
+            str(warehouse),
+            "--batch-size",
+            str(batch_size),
+            "--batch-seconds",
+            str(batch_seconds),
+            "--counts-file",
+            str(self.counts_file),
+            "--log-every",
+            "5",
+        ]
         if worker_id:
             cmd += ["--worker-id", worker_id]
         if session_timeout:
@@ -72,8 +102,9 @@ class WorkerProcess:
         text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
         return "\n".join(text[-lines:])
 
-    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 120.0,
-                 what: str = "condition") -> dict[str, Any]:
+    def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 120.0, what: str = "condition"
+    ) -> dict[str, Any]:
         """Poll the counts file until predicate(counts) holds; fail (with the log) on timeout
         or if the worker died."""
         deadline = time.monotonic() + timeout
@@ -83,8 +114,11 @@ class WorkerProcess:
             if last is not None and last.get("pid") == self.proc.pid and predicate(last):
                 return last
             if not self.alive():
-                pytest.fail(f"worker exited with {self.proc.returncode} while waiting for {what}; "
-                            f"counts {last}\n{self.log_tail()}", pytrace=False)
+                pytest.fail(
+                    f"worker exited with {self.proc.returncode} while waiting for {what}; "
+                    f"counts {last}\n{self.log_tail()}",
+                    pytrace=False,
+                )
             time.sleep(0.25)
         pytest.fail(f"timeout ({timeout}s) waiting for {what}; counts {last}\n{self.log_tail()}", pytrace=False)
 
@@ -97,7 +131,7 @@ class WorkerProcess:
         """SIGKILL: no commit, no cleanup -- what a crash looks like."""
         return kill_process(self.proc, self._log)
 
-    def __enter__(self) -> "WorkerProcess":
+    def __enter__(self) -> WorkerProcess:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -118,8 +152,13 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 20.0, expect: int | 
     """Every message of `topic` from the beginning up to its end offsets (no consumer group)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=1000,
+    )
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
@@ -134,8 +173,9 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 20.0, expect: int | 
                 break
             for batch in consumer.poll(timeout_ms=500).values():
                 for m in batch:
-                    out.append(TopicMessage(m.key, m.value, {k: v for k, v in (m.headers or [])},
-                                            m.partition, m.offset))
+                    out.append(
+                        TopicMessage(m.key, m.value, {k: v for k, v in (m.headers or [])}, m.partition, m.offset)
+                    )
         if expect is not None and len(out) < expect:
             pytest.fail(f"{topic}: read {len(out)} messages, expected {expect}", pytrace=False)
         return out
@@ -190,8 +230,17 @@ def latest_status(warehouse: Path) -> dict[tuple[str, int], dict[str, Any]]:
 def judged(status: dict[tuple[str, int], dict[str, Any]]) -> dict[tuple[str, int], tuple[Any, ...]]:
     """What the engine decided per district-year (landing bookkeeping and the batch-dependent
     previous_attained left out)."""
-    keys = ("attained", "resource_passed", "government_passed", "quality_passed", "social_passed",
-            "prerequisite_passed", "vetoed", "failed_items", "undecided_items")
+    keys = (
+        "attained",
+        "resource_passed",
+        "government_passed",
+        "quality_passed",
+        "social_passed",
+        "prerequisite_passed",
+        "vetoed",
+        "failed_items",
+        "undecided_items",
+    )
     return {k: tuple(v[c] for c in keys) for k, v in status.items()}
 
 

@@ -3,6 +3,7 @@
 Produce with kafka-python (idempotent, acks=all), consume with aiokafka.
 Needs: pip install kafka-python aiokafka; a broker: infra/kafka/kafka.sh start
 """
+
 from __future__ import annotations
 
 import asyncio

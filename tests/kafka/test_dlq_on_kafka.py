@@ -2,6 +2,7 @@
 from the worker's district list dead-letters its events; the list is fixed and the worker
 restarted; the replay produces the open dead letters to the events topic again; the worker applies
 each once; the one whose district is still unknown is refused again and listed as open again."""
+
 from __future__ import annotations
 
 import csv
@@ -57,7 +58,7 @@ def test_dead_letters_replayed_through_kafka_apply_once(kafka_bootstrap, prefix,
     settings = kafka_settings(kafka_bootstrap, prefix)
     create_topics(settings, partitions=2)
     events = f.good_district(schools=1)
-    stuck = f.district_registered(district="370299")   # a district no list names
+    stuck = f.district_registered(district="370299")  # a district no list names
     lines = [json.dumps(e, ensure_ascii=False).encode("utf-8") for e in [*events, stuck]]
     wh = tmp_path / "wh"
     monkeypatch.setenv("JUNHENG_DISTRICTS", str(_without(tmp_path, f.DISTRICT)))
@@ -67,21 +68,23 @@ def test_dead_letters_replayed_through_kafka_apply_once(kafka_bootstrap, prefix,
         assert counts["dead_lettered"] == len(lines) and counts["applied"] == 0
         _wait(lambda: len(read_dead_letters(wh)) == len(lines), "the dead letters landed")
 
-    monkeypatch.delenv("JUNHENG_DISTRICTS")   # the fix; the worker restarts with the packaged list
+    monkeypatch.delenv("JUNHENG_DISTRICTS")  # the fix; the worker restarts with the packaged list
     monkeypatch.setenv("JUNHENG_KAFKA_BOOTSTRAP", kafka_bootstrap)
     monkeypatch.setenv("JUNHENG_TOPIC_PREFIX", prefix)
-    assert main(["dlq", "replay", "--all", "--warehouse", str(wh)]) == 2     # not embedded on a worker's warehouse
+    assert main(["dlq", "replay", "--all", "--warehouse", str(wh)]) == 2  # not embedded on a worker's warehouse
     assert "replay with --kafka" in capsys.readouterr().err
     with WorkerProcess(kafka_bootstrap, prefix, wh, tmp_path / "worker2.log", extra_args=["--no-gx"]) as worker:
-        assert main(["dlq", "replay", "--all", "--kafka", "--warehouse", str(wh), "--json",
-                     "--note", "370202 listed"]) == 0
+        assert (
+            main(["dlq", "replay", "--all", "--kafka", "--warehouse", str(wh), "--json", "--note", "370202 listed"])
+            == 0
+        )
         done = json.loads(capsys.readouterr().out)
         assert done["produced"] == len(lines) and done["failed"] == [] and done["topic"] == f"{prefix}.events"
         counts = worker.wait_for(lambda c: c["read"] >= len(lines), what="the replayed lines read")
         assert counts["applied"] == len(events) and counts["dead_lettered"] == 1 and counts["read"] == len(lines)
         _wait(lambda: sum(d.landings for d in read_dead_letters(wh)) == len(lines) + 1, "the refused one landed")
 
-    assert sorted(landed_event_ids(wh)) == sorted(e["event_id"] for e in events)   # once each
+    assert sorted(landed_event_ids(wh)) == sorted(e["event_id"] for e in events)  # once each
     letters = {d.id: d for d in read_dead_letters(wh)}
     still = [d for d in letters.values() if d.status == "open"]
     assert len(still) == 1 and still[0].district == "370299" and still[0].landings == 2

@@ -9,6 +9,7 @@ warehouse through either: `junheng run` (embedded) and the Kafka worker.
   the city's targets apply (its ``city_target`` rules and the accountability they feed), while
   the landed verdicts of the standard itself are the same under both catalogues.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,12 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pipeline_helpers import (PROJECT_ROOT, WorkerProcess, caught_up, delete_topics, end_offsets, judged,
-                              kafka_settings, latest_status, unique_prefix, _query)
+from pipeline_helpers import (
+    PROJECT_ROOT,
+    WorkerProcess,
+    _query,
+    caught_up,
+    delete_topics,
+    end_offsets,
+    judged,
+    kafka_settings,
+    latest_status,
+    unique_prefix,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
-from fault_helpers import AS_OF, MartBuild, mart_differences, repr_ident, _norm  # noqa: E402
+from fault_helpers import AS_OF, MartBuild, _norm, mart_differences, repr_ident  # noqa: E402
 
 pytestmark = pytest.mark.kafka
 
@@ -35,8 +45,7 @@ ALERT_CLOCK_COLUMNS = {"starts_at", "ends_at", "changed_at", "run_id", "event_id
 def _city(seed: int) -> list[bytes]:
     from ingestion.synthetic import generate_city
 
-    return generate_city(seed=seed, schools=150, bad_fraction=0.02, duplicate_fraction=0.02,
-                         stale_fraction=0.02).lines
+    return generate_city(seed=seed, schools=150, bad_fraction=0.02, duplicate_fraction=0.02, stale_fraction=0.02).lines
 
 
 def _write(lines: list[bytes], path: Path) -> Path:
@@ -52,16 +61,31 @@ def _junheng_run(events: Path, warehouse: Path, *extra: str, catalogue: str | No
     env = dict(os.environ, PYTHONWARNINGS="ignore::DeprecationWarning")
     if catalogue:
         env["JUNHENG_CATALOGUE"] = catalogue
-    done = subprocess.run([sys.executable, "-m", "junheng.cli", "run", str(events), "--warehouse", str(warehouse),
-                           "--as-of", AS_OF, "--json", *extra], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "junheng.cli",
+            "run",
+            str(events),
+            "--warehouse",
+            str(warehouse),
+            "--as-of",
+            AS_OF,
+            "--json",
+            *extra,
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
     out = done.stdout.decode("utf-8", "replace")
     assert done.returncode == 0, f"junheng run exited {done.returncode}: {out[-2000:]}\n{done.stderr.decode()[-3000:]}"
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def _worker_run(kafka_bootstrap: str, lines: list[bytes], warehouse: Path, log: Path,
-                *extra: str) -> dict[str, Any]:
+def _worker_run(kafka_bootstrap: str, lines: list[bytes], warehouse: Path, log: Path, *extra: str) -> dict[str, Any]:
     """The worker over `lines` on fresh topics, until it has done every message; its counts."""
     from ingestion.producer import create_topics, produce_lines
 
@@ -87,12 +111,22 @@ def _marts(database: Path) -> dict[str, list[tuple[Any, ...]]]:
 
     con = duckdb.connect(str(database), read_only=True)
     try:
-        marts = [t for (t,) in con.execute("select table_name from information_schema.tables where "
-                                            "table_schema = 'main' and table_name like 'mart_%' order by 1").fetchall()]
+        marts = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where "
+                "table_schema = 'main' and table_name like 'mart_%' order by 1"
+            ).fetchall()
+        ]
         out: dict[str, list[tuple[Any, ...]]] = {}
         for mart in marts:
-            cols = [c for (c,) in con.execute("select column_name from information_schema.columns where table_schema "
-                                               f"= 'main' and table_name = '{mart}' order by ordinal_position").fetchall()]
+            cols = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns where table_schema "
+                    f"= 'main' and table_name = '{mart}' order by ordinal_position"
+                ).fetchall()
+            ]
             where = ""
             if mart == "mart_alerts":
                 cols = [c for c in cols if c not in ALERT_CLOCK_COLUMNS]
@@ -113,8 +147,9 @@ def test_the_marts_of_a_demo_city_are_the_same_through_junheng_run_and_the_worke
     kafka = tmp_path / "kafka"
     counts = _worker_run(kafka_bootstrap, lines, kafka, tmp_path / "worker.log")
     assert counts["balanced"] and counts["internal_errors"] == 0
-    assert {k: counts[k] for k in ("read", "applied", "duplicate", "stale", "dead_lettered", "dead_letter_reasons")} \
-        == {k: summary[k] for k in ("read", "applied", "duplicate", "stale", "dead_lettered", "dead_letter_reasons")}
+    assert {
+        k: counts[k] for k in ("read", "applied", "duplicate", "stale", "dead_lettered", "dead_letter_reasons")
+    } == {k: summary[k] for k in ("read", "applied", "duplicate", "stale", "dead_lettered", "dead_letter_reasons")}
     build = MartBuild(kafka)
     try:
         build.result()
@@ -129,7 +164,8 @@ def test_the_marts_of_a_demo_city_are_the_same_through_junheng_run_and_the_worke
 
 
 def test_national_2017_verdicts_are_the_same_through_both_drivers_and_differ_where_the_city_plan_applies(
-        kafka_bootstrap, tmp_path, monkeypatch):
+    kafka_bootstrap, tmp_path, monkeypatch
+):
     from rules import load_catalogue
     from rules.state import Engine
     from streams.embedded import EmbeddedRunner
@@ -142,8 +178,11 @@ def test_national_2017_verdicts_are_the_same_through_both_drivers_and_differ_whe
     qingdao = _junheng_run(events, qingdao_wh, "--no-build", catalogue="qingdao-2021")
     monkeypatch.setenv("JUNHENG_CATALOGUE", "national-2017")
     counts = _worker_run(kafka_bootstrap, lines, kafka, tmp_path / "worker.log")
-    assert (national["catalogue"], qingdao["catalogue"], counts["catalogue"]) == \
-        ("national-2017", "qingdao-2021", "national-2017")
+    assert (national["catalogue"], qingdao["catalogue"], counts["catalogue"]) == (
+        "national-2017",
+        "qingdao-2021",
+        "national-2017",
+    )
 
     # the same verdicts, landed by either driver: every district-year and every school section
     status = judged(latest_status(national_wh))
@@ -156,8 +195,10 @@ def test_national_2017_verdicts_are_the_same_through_both_drivers_and_differ_whe
     # accountability they feed, judged on each warehouse's district states
     as_of = dt.date.fromisoformat(AS_OF)
     engines = {name: Engine(load_catalogue(name)) for name in ("national-2017", "qingdao-2021")}
-    states = {"embedded": EmbeddedRunner(national_wh, catalogue=engines["national-2017"].catalogue).open().states,
-              "worker": load_states(kafka, engines["national-2017"])}
+    states = {
+        "embedded": EmbeddedRunner(national_wh, catalogue=engines["national-2017"].catalogue).open().states,
+        "worker": load_states(kafka, engines["national-2017"]),
+    }
     verdicts = {driver: _verdicts(s, as_of) for driver, s in states.items()}
     assert verdicts["worker"] == verdicts["embedded"]
     plan = _verdicts(load_states(kafka, engines["qingdao-2021"]), as_of)
@@ -171,8 +212,10 @@ def test_national_2017_verdicts_are_the_same_through_both_drivers_and_differ_whe
     # compliance each year) fails somewhere and makes that district behind, which it is not nationally
     c5 = [key for key, (rules, _) in plan.items() if rules.get("C5") is False]
     assert c5
-    assert any(any(r.startswith("C5:") for r in plan[k][1]) and not any(r.startswith("C5:") for r in verdicts["worker"][k][1])
-               for k in c5)
+    assert any(
+        any(r.startswith("C5:") for r in plan[k][1]) and not any(r.startswith("C5:") for r in verdicts["worker"][k][1])
+        for k in c5
+    )
 
 
 def _sections(warehouse: Path) -> dict[tuple[Any, ...], tuple[Any, ...]]:
@@ -195,7 +238,8 @@ def _verdicts(states: dict[str, Any], as_of: dt.date) -> dict[tuple[str, int], t
         targets = [r.id for r in catalogue.rules.values() if r.dimension == "city_target" and r.scope == "district"]
         for year in sorted(state.years):
             results = {rid: r.passed for rid, r in state.results(year).items()}
-            results |= {rid: state.evaluate_rule(rid, year).passed for rid in targets
-                        if catalogue.rule(rid).in_force(year)}
+            results |= {
+                rid: state.evaluate_rule(rid, year).passed for rid in targets if catalogue.rule(rid).in_force(year)
+            }
             out[(code, year)] = (results, tuple(state.accountability(year, as_of).behind_reasons))
     return out

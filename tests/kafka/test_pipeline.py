@@ -4,6 +4,7 @@ The embedded driver over the same lines is the reference: the worker must count 
 exactly as it does. Needs the local broker (infra/kafka/kafka.sh start); every test uses its
 own topic prefix, so its topics, consumer group and changelog are fresh.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,6 @@ import uuid
 from collections import Counter
 
 import pytest
-
 from pipeline_helpers import (
     WorkerProcess,
     caught_up,
@@ -78,8 +78,7 @@ def test_city_through_kafka_matches_embedded(kafka_bootstrap, prefix, tmp_path):
 
     warehouse = tmp_path / "kafka-warehouse"
     with WorkerProcess(kafka_bootstrap, prefix, warehouse, tmp_path / "worker.log") as worker:
-        counts = worker.wait_for(lambda c: c["read"] >= len(lines), timeout=120,
-                                 what=f"read == {len(lines)}")
+        counts = worker.wait_for(lambda c: c["read"] >= len(lines), timeout=120, what=f"read == {len(lines)}")
         time.sleep(1.0)  # nothing more may arrive
         counts = worker.counts()
         assert worker.stop() == 0, worker.log_tail()
@@ -119,8 +118,10 @@ def test_city_through_kafka_matches_embedded(kafka_bootstrap, prefix, tmp_path):
     assert all(m.key == json.loads(m.value)["district_code"].encode() for m in statuses)
     sections = read_topic(kafka_bootstrap, settings.topic("section-results"))
     assert len(sections) == landed_count(warehouse, "section_results")
-    print(f"\n{len(lines)} lines: produced in {produced['elapsed_s']:.1f} s, worker busy "
-          f"{final['process_s']:.1f} s in {final['batches']} batches, test {time.monotonic() - t0:.1f} s")
+    print(
+        f"\n{len(lines)} lines: produced in {produced['elapsed_s']:.1f} s, worker busy "
+        f"{final['process_s']:.1f} s in {final['batches']} batches, test {time.monotonic() - t0:.1f} s"
+    )
 
 
 def _event(event_type: str, **overrides):
@@ -141,15 +142,15 @@ def test_bad_input_is_accounted_for_and_worker_keeps_going(kafka_bootstrap, pref
     schema_break = _event("school.staff")
     del schema_break["event_type"]
     impossible = _event("school.staff")
-    impossible["payload"]["sections"]["primary"]["qualified_teachers"] = 99   # more than 12 teachers
+    impossible["payload"]["sections"]["primary"]["qualified_teachers"] = 99  # more than 12 teachers
     unknown_district = _event("district.statistics", district_code="889999")
     unknown_school = _event("school.enrolment", school_id="3702029999")
-    stale = _event("school.enrolment", seq=0)                                  # seq 1 already applied
-    elsewhere = _event("school.registered", district_code="370203")            # another partition
+    stale = _event("school.enrolment", seq=0)  # seq 1 already applied
+    elsewhere = _event("school.registered", district_code="370203")  # another partition
     implausible = _event("school.finance")
     implausible["payload"]["public_funds_budget_yuan"] = 1e14
-    id_reused = _event("school.staff", seq=7) | {"event_id": enrolment["event_id"]}   # a known id, another fact
-    oversized = _enc(_event("school.staff"))[:-1] + b" " * 70_000 + b"}"      # > 64 KiB
+    id_reused = _event("school.staff", seq=7) | {"event_id": enrolment["event_id"]}  # a known id, another fact
+    oversized = _enc(_event("school.staff"))[:-1] + b" " * 70_000 + b"}"  # > 64 KiB
     corpus = [
         ("applied", _enc(registered)),
         ("applied", _enc(enrolment)),
@@ -202,8 +203,9 @@ def test_bad_input_is_accounted_for_and_worker_keeps_going(kafka_bootstrap, pref
     dead = read_topic(kafka_bootstrap, settings.topic("dead-letters"), expect=11)
     assert len(dead) == 11
     by_value = {m.value: m.headers["reason_code"].decode() for m in dead}
-    assert by_value == {line: kind for kind, line in corpus if kind in dead_kinds} | \
-        {_enc(elsewhere): "school_in_other_district"}
+    assert by_value == {line: kind for kind, line in corpus if kind in dead_kinds} | {
+        _enc(elsewhere): "school_in_other_district"
+    }
     assert landed_count(warehouse, "dead_letters") == 11
     assert good["event_id"] in landed_event_ids(warehouse)
     # the worker recorded the jurisdiction it judged with (an unknown district is judged by this list)
@@ -232,19 +234,34 @@ def test_restarted_worker_recovers_state_from_the_changelog(kafka_bootstrap, pre
 
     produce_lines(first, settings)
     ends = end_offsets(kafka_bootstrap, events_topic)
-    w1 = WorkerProcess(kafka_bootstrap, prefix, warehouse, tmp_path / "worker1.log",
-                       counts_file=tmp_path / "counts1.json", worker_id="w1", session_timeout=8)
+    w1 = WorkerProcess(
+        kafka_bootstrap,
+        prefix,
+        warehouse,
+        tmp_path / "worker1.log",
+        counts_file=tmp_path / "counts1.json",
+        worker_id="w1",
+        session_timeout=8,
+    )
     try:
-        c1 = w1.wait_for(lambda c: c["read"] >= half and caught_up(c, events_topic, ends), timeout=120,
-                         what="the first half")
+        c1 = w1.wait_for(
+            lambda c: c["read"] >= half and caught_up(c, events_topic, ends), timeout=120, what="the first half"
+        )
     finally:
         w1.kill()
     assert c1["read"] == half
 
     produce_lines(second, settings)
     ends = end_offsets(kafka_bootstrap, events_topic)
-    with WorkerProcess(kafka_bootstrap, prefix, warehouse, tmp_path / "worker2.log",
-                       counts_file=tmp_path / "counts2.json", worker_id="w2", session_timeout=8) as w2:
+    with WorkerProcess(
+        kafka_bootstrap,
+        prefix,
+        warehouse,
+        tmp_path / "worker2.log",
+        counts_file=tmp_path / "counts2.json",
+        worker_id="w2",
+        session_timeout=8,
+    ) as w2:
         c2 = w2.wait_for(lambda c: caught_up(c, events_topic, ends), timeout=120, what="the second half")
         assert w2.stop() == 0, w2.log_tail()
     c2 = json.loads(w2.counts_file.read_text())
@@ -257,8 +274,10 @@ def test_restarted_worker_recovers_state_from_the_changelog(kafka_bootstrap, pre
     assert c1["applied"] + c2["applied"] == ref["applied"]
     assert sorted(set(landed_event_ids(warehouse))) == sorted(landed_event_ids(reference["warehouse"]))
     assert judged(latest_status(warehouse)) == judged(latest_status(reference["warehouse"]))
-    print(f"\nre-delivered after SIGKILL: {redelivered}; states rebuilt: {c2['state_rebuilds']} "
-          f"in {c2['state_rebuild_s']:.2f} s")
+    print(
+        f"\nre-delivered after SIGKILL: {redelivered}; states rebuilt: {c2['state_rebuilds']} "
+        f"in {c2['state_rebuild_s']:.2f} s"
+    )
 
 
 def test_failed_batch_is_not_committed_and_is_redelivered(kafka_bootstrap, prefix, tmp_path):
@@ -266,8 +285,12 @@ def test_failed_batch_is_not_committed_and_is_redelivered(kafka_bootstrap, prefi
     stops with exit code 70 without acknowledging the batch; the next worker gets it again."""
     from ingestion.producer import produce_lines
 
-    lines = [_enc(_event("school.registered")), _enc(_event("school.enrolment")),
-             _enc(_event("school.staff")), b"not json at all"]
+    lines = [
+        _enc(_event("school.registered")),
+        _enc(_event("school.enrolment")),
+        _enc(_event("school.staff")),
+        b"not json at all",
+    ]
     settings = _setup_topics(kafka_bootstrap, prefix)
     produce_lines(lines, settings)
     warehouse = tmp_path / "kafka-warehouse"
@@ -322,5 +345,8 @@ def test_processing_error_dead_letters_only_the_failing_record(monkeypatch, tmp_
     assert result.dead_letters[0].message == "ZeroDivisionError: boom"
     assert result.dead_letters[0].raw == records[2].raw
     state = runtime.states["370202"]
-    assert {v[1] for v in state.versions.values()} == {events[0]["event_id"], events[1]["event_id"],
-                                                        events[3]["event_id"]}
+    assert {v[1] for v in state.versions.values()} == {
+        events[0]["event_id"],
+        events[1]["event_id"],
+        events[3]["event_id"],
+    }

@@ -12,20 +12,28 @@ published as the first version), then:
 
 Needs the local broker (infra/kafka/kafka.sh start); waits on conditions, never on sleeps.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import duckdb
 import pytest
-
 from pipeline_helpers import WorkerProcess, delete_topics, kafka_settings, unique_prefix
-from publish_helpers import (ReaderProcess, ServeProcess, child_holding, enrolment_correction, students_sql,
-                             veto_correction, wait_until)
+from publish_helpers import (
+    ReaderProcess,
+    ServeProcess,
+    child_holding,
+    enrolment_correction,
+    students_sql,
+    veto_correction,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -61,7 +69,7 @@ class Served:
         finally:
             con.close()
 
-    def wait_published(self, predicate: Callable[["Served"], bool], what: str) -> dict[str, Any]:
+    def wait_published(self, predicate: Callable[[Served], bool], what: str) -> dict[str, Any]:
         """Until the published marts satisfy `predicate` and the builder has caught up with the
         landing; fails at once if a build failed."""
         from junheng.build.landing import watermark
@@ -73,8 +81,13 @@ class Served:
         def done(status: dict[str, Any]) -> bool:
             assert status["builds"]["failed"] == 0, f"a build failed: {status['last_build']}\n{self.serve.log_tail()}"
             manifest = current_manifest(layout)
-            return bool(manifest) and status["state"] == "idle" and manifest["landing"] == watermark(layout) \
+            return (
+                bool(manifest)
+                and status["state"] == "idle"
+                and manifest["landing"] == watermark(layout)
                 and predicate(self)
+            )
+
         return self.serve.wait_for(done, BUILD_TIMEOUT_S, what)
 
 
@@ -119,31 +132,39 @@ def test_open_readers_never_fail_a_build_and_see_new_marts_when_they_reconnect(s
 
     with ReaderProcess("duckdb", database) as reader, ReaderProcess("sqlalchemy", database) as bi:
         old_a, old_b = reader.scalar(query_a), reader.scalar(query_b)
-        assert (old_a, old_b) == (after_a - 40, after_b - 40) and (bi.scalar(query_a), bi.scalar(query_b)) == (old_a, old_b)
+        assert (old_a, old_b) == (after_a - 40, after_b - 40) and (bi.scalar(query_a), bi.scalar(query_b)) == (
+            old_a,
+            old_b,
+        )
 
         served.produce([first])
         working = served.warehouse / "work" / "junheng.duckdb"
-        wait_until(lambda: served.serve.alive() and child_holding(served.serve.proc.pid, working), BUILD_TIMEOUT_S,
-                   "dbt building the first correction")
-        served.produce([second])       # landed while that build's dbt runs: the next build takes it
+        wait_until(
+            lambda: served.serve.alive() and child_holding(served.serve.proc.pid, working),
+            BUILD_TIMEOUT_S,
+            "dbt building the first correction",
+        )
+        served.produce([second])  # landed while that build's dbt runs: the next build takes it
         served.read_all()
         status = served.wait_published(lambda s: s.published(query_b) == after_b, "both corrections published")
 
-        assert status["published"]["version"] >= version + 2, status     # at least two builds ran meanwhile
+        assert status["published"]["version"] >= version + 2, status  # at least two builds ran meanwhile
         assert status["builds"]["failed"] == 0 and status["builds"]["ok"] >= 3
-        for client in (reader, bi):                                        # their snapshot ...
+        for client in (reader, bi):  # their snapshot ...
             assert (client.scalar(query_a), client.scalar(query_b)) == (old_a, old_b), client.kind
         reader.reconnect()
         bi.reconnect()
-        for client in (reader, bi):                                        # ... until they reconnect
+        for client in (reader, bi):  # ... until they reconnect
             assert (client.scalar(query_a), client.scalar(query_b)) == (after_a, after_b), client.kind
 
 
 def test_a_correction_reaches_marts_alerts_and_report_without_a_build_command(served: Served) -> None:
     line, (district, year) = veto_correction(served.lines)
-    vetoed = (f"select vetoed from mart_district_attainment where district_code = '{district}' and year = {year}")
-    open_veto = (f"select alert_id from mart_alerts where is_open and alertname = 'DistrictVetoed' "
-                 f"and district_code = '{district}' and year = {year}")
+    vetoed = f"select vetoed from mart_district_attainment where district_code = '{district}' and year = {year}"
+    open_veto = (
+        f"select alert_id from mart_alerts where is_open and alertname = 'DistrictVetoed' "
+        f"and district_code = '{district}' and year = {year}"
+    )
     assert served.published(vetoed) is False and served.published(open_veto) is None
     version = served.serve.status()["published"]["version"]
 
@@ -160,8 +181,9 @@ def test_a_correction_reaches_marts_alerts_and_report_without_a_build_command(se
     assert alert_id in set(re.findall(r'data-alert="([0-9a-f]+)"', html)), "the report shows the new alert"
     export = duckdb.connect()
     try:
-        assert export.execute("select vetoed from read_parquet(?) where district_code = ? and year = ?",
-                              [str(served.warehouse / "export" / "mart_district_attainment.parquet"), district, year]
-                              ).fetchone() == (True,)
+        assert export.execute(
+            "select vetoed from read_parquet(?) where district_code = ? and year = ?",
+            [str(served.warehouse / "export" / "mart_district_attainment.parquet"), district, year],
+        ).fetchone() == (True,)
     finally:
         export.close()

@@ -22,6 +22,7 @@ is set). ``PLUGIN_DIR`` is what to put on the path.
   still naming the previous one); ``seal`` before the version folder is renamed into place
   (tests/faults/test_builder_kills.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,9 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 LANDING_AFTER = "JUNHENG_FAULT_LANDING_AFTER"
@@ -41,7 +43,7 @@ PUBLISH_KILL = "JUNHENG_FAULT_PUBLISH_KILL"
 STALL_AFTER = "JUNHENG_FAULT_STALL_AFTER"
 
 Setattr = Callable[[Any, str, Any], None]
-log = logging.getLogger("streams.app")   # the worker's log, where the fault tests look
+log = logging.getLogger("streams.app")  # the worker's log, where the fault tests look
 
 
 def _plain_setattr(target: Any, name: str, value: Any) -> None:
@@ -61,10 +63,9 @@ def install_landing_fault(after: int, setattr_: Setattr = _plain_setattr) -> Non
             folder = self.root / table
             folder.mkdir(parents=True, exist_ok=True)
             tmp = folder / LandingFile(batch, self.writer_id).temporary_name
-            tmp.write_bytes(b"PAR1")   # the start of a Parquet file, then the "disk" is full
+            tmp.write_bytes(b"PAR1")  # the start of a Parquet file, then the "disk" is full
             try:
-                raise OSError(errno.ENOSPC, f"No space left on device (injected: {LANDING_AFTER}={after})",
-                              str(tmp))
+                raise OSError(errno.ENOSPC, f"No space left on device (injected: {LANDING_AFTER}={after})", str(tmp))
             finally:
                 tmp.unlink(missing_ok=True)
         return original(self, table, rows, batch)
@@ -108,8 +109,6 @@ def install_embedded_kill(hook: str, setattr_: Setattr = _plain_setattr) -> None
         raise ValueError(f"{EMBEDDED_KILL}={hook!r}: expected batch:N or commit:N")
 
 
-
-
 def deliver_before_recovery_ends(consumer: Any, topic: str, timeout_s: float = 20.0) -> None:
     """Test-only fault (``JUNHENG_FAULT_DELIVER_AFTER_SEEK=1``): after each seek that leaves the
     consumer's flow running, return to the caller (Faust's recovery) only once the fetcher has
@@ -127,18 +126,23 @@ def deliver_before_recovery_ends(consumer: Any, topic: str, timeout_s: float = 2
         read = consumer._read_offset
         mine = {tp: read.get(tp) for tp in consumer.assignment() if tp.topic == topic}
         fetcher = getattr(consumer.app, "_fetcher", None)
-        if fetcher is not None and not fetcher.started:   # a fresh worker's first recovery
+        if fetcher is not None and not fetcher.started:  # a fresh worker's first recovery
             return
         if not consumer.flow_active:
-            log.warning("injected: %s: the flow is stopped after the seek; no record can reach the agent "
-                        "before recovery ends", DELIVER_AFTER_SEEK)
+            log.warning(
+                "injected: %s: the flow is stopped after the seek; no record can reach the agent before recovery ends",
+                DELIVER_AFTER_SEEK,
+            )
             return
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             moved = sorted(f"{tp.partition}:{read.get(tp)}" for tp in mine if read.get(tp) != mine[tp])
             if moved:
-                log.warning("injected: %s: records handed to the agent after the seek, before recovery "
-                            "ends (read offsets %s)", DELIVER_AFTER_SEEK, moved)
+                log.warning(
+                    "injected: %s: records handed to the agent after the seek, before recovery ends (read offsets %s)",
+                    DELIVER_AFTER_SEEK,
+                    moved,
+                )
                 return
             await asyncio.sleep(0.005)
         log.warning("injected: %s: no record handed over within %.0f s of the seek", DELIVER_AFTER_SEEK, timeout_s)
@@ -161,6 +165,8 @@ def install_deliver_after_seek(topic_suffix: str = ".events") -> None:
             deliver_before_recovery_ends(consumer, topic)
 
     app.hold_flow_while_seeking = hold_then_deliver
+
+
 def install_publish_kill(stage: str, setattr_: Setattr = _plain_setattr) -> None:
     """SIGKILL this process at a step of junheng.build.publish.publish (``seal`` or ``switch``)."""
     import junheng.build.publish as publish
@@ -173,7 +179,7 @@ def install_publish_kill(stage: str, setattr_: Setattr = _plain_setattr) -> None
         if stage == "switch":
             os.kill(os.getpid(), signal.SIGKILL)
         out = original(*args, **kwargs)
-        os.kill(os.getpid(), signal.SIGKILL)   # seal: the folder written, not renamed
+        os.kill(os.getpid(), signal.SIGKILL)  # seal: the folder written, not renamed
         return out
 
     setattr_(publish, f"_{stage}", killed)
@@ -189,7 +195,7 @@ def install_stall(after: int, setattr_: Setattr = _plain_setattr) -> None:
     async def stalled(self: Any, part: Any) -> None:
         if done[0] >= after:
             log.warning("injected: %s=%d: the batch stalls here", STALL_AFTER, after)
-            await asyncio.Event().wait()   # never set: no ack, no commit; the loop turns
+            await asyncio.Event().wait()  # never set: no ack, no commit; the loop turns
         done[0] += 1
         await original(self, part)
 

@@ -1,13 +1,14 @@
 """RA-CV: the enrolment-weighted coefficient of variation, the published example, the
 threshold boundary, and the exactness of the incremental sums."""
+
 from __future__ import annotations
 
 import math
 import random
 
+import factories as f
 import pytest
 
-import factories as f
 from rules.moments import WeightedMoments, weighted_cv
 
 # The published example: five primary schools, students and library books.

@@ -1,4 +1,5 @@
 """The catalogue holds every rule of the standard and the plan, and refuses bad files loudly."""
+
 from __future__ import annotations
 
 import textwrap
@@ -10,9 +11,14 @@ import yaml
 from rules import CatalogueError, load_catalogue
 
 SPEC_IDS = (
-    [f"R{i}" for i in range(1, 8)] + ["RA-S", "RA-CV"] + [f"G{i}" for i in range(1, 16)]
-    + [f"Q{i}" for i in range(1, 10)] + ["SR", "PRE", "PRE-2"] + [f"V{i}" for i in range(1, 6)]
-    + [f"C{i}" for i in range(1, 14)] + ["D1", "D2", "D3"]
+    [f"R{i}" for i in range(1, 8)]
+    + ["RA-S", "RA-CV"]
+    + [f"G{i}" for i in range(1, 16)]
+    + [f"Q{i}" for i in range(1, 10)]
+    + ["SR", "PRE", "PRE-2"]
+    + [f"V{i}" for i in range(1, 6)]
+    + [f"C{i}" for i in range(1, 14)]
+    + ["D1", "D2", "D3"]
 )
 
 
@@ -29,10 +35,20 @@ def test_every_rule_is_explainable(catalogue):
         assert rule.scope in ("section", "school", "district", "city")
 
 
-@pytest.mark.parametrize("rule_id,primary,junior", [
-    ("R1", 4.2, 5.3), ("R2", 1.0, 1.0), ("R3", 0.9, 0.9), ("R4", 4.5, 5.8),
-    ("R5", 7.5, 10.2), ("R6", 2000, 2500), ("R7", 2.3, 2.4), ("RA-CV", 0.50, 0.45), ("G5", 45, 50),
-])
+@pytest.mark.parametrize(
+    "rule_id,primary,junior",
+    [
+        ("R1", 4.2, 5.3),
+        ("R2", 1.0, 1.0),
+        ("R3", 0.9, 0.9),
+        ("R4", 4.5, 5.8),
+        ("R5", 7.5, 10.2),
+        ("R6", 2000, 2500),
+        ("R7", 2.3, 2.4),
+        ("RA-CV", 0.50, 0.45),
+        ("G5", 45, 50),
+    ],
+)
 def test_thresholds_are_the_standards(catalogue, rule_id, primary, junior):
     assert dict(catalogue.rule(rule_id).thresholds) == {"primary": primary, "junior": junior}
 
@@ -53,15 +69,31 @@ def _write(tmp_path: Path, doc: dict, name: str = "bad.yaml") -> Path:
 
 
 def _child(tmp_path: Path, rules: list, overrides: dict | None = None) -> Path:
-    return _write(tmp_path, {"catalogue": "test", "version": "1", "extends": "national-2017",
-                             "documents": {"T": {"ref": "测试"}}, "rules": rules,
-                             "overrides": overrides or {}})
+    return _write(
+        tmp_path,
+        {
+            "catalogue": "test",
+            "version": "1",
+            "extends": "national-2017",
+            "documents": {"T": {"ref": "测试"}},
+            "rules": rules,
+            "overrides": overrides or {},
+        },
+    )
 
 
-GOOD_RULE = {"id": "L1", "name_zh": "本地指标", "name_en": "A local rule", "dimension": "city_target",
-             "scope": "district", "kind": "district_metric",
-             "params": {"checks": [{"input": "stat.satisfaction_pct", "comparator": ">=", "threshold": 90}]},
-             "clause": {"document": "T", "item": "一"}, "in_force": {"from": 2021}, "severity": "minor"}
+GOOD_RULE = {
+    "id": "L1",
+    "name_zh": "本地指标",
+    "name_en": "A local rule",
+    "dimension": "city_target",
+    "scope": "district",
+    "kind": "district_metric",
+    "params": {"checks": [{"input": "stat.satisfaction_pct", "comparator": ">=", "threshold": 90}]},
+    "clause": {"document": "T", "item": "一"},
+    "in_force": {"from": 2021},
+    "severity": "minor",
+}
 
 
 def test_a_bureau_adds_a_local_rule_and_tightens_a_threshold_without_code(tmp_path):
@@ -71,18 +103,21 @@ def test_a_bureau_adds_a_local_rule_and_tightens_a_threshold_without_code(tmp_pa
     assert dict(cat.rule("R1").thresholds) == {"primary": 4.5, "junior": 5.5}
 
 
-@pytest.mark.parametrize("mutation,message", [
-    (lambda r: r.update(kind="magic"), "rule L1: unknown kind 'magic'"),
-    (lambda r: r.update(severity="fatal"), "rule L1: severity must be one of"),
-    (lambda r: r.pop("clause"), "rule L1: missing 'clause'"),
-    (lambda r: r.update(clause={"document": "NOPE", "item": "1"}), "rule L1: clause cites unknown document 'NOPE'"),
-    (lambda r: r["params"]["checks"][0].update(comparator="~"), "rule L1: check"),
-    (lambda r: r["params"]["checks"][0].update(input="satisfaction_pct"), "must start with one of"),
-    (lambda r: r["params"]["checks"][0].pop("threshold"), "give exactly one of 'threshold' or 'threshold_input'"),
-    (lambda r: r.update(in_force={"from": 2021, "to": 2019}), "in_force.to must be a year not before"),
-    (lambda r: r.update(colour="red"), "unknown field(s) ['colour']"),
-    (lambda r: r.update(id="R1"), "rule R1: duplicate id"),
-])
+@pytest.mark.parametrize(
+    "mutation,message",
+    [
+        (lambda r: r.update(kind="magic"), "rule L1: unknown kind 'magic'"),
+        (lambda r: r.update(severity="fatal"), "rule L1: severity must be one of"),
+        (lambda r: r.pop("clause"), "rule L1: missing 'clause'"),
+        (lambda r: r.update(clause={"document": "NOPE", "item": "1"}), "rule L1: clause cites unknown document 'NOPE'"),
+        (lambda r: r["params"]["checks"][0].update(comparator="~"), "rule L1: check"),
+        (lambda r: r["params"]["checks"][0].update(input="satisfaction_pct"), "must start with one of"),
+        (lambda r: r["params"]["checks"][0].pop("threshold"), "give exactly one of 'threshold' or 'threshold_input'"),
+        (lambda r: r.update(in_force={"from": 2021, "to": 2019}), "in_force.to must be a year not before"),
+        (lambda r: r.update(colour="red"), "unknown field(s) ['colour']"),
+        (lambda r: r.update(id="R1"), "rule R1: duplicate id"),
+    ],
+)
 def test_a_bad_rule_fails_with_file_rule_and_problem(tmp_path, mutation, message):
     rule = yaml.safe_load(yaml.safe_dump(GOOD_RULE))
     mutation(rule)
@@ -94,11 +129,21 @@ def test_a_bad_rule_fails_with_file_rule_and_problem(tmp_path, mutation, message
 
 
 def test_section_indicator_without_a_level_threshold_is_refused(tmp_path):
-    rule = {"id": "R8", "name_zh": "x", "name_en": "x", "dimension": "resource_allocation", "scope": "section",
-            "kind": "section_indicator", "levels": ["primary", "junior"],
-            "params": {"numerator": "multimedia_rooms", "denominator": "students", "scale": 100},
-            "comparator": ">=", "thresholds": {"primary": 1.0}, "clause": {"document": "T", "item": "1"},
-            "in_force": {"from": 2021}, "severity": "major"}
+    rule = {
+        "id": "R8",
+        "name_zh": "x",
+        "name_en": "x",
+        "dimension": "resource_allocation",
+        "scope": "section",
+        "kind": "section_indicator",
+        "levels": ["primary", "junior"],
+        "params": {"numerator": "multimedia_rooms", "denominator": "students", "scale": 100},
+        "comparator": ">=",
+        "thresholds": {"primary": 1.0},
+        "clause": {"document": "T", "item": "1"},
+        "in_force": {"from": 2021},
+        "severity": "major",
+    }
     with pytest.raises(CatalogueError, match=r"rule R8: no threshold for level 'junior'"):
         load_catalogue(_child(tmp_path, [rule]))
 
@@ -115,8 +160,16 @@ def test_alias_to_an_unknown_rule_is_refused(tmp_path):
 
 
 def test_bad_settings_and_bad_yaml_are_refused(tmp_path):
-    path = _write(tmp_path, {"catalogue": "t", "version": "1", "extends": "national-2017",
-                             "settings": {"veto_without_inspection": "maybe"}, "rules": []})
+    path = _write(
+        tmp_path,
+        {
+            "catalogue": "t",
+            "version": "1",
+            "extends": "national-2017",
+            "settings": {"veto_without_inspection": "maybe"},
+            "rules": [],
+        },
+    )
     with pytest.raises(CatalogueError, match="veto_without_inspection"):
         load_catalogue(path)
     broken = tmp_path / "broken.yaml"

@@ -4,13 +4,13 @@ sources, compiled, and must give exactly what the pure-Python engine gives.
 The build is made by scripts/bootstrap.sh (so by `make test` and CI); a missing or stale build
 fails here with how to rebuild it, rather than letting the drivers silently run something else.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,9 @@ json.dump(out, sys.stdout, default=str, sort_keys=True)
 
 def _replay(engine_mode: str) -> dict[str, Any]:
     env = dict(os.environ, JUNHENG_ENGINE=engine_mode, PYTHONHASHSEED="0")
-    done = subprocess.run([sys.executable, "-c", REPLAY], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", REPLAY], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result: dict[str, Any] = json.loads(done.stdout)
     return result
@@ -115,11 +116,19 @@ def test_editing_any_rules_module_changes_the_digest(tmp_path, edited):
 def test_the_rule_kinds_run_compiled():
     """The kinds are on the hot path (every verdict is a call on one): the compiled engine loads
     every module of rules/kinds/ but the package's __init__ from the build, none from source."""
-    code = ("import sys\nfrom junheng.compiled_engine import install\nprint(install())\nimport rules.state\n"
-            "for n in sorted(sys.modules):\n    if n.startswith('rules.kinds.'):\n"
-            "        print(n, sys.modules[n].__file__)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, JUNHENG_ENGINE="compiled"), timeout=120)
+    code = (
+        "import sys\nfrom junheng.compiled_engine import install\nprint(install())\nimport rules.state\n"
+        "for n in sorted(sys.modules):\n    if n.startswith('rules.kinds.'):\n"
+        "        print(n, sys.modules[n].__file__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, JUNHENG_ENGINE="compiled"),
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     status, *loaded = done.stdout.strip().splitlines()
     assert status == "mypyc"
@@ -129,15 +138,28 @@ def test_the_rule_kinds_run_compiled():
     assert all(f.startswith(str(compiled_engine.BUILD_DIR)) and not f.endswith(".py") for f in files.values()), files
 
 
-@pytest.mark.parametrize("mode, expect", [("auto", "pure Python (compiled build is stale"),
-                                          ("compiled", "JUNHENG_ENGINE=compiled but compiled build is stale")])
+@pytest.mark.parametrize(
+    "mode, expect",
+    [
+        ("auto", "pure Python (compiled build is stale"),
+        ("compiled", "JUNHENG_ENGINE=compiled but compiled build is stale"),
+    ],
+)
 def test_a_stale_build_is_never_loaded(tmp_path, mode, expect):
     build = _fake_build(tmp_path, "f" * 64)
-    code = ("import sys, pathlib; from junheng import compiled_engine as c\n"
-            "try:\n    print(c.install(pathlib.Path(sys.argv[1])))\nexcept RuntimeError as e:\n    print(e)\n"
-            "import rules.state; print(c.engine_kind())")
-    done = subprocess.run([sys.executable, "-c", code, str(build)], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, JUNHENG_ENGINE=mode), timeout=120)
+    code = (
+        "import sys, pathlib; from junheng import compiled_engine as c\n"
+        "try:\n    print(c.install(pathlib.Path(sys.argv[1])))\nexcept RuntimeError as e:\n    print(e)\n"
+        "import rules.state; print(c.engine_kind())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(build)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, JUNHENG_ENGINE=mode),
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     first, kind = done.stdout.strip().splitlines()
     assert first.startswith(expect)
@@ -145,9 +167,15 @@ def test_a_stale_build_is_never_loaded(tmp_path, mode, expect):
 
 
 def test_install_refuses_to_mix_with_rules_already_imported():
-    code = ("import rules.state\nfrom junheng import compiled_engine as c\nprint(c.install())")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, JUNHENG_ENGINE="auto"), timeout=120)
+    code = "import rules.state\nfrom junheng import compiled_engine as c\nprint(c.install())"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, JUNHENG_ENGINE="auto"),
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout.strip()
     usable, _ = compiled_engine.build_state()

@@ -1,6 +1,7 @@
 """Gap to pass, exact (issue #13, item 2): boundary cases computed by hand with fractions, and the
 property that applying any listed option passes the section while removing any one change from it
 does not -- checked exactly and by the rules engine itself."""
+
 from __future__ import annotations
 
 from fractions import Fraction as F
@@ -15,8 +16,14 @@ from rules.sections import SchoolFacts
 
 # qingdao-2021 / national-2017 thresholds, primary: R1 4.2, R2 1.0, R3 0.9 per 100; R4 4.5 m², R5 7.5 m²,
 # R6 2000 yuan per student; R7 2.3 rooms per 100 -- read from the catalogue, written here as checked
-STAFF = ("full_time_teachers", "qualified_teachers", "backbone_teachers", "pe_arts_teachers", "certified_teachers",
-         "trained_360h_teachers")
+STAFF = (
+    "full_time_teachers",
+    "qualified_teachers",
+    "backbone_teachers",
+    "pe_arts_teachers",
+    "certified_teachers",
+    "trained_360h_teachers",
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,32 +32,46 @@ def model(catalogue) -> GapModel:
 
 
 def _primary(students: int, **inputs: Any) -> SectionInputs:
-    base: dict[str, Any] = {"full_time_teachers": 1000, "qualified_teachers": F(42, 1000) * students,
-                            "backbone_teachers": F(1, 100) * students, "pe_arts_teachers": F(9, 1000) * students,
-                            "certified_teachers": 1000, "trained_360h_teachers": 1000,
-                            "teaching_aux_area_m2": F(45, 10) * students, "sports_area_m2": F(75, 10) * students,
-                            "equipment_value_yuan": 2000 * students, "multimedia_rooms": F(23, 1000) * students}
+    base: dict[str, Any] = {
+        "full_time_teachers": 1000,
+        "qualified_teachers": F(42, 1000) * students,
+        "backbone_teachers": F(1, 100) * students,
+        "pe_arts_teachers": F(9, 1000) * students,
+        "certified_teachers": 1000,
+        "trained_360h_teachers": 1000,
+        "teaching_aux_area_m2": F(45, 10) * students,
+        "sports_area_m2": F(75, 10) * students,
+        "equipment_value_yuan": 2000 * students,
+        "multimedia_rooms": F(23, 1000) * students,
+    }
     base.update(inputs)
     return SectionInputs("primary", students, {k: exact(v) for k, v in base.items()}, {})
 
 
 def test_thresholds_are_the_catalogues(model: GapModel) -> None:
     t = {i: model.thresholds[i]["primary"] for i in model.thresholds}
-    assert t == {"R1": F(42, 10), "R2": F(1), "R3": F(9, 10), "R4": F(45, 10), "R5": F(75, 10), "R6": F(2000),
-                 "R7": F(23, 10)}
+    assert t == {
+        "R1": F(42, 10),
+        "R2": F(1),
+        "R3": F(9, 10),
+        "R4": F(45, 10),
+        "R5": F(75, 10),
+        "R6": F(2000),
+        "R7": F(23, 10),
+    }
     assert model.allowed == 1 and model.floor == F(85, 100)
 
 
 def test_exactly_at_every_threshold_passes_with_nothing_to_do(model: GapModel) -> None:
-    s = _primary(1000)                                   # every indicator exactly at its threshold
+    s = _primary(1000)  # every indicator exactly at its threshold
     assert model.passes("primary", model.values(s)) and model.section_options(s) == []
 
 
 def test_one_indicator_at_exactly_85_percent_passes(model: GapModel) -> None:
-    s = _primary(1000, qualified_teachers=F(42, 1000) * 1000 * F(85, 100))   # 35.7: R1 at 3.57 = 85 %
+    s = _primary(1000, qualified_teachers=F(42, 1000) * 1000 * F(85, 100))  # 35.7: R1 at 3.57 = 85 %
     assert model.values(s)["R1"] == F(357, 100)
     assert model.section_options(s) == []
-    below = _primary(1000, sports_area_m2=F(75, 10) * 1000 * F(85, 100) - F(1, 100))   # R5 a hair under 85 %
+    below = _primary(1000, sports_area_m2=F(75, 10) * 1000 * F(85, 100) - F(1, 100))  # R5 a hair under 85 %
     [option] = model.section_options(below)
     [change] = option.changes
     # R5 to the 85 % floor is enough: 7.5 × 0.85 × 1000 students = 6375 m², the section has 6374.99
@@ -74,8 +95,7 @@ def test_two_missing_one_below_the_floor(model: GapModel) -> None:
     s = _primary(1000, backbone_teachers=5, equipment_value_yuan=1_900_000)
     options = model.section_options(s)
     plans = [sorted((c.indicator, c.target_value, c.to_floor) for c in o.changes) for o in options]
-    assert plans == [[("R2", F(1), False)],
-                     [("R2", F(85, 100), True), ("R6", F(2000), False)]]
+    assert plans == [[("R2", F(1), False)], [("R2", F(85, 100), True), ("R6", F(2000), False)]]
     r6 = options[1].changes[1]
     assert r6.addition == F(100_000) and r6.unit == "yuan"
 
@@ -83,17 +103,30 @@ def test_two_missing_one_below_the_floor(model: GapModel) -> None:
 def test_apportioned_facilities_grow_the_schools_figure(model: GapModel, catalogue: Any) -> None:
     """A nine-year school reports its area for the whole school: the primary section (600 of 1000
     students) sees 60 % of it; raising R4 of primary means adding area / 0.6 to the school."""
-    facts = SchoolFacts(profile={"school_type": "nine_year"},
-                        enrolment={"sections": {"primary": {"students": 600, "classes": 12, "class_sizes": [50] * 12},
-                                                "junior": {"students": 400, "classes": 8, "class_sizes": [50] * 8}}},
-                        staff={"sections": {lv: {f: 100 for f in STAFF} for lv in ("primary", "junior")}},
-                        facilities={"music_room_areas_m2": [], "art_room_areas_m2": [],
-                                    "school": {"teaching_aux_area_m2": 2000, "sports_area_m2": 20000,
-                                               "equipment_value_yuan": 5_000_000, "multimedia_rooms": 60}})
+    facts = SchoolFacts(
+        profile={"school_type": "nine_year"},
+        enrolment={
+            "sections": {
+                "primary": {"students": 600, "classes": 12, "class_sizes": [50] * 12},
+                "junior": {"students": 400, "classes": 8, "class_sizes": [50] * 8},
+            }
+        },
+        staff={"sections": {lv: {f: 100 for f in STAFF} for lv in ("primary", "junior")}},
+        facilities={
+            "music_room_areas_m2": [],
+            "art_room_areas_m2": [],
+            "school": {
+                "teaching_aux_area_m2": 2000,
+                "sports_area_m2": 20000,
+                "equipment_value_yuan": 5_000_000,
+                "multimedia_rooms": 60,
+            },
+        },
+    )
     s = section_inputs(facts, "primary")
     assert s.share["teaching_aux_area_m2"] == F(3, 5) and s.inputs["teaching_aux_area_m2"] == 1200
-    options = model.section_options(s)                  # R4 primary: 2.0 m² per student, 44 %
-    [option] = options                                  # R4 is the only miss: up to its 85 % floor
+    options = model.section_options(s)  # R4 primary: 2.0 m² per student, 44 %
+    [option] = options  # R4 is the only miss: up to its 85 % floor
     [change] = option.changes
     assert change.input == "school.teaching_aux_area_m2" and change.current_input == 2000
     assert change.to_floor and change.target_value == F(45, 10) * F(85, 100)
@@ -102,20 +135,32 @@ def test_apportioned_facilities_grow_the_schools_figure(model: GapModel, catalog
 
 
 # ------------------------------------------------------------------ the property
-FIELDS = ("qualified_teachers", "backbone_teachers", "pe_arts_teachers", "teaching_aux_area_m2", "sports_area_m2",
-          "equipment_value_yuan", "multimedia_rooms")
+FIELDS = (
+    "qualified_teachers",
+    "backbone_teachers",
+    "pe_arts_teachers",
+    "teaching_aux_area_m2",
+    "sports_area_m2",
+    "equipment_value_yuan",
+    "multimedia_rooms",
+)
 
 
 @st.composite
 def failing_sections(draw: st.DrawFn, model: GapModel) -> SectionInputs:
     students = draw(st.integers(1, 3000))
     level = draw(st.sampled_from(["primary", "junior"]))
-    inputs: dict[str, Any] = {"full_time_teachers": 10_000, "certified_teachers": 10_000,
-                              "trained_360h_teachers": 10_000}
+    inputs: dict[str, Any] = {
+        "full_time_teachers": 10_000,
+        "certified_teachers": 10_000,
+        "trained_360h_teachers": 10_000,
+    }
     for ind in model.indicators:
         thr = model.thresholds[ind.id][level]
-        ratio = draw(st.sampled_from([F(0), F(1, 2), F(84, 100), F(85, 100), F(9, 10), F(1), F(11, 10)])
-                     | st.fractions(0, 2, max_denominator=1000))
+        ratio = draw(
+            st.sampled_from([F(0), F(1, 2), F(84, 100), F(85, 100), F(9, 10), F(1), F(11, 10)])
+            | st.fractions(0, 2, max_denominator=1000)
+        )
         value = thr * ratio * students / ind.scale
         step = F(1) if ind.input in ("multimedia_rooms",) or ind.input.endswith("_teachers") else F(1, 100)
         inputs[ind.input] = (value // step) * step
@@ -135,7 +180,7 @@ def test_every_option_passes_and_none_has_a_change_to_spare(model: GapModel, dat
     for option in options:
         assert model.passes(s.level, model.values(model.apply(s, option.changes)))
         for drop in range(len(option.changes)):
-            rest = option.changes[:drop] + option.changes[drop + 1:]
+            rest = option.changes[:drop] + option.changes[drop + 1 :]
             assert not model.passes(s.level, model.values(model.apply(s, rest))), (option, drop)
         for c in option.changes:
             assert c.addition > 0 and c.target_value > c.current_value
@@ -143,15 +188,34 @@ def test_every_option_passes_and_none_has_a_change_to_spare(model: GapModel, dat
 
 def test_the_engine_agrees_that_an_option_passes(model: GapModel, engine: Any) -> None:
     """The additions made to the school's facts, the rules engine's own RA-S passes the section."""
-    facts = SchoolFacts(profile={"school_type": "primary"},
-                        enrolment={"sections": {"primary": {"students": 900, "classes": 20, "class_sizes": [45] * 20}}},
-                        staff={"sections": {"primary": {"full_time_teachers": 100, "qualified_teachers": 30,
-                                                        "backbone_teachers": 5, "pe_arts_teachers": 9,
-                                                        "certified_teachers": 100, "trained_360h_teachers": 100}}},
-                        facilities={"music_room_areas_m2": [], "art_room_areas_m2": [],
-                                    "sections": {"primary": {"teaching_aux_area_m2": 4050.0, "sports_area_m2": 6750.0,
-                                                             "equipment_value_yuan": 1_800_000.0,
-                                                             "multimedia_rooms": 21}}})
+    facts = SchoolFacts(
+        profile={"school_type": "primary"},
+        enrolment={"sections": {"primary": {"students": 900, "classes": 20, "class_sizes": [45] * 20}}},
+        staff={
+            "sections": {
+                "primary": {
+                    "full_time_teachers": 100,
+                    "qualified_teachers": 30,
+                    "backbone_teachers": 5,
+                    "pe_arts_teachers": 9,
+                    "certified_teachers": 100,
+                    "trained_360h_teachers": 100,
+                }
+            }
+        },
+        facilities={
+            "music_room_areas_m2": [],
+            "art_room_areas_m2": [],
+            "sections": {
+                "primary": {
+                    "teaching_aux_area_m2": 4050.0,
+                    "sports_area_m2": 6750.0,
+                    "equipment_value_yuan": 1_800_000.0,
+                    "multimedia_rooms": 21,
+                }
+            },
+        },
+    )
     before = engine.sections.evaluate(facts, 2024).sections["primary"]
     assert before.passed is False
     for option in model.section_options(section_inputs(facts, "primary")):
@@ -164,7 +228,10 @@ def test_the_engine_agrees_that_an_option_passes(model: GapModel, engine: Any) -
                 staff[field] = int(grown)
             else:
                 fac[field] = int(grown) if field == "multimedia_rooms" else float(grown)
-        fixed = SchoolFacts(profile=facts.profile, enrolment=facts.enrolment,
-                            staff={"sections": {"primary": staff}},
-                            facilities={**facts.facilities, "sections": {"primary": fac}})
+        fixed = SchoolFacts(
+            profile=facts.profile,
+            enrolment=facts.enrolment,
+            staff={"sections": {"primary": staff}},
+            facilities={**facts.facilities, "sections": {"primary": fac}},
+        )
         assert engine.sections.evaluate(fixed, 2024).sections["primary"].passed is True, option

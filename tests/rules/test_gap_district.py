@@ -1,12 +1,13 @@
 """Gap to pass for a district (issue #13, item 2): RA-CV plans and failing items."""
+
 from __future__ import annotations
 
 import json
 from fractions import Fraction as F
 
+import factories as f
 import pytest
 
-import factories as f
 from rules.gap_district import _cv2, _cv_plan, district_gaps
 from rules.state import DistrictState
 
@@ -17,13 +18,13 @@ def test_the_coefficient_and_the_greedy_plan_by_hand() -> None:
     points = {"a": (100, F(1)), "b": (100, F(3)), "c": (200, F(2))}
     assert _cv2(points) == (F(2), F(1, 8))
     plan = _cv_plan("primary", "R1", points, 0.30)
-    assert plan is not None and plan.reduction_needed == pytest.approx(0.125 ** 0.5 - 0.30)
+    assert plan is not None and plan.reduction_needed == pytest.approx(0.125**0.5 - 0.30)
     assert [s for s, _ in plan.contributors] == ["a", "b", "c"] and plan.contributors[0][1] == pytest.approx(0.5)
     # the low school first: a to 2 → values 2, 3, 2 (mean 2.25, CV² = (100·0.5625+300·0.0625)/400/5.0625)
     [step] = plan.steps
     assert (step.school_id, step.value_before, step.value_after) == ("a", 1.0, 2.0)
     assert plan.passes and plan.resulting_cv == pytest.approx(((100 * 0.5625 + 300 * 0.0625) / 400) ** 0.5 / 2.25)
-    assert _cv_plan("primary", "R1", points, 0.40) is None        # already within the threshold
+    assert _cv_plan("primary", "R1", points, 0.40) is None  # already within the threshold
 
 
 def _check_plans(state: DistrictState, year: int) -> int:
@@ -33,7 +34,7 @@ def _check_plans(state: DistrictState, year: int) -> int:
         result = balance[(plan.level, plan.indicator)]
         assert result.passed is False and plan.cv == pytest.approx(result.value, rel=1e-9)
         assert plan.passes and plan.resulting_cv <= plan.threshold + 1e-12
-        assert all(s.cv_after > plan.threshold for s in plan.steps[:-1])   # each step was needed
+        assert all(s.cv_after > plan.threshold for s in plan.steps[:-1])  # each step was needed
         shares = [s for _, s in plan.contributors]
         assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1 + 1e-12
     failing = [k for k, r in balance.items() if r.passed is False]

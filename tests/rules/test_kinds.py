@@ -2,6 +2,7 @@
 rules/kinds/ and a SQL macro of dbt_project/macros/kinds/ (or is named in ELSEWHERE with where it
 is judged), and nothing in either folder is a kind no catalogue can use (docs/rules.md, "Adding a
 rule kind")."""
+
 from __future__ import annotations
 
 import importlib
@@ -55,8 +56,13 @@ def test_no_module_or_macro_is_a_kind_nobody_registered():
     assert modules == set(KINDS), "a module of rules/kinds/ missing from registry.py, or the reverse"
     assert macros == set(KINDS), "a macro of dbt_project/macros/kinds/ for no registered kind, or the reverse"
     # the kind macros are found by their prefix: no other macro may use it
-    others = [n for p in (ROOT / "dbt_project" / "macros").rglob("*.sql") if p.parent != MACROS
-              for n in _macro_names(p) if n.startswith("rule_kind__")]
+    others = [
+        n
+        for p in (ROOT / "dbt_project" / "macros").rglob("*.sql")
+        if p.parent != MACROS
+        for n in _macro_names(p)
+        if n.startswith("rule_kind__")
+    ]
     assert not others
 
 
@@ -76,7 +82,8 @@ def test_a_district_rule_of_no_district_kind_is_refused_when_the_engine_is_built
     """A city-level kind used for a district target passes the loader (the kind exists) but the
     district evaluator has nothing to judge it with: it says so at start-up, not at the first event."""
     path = tmp_path / "odd.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         catalogue: odd
         version: "1"
         extends: qingdao-2021
@@ -93,7 +100,9 @@ def test_a_district_rule_of_no_district_kind_is_refused_when_the_engine_is_built
             clause: {document: T, item: "一"}
             in_force: {from: 2021}
             severity: minor
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     catalogue = load_catalogue(path)
     with pytest.raises(CatalogueError, match=r"L1 \(city_projects\)"):
         DistrictEvaluator(catalogue)

@@ -1,23 +1,25 @@
 """Outlook (issue #13, item 3): trends, the year a failing item passes at that rate, the projected
 year of attainment and the districts at risk before their declared year."""
+
 from __future__ import annotations
 
 from fractions import Fraction as F
 
 import factories as f
+
 from rules.outlook import district_outlook, projected_year, trend
 
 
 def test_trend_and_crossing_by_hand() -> None:
     points = [(2021, F(3)), (2022, F(7, 2)), (2023, F(4))]
     assert trend(points) == (F(1, 2), F(3) - F(1, 2) * 2021)
-    assert projected_year(points, ">=", F(9, 2), 2023) == 2024          # exactly 4.5 in 2024
-    assert projected_year(points, ">", F(9, 2), 2023) == 2025           # strictly above: the year after
-    assert projected_year(points, ">=", F(4), 2023) == 2024             # already there: next year at the earliest
-    assert projected_year(points, "<=", F(1), 2023) is None             # moving away
-    assert projected_year(points[:1], ">=", F(9, 2), 2023) is None      # one year: no trend
-    assert projected_year([(2021, F(1)), (2022, F(1))], ">=", F(2), 2022) is None   # flat
-    assert projected_year([(2021, F(0)), (2022, F(1, 1000))], ">=", F(100), 2022) is None   # beyond the horizon
+    assert projected_year(points, ">=", F(9, 2), 2023) == 2024  # exactly 4.5 in 2024
+    assert projected_year(points, ">", F(9, 2), 2023) == 2025  # strictly above: the year after
+    assert projected_year(points, ">=", F(4), 2023) == 2024  # already there: next year at the earliest
+    assert projected_year(points, "<=", F(1), 2023) is None  # moving away
+    assert projected_year(points[:1], ">=", F(9, 2), 2023) is None  # one year: no trend
+    assert projected_year([(2021, F(1)), (2022, F(1))], ">=", F(2), 2022) is None  # flat
+    assert projected_year([(2021, F(0)), (2022, F(1, 1000))], ">=", F(100), 2022) is None  # beyond the horizon
 
 
 def _district(engine, satisfaction: list[float], declared: int):
@@ -43,19 +45,18 @@ def test_a_district_improving_fast_enough_is_not_at_risk(engine) -> None:
 def test_a_district_improving_too_slowly_is_at_risk_naming_the_item(engine) -> None:
     out = district_outlook(_district(engine, [80, 80.5, 81], declared=2025))
     [sr] = [i for i in out.items if i.item == "SR"]
-    assert sr.projected_year == 2031                       # 81 + 0.5 a year reaches 85 in 2031
+    assert sr.projected_year == 2031  # 81 + 0.5 a year reaches 85 in 2031
     assert out.projected_year == 2031 and out.at_risk and out.risk_items == ["SR"]
 
 
 def test_past_its_declared_year_a_district_is_behind_not_at_risk(engine) -> None:
     out = district_outlook(_district(engine, [80, 80.5, 81], declared=2023))
-    assert out.projected_year == 2031 and not out.at_risk   # DistrictBehind says so already
+    assert out.projected_year == 2031 and not out.at_risk  # DistrictBehind says so already
 
 
 def test_an_attained_district_projects_its_latest_year(engine) -> None:
     out = district_outlook(_district(engine, [90, 90, 90], declared=2025))
     assert out.attained is True and out.projected_year == 2023 and not out.at_risk and out.items == []
-
 
 
 def _why(engine, satisfaction: list[float], declared: int, institutions: list[int] | None = None) -> str:
@@ -83,8 +84,10 @@ def test_the_cli_table_says_why_a_district_is_not_on_track(engine) -> None:
     assert _why(engine, [80, 80.5, 81], declared=2023) == "behind: SR, C11; projected 2031 > declared 2023"
     assert _why(engine, [80, 80.5, 81], declared=2025) == "behind: C11; projected 2031 > declared 2025"
     # on track today (2025 is still to come, C11 met) but too slow: at risk
-    assert _why(engine, [80, 80.5, 81], declared=2025, institutions=[40, 38, 36]) == \
-        "at risk: projected 2031 > declared 2025"
+    assert (
+        _why(engine, [80, 80.5, 81], declared=2025, institutions=[40, 38, 36])
+        == "at risk: projected 2031 > declared 2025"
+    )
     # fast enough: nothing to say
     assert _why(engine, [80, 82, 84], declared=2025, institutions=[40, 38, 36]) == ""
     # not moving at all: it never gets there at this rate, and the item says why

@@ -1,20 +1,26 @@
 """Property: any stream of updates, retractions, duplicates and stale versions leaves the
 incremental state equal to a batch evaluation of the facts the stream leaves in force."""
+
 from __future__ import annotations
 
 import random
 
+import factories as f
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import factories as f
 from rules.batch import evaluate_district
 
 SCHOOL_TYPES = ["primary", "junior", "nine_year", "teaching_point", "twelve_year"]
 YEARS = (2022, 2023)
-LEVELS_OF = {"primary": ["primary"], "junior": ["junior"], "nine_year": ["primary", "junior"],
-             "teaching_point": ["primary"], "twelve_year": ["primary", "junior", "senior"]}
+LEVELS_OF = {
+    "primary": ["primary"],
+    "junior": ["junior"],
+    "nine_year": ["primary", "junior"],
+    "teaching_point": ["primary"],
+    "twelve_year": ["primary", "junior", "senior"],
+}
 
 
 def _payload(rng: random.Random, etype: str, school_type: str) -> dict:
@@ -27,23 +33,40 @@ def _payload(rng: random.Random, etype: str, school_type: str) -> dict:
             sections[lv] = {"students": students, "classes": classes, "class_sizes": f.classes_of(students, classes)}
         return {"sections": sections}
     if etype == "school.staff":
-        return {"sections": {lv: f.staff_section(full_time=(ft := rng.randint(0, 200)), qualified=rng.randint(0, ft),
-                                                 backbone=rng.randint(0, ft), pe_arts=rng.randint(0, ft),
-                                                 certified=rng.randint(0, ft), trained=rng.randint(0, ft))
-                             for lv in levels if lv != "senior"}}
+        return {
+            "sections": {
+                lv: f.staff_section(
+                    full_time=(ft := rng.randint(0, 200)),
+                    qualified=rng.randint(0, ft),
+                    backbone=rng.randint(0, ft),
+                    pe_arts=rng.randint(0, ft),
+                    certified=rng.randint(0, ft),
+                    trained=rng.randint(0, ft),
+                )
+                for lv in levels
+                if lv != "senior"
+            }
+        }
     if etype == "school.facilities":
+
         def fac():
             return f.facility(rng.uniform(0, 20000), rng.uniform(0, 30000), rng.uniform(0, 5e6), rng.randint(0, 80))
-        payload = {"music_room_areas_m2": [rng.choice([90.0, 96.0, 120.5]) for _ in range(rng.randint(0, 4))],
-                   "art_room_areas_m2": [rng.choice([85.0, 90.0, 110.0]) for _ in range(rng.randint(0, 4))]}
+
+        payload = {
+            "music_room_areas_m2": [rng.choice([90.0, 96.0, 120.5]) for _ in range(rng.randint(0, 4))],
+            "art_room_areas_m2": [rng.choice([85.0, 90.0, 110.0]) for _ in range(rng.randint(0, 4))],
+        }
         if rng.random() < 0.5:
             payload["school"] = fac()
         else:
             payload["sections"] = {lv: fac() for lv in levels if lv != "senior" and rng.random() < 0.9}
         return payload
     budget = rng.uniform(0, 2e6)
-    return {"public_funds_budget_yuan": budget, "teacher_training_yuan": rng.uniform(0, budget),
-            "public_funds_per_student_yuan": rng.uniform(500, 2000)}
+    return {
+        "public_funds_budget_yuan": budget,
+        "teacher_training_yuan": rng.uniform(0, budget),
+        "public_funds_per_student_yuan": rng.uniform(500, 2000),
+    }
 
 
 def _stream(seed: int, schools: int, versions: int) -> list[dict]:
@@ -57,8 +80,10 @@ def _stream(seed: int, schools: int, versions: int) -> list[dict]:
         stats = dict(f.GOOD_STATISTICS)
         stats["satisfaction_pct"] = rng.choice([80, 85, 90])
         events.append(f.statistics(year=year, **stats))
-        events += [f.inspection(item, rng.choice(["pass", "pass", "fail"]), year=year)
-                   for item in f.INSPECTION_ITEMS + f.VETO_ITEMS]
+        events += [
+            f.inspection(item, rng.choice(["pass", "pass", "fail"]), year=year)
+            for item in f.INSPECTION_ITEMS + f.VETO_ITEMS
+        ]
     registrations = []
     for sid in ids:
         registrations.append(f.registered(sid, types[sid], locale=rng.choice(["urban", "rural"]), year=YEARS[0]))
@@ -78,8 +103,13 @@ def _stream(seed: int, schools: int, versions: int) -> list[dict]:
                     facts.append(e)
     rng.shuffle(facts)
     rng.shuffle(registrations)
-    stream = events + registrations[: len(ids) // 2] + facts[: len(facts) // 3] + registrations[len(ids) // 2:] \
-        + facts[len(facts) // 3:]
+    stream = (
+        events
+        + registrations[: len(ids) // 2]
+        + facts[: len(facts) // 3]
+        + registrations[len(ids) // 2 :]
+        + facts[len(facts) // 3 :]
+    )
     for _ in range(len(stream) // 5):  # duplicates: exact re-sends anywhere later
         i = rng.randrange(len(stream))
         stream.insert(rng.randrange(i, len(stream) + 1), dict(stream[i]))
@@ -124,7 +154,7 @@ def test_the_state_is_the_same_whatever_the_batching(engine, seed):
     i = 0
     while i < len(stream):
         n = rng.randint(1, 40)
-        batched.apply_batch(stream[i:i + n])
+        batched.apply_batch(stream[i : i + n])
         i += n
     for year in YEARS:
         assert batched.summary(year) == one_by_one.summary(year)

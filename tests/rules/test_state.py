@@ -1,13 +1,14 @@
 """The district state machine: idempotence, versions, retraction, what it reports, and its
 plain-data form."""
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 
+import factories as f
 import pytest
 
-import factories as f
 from rules.batch import evaluate_district
 from rules.state import APPLIED, DUPLICATE, REJECTED, STALE, DistrictState
 
@@ -65,11 +66,12 @@ def test_an_update_reports_the_section_coefficients_and_status_that_changed(engi
     state = _good(engine)
     # the first school loses almost all its qualified teachers: R1 fails, RA-S still passes
     # (6 of 7 met) only if R1 stays ≥ 85% — at 1 teacher it does not, so the district fails.
-    r = state.apply(f.staff("3702020000", {"primary": f.staff_section(full_time=80, qualified=1, backbone=10,
-                                                                          pe_arts=8)}, seq=1))
+    r = state.apply(
+        f.staff("3702020000", {"primary": f.staff_section(full_time=80, qualified=1, backbone=10, pe_arts=8)}, seq=1)
+    )
     assert r.changes.sections == [("3702020000", YEAR)]
     assert (YEAR, "primary", "R1") in r.changes.balances
-    assert (YEAR, "primary", "R4") not in r.changes.balances   # facilities did not move
+    assert (YEAR, "primary", "R4") not in r.changes.balances  # facilities did not move
     [(year, before, after)] = r.changes.status
     assert year == YEAR and before.attained is True and after.attained is False
     assert "RA-S" in after.failed_items
@@ -98,7 +100,9 @@ def test_serialises_to_plain_data_and_back(engine):
     restored = DistrictState.from_state(engine, plain)
     assert restored.summary(YEAR) == state.summary(YEAR)
     assert restored.counters(YEAR) == state.counters(YEAR)
-    assert {k: v.value for k, v in restored.balance(YEAR).items()} == {k: v.value for k, v in state.balance(YEAR).items()}
+    assert {k: v.value for k, v in restored.balance(YEAR).items()} == {
+        k: v.value for k, v in state.balance(YEAR).items()
+    }
     # and it goes on: duplicates are still recognised after a restore
     e = f.staff("3702020000", {"primary": f.staff_section(full_time=80, qualified=60)}, seq=2)
     assert restored.apply(e).outcome == APPLIED and restored.apply(e).outcome == DUPLICATE
@@ -124,8 +128,18 @@ def test_pre2_history_when_the_jurisdiction_turns_it_on(tmp_path):
     from rules.state import Engine
 
     path = tmp_path / "strict.yaml"
-    path.write_text(yaml.safe_dump({"catalogue": "strict", "version": "1", "extends": "qingdao-2021",
-                                    "settings": {"pre2_enabled": True}, "rules": []}), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "catalogue": "strict",
+                "version": "1",
+                "extends": "qingdao-2021",
+                "settings": {"pre2_enabled": True},
+                "rules": [],
+            }
+        ),
+        encoding="utf-8",
+    )
     engine = Engine(load_catalogue(path))
     state = engine.new_state(f.DISTRICT)
     for y in (2020, 2021, 2022, 2023):
@@ -137,16 +151,18 @@ def test_pre2_history_when_the_jurisdiction_turns_it_on(tmp_path):
         sid = f"37020277{i:02d}"
         for e in f.good_primary_school(sid, year=2021):
             state.apply(e)
-        state.apply(f.facilities(sid, school=f.facility(5000.0 * k, 8000.0 * k, 2_250_000.0 * k, 30),
-                                 year=2021, seq=1))
+        state.apply(f.facilities(sid, school=f.facility(5000.0 * k, 8000.0 * k, 2_250_000.0 * k, 30), year=2021, seq=1))
     res = state.results(2023)["PRE-2"]
     assert res.passed is False and res.inputs["2021/primary"] > 0.6
 
 
 def test_accountability_declared_year_targets_and_calendar(engine):
     state = _good(engine)
-    for kind, on in (("self_assessment", "2023-12-20"), ("city_assessment", "2024-03-30"),
-                     ("recognition_application", "2024-06-15")):
+    for kind, on in (
+        ("self_assessment", "2023-12-20"),
+        ("city_assessment", "2024-03-30"),
+        ("recognition_application", "2024-06-15"),
+    ):
         state.apply(f.milestone(kind, on, year=YEAR))
     acc = state.accountability(YEAR, dt.date(2024, 7, 1))
     assert acc.attained is True and acc.declared_creation_year == 2023
@@ -192,8 +208,9 @@ def test_an_event_id_resent_in_upper_case_is_still_a_duplicate(engine):
 
 # ------------------------------------------------------------------ event ids (issue #14, items 4, 5)
 def _staff_version(seq: int, qualified: int, event_id: str | None = None):
-    return f.staff("3702020000", {"primary": f.staff_section(full_time=80, qualified=qualified)}, seq=seq,
-                   event_id=event_id)
+    return f.staff(
+        "3702020000", {"primary": f.staff_section(full_time=80, qualified=qualified)}, seq=seq, event_id=event_id
+    )
 
 
 def test_an_event_id_reused_on_another_fact_is_a_conflict_and_changes_nothing(engine):
@@ -202,9 +219,10 @@ def test_an_event_id_reused_on_another_fact_is_a_conflict_and_changes_nothing(en
     events = f.good_district()
     state = engine.new_state(f.DISTRICT)
     assert [state.apply(e).outcome for e in events] == [APPLIED] * len(events)
-    used = events[3]                                  # an applied event of the first school
-    reuse = f.staff("3702020001", {"primary": f.staff_section(full_time=80, qualified=1)}, seq=9,
-                    event_id=used["event_id"])
+    used = events[3]  # an applied event of the first school
+    reuse = f.staff(
+        "3702020001", {"primary": f.staff_section(full_time=80, qualified=1)}, seq=9, event_id=used["event_id"]
+    )
     before = json.dumps(state.to_state(), sort_keys=True, default=str), state.summary(YEAR)
     result = state.apply(reuse)
     assert result.outcome == REJECTED and result.reason.startswith("event_id_conflict")
@@ -237,7 +255,11 @@ def test_seen_ids_are_bounded_per_fact_and_a_flood_of_stale_versions_stays_linea
     assert state.apply(stale[0]).outcome == STALE
     # and the window survives a restore, trimmed to the engine's
     restored = DistrictState.from_state(Engine(catalogue, seen_window=2), json.loads(json.dumps(state.to_state())))
-    assert list(restored.versions[key][2]) == list(state.versions[key][2])[-2:]   # stale[-1], then stale[0]
+    assert list(restored.versions[key][2]) == list(state.versions[key][2])[-2:]  # stale[-1], then stale[0]
     assert restored.apply(stale[0]).outcome == DUPLICATE
-    assert restored.apply(dict(stale[3], event_id="cccccccc-0000-4000-8000-000000000000",
-                               district_code=f.DISTRICT)).outcome == STALE
+    assert (
+        restored.apply(
+            dict(stale[3], event_id="cccccccc-0000-4000-8000-000000000000", district_code=f.DISTRICT)
+        ).outcome
+        == STALE
+    )

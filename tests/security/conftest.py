@@ -6,12 +6,13 @@ touched. Its users are made with Kafka's own tool (kafka-configs, through secure
 granted with kafka-acls (secure.sh grant-producer / grant-worker), exactly as docs/operations.md
 tells an operator to; the topics are created by the admin with `junheng produce --create-topics`.
 """
+
 from __future__ import annotations
 
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -9,6 +9,7 @@ ACLs by kafka-acls (tests/security/conftest.py).
 - a password is rotated while the worker runs, without stopping it;
 - no password ever appears in a log, an output, an exception text or a file of the warehouse.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from pipeline_helpers import PROJECT_ROOT, WorkerProcess
 from secure_helpers import Secured, assert_no_secret, junheng, new_password
 
@@ -36,12 +36,18 @@ def _city(path: Path, seed: int, schools: int = 30) -> int:
     return len(city.lines)
 
 
-def _worker(secured: Secured, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
-            password: str | None = None) -> WorkerProcess:
+def _worker(
+    secured: Secured, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, password: str | None = None
+) -> WorkerProcess:
     for key, value in secured.env(secured.worker, password).items():
         monkeypatch.setenv(key, value)
-    return WorkerProcess(secured.broker.bootstrap, secured.prefix, tmp_path / f"{name}-warehouse",
-                         tmp_path / f"{name}.log", extra_args=WORKER_ARGS)
+    return WorkerProcess(
+        secured.broker.bootstrap,
+        secured.prefix,
+        tmp_path / f"{name}-warehouse",
+        tmp_path / f"{name}.log",
+        extra_args=WORKER_ARGS,
+    )
 
 
 def _end_offsets(secured: Secured, topic: str) -> int:
@@ -80,9 +86,11 @@ def test_producer_and_worker_carry_a_city_over_sasl_ssl(secured: Secured, tmp_pa
     assert _end_offsets(secured, f"{secured.prefix}.dead-letters") == done["dead_lettered"]
     assert _end_offsets(secured, f"{secured.prefix}.district-status") > 0
     assert _end_offsets(secured, f"{secured.app_id}-facts-changelog") > 0
-    files = assert_no_secret(secured.all_secrets(),
-                             texts={"produce stdout": produced.stdout, "produce stderr": produced.stderr},
-                             paths=[worker.log_path, worker.warehouse, *secured.broker.logs()])
+    files = assert_no_secret(
+        secured.all_secrets(),
+        texts={"produce stdout": produced.stdout, "produce stderr": produced.stderr},
+        paths=[worker.log_path, worker.warehouse, *secured.broker.logs()],
+    )
     assert files >= 5
 
 
@@ -132,11 +140,20 @@ def test_a_wrong_password_is_one_clear_line(secured: Secured, tmp_path):
     assert f"refused the login of user '{secured.producer.name}'" in line and "JUNHENG_KAFKA_SASL_PASSWORD" in line
 
     # the worker: a clear message in its log and an exit, not a retry loop or a traceback
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("JUNHENG_KAFKA_")},
-           **secured.env(secured.worker, wrong), "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("JUNHENG_KAFKA_")},
+        **secured.env(secured.worker, wrong),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
     t0 = time.monotonic()
-    worker = subprocess.run([sys.executable, "-m", "junheng.worker", "--warehouse", str(tmp_path / "wh"), *WORKER_ARGS],
-                            env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    worker = subprocess.run(
+        [sys.executable, "-m", "junheng.worker", "--warehouse", str(tmp_path / "wh"), *WORKER_ARGS],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert worker.returncode == 2 and time.monotonic() - t0 < 30, worker.stderr[-3000:]
     assert "Traceback" not in worker.stderr
     assert f"refused the login of user '{secured.worker.name}'" in worker.stderr
@@ -146,10 +163,15 @@ def test_a_wrong_password_is_one_clear_line(secured: Secured, tmp_path):
     assert untrusted.returncode == 2
     assert "is not trusted" in _one_line(untrusted.stderr) and "JUNHENG_KAFKA_SSL_CAFILE" in untrusted.stderr
 
-    assert_no_secret([*secured.all_secrets(), wrong],
-                     texts={"produce": produced.stdout + produced.stderr, "worker": worker.stdout + worker.stderr,
-                            "untrusted": untrusted.stderr},
-                     paths=[tmp_path / "wh"] if (tmp_path / "wh").exists() else [])
+    assert_no_secret(
+        [*secured.all_secrets(), wrong],
+        texts={
+            "produce": produced.stdout + produced.stderr,
+            "worker": worker.stdout + worker.stderr,
+            "untrusted": untrusted.stderr,
+        },
+        paths=[tmp_path / "wh"] if (tmp_path / "wh").exists() else [],
+    )
 
 
 def test_rotating_passwords_while_the_worker_runs(secured: Secured, tmp_path, monkeypatch):
@@ -182,13 +204,18 @@ def test_rotating_passwords_while_the_worker_runs(secured: Secured, tmp_path, mo
     refused = subprocess.run(
         [sys.executable, "-m", "junheng.worker", "--warehouse", str(tmp_path / "refused"), *WORKER_ARGS],
         env={**os.environ, **secured.env(secured.worker, old_worker), "PYTHONPATH": str(PROJECT_ROOT)},
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode == 2 and "refused the login" in refused.stderr
     with _worker(secured, tmp_path, monkeypatch, "after") as again:
         again.wait_for(lambda c: c["status"] == "running", timeout=90, what="the worker running with the new password")
         assert again.stop() == 0, again.log_tail()
 
-    assert_no_secret(secured.all_secrets(),
-                     texts={"outputs": stale.stderr + fresh.stdout + fresh.stderr + refused.stderr},
-                     paths=[worker.log_path, worker.warehouse, again.log_path, again.warehouse,
-                            *secured.broker.logs()])
+    assert_no_secret(
+        secured.all_secrets(),
+        texts={"outputs": stale.stderr + fresh.stdout + fresh.stderr + refused.stderr},
+        paths=[worker.log_path, worker.warehouse, again.log_path, again.warehouse, *secured.broker.logs()],
+    )

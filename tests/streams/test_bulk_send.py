@@ -4,6 +4,7 @@ The fake producer below has the members send_bulk uses (Faust's ``_ensure_produc
 ``key_partition``, aiokafka's ``partitions_for``, ``create_batch`` and ``send_batch``) and builds
 real aiokafka record batches, so the test reads back exactly the records a broker would get.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +28,7 @@ class _Aio:
     def create_batch(self) -> BatchBuilder:
         return BatchBuilder(self.batch_size, 0)
 
-    async def send_batch(self, batch: BatchBuilder, topic: str, *, partition: int) -> "asyncio.Future[Any]":
+    async def send_batch(self, batch: BatchBuilder, topic: str, *, partition: int) -> asyncio.Future[Any]:
         self.sent.append((topic, partition, batch))
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         fut.set_result(None)
@@ -55,12 +56,12 @@ def test_messages_are_grouped_by_partition_in_order() -> None:
     messages: list[OutMessage] = [("out", None, str(i % 3).encode(), f"v{i}".encode(), None) for i in range(9)]
     messages += [("log", 2, b'"k"', b"fact", None), ("dead", None, b"5", b"raw", [("reason", b"bad")])]
     futures = asyncio.run(send_bulk(producer, messages))
-    assert len(futures) == len(producer.aio.sent) == 5        # one batch per topic-partition
+    assert len(futures) == len(producer.aio.sent) == 5  # one batch per topic-partition
     got = {(t, p): _records(b) for t, p, b in producer.aio.sent}
     assert got[("out", 0)] == [(b"0", f"v{i}".encode(), []) for i in (0, 3, 6)]
     assert got[("out", 1)] == [(b"1", f"v{i}".encode(), []) for i in (1, 4, 7)]
     assert got[("out", 2)] == [(b"2", f"v{i}".encode(), []) for i in (2, 5, 8)]
-    assert got[("log", 2)] == [(b'"k"', b"fact", [])]         # an explicit partition is kept
+    assert got[("log", 2)] == [(b'"k"', b"fact", [])]  # an explicit partition is kept
     assert got[("dead", 1)] == [(b"5", b"raw", [("reason", b"bad")])]
 
 

@@ -1,5 +1,6 @@
 """The embedded driver end to end: every event accounted for, landing files dbt can read,
 idempotent re-runs, and the `junheng run --json` contract."""
+
 from __future__ import annotations
 
 import json
@@ -91,8 +92,12 @@ def test_bad_input_corpus_is_all_dead_lettered_with_reasons(tmp_path):
 
 
 def test_cli_run_json_reports_the_counts(events_file, tmp_path, city):
-    out = subprocess.run([sys.executable, "-m", "junheng.cli", "run", str(events_file), "--warehouse",
-                          str(tmp_path / "wh"), "--json"], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "junheng.cli", "run", str(events_file), "--warehouse", str(tmp_path / "wh"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     counts = json.loads(out.stdout)
     for key in ("read", "applied", "duplicate", "stale", "dead_lettered"):
@@ -105,16 +110,21 @@ def test_the_gx_suites_run_on_each_micro_batch_and_dead_letter_implausible_event
     import factories as f
 
     sid = "3702021234"
-    events = [f.district_registered(), f.registered(sid, "primary"),
-              f.enrolment(sid, {"primary": (900, 20)}),
-              f.enrolment(sid, {"primary": (9000, 100)}, seq=1)]   # schema-valid, implausible
+    events = [
+        f.district_registered(),
+        f.registered(sid, "primary"),
+        f.enrolment(sid, {"primary": (900, 20)}),
+        f.enrolment(sid, {"primary": (9000, 100)}, seq=1),
+    ]  # schema-valid, implausible
     path = tmp_path / "e.jsonl"
     path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n", encoding="utf-8")
     runner = EmbeddedRunner(tmp_path / "wh", gx=True)
     summary = runner.run([path]).as_dict()
     assert summary["applied"] == 3 and summary["dead_lettered"] == 1
     con = duckdb.connect()
-    reason = con.execute(f"select reason from read_parquet('{tmp_path}/wh/landing/dead_letters/*.parquet')").fetchone()[0]
+    reason = con.execute(f"select reason from read_parquet('{tmp_path}/wh/landing/dead_letters/*.parquet')").fetchone()[
+        0
+    ]
     assert reason.startswith("gx:school.enrolment:") and "students" in reason
     school = runner.states[f.DISTRICT].schools[sid].facts[2023]
     assert school.enrolment["sections"]["primary"]["students"] == 900
@@ -144,19 +154,24 @@ def test_a_bug_in_the_core_dead_letters_only_its_record_and_the_run_goes_on(monk
     from streams.processing import Processor, Record
 
     batch_size = 100
-    city = generate_city(seed=3, schools=40, years=range(2022, 2024), bad_fraction=0.02,
-                         duplicate_fraction=0.02, stale_fraction=0.05)
-    first, second = city.lines[:len(city.lines) // 2], city.lines[len(city.lines) // 2:]
+    city = generate_city(
+        seed=3, schools=40, years=range(2022, 2024), bad_fraction=0.02, duplicate_fraction=0.02, stale_fraction=0.05
+    )
+    first, second = city.lines[: len(city.lines) // 2], city.lines[len(city.lines) // 2 :]
     # each line's outcome, and each applied event's fact, from the processing core alone
     processor = Processor(Engine(load_catalogue()), load_districts())
     outcomes, facts = [], Counter()
     for n, line in enumerate(city.lines):
         result = processor.process([Record(line, {"line": n})])
-        outcomes.append((next(k for k in ("applied", "duplicate", "stale", "dead_lettered") if result.counts[k]),
-                         result.applied[0] if result.applied else None))
+        outcomes.append(
+            (
+                next(k for k in ("applied", "duplicate", "stale", "dead_lettered") if result.counts[k]),
+                result.applied[0] if result.applied else None,
+            )
+        )
         for e in result.applied:
             facts[(e["district_code"], fact_key_str(e))] += 1
-    second_outcomes = outcomes[len(first):]
+    second_outcomes = outcomes[len(first) :]
     # a school fact in the second run's third batch or later, the only version of its fact, of a
     # district that had a stale version in an earlier batch of that run
     poisoned = None
@@ -165,8 +180,10 @@ def test_a_bug_in_the_core_dead_letters_only_its_record_and_the_run_goes_on(monk
         if outcome != "applied" or e["event_type"] not in ("school.staff", "school.enrolment", "school.finance"):
             continue
         earlier = range(i - i % batch_size)
-        stale_before = any(second_outcomes[j][0] == "stale" and
-                           json.loads(second[j])["district_code"] == e["district_code"] for j in earlier)
+        stale_before = any(
+            second_outcomes[j][0] == "stale" and json.loads(second[j])["district_code"] == e["district_code"]
+            for j in earlier
+        )
         if facts[(e["district_code"], fact_key_str(e))] == 1 and stale_before:
             poisoned = (i, e)
             break
@@ -180,7 +197,7 @@ def test_a_bug_in_the_core_dead_letters_only_its_record_and_the_run_goes_on(monk
 
     reference = tmp_path / "reference"
     run(reference, first, "first")
-    want = run(reference, second[:index] + second[index + 1:], "second")
+    want = run(reference, second[:index] + second[index + 1 :], "second")
 
     original = DistrictState.apply
 
@@ -196,14 +213,21 @@ def test_a_bug_in_the_core_dead_letters_only_its_record_and_the_run_goes_on(monk
 
     assert got.balanced() and got.counts.internal_errors == 1 and got.counts.batches > 3
     expected = want.counts.as_dict()
-    expected.update(read=expected["read"] + 1, dead_lettered=expected["dead_lettered"] + 1, internal_errors=1,
-                    dead_letter_reasons={**expected["dead_letter_reasons"], "internal_error": 1},
-                    batches=got.counts.batches)
+    expected.update(
+        read=expected["read"] + 1,
+        dead_lettered=expected["dead_lettered"] + 1,
+        internal_errors=1,
+        dead_letter_reasons={**expected["dead_letter_reasons"], "internal_error": 1},
+        batches=got.counts.batches,
+    )
     assert got.counts.as_dict() == expected
     assert _normal_states(faulted) == _normal_states(reference)
     con = duckdb.connect()
-    rows = con.execute(f"select reason_code, reason, origin from read_parquet('{faulted}/landing/dead_letters/*.parquet') "
-                       "where reason_code = 'internal_error'").fetchall()
-    assert [(code, reason) for code, reason, _ in rows] == [("internal_error", "internal_error: ZeroDivisionError: boom")]
+    rows = con.execute(
+        f"select reason_code, reason, origin from read_parquet('{faulted}/landing/dead_letters/*.parquet') "
+        "where reason_code = 'internal_error'"
+    ).fetchall()
+    assert [(code, reason) for code, reason, _ in rows] == [
+        ("internal_error", "internal_error: ZeroDivisionError: boom")
+    ]
     assert json.loads(rows[0][2])["line"] == index + 1
-

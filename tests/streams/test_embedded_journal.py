@@ -1,6 +1,7 @@
 """The embedded driver is all or nothing even when SIGKILLed: a run killed before its commit is
 rolled back by the next runner, one killed amid its commit is rolled forward, and either way the
 warehouse ends exactly as a run that was never killed (streams/embedded.py, the run journal)."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from junheng.warehouse_lock import WarehouseBusy
 from junheng.layout import WarehouseLayout
+from junheng.warehouse_lock import WarehouseBusy
 from streams.embedded import EmbeddedRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
@@ -32,8 +33,7 @@ def stream(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """The whole city, and the same lines cut in two files (head, tail)."""
     from ingestion.synthetic import generate_city
 
-    lines = generate_city(seed=5, schools=30, bad_fraction=0.02, duplicate_fraction=0.02,
-                          stale_fraction=0.02).lines
+    lines = generate_city(seed=5, schools=30, bad_fraction=0.02, duplicate_fraction=0.02, stale_fraction=0.02).lines
     folder = tmp_path_factory.mktemp("journal-stream")
     whole, head, tail = folder / "all.jsonl", folder / "head.jsonl", folder / "tail.jsonl"
     cut = len(lines) * 2 // 3
@@ -49,18 +49,28 @@ def _states(warehouse: Path) -> dict[str, Any]:
 
 
 def _landed_ids(warehouse: Path) -> list[str]:
-    rows = duckdb.connect().execute(
-        f"select lower(event_id) from read_parquet('{warehouse}/landing/events/*.parquet')").fetchall()
+    rows = (
+        duckdb.connect()
+        .execute(f"select lower(event_id) from read_parquet('{warehouse}/landing/events/*.parquet')")
+        .fetchall()
+    )
     return sorted(r[0] for r in rows)
 
 
 def _killed_run(warehouse: Path, path: Path, hook: str) -> None:
     """`EmbeddedRunner(...).run([path])` in a child that SIGKILLs itself at `hook`."""
-    code = (f"from streams.embedded import EmbeddedRunner\n"
-            f"EmbeddedRunner({str(warehouse)!r}, batch_size={BATCH}).run([{str(path)!r}])\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                         env=subprocess_env({**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, **{EMBEDDED_KILL: hook}),
-                         timeout=300)
+    code = (
+        f"from streams.embedded import EmbeddedRunner\n"
+        f"EmbeddedRunner({str(warehouse)!r}, batch_size={BATCH}).run([{str(path)!r}])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env=subprocess_env({**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, **{EMBEDDED_KILL: hook}),
+        timeout=300,
+    )
     assert out.returncode == -signal.SIGKILL, out.stderr
 
 
@@ -79,15 +89,15 @@ def test_a_run_killed_before_its_commit_is_rolled_back(stream, clean, tmp_path):
     _killed_run(warehouse, whole, "batch:3")
     journal = json.loads((warehouse / "state" / JOURNAL).read_text())
     assert journal["phase"] == "running"
-    assert len(list((warehouse / "landing" / "events").glob("*.parquet"))) == 3   # visible, uncommitted
-    assert not list((warehouse / "state").glob("*.json"))                         # no state was saved
+    assert len(list((warehouse / "landing" / "events").glob("*.parquet"))) == 3  # visible, uncommitted
+    assert not list((warehouse / "state").glob("*.json"))  # no state was saved
 
     runner = EmbeddedRunner(warehouse, batch_size=BATCH).open()
     assert runner.recovered and runner.recovered.startswith("rolled back")
     assert not list((warehouse / "landing").glob("*/*.parquet")) and not (warehouse / "state" / JOURNAL).exists()
     summary = runner.run([whole])
     assert summary.as_dict() | {"elapsed_s": 0, "landing": ""} == clean["counts"] | {"elapsed_s": 0, "landing": ""}
-    assert _landed_ids(warehouse) == clean["ids"]          # each applied event landed once
+    assert _landed_ids(warehouse) == clean["ids"]  # each applied event landed once
     assert _states(warehouse) == clean["states"]
 
 
@@ -96,7 +106,7 @@ def test_a_run_killed_amid_its_commit_is_rolled_forward(stream, clean, tmp_path)
     warehouse = tmp_path / "wh"
     first = EmbeddedRunner(warehouse, batch_size=BATCH).run([head])
     assert first.balanced()
-    _killed_run(warehouse, tail, "commit:2")      # two state files renamed, the others staged
+    _killed_run(warehouse, tail, "commit:2")  # two state files renamed, the others staged
     journal = json.loads((warehouse / "state" / JOURNAL).read_text())
     assert journal["phase"] == "committing" and len(journal["renames"]) > 2
     assert len(list((warehouse / "state").glob("*.json.tmp"))) == len(journal["renames"]) - 2
@@ -104,18 +114,25 @@ def test_a_run_killed_amid_its_commit_is_rolled_forward(stream, clean, tmp_path)
     runner = EmbeddedRunner(warehouse, batch_size=BATCH).open()
     assert runner.recovered and runner.recovered.startswith("rolled forward")
     assert not list((warehouse / "state").glob("*.json.tmp")) and not (warehouse / "state" / JOURNAL).exists()
-    assert _states(warehouse) == clean["states"]           # head then tail == the whole stream
+    assert _states(warehouse) == clean["states"]  # head then tail == the whole stream
     assert _landed_ids(warehouse) == clean["ids"]
-    again = runner.run([tail])                             # the killed run did count: all repeats now
+    again = runner.run([tail])  # the killed run did count: all repeats now
     assert again.counts["applied"] == 0 and again.balanced()
 
 
 def _hold_lock(warehouse: Path) -> subprocess.Popen[str]:
     """A child process that takes the warehouse's lock and keeps it until killed."""
-    code = ("import sys, time\nfrom junheng.warehouse_lock import WarehouseLock\n"
-            f"WarehouseLock.of({str(warehouse)!r}).acquire()\nprint('held', flush=True)\ntime.sleep(120)\n")
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    code = (
+        "import sys, time\nfrom junheng.warehouse_lock import WarehouseLock\n"
+        f"WarehouseLock.of({str(warehouse)!r}).acquire()\nprint('held', flush=True)\ntime.sleep(120)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
     assert child.stdout is not None and child.stdout.readline().strip() == "held"
     return child
 
@@ -134,8 +151,9 @@ def test_a_live_run_is_not_rolled_back(stream, tmp_path):
         with pytest.raises(WarehouseBusy, match=f"process {live.pid}"):
             EmbeddedRunner(warehouse, batch_size=BATCH).run([whole])
         assert (state / JOURNAL).read_text() == journal
-        assert not (warehouse / "landing" / "events").exists() or \
-            not list((warehouse / "landing" / "events").glob("*.parquet"))
+        assert not (warehouse / "landing" / "events").exists() or not list(
+            (warehouse / "landing" / "events").glob("*.parquet")
+        )
     finally:
         live.kill()
         live.wait()

@@ -7,6 +7,7 @@ hand-over is an ``asyncio.Queue.put``, like Faust's channel queues, and every ca
 ``Consumer._drain_messages`` makes it: ``wait_first(callback(message), self.suspend_flow.wait())``.
 The Kafka path itself runs through it in tests/kafka and tests/faults.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,8 +43,9 @@ def _run(test: Any) -> None:
     async def main() -> None:
         consumer = _Consumer()
         deliver_without_tasks(consumer)
-        deliver_without_tasks(consumer)   # installed once, whatever the rebalances
+        deliver_without_tasks(consumer)  # installed once, whatever the rebalances
         await test(consumer)
+
     asyncio.run(main())
 
 
@@ -56,6 +58,7 @@ def test_a_hand_over_that_does_not_wait_makes_no_task() -> None:
         assert not any(r.stopped for r in results)
         assert [queue.get_nowait() for _ in range(5)] == list(range(5))
         assert consumer.original_calls == 0 and len(asyncio.all_tasks()) == tasks_before
+
     _run(test)
 
 
@@ -63,12 +66,13 @@ def test_a_hand_over_that_waits_finishes_when_the_queue_has_room() -> None:
     async def test(consumer: _Consumer) -> None:
         queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
         await _fetcher_call(consumer, queue, 1)
-        pending = asyncio.ensure_future(_fetcher_call(consumer, queue, 2))   # the queue is full
+        pending = asyncio.ensure_future(_fetcher_call(consumer, queue, 2))  # the queue is full
         await asyncio.sleep(0.05)
-        assert not pending.done() and consumer.original_calls == 1           # waiting, as in Faust
+        assert not pending.done() and consumer.original_calls == 1  # waiting, as in Faust
         assert queue.get_nowait() == 1
         result = await asyncio.wait_for(pending, 1)
         assert result.results == ["delivered 2"] and queue.get_nowait() == 2
+
     _run(test)
 
 
@@ -78,12 +82,13 @@ def test_a_waiting_hand_over_is_abandoned_when_the_flow_is_suspended() -> None:
         await _fetcher_call(consumer, queue, 1)
         pending = asyncio.ensure_future(_fetcher_call(consumer, queue, 2))
         await asyncio.sleep(0.05)
-        consumer.suspend_flow.set()             # a rebalance: Faust gives the record up
+        consumer.suspend_flow.set()  # a rebalance: Faust gives the record up
         result = await asyncio.wait_for(pending, 1)
-        assert result.results == [True]         # the flow event won, the hand-over was cancelled
+        assert result.results == [True]  # the flow event won, the hand-over was cancelled
         assert queue.get_nowait() == 1
         await asyncio.sleep(0.05)
-        assert queue.empty()                    # record 2 never reached the queue
+        assert queue.empty()  # record 2 never reached the queue
+
     _run(test)
 
 
@@ -93,6 +98,7 @@ def test_a_suspended_flow_takes_faust_s_own_path() -> None:
         consumer.suspend_flow.set()
         await _fetcher_call(consumer, queue, 1)
         assert consumer.original_calls == 1
+
     _run(test)
 
 
@@ -108,5 +114,6 @@ def test_other_calls_pass_through_and_errors_propagate() -> None:
 
         with pytest.raises(ValueError, match="bad record"):
             await consumer.wait_first(broken(), consumer.suspend_flow.wait())
-        assert consumer.original_calls == 1     # raised on the fast path, before any task
+        assert consumer.original_calls == 1  # raised on the fast path, before any task
+
     _run(test)

@@ -17,6 +17,7 @@
    flow to recovery (with Faust's real ``Recovery.on_recovery_completed`` below; on a broker:
    tests/faults/test_recovery_seek.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,13 +53,17 @@ class _Consumer:
 
 
 def test_never_committed_events_partitions_are_rewound_to_the_beginning() -> None:
-    committed = {TopicPartition(EVENTS, 0): None, TopicPartition(EVENTS, 1): 0, TopicPartition(EVENTS, 2): 17,
-                 TopicPartition("app-facts-changelog", 0): None}
+    committed = {
+        TopicPartition(EVENTS, 0): None,
+        TopicPartition(EVENTS, 1): 0,
+        TopicPartition(EVENTS, 2): 17,
+        TopicPartition("app-facts-changelog", 0): None,
+    }
     consumer = _Consumer(committed)
     rewind_uncommitted(consumer, EVENTS)
-    rewind_uncommitted(consumer, EVENTS)          # installed once, whatever the rebalances
+    rewind_uncommitted(consumer, EVENTS)  # installed once, whatever the rebalances
     result = asyncio.run(consumer.seek_to_committed())
-    assert result == committed                   # Faust's bookkeeping sees what it always saw
+    assert result == committed  # Faust's bookkeeping sees what it always saw
     assert consumer.seeks == 1
     # partition 2 was committed (aiokafka seeks it); the changelog is Faust's own business
     assert sorted(consumer._thread.rewound) == [TopicPartition(EVENTS, 0), TopicPartition(EVENTS, 1)]
@@ -111,8 +116,9 @@ class _Fetching:
         self.should_stop = False
         self._buffered_partitions: set[TopicPartition] = set()
         self.tp = TopicPartition(EVENTS, 0)
-        self.app = SimpleNamespace(consumer_generation_id=1,
-                                   monitor=SimpleNamespace(track_tp_end_offset=lambda tp, hw: None))
+        self.app = SimpleNamespace(
+            consumer_generation_id=1, monitor=SimpleNamespace(track_tp_end_offset=lambda tp, hw: None)
+        )
         self.scheduler = SimpleNamespace(iterate=lambda records: ((t, r) for t, rs in records.items() for r in rs))
         self.log = SimpleNamespace(dev=lambda *a, **k: None, warning=lambda *a, **k: None)
         self.sought = False
@@ -151,13 +157,13 @@ async def _fetch_during_seek(consumer: _Fetching) -> list[tuple[int, bool]]:
 
     async def fetcher() -> None:
         async for _, record in FaustConsumer.getmany(consumer, timeout=1.0):  # type: ignore[arg-type]
-            handed.append((cast(int, record), consumer.sought))   # _to_message: the offset
+            handed.append((cast(int, record), consumer.sought))  # _to_message: the offset
             await asyncio.sleep(0)
 
     task = asyncio.ensure_future(fetcher())
     for _ in range(3):
-        await asyncio.sleep(0)       # the fetcher has handed out a few records
-    await consumer.perform_seek()    # recovery: "Seek stream partitions to committed offsets"
+        await asyncio.sleep(0)  # the fetcher has handed out a few records
+    await consumer.perform_seek()  # recovery: "Seek stream partitions to committed offsets"
     await task
     return handed
 
@@ -171,18 +177,18 @@ def test_records_fetched_before_a_seek_never_reach_the_agent_after_it() -> None:
 
     consumer = _Fetching()
     hold_flow_while_seeking(consumer)
-    hold_flow_while_seeking(consumer)             # installed once, whatever the rebalances
+    hold_flow_while_seeking(consumer)  # installed once, whatever the rebalances
     handed = asyncio.run(_fetch_during_seek(consumer))
     assert handed and not any(after for _, after in handed), handed
     assert [offset for offset, _ in handed] == list(range(100, 100 + len(handed)))  # in order, then nothing
     assert consumer.seeks == 1 and consumer.sought
-    assert not consumer.flow_active               # recovery resumes it, after emptying the queues
+    assert not consumer.flow_active  # recovery resumes it, after emptying the queues
 
 
 def test_holding_the_flow_leaves_it_to_recovery_to_resume_it_even_after_a_failed_seek() -> None:
     consumer = _Fetching()
     hold_flow_while_seeking(consumer)
-    consumer.stop_flow()                          # e.g. getmany seeking while a rebalance stopped it
+    consumer.stop_flow()  # e.g. getmany seeking while a rebalance stopped it
     asyncio.run(consumer.perform_seek())
     assert not consumer.flow_active
 
@@ -197,7 +203,7 @@ def test_holding_the_flow_leaves_it_to_recovery_to_resume_it_even_after_a_failed
         asyncio.run(failing.perform_seek())
     except RuntimeError:
         pass
-    assert not failing.flow_active                # recovery resumes it whether the seek failed or not
+    assert not failing.flow_active  # recovery resumes it whether the seek failed or not
 
 
 class _Recovering:
@@ -209,7 +215,7 @@ class _Recovering:
         self.tp = TopicPartition(EVENTS, 0)
         self.flow_active = True
         self.sought = False
-        self._read_offset: dict[TopicPartition, int | None] = {self.tp: 130}   # fetched before the rebalance
+        self._read_offset: dict[TopicPartition, int | None] = {self.tp: 130}  # fetched before the rebalance
 
     def stop_flow(self) -> None:
         self.flow_active = False
@@ -226,7 +232,7 @@ class _Recovering:
     async def perform_seek(self) -> None:
         for _ in range(5):
             await asyncio.sleep(0)
-        self._read_offset[self.tp] = 100              # the committed offset
+        self._read_offset[self.tp] = 100  # the committed offset
         self.sought = True
 
 
@@ -240,8 +246,8 @@ async def _recover_while_fetching(consumer: _Recovering) -> tuple[int, list[str]
     from faust.tables.recovery import Recovery
 
     app = faust.App("workarounds", broker="kafka://127.0.0.1:1", web_enabled=False, autodiscover=False)
-    channel = app.channel()                       # its queue is emptied by app.flow_control.resume()
-    app.flow_control.resume()                     # recovery resumed it to read the changelog
+    channel = app.channel()  # its queue is emptied by app.flow_control.resume()
+    app.flow_control.resume()  # recovery resumed it to read the changelog
     app.consumer = consumer  # type: ignore[assignment]
     steps: list[str] = []
 
@@ -261,7 +267,7 @@ async def _recover_while_fetching(consumer: _Recovering) -> tuple[int, list[str]
     async def fetcher() -> None:
         while not (consumer.flow_active and consumer.sought):
             await asyncio.sleep(0)
-        await app.flow_control.acquire()          # as Faust's Conductor does before handing over
+        await app.flow_control.acquire()  # as Faust's Conductor does before handing over
         channel.queue.put_nowait(object())
         consumer._read_offset[consumer.tp] = 100  # Faust sets the read offset of a record handed over
         steps.append("record handed over")
@@ -307,20 +313,23 @@ def test_the_worker_counts_offsets_that_never_reached_its_agent(tmp_path: Any, c
 
     tp0, tp1 = TopicPartition(EVENTS, 0), TopicPartition(EVENTS, 1)
     app = SimpleNamespace(_consumer=SimpleNamespace(_committed_offset={tp1: 40}))
-    runtime = StreamRuntime(app, KafkaSettings(topic_prefix="unit"), WorkerConfig(warehouse=tmp_path, gx=False),
-                            table={})  # type: ignore[arg-type]
+    runtime = StreamRuntime(
+        app, KafkaSettings(topic_prefix="unit"), WorkerConfig(warehouse=tmp_path, gx=False), table={}
+    )  # type: ignore[arg-type]
 
     def batch(tp: TopicPartition, *offsets: int) -> list[Any]:
-        return [SimpleNamespace(message=SimpleNamespace(topic=tp.topic, partition=tp.partition, tp=tp, offset=o))
-                for o in offsets]
+        return [
+            SimpleNamespace(message=SimpleNamespace(topic=tp.topic, partition=tp.partition, tp=tp, offset=o))
+            for o in offsets
+        ]
 
     runtime._note_offsets(batch(tp0, 0, 1, 2) + batch(tp1, 40, 41))
-    runtime._note_offsets(batch(tp0, 1, 2, 3, 4))       # a seek re-delivered 1..2: not a hole
+    runtime._note_offsets(batch(tp0, 1, 2, 3, 4))  # a seek re-delivered 1..2: not a hole
     assert runtime.skipped_records == 0
-    runtime._note_offsets(batch(tp0, 9, 10))             # 5..8 never reached the agent
+    runtime._note_offsets(batch(tp0, 9, 10))  # 5..8 never reached the agent
     assert runtime.skipped_records == 4
-    runtime.on_assignment_change("assigned", [tp0, tp1])   # a rebalance: tp1 starts at its commit
-    runtime._note_offsets(batch(tp0, 3) + batch(tp1, 45))   # tp1: 40..44 skipped
+    runtime.on_assignment_change("assigned", [tp0, tp1])  # a rebalance: tp1 starts at its commit
+    runtime._note_offsets(batch(tp0, 3) + batch(tp1, 45))  # tp1: 40..44 skipped
     assert runtime.skipped_records == 9
     assert runtime.snapshot()["skipped_records"] == 9
     assert "offsets 5..8 never reached the agent" in caplog.text and "the committed offset is 40" in caplog.text

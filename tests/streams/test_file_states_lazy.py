@@ -3,6 +3,7 @@ correction reads and rewrites one state file, memory stays within ``max_loaded``
 the school owners come from state/school-owners.index (streams/owners_index.py), and every run
 -- a rolled-back one included -- lands and saves exactly what the eager driver did (every state
 read when the warehouse opened, every state written at commit)."""
+
 from __future__ import annotations
 
 import json
@@ -72,15 +73,23 @@ def national_districts(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A city of 24 districts cut in two files, and a correction of one district's last year."""
-    city = generate_city(seed=SEED, schools=96, years=range(2023, 2025), districts=DISTRICTS, bad_fraction=0.02,
-                         duplicate_fraction=0.02, stale_fraction=0.02)
+    city = generate_city(
+        seed=SEED,
+        schools=96,
+        years=range(2023, 2025),
+        districts=DISTRICTS,
+        bad_fraction=0.02,
+        duplicate_fraction=0.02,
+        stale_fraction=0.02,
+    )
     folder = tmp_path_factory.mktemp("lazy-stream")
     cut = len(city.lines) // 2
     out = {"head": folder / "head.jsonl", "tail": folder / "tail.jsonl", "fix": folder / "fix.jsonl"}
     out["head"].write_bytes(b"".join(line + b"\n" for line in city.lines[:cut]))
     out["tail"].write_bytes(b"".join(line + b"\n" for line in city.lines[cut:]))
-    fix = corrections(load_events(out["head"]) + load_events(out["tail"]), districts=1, per_district=2,
-                      year=2024, seed=1)
+    fix = corrections(
+        load_events(out["head"]) + load_events(out["tail"]), districts=1, per_district=2, year=2024, seed=1
+    )
     code = fix[0]["district_code"]
     assert fix and {e["district_code"] for e in fix} == {code}
     write_jsonl(out["fix"], fix)
@@ -97,8 +106,9 @@ def _landing(warehouse: Path) -> dict[str, list[Any]]:
         if not list(folder.glob("*.parquet")):
             out[table] = []
             continue
-        rel = con.execute(f"select * exclude (landed_at) from read_parquet('{folder}/*.parquet') "
-                          f"order by landed_batch, landed_pos")
+        rel = con.execute(
+            f"select * exclude (landed_at) from read_parquet('{folder}/*.parquet') order by landed_batch, landed_pos"
+        )
         out[table] = rel.fetchall()
     return out
 
@@ -120,8 +130,9 @@ def _fail_landing_after(monkeypatch: pytest.MonkeyPatch, files_ok: int) -> None:
     monkeypatch.setattr(LandingWriter, "_stage", _stage)
 
 
-def _sequence(warehouse: Path, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
-              eager: bool) -> tuple[list[Any], int]:
+def _sequence(
+    warehouse: Path, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, eager: bool
+) -> tuple[list[Any], int]:
     """head; tail failing on its 7th landing file (rolled back); tail; the correction. The
     summaries, and how many states the runs dropped to stay within their bound."""
     runners = [_runner(warehouse, eager) for _ in range(4)]
@@ -132,8 +143,9 @@ def _sequence(warehouse: Path, files: dict[str, Path], monkeypatch: pytest.Monke
             runners[1].run([files["tail"]])
     sums.append(runners[2].run([files["tail"]]).as_dict())
     sums.append(runners[3].run([files["fix"]]).as_dict())
-    return [{k: v for k, v in s.items() if k not in ("elapsed_s", "landing")} for s in sums], \
-        sum(r.store.evictions for r in runners)
+    return [{k: v for k, v in s.items() if k not in ("elapsed_s", "landing")} for s in sums], sum(
+        r.store.evictions for r in runners
+    )
 
 
 def test_lazy_runs_land_and_save_exactly_what_the_eager_driver_did(files, tmp_path, monkeypatch):
@@ -141,14 +153,15 @@ def test_lazy_runs_land_and_save_exactly_what_the_eager_driver_did(files, tmp_pa
     got, dropped = _sequence(lazy, files, monkeypatch, eager=False)
     want, _ = _sequence(eager, files, monkeypatch, eager=True)
     assert got == want
-    assert dropped > DISTRICTS      # states were dropped and read again within the runs
+    assert dropped > DISTRICTS  # states were dropped and read again within the runs
     assert all(s["balanced"] for s in got) and got[-1]["applied"] > 0
     assert _landing(lazy) == _landing(eager)
     assert _state_files(lazy) == _state_files(eager)
     assert len(_state_files(lazy)) >= DISTRICTS
     owners = json.loads(WarehouseLayout(lazy).school_owners_index.read_text(encoding="utf-8"))
-    assert {c: sorted(v["schools"]) for c, v in owners["districts"].items()} == \
-        {c: sorted(s["schools"]) for c, s in _state_files(lazy).items()}
+    assert {c: sorted(v["schools"]) for c, v in owners["districts"].items()} == {
+        c: sorted(s["schools"]) for c, s in _state_files(lazy).items()
+    }
 
 
 def test_a_one_district_correction_reads_and_rewrites_only_that_district(files, tmp_path):
@@ -175,7 +188,7 @@ def test_loaded_states_stay_within_the_bound(files, tmp_path):
     runner = _runner(warehouse, max_loaded=2)
     runner.run([files["head"]])
     assert runner.store.loaded() <= 2
-    again = runner.run([files["head"]])       # every district read again: all duplicates, nothing dirty
+    again = runner.run([files["head"]])  # every district read again: all duplicates, nothing dirty
     assert again.counts["applied"] == 0 and again.balanced()
     assert runner.store.reads >= DISTRICTS and runner.store.evictions > 0
     assert runner.store.loaded() <= 2
@@ -199,14 +212,15 @@ def test_an_old_warehouse_without_the_owners_index_gets_one(files, tmp_path):
     # a registration of a known school in another district
     school, home = next(iter(owners.items()))
     other = next(c for c in want if c != home)
-    registered = next(e for e in load_events(files["head"])
-                      if e["event_type"] == "school.registered" and e.get("school_id") == school)
+    registered = next(
+        e for e in load_events(files["head"]) if e["event_type"] == "school.registered" and e.get("school_id") == school
+    )
     steal = {**registered, "district_code": other, "event_id": str(uuid.uuid4())}
     path = write_jsonl(tmp_path / "steal.jsonl", [steal])
     summary = _runner(warehouse).run([path])
     assert summary.counts["dead_lettered"] == 1 and summary.dead_letter_reasons == {"school_in_other_district": 1}
     assert index.is_file()
-    os.utime(layout.state_file(home), ns=(1, 1))     # a state file changed behind the index's back
+    os.utime(layout.state_file(home), ns=(1, 1))  # a state file changed behind the index's back
     assert _runner(warehouse).open().store.owners_index.files_read == 1
 
 

@@ -6,6 +6,7 @@ marts, alerts or report; or an absurd value applied that flipped a verdict. Now 
 applied or dead-lettered with its reason, and the build passes on whatever was applied. The
 property test throws schema-valid events at the extremes of the contract at the same path.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import factories as f
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import factories as f
 from ingestion.contract import check_event_dict
 from junheng.build import BuildError, build
 from streams.embedded import EmbeddedRunner
 
 AS_OF = dt.date(2026, 6, 30)
-OTHER = "370203"   # a second district of the reference list
+OTHER = "370203"  # a second district of the reference list
 
 
 def _write(path: Path, events: list[dict[str, Any]]) -> Path:
@@ -36,8 +37,11 @@ def _write(path: Path, events: list[dict[str, Any]]) -> Path:
 
 def _reasons(warehouse: Path) -> dict[str, str]:
     """Dead letters of the warehouse: event id -> reason."""
-    rows = duckdb.connect().execute(
-        f"select raw, reason from read_parquet('{warehouse}/landing/dead_letters/*.parquet')").fetchall()
+    rows = (
+        duckdb.connect()
+        .execute(f"select raw, reason from read_parquet('{warehouse}/landing/dead_letters/*.parquet')")
+        .fetchall()
+    )
     return {json.loads(raw)["event_id"]: reason for raw, reason in rows}
 
 
@@ -60,9 +64,9 @@ def test_each_event_that_stopped_the_pipeline_is_now_dead_lettered_or_harmless(t
         "budget_1e14": (f.finance("3702020003", budget=1e14, seq=2), "implausible_value"),
         "school_in_two_districts": (f.registered("3702020001", "primary", district=OTHER), "school_in_other_district"),
     }
-    harmless = [   # applied, and the build copes
+    harmless = [  # applied, and the build copes
         f.registered("3702020008", "nine_year"),
-        f.enrolment("3702020008", {"primary": (500, 12), "junior": (0, 0)}),   # a section with no students
+        f.enrolment("3702020008", {"primary": (500, 12), "junior": (0, 0)}),  # a section with no students
         f.registered("3702020007", "nine_year"),
         f.enrolment("3702020007", {"primary": (500, 12), "junior": (300, 8)}),  # no staff, no facilities
         f.district_registered(district=OTHER),
@@ -79,10 +83,13 @@ def test_each_event_that_stopped_the_pipeline_is_now_dead_lettered_or_harmless(t
     result = _build_or_fail(warehouse)
     con = duckdb.connect(result.database, read_only=True)
     # the school stays in its first district; C8 was judged on the plausible budget
-    assert con.execute("select distinct district_code from mart_school_section_status "
-                       "where school_id = '3702020001'").fetchall() == [("370202",)]
-    rows = con.execute("select section, students, indicators_met, passed from mart_school_section_status "
-                       "where school_id = '3702020008' order by section").fetchall()
+    assert con.execute(
+        "select distinct district_code from mart_school_section_status where school_id = '3702020001'"
+    ).fetchall() == [("370202",)]
+    rows = con.execute(
+        "select section, students, indicators_met, passed from mart_school_section_status "
+        "where school_id = '3702020008' order by section"
+    ).fetchall()
     assert rows == [("junior", 0, 0, None), ("primary", 500, 0, None)], rows
 
 
@@ -137,12 +144,18 @@ def hostile_event(draw: st.DrawFn, city: list[dict[str, Any]]) -> dict[str, Any]
     if isinstance(old, int):
         value: Any = draw(st.one_of(st.sampled_from(_EXTREMES_INT), st.integers(0, 2**31 - 1)))
     else:
-        value = draw(st.one_of(st.sampled_from(_EXTREMES_FLOAT),
-                               st.floats(0, 1e15, allow_nan=False, allow_infinity=False)))
+        value = draw(
+            st.one_of(st.sampled_from(_EXTREMES_FLOAT), st.floats(0, 1e15, allow_nan=False, allow_infinity=False))
+        )
     _set(event["payload"], path, value)
-    if event["event_type"] == "school.enrolment" and path[-1] == "students" and isinstance(value, int) \
-            and value <= 10**6 and draw(st.booleans()):
-        section = event["payload"]["sections"][path[1]]      # keep the sanity check's sums right
+    if (
+        event["event_type"] == "school.enrolment"
+        and path[-1] == "students"
+        and isinstance(value, int)
+        and value <= 10**6
+        and draw(st.booleans())
+    ):
+        section = event["payload"]["sections"][path[1]]  # keep the sanity check's sums right
         section["classes"], section["class_sizes"] = 1, [value]
     return event
 
@@ -160,7 +173,8 @@ def city() -> list[dict[str, Any]]:
 @settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_any_schema_valid_extreme_is_applied_or_dead_lettered_and_the_build_passes(
-        data: st.DataObject, city: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> None:
+    data: st.DataObject, city: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     hostile = data.draw(st.lists(hostile_event(city), min_size=20, max_size=40))
     tmp = tmp_path_factory.mktemp("property")
     events = city + hostile
@@ -173,12 +187,20 @@ def test_any_schema_valid_extreme_is_applied_or_dead_lettered_and_the_build_pass
 def test_an_event_id_reused_on_another_fact_is_dead_lettered_and_lands_once(tmp_path: Path) -> None:
     """Issue #14, item 5: 5,037 landed rows held 5,036 distinct ids and an attainment flipped."""
     base = f.good_district(2023, schools=4)
-    reuse = f.staff("3702020002", {"primary": f.staff_section(full_time=80, qualified=1)}, seq=3,
-                    event_id=base[2]["event_id"].upper())    # case does not make it another id
+    reuse = f.staff(
+        "3702020002",
+        {"primary": f.staff_section(full_time=80, qualified=1)},
+        seq=3,
+        event_id=base[2]["event_id"].upper(),
+    )  # case does not make it another id
     warehouse = tmp_path / "wh"
     summary = EmbeddedRunner(warehouse).run([_write(tmp_path / "reuse.jsonl", base + [reuse])])
     assert summary.balanced() and summary.counts["applied"] == len(base)
     assert summary.dead_letter_reasons == {"event_id_conflict": 1}
-    ids = [r[0] for r in duckdb.connect().execute(
-        f"select lower(event_id) from read_parquet('{warehouse}/landing/events/*.parquet')").fetchall()]
+    ids = [
+        r[0]
+        for r in duckdb.connect()
+        .execute(f"select lower(event_id) from read_parquet('{warehouse}/landing/events/*.parquet')")
+        .fetchall()
+    ]
     assert len(ids) == len(set(ids)) == len(base)

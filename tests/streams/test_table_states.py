@@ -2,19 +2,20 @@
 and rebuilt from the facts table (deflated JSON, as the worker stores them) give exactly the
 outcomes and the final states of a run that keeps every state -- without Kafka, the table is a dict.
 And the table's codec: plain JSON on the changelog, deflated in memory."""
+
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from faust.serializers import codecs
+
 from ingestion.reference import load_districts
 from ingestion.synthetic import generate_city
 from rules import load_catalogue
 from rules.state import Engine
-from faust.serializers import codecs
-
-from streams.facts_table import FACT_CODEC, decode_fact, deflate_fact, table_key
 from streams.embedded import batched
+from streams.facts_table import FACT_CODEC, decode_fact, deflate_fact, table_key
 from streams.processing import Processor, Record
 from streams.table_states import TableStates
 
@@ -55,7 +56,9 @@ def _applied_events(state: Any) -> dict[str, dict[str, Any]]:
 
 def test_evicted_states_are_rebuilt_to_the_same_results() -> None:
     max_loaded = 2
-    city = generate_city(seed=11, schools=80, years=range(2021, 2024), bad_fraction=0.02, duplicate_fraction=0.02, stale_fraction=0.02)
+    city = generate_city(
+        seed=11, schools=80, years=range(2021, 2024), bad_fraction=0.02, duplicate_fraction=0.02, stale_fraction=0.02
+    )
     for line in city.lines:
         try:
             e = json.loads(line)
@@ -82,7 +85,7 @@ def test_evicted_states_are_rebuilt_to_the_same_results() -> None:
         assert len(states) <= max(max_loaded, len(states.touched))
     assert states.evictions > 0 and states.rebuilds > 0
     assert all(isinstance(v, bytes) for v in table.values())
-    states.evict()   # as after a rebalance: every state from the table, the key index rebuilt
+    states.evict()  # as after a rebalance: every state from the table, the key index rebuilt
     for code, state in reference.states.items():
         assert _normal(states[code]) == _normal(state), code
 
@@ -93,10 +96,10 @@ def test_fact_codec_keeps_the_changelog_json_and_deflates_in_memory() -> None:
     for event in EXAMPLES.values():
         value = {"seq": 2, "event_id": event["event_id"], "seen": ["a", "b"], "event": event}
         wire = codecs.dumps("json", value)
-        stored = codecs.loads(FACT_CODEC, wire)           # what recovery puts in the store
+        stored = codecs.loads(FACT_CODEC, wire)  # what recovery puts in the store
         assert stored[:1] == b"\x00" and len(stored) < len(wire) / 2
         assert decode_fact(stored) == value == decode_fact(wire)
-        assert codecs.dumps(FACT_CODEC, stored) == wire   # back to the changelog's bytes
+        assert codecs.dumps(FACT_CODEC, stored) == wire  # back to the changelog's bytes
         assert codecs.loads(FACT_CODEC, stored) == stored  # never deflated twice
 
 
@@ -107,7 +110,7 @@ def test_a_batch_is_split_into_runs_of_few_districts_in_order() -> None:
 
     events = [SimpleNamespace(message=SimpleNamespace(key=k, offset=i)) for i, k in enumerate(b"aabcbdaee")]
     parts = split_by_districts(events, 2)
-    assert [e for part in parts for e in part] == events          # nothing lost, order kept
+    assert [e for part in parts for e in part] == events  # nothing lost, order kept
     assert [bytes(e.message.key for e in part) for part in parts] == [b"aab", b"cb", b"da", b"ee"]
     assert split_by_districts(events, None) == [events]
     assert split_by_districts(events, 128) == [events]
@@ -118,8 +121,10 @@ def test_changelog_json_reads_back_whatever_it_is_given() -> None:
     through json, and either way Faust's json codec reads back the same value."""
     from streams.facts_table import changelog_json
 
-    for value in ({"seq": 3, "event": {"name": "市南区", "ratio": 0.1 + 0.2, "n": [1, None, True]}},
-                  {"seq": 2 ** 70, "event": {}}):
+    for value in (
+        {"seq": 3, "event": {"name": "市南区", "ratio": 0.1 + 0.2, "n": [1, None, True]}},
+        {"seq": 2**70, "event": {}},
+    ):
         wire = changelog_json(value)
         assert json.loads(wire) == value == codecs.loads("json", wire)
 
@@ -134,16 +139,20 @@ def test_the_facts_store_indexes_school_registrations_for_the_owner_check() -> N
 
     store = object.__new__(FactsStore)
     store.__post_init__()
+
     def record(key: str, value: bytes | None, partition: int) -> Any:
         return SimpleNamespace(key=key, value=value, message=SimpleNamespace(value=value, partition=partition))
-    batch = [record("370202|school.registered|3702020001|2023|", b"{}", 0),
-             record("370203|school.registered|3702020001|2024|", b"{}", 1),   # another district, later
-             record("370203|school.staff|3702030009|2023|", b"{}", 1),
-             record("370204|school.registered|3702040001|2023|", None, 2)]   # tombstone: still a claim seen
+
+    batch = [
+        record("370202|school.registered|3702020001|2023|", b"{}", 0),
+        record("370203|school.registered|3702020001|2024|", b"{}", 1),  # another district, later
+        record("370203|school.staff|3702030009|2023|", b"{}", 1),
+        record("370204|school.registered|3702040001|2023|", None, 2),
+    ]  # tombstone: still a claim seen
     store.apply_changelog_batch(batch, to_key=lambda k: k, to_value=lambda v: v)
     owners = TableSchoolOwners(SimpleNamespace(data=store))
     assert owners.get("3702020001") == "370202" and owners.get("3702030009") is None
     assert dict(owners) == {"3702020001": "370202", "3702040001": "370204"}
-    owners["3702050001"] = "370205"                   # the Processor's claim after applying
-    owners["3702050001"] = "370206"                   # never moves a school
+    owners["3702050001"] = "370205"  # the Processor's claim after applying
+    owners["3702050001"] = "370206"  # never moves a school
     assert store.school_owners["3702050001"] == "370205"

@@ -4,6 +4,7 @@
 alert was raised on: the district's behind reason for the rule (mart_district_accountability), or
 for the city's targets the figures of mart_city_progress, in words with units (junheng.report.reasons).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,14 +24,19 @@ def _city_reason(ctx: Ctx, rule_id: str, year: int | None) -> list[Reason]:
     if row is None:
         return []
     if rule_id == "C1" and row.get("districts_total"):
-        return explain(f"{row.get('districts_attained') or 0} of {row['districts_total']} districts attained, "
-                       f"plan wants {100 * (row.get('target_share') or 0):g}%", rule_id, ctx.d.book)
+        return explain(
+            f"{row.get('districts_attained') or 0} of {row['districts_total']} districts attained, "
+            f"plan wants {100 * (row.get('target_share') or 0):g}%",
+            rule_id,
+            ctx.d.book,
+        )
     if rule_id == "C4" and row.get("c4_value") is not None:
         return explain(f"{row['c4_value']} schools built/rebuilt/expanded per year on average", rule_id, ctx.d.book)
     if rule_id == "C10" and row.get("c10_value") is not None and row.get("c10_threshold") is not None:
         deadline = ctx.d.book.param(rule_id, "deadline_year") or year
-        return explain(f"{row['c10_value']:g} so far, {row['c10_threshold']:g} needed by {deadline}", rule_id,
-                       ctx.d.book)
+        return explain(
+            f"{row['c10_value']:g} so far, {row['c10_threshold']:g} needed by {deadline}", rule_id, ctx.d.book
+        )
     return []
 
 
@@ -62,34 +68,71 @@ def _summary_cell(ctx: Ctx, alert: dict[str, Any]) -> Markup:
     en = alert.get("summary") or ""
     if reasons:
         who_en = ctx.name_en(code) if code else "The city"
-        en = (f"{who_en}{f' ({year})' if year is not None else ''} misses {rule_id}: "
-              + "; ".join(r.en for r in reasons))
+        en = f"{who_en}{f' ({year})' if year is not None else ''} misses {rule_id}: " + "; ".join(r.en for r in reasons)
     return el("td", el("div", zh, class_="zh"), el("div", en, class_="en", lang="en"), class_="summary")
 
 
 def alerts(ctx: Ctx) -> Markup:
     d = ctx.d
-    body: list[Any] = [el("h2", bi("未解除告警", "Open alerts")),
-                       el("p", f"截至 {d.as_of} 仍在触发（firing 且其后无 resolved）的告警；“起始”为区县落后的时间"
-                               f"（UTC，精确到分钟）。 Alerts firing at the end of {d.as_of} with no later resolution; "
-                               f"“since” is when the district fell behind (UTC, to the minute; mart_alerts: "
-                               f"{d.alerts_rows} state changes).", class_="note")]
+    body: list[Any] = [
+        el("h2", bi("未解除告警", "Open alerts")),
+        el(
+            "p",
+            f"截至 {d.as_of} 仍在触发（firing 且其后无 resolved）的告警；“起始”为区县落后的时间"
+            f"（UTC，精确到分钟）。 Alerts firing at the end of {d.as_of} with no later resolution; "
+            f"“since” is when the district fell behind (UTC, to the minute; mart_alerts: "
+            f"{d.alerts_rows} state changes).",
+            class_="note",
+        ),
+    ]
     if not d.alerts:
-        return el("section", *body, el("p", "无 none — 没有未解除的告警 No open alerts.", class_="none",
-                                       id="alerts-none"), id="alerts")
-    head = el("tr", *[el("th", bi(zh, en), scope="col") for zh, en in
-                      (("级别", "Severity"), ("区县", "District"), ("规则", "Rule"), ("起始", "Since"),
-                       ("摘要", "Summary"))])
+        return el(
+            "section",
+            *body,
+            el("p", "无 none — 没有未解除的告警 No open alerts.", class_="none", id="alerts-none"),
+            id="alerts",
+        )
+    head = el(
+        "tr",
+        *[
+            el("th", bi(zh, en), scope="col")
+            for zh, en in (
+                ("级别", "Severity"),
+                ("区县", "District"),
+                ("规则", "Rule"),
+                ("起始", "Since"),
+                ("摘要", "Summary"),
+            )
+        ],
+    )
     trs = []
     for a in d.alerts:
         code = a.get("district_code")
         sev = a.get("severity") or "?"
-        trs.append(el("tr", el("td", el("span", f"{SEVERITY_ZH.get(sev, '')} {sev}".strip(),
-                                        class_=f"sev {sev}" if sev in SEVERITY_ORDER else "sev")),
-                      ctx.district_cell(code) if code else el("th", "全市 City", class_="district", scope="row"),
-                      el("td", ctx.rule_named(a["rule_id"]) if a.get("rule_id") else "—", class_="rule-cell"),
-                      el("td", since(a), class_="since"),
-                      _summary_cell(ctx, a), data_alert=a["alert_id"]))
-    table = el("table", el("caption", "未解除告警 Open alerts", class_="sr-only"), el("thead", head),
-               el("tbody", trs), class_="alerts", id="alerts-table")
+        trs.append(
+            el(
+                "tr",
+                el(
+                    "td",
+                    el(
+                        "span",
+                        f"{SEVERITY_ZH.get(sev, '')} {sev}".strip(),
+                        class_=f"sev {sev}" if sev in SEVERITY_ORDER else "sev",
+                    ),
+                ),
+                ctx.district_cell(code) if code else el("th", "全市 City", class_="district", scope="row"),
+                el("td", ctx.rule_named(a["rule_id"]) if a.get("rule_id") else "—", class_="rule-cell"),
+                el("td", since(a), class_="since"),
+                _summary_cell(ctx, a),
+                data_alert=a["alert_id"],
+            )
+        )
+    table = el(
+        "table",
+        el("caption", "未解除告警 Open alerts", class_="sr-only"),
+        el("thead", head),
+        el("tbody", trs),
+        class_="alerts",
+        id="alerts-table",
+    )
     return el("section", *body, table, id="alerts")

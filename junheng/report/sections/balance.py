@@ -1,4 +1,5 @@
 """Every coefficient of variation (district × level × indicator) against its threshold."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,26 +16,47 @@ INDICATORS = ("R1", "R2", "R3", "R4", "R5", "R6", "R7")
 
 def balance(ctx: Ctx) -> Markup:
     d = ctx.d
-    body: list[Any] = [el("h2", bi("校际差异系数（RA-CV）", "Coefficients of variation between schools (RA-CV)")),
-                       el("p", "每个区县、学段、指标（R1–R7）按在校生加权的差异系数，虚线为阈值（小学 ≤ 0.50，"
-                               "初中 ≤ 0.45）。 Each district's enrolment-weighted coefficient of variation per "
-                               "level and indicator; the dashed line is the level's threshold. Green passes, red "
-                               "fails, amber is undecided.", class_="note")]
+    body: list[Any] = [
+        el("h2", bi("校际差异系数（RA-CV）", "Coefficients of variation between schools (RA-CV)")),
+        el(
+            "p",
+            "每个区县、学段、指标（R1–R7）按在校生加权的差异系数，虚线为阈值（小学 ≤ 0.50，"
+            "初中 ≤ 0.45）。 Each district's enrolment-weighted coefficient of variation per "
+            "level and indicator; the dashed line is the level's threshold. Green passes, red "
+            "fails, amber is undecided.",
+            class_="note",
+        ),
+    ]
     years = sorted({y for _, y, _, _ in d.balance}, reverse=True)
     if not years:
-        return el("section", *body, el("p", "尚无数据 No data yet: mart_district_balance is empty.",
-                                       class_="none"), id="balance")
+        return el(
+            "section",
+            *body,
+            el("p", "尚无数据 No data yet: mart_district_balance is empty.", class_="none"),
+            id="balance",
+        )
     codes = [x["code"] for x in d.districts if any(k[0] == x["code"] for k in d.balance)]
     indicators = sorted({k[3] for k in d.balance}, key=id_key) or list(INDICATORS)
-    body.append(el("button", "展开全部年度 Expand all years", type="button", id="cv-toggle-all", hidden=True,
-                   aria_pressed="false", data_expand="展开全部年度 Expand all years",
-                   data_collapse="收起往年 Collapse earlier years"))
+    body.append(
+        el(
+            "button",
+            "展开全部年度 Expand all years",
+            type="button",
+            id="cv-toggle-all",
+            hidden=True,
+            aria_pressed="false",
+            data_expand="展开全部年度 Expand all years",
+            data_collapse="收起往年 Collapse earlier years",
+        )
+    )
     for year in years:
         rows_y = [r for k, r in d.balance.items() if k[1] == year]
         failing = sum(1 for r in rows_y if r.get("passed") is False)
         undecided = sum(1 for r in rows_y if r.get("passed") is None)
-        summary = (f"{year} 年：{len(rows_y)} 个系数，{failing} 个超阈值，{undecided} 个待定 — "
-                   f"{len(rows_y)} coefficients, {failing} above threshold, {undecided} undecided")
+        summary = (
+            f"{year} 年：{len(rows_y)} 个系数，{failing} 个超阈值，{undecided} 个待定 — "
+            f"{len(rows_y)} coefficients, {failing} above threshold, {undecided} undecided"
+        )
         levels = []
         for level, zh, en in LEVELS:
             if not any(k[1] == year and k[2] == level for k in d.balance):
@@ -42,26 +64,50 @@ def balance(ctx: Ctx) -> Markup:
             threshold = d.thresholds.get(level)
             figs = []
             for ind in indicators:
-                rows = [(ctx.short(c), f"{ctx.short(c)} {c}", d.balance.get((c, year, level, ind)))
-                        for c in codes]
+                rows = [(ctx.short(c), f"{ctx.short(c)} {c}", d.balance.get((c, year, level, ind))) for c in codes]
                 if all(r is None for _, _, r in rows):
                     continue
                 name = ctx.rule_label(ind)
                 cid = f"cv-{year}-{level}-{ind}"
-                title = f"{year} {zh} {ind} 差异系数 — {en} {ind} coefficient of variation by district " \
-                        f"(threshold ≤ {threshold:g})" if threshold is not None else \
-                        f"{year} {zh} {ind} 差异系数 — {en} {ind} coefficient of variation by district"
-                desc = "; ".join(f"{label}: " + ("no data" if r is None or r.get("cv") is None else
-                                                 f"CV {r['cv']:.3f} {svg.symbol(r.get('passed'))}")
-                                 for label, _, r in rows)
-                figs.append(el("figure", el("figcaption", name),
-                               svg.cv_bars(cid, title, desc, rows, threshold)))
-            levels.append(el("div", el("h3", bi(f"{zh}（阈值 ≤ {threshold:g}）" if threshold is not None else zh,
-                                                f"{en} (threshold ≤ {threshold:g})" if threshold is not None
-                                                else en)),
-                             el("div", figs, class_="cv-grid"), class_="level"))
+                title = (
+                    f"{year} {zh} {ind} 差异系数 — {en} {ind} coefficient of variation by district "
+                    f"(threshold ≤ {threshold:g})"
+                    if threshold is not None
+                    else f"{year} {zh} {ind} 差异系数 — {en} {ind} coefficient of variation by district"
+                )
+                desc = "; ".join(
+                    f"{label}: "
+                    + (
+                        "no data"
+                        if r is None or r.get("cv") is None
+                        else f"CV {r['cv']:.3f} {svg.symbol(r.get('passed'))}"
+                    )
+                    for label, _, r in rows
+                )
+                figs.append(el("figure", el("figcaption", name), svg.cv_bars(cid, title, desc, rows, threshold)))
+            levels.append(
+                el(
+                    "div",
+                    el(
+                        "h3",
+                        bi(
+                            f"{zh}（阈值 ≤ {threshold:g}）" if threshold is not None else zh,
+                            f"{en} (threshold ≤ {threshold:g})" if threshold is not None else en,
+                        ),
+                    ),
+                    el("div", figs, class_="cv-grid"),
+                    class_="level",
+                )
+            )
         latest = year == years[0]
-        body.append(el("details", el("summary", summary, class_="has-fail" if failing else None), levels,
-                       open=latest,
-                       class_="cv-year latest" if latest else "cv-year", id=f"cv-{year}"))
+        body.append(
+            el(
+                "details",
+                el("summary", summary, class_="has-fail" if failing else None),
+                levels,
+                open=latest,
+                class_="cv-year latest" if latest else "cv-year",
+                id=f"cv-{year}",
+            )
+        )
     return el("section", *body, id="balance")

@@ -4,6 +4,7 @@
 label, the declared creation year, C1's milestones), so each section module is a few functions of
 one job: turning rows into markup.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -59,13 +60,25 @@ class Ctx:
     def rule_named(self, rule_id: str, class_: str = "rule") -> Markup:
         """A rule id with its names visible (printed, not only on hover)."""
         zh, en = self.d.rule_name(rule_id)
-        return el("span", el("span", rule_id, class_="id"), " ", zh or None,
-                  el("span", en, class_="en", lang="en") if en else None, class_=class_)
+        return el(
+            "span",
+            el("span", rule_id, class_="id"),
+            " ",
+            zh or None,
+            el("span", en, class_="en", lang="en") if en else None,
+            class_=class_,
+        )
 
     def district_cell(self, code: str) -> Markup:
         d = self.names.get(code, {"name_zh": code, "name_en": ""})
-        return el("th", d["name_zh"], el("span", code, class_="code"), el("span", d["name_en"], class_="en", lang="en")
-                  if d["name_en"] else None, class_="district", scope="row")
+        return el(
+            "th",
+            d["name_zh"],
+            el("span", code, class_="code"),
+            el("span", d["name_en"], class_="en", lang="en") if d["name_en"] else None,
+            class_="district",
+            scope="row",
+        )
 
     def short(self, code: str) -> str:
         return self.names.get(code, {}).get("name_zh") or code
@@ -93,8 +106,12 @@ class Ctx:
         steps = self.milestones()
         if not steps:
             return "C1"
-        return ("C1：" + "，".join(f"{y} 年 {pct(t)}" for y, t in steps) + " · "
-                + ", ".join(f"{pct(t)} by {y}" for y, t in steps))
+        return (
+            "C1："
+            + "，".join(f"{y} 年 {pct(t)}" for y, t in steps)
+            + " · "
+            + ", ".join(f"{pct(t)} by {y}" for y, t in steps)
+        )
 
 
 def reason_items(ctx: Ctx, items: list[str]) -> Markup:
@@ -109,8 +126,20 @@ def reason_items(ctx: Ctx, items: list[str]) -> Markup:
         zh_name, en_name = ctx.d.rule_name(rule_id) if rule_id else ("", "")
         zh = "；".join(r.zh for r in reasons)
         en = "; ".join(r.en for r in reasons)
-        lis.append(el("li", el("span", el("span", rule_id, class_="id") if rule_id else None, " ",
-                               f"{zh_name}：" if zh_name else None, el("b", zh), class_="zh"),
-                      el("span", f"{en_name}: " if en_name else None, en, class_="en", lang="en"),
-                      data_rule=rule_id, class_="reason"))
+        lis.append(
+            el(
+                "li",
+                el(
+                    "span",
+                    el("span", rule_id, class_="id") if rule_id else None,
+                    " ",
+                    f"{zh_name}：" if zh_name else None,
+                    el("b", zh),
+                    class_="zh",
+                ),
+                el("span", f"{en_name}: " if en_name else None, en, class_="en", lang="en"),
+                data_rule=rule_id,
+                class_="reason",
+            )
+        )
     return el("ul", lis, class_="reasons-list")

@@ -6,6 +6,7 @@ over the indicator's scale, the addition to its input in the input's unit (whole
 rounded up). That is each indicator's own distance to its threshold, not a minimal plan (RA-S lets
 one indicator stay at 85 %); with the mart, its options — each a minimal set of changes — are listed.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +24,20 @@ SECTION = {"primary": ("小学", "primary"), "junior": ("初中", "junior")}
 def mart_unit(unit: str | None) -> Unit:
     """A unit as the gap marts write it (teachers, rooms, m², yuan, …)."""
     text = (unit or "").strip().lower()
-    aliases = {"m²": "m2", "m2": "m2", "yuan": "yuan", "元": "yuan", "teachers": "teachers", "人": "teachers",
-               "rooms": "rooms", "间": "rooms", "%": "pct", "pct": "pct", "schools": "schools", "students": "students"}
+    aliases = {
+        "m²": "m2",
+        "m2": "m2",
+        "yuan": "yuan",
+        "元": "yuan",
+        "teachers": "teachers",
+        "人": "teachers",
+        "rooms": "rooms",
+        "间": "rooms",
+        "%": "pct",
+        "pct": "pct",
+        "schools": "schools",
+        "students": "students",
+    }
     return UNITS.get(aliases.get(text, ""), Unit(text or "none", text, text))
 
 
@@ -64,9 +77,15 @@ def _options(ctx: Ctx, rows: list[dict[str, Any]]) -> Markup:
             span = f"{fmt_number(cur)} → {fmt_number(target)}" if cur is not None and target is not None else ""
             parts_zh.append(f"{c.get('indicator')} {name_zh} 增加 {a_zh}" + (f"（{span}）" if span else ""))
             parts_en.append(f"{c.get('indicator')} +{a_en}" + (f" ({span})" if span else ""))
-        items.append(el("li", el("span", f"方案 {option_id}：" + "；".join(parts_zh), class_="zh"), " ",
-                        el("span", f"option {option_id}: " + "; ".join(parts_en), class_="en", lang="en"),
-                        data_option=option_id))
+        items.append(
+            el(
+                "li",
+                el("span", f"方案 {option_id}：" + "；".join(parts_zh), class_="zh"),
+                " ",
+                el("span", f"option {option_id}: " + "; ".join(parts_en), class_="en", lang="en"),
+                data_option=option_id,
+            )
+        )
     return el("ol", items, class_="options")
 
 
@@ -75,8 +94,11 @@ def school_table(ctx: Ctx, code: str, year: int) -> Markup | None:
     if not sections:
         return None
     with_options = ctx.d.school_gap is not None
-    head = [el("th", bi("学校", "School"), scope="col"), el("th", bi("学段", "Section"), scope="col"),
-            el("th", bi("未达标原因与差距", "Why it fails, and the gap"), scope="col")]
+    head = [
+        el("th", bi("学校", "School"), scope="col"),
+        el("th", bi("学段", "Section"), scope="col"),
+        el("th", bi("未达标原因与差距", "Why it fails, and the gap"), scope="col"),
+    ]
     if with_options:
         head.append(el("th", bi("达标方案（任选其一）", "Options to pass (any one)"), scope="col"))
     trs = []
@@ -84,22 +106,47 @@ def school_table(ctx: Ctx, code: str, year: int) -> Markup | None:
         key = (str(s.get("school_id")), str(s.get("section")), year)
         missed = ctx.d.missed.get(key) or []
         lines = [indicator_gap(m) for m in missed] or [
-            (r.zh, r.en) for r in explain(s.get("reason") or "", "RA-S", ctx.d.book)]
+            (r.zh, r.en) for r in explain(s.get("reason") or "", "RA-S", ctx.d.book)
+        ]
         zh_sec, en_sec = SECTION.get(s.get("section") or "", (s.get("section") or "", ""))
         cells: list[Any] = [
-            el("th", s.get("school_name") or s.get("school_id"), el("span", s.get("school_id"), class_="code"),
-               scope="row", class_="school"),
+            el(
+                "th",
+                s.get("school_name") or s.get("school_id"),
+                el("span", s.get("school_id"), class_="code"),
+                scope="row",
+                class_="school",
+            ),
             el("td", zh_sec, " ", el("span", en_sec, class_="en", lang="en")),
-            el("td", el("ul", [el("li", el("span", zh, class_="zh"), " ", el("span", en, class_="en", lang="en"))
-                               for zh, en in lines], class_="reasons-list"))]
+            el(
+                "td",
+                el(
+                    "ul",
+                    [
+                        el("li", el("span", zh, class_="zh"), " ", el("span", en, class_="en", lang="en"))
+                        for zh, en in lines
+                    ],
+                    class_="reasons-list",
+                ),
+            ),
+        ]
         if with_options:
             options = (ctx.d.school_gap or {}).get(key) or []
             cells.append(el("td", _options(ctx, options) if options else el("span", "—", class_="none")))
         trs.append(el("tr", *cells, data_school=s.get("school_id")))
     caption = f"{ctx.short(code)} {year} 年未达标学校（RA-S） Schools failing RA-S"
-    return el("div", el("h4", bi(f"未达标学校（{len(sections)}）", f"Schools failing RA-S ({len(sections)})")),
-              el("table", el("caption", caption, class_="sr-only"), el("thead", el("tr", head)), el("tbody", trs),
-                 class_="schools"), class_="failing-schools")
+    return el(
+        "div",
+        el("h4", bi(f"未达标学校（{len(sections)}）", f"Schools failing RA-S ({len(sections)})")),
+        el(
+            "table",
+            el("caption", caption, class_="sr-only"),
+            el("thead", el("tr", head)),
+            el("tbody", trs),
+            class_="schools",
+        ),
+        class_="failing-schools",
+    )
 
 
 def district_gap_table(ctx: Ctx, code: str) -> Markup | None:
@@ -117,11 +164,33 @@ def district_gap_table(ctx: Ctx, code: str) -> Markup | None:
         extra = r.get("item") if r.get("item") and r.get("item") != rule_id else None
         plan = None
         if r.get("plan_text"):
-            plan = el("div", f"方案 plan：{r['plan_text']}" + (
-                f" → {fmt_number(r['plan_resulting_value'], 3)}" if r.get("plan_resulting_value") is not None
-                else ""), class_="plan")
-        items.append(el("li", ctx.rule_named(rule_id), f" {extra}" if extra else None, "：",
-                        el("span", f"差 {dist_zh}", class_="zh"), " ",
-                        el("span", f"short of {dist_en}", class_="en", lang="en"), plan, data_item=r.get("item")))
-    return el("div", el("h4", bi("区县差距", "District gap to pass")), el("ul", items, class_="reasons-list"),
-              join(), class_="district-gap")
+            plan = el(
+                "div",
+                f"方案 plan：{r['plan_text']}"
+                + (
+                    f" → {fmt_number(r['plan_resulting_value'], 3)}"
+                    if r.get("plan_resulting_value") is not None
+                    else ""
+                ),
+                class_="plan",
+            )
+        items.append(
+            el(
+                "li",
+                ctx.rule_named(rule_id),
+                f" {extra}" if extra else None,
+                "：",
+                el("span", f"差 {dist_zh}", class_="zh"),
+                " ",
+                el("span", f"short of {dist_en}", class_="en", lang="en"),
+                plan,
+                data_item=r.get("item"),
+            )
+        )
+    return el(
+        "div",
+        el("h4", bi("区县差距", "District gap to pass")),
+        el("ul", items, class_="reasons-list"),
+        join(),
+        class_="district-gap",
+    )

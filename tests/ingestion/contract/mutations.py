@@ -1,10 +1,12 @@
 """The contract fuzz tests' mutation, shared by version 1 (test_contract_fuzz.py) and version 2
 (test_contract_v2.py): a few random edits anywhere in a valid event -- a key deleted, or a key
 (existing or one of ``extra_keys``) or list item set to a drawn value."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from fastjsonschema import JsonSchemaValueException
 from hypothesis import strategies as st
@@ -21,8 +23,14 @@ def containers(node: Any) -> list[Any]:
 
 
 @st.composite
-def mutated(draw: st.DrawFn, events: st.SearchStrategy[dict[str, Any]], values: st.SearchStrategy[Any],
-            extra_keys: Sequence[str], min_edits: int = 1, max_edits: int = 3) -> dict[str, Any]:
+def mutated(
+    draw: st.DrawFn,
+    events: st.SearchStrategy[dict[str, Any]],
+    values: st.SearchStrategy[Any],
+    extra_keys: Sequence[str],
+    min_edits: int = 1,
+    max_edits: int = 3,
+) -> dict[str, Any]:
     """An event drawn from ``events`` (copied) after ``min_edits``..``max_edits`` edits."""
     event: dict[str, Any] = json.loads(json.dumps(draw(events)))
     for _ in range(draw(st.integers(min_value=min_edits, max_value=max_edits))):

@@ -102,7 +102,10 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "backbone_gt_rotated.json": ("impossible_value", "payload.rotated_backbone:"),
     "closed_before_opened.json": ("impossible_value", "payload.closed_year:"),
     # storable (below the contract's 10^15) but beyond plausibility.yaml's budget bound
-    "budget_implausible.json": ("implausible_value", "payload.public_funds_budget_yuan: 100,000,000,000,000 above the plausible maximum"),
+    "budget_implausible.json": (
+        "implausible_value",
+        "payload.public_funds_budget_yuan: 100,000,000,000,000 above the plausible maximum",
+    ),
     # 1e999 parses to inf: above every number's maximum (the warehouse's bounds), so a schema break
     "number_overflows_to_inf.json": ("schema", "payload.public_funds_budget_yuan: inf is greater than the maximum"),
     "lone_surrogate.json": ("impossible_value", "payload.note:"),

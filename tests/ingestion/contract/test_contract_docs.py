@@ -30,7 +30,9 @@ def test_v2_examples_state_the_v1_examples_facts() -> None:
         assert verdict.event == {**v1[event["event_type"]], "schema_version": 2}
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: f'{json.loads(b)["event_type"]}-v{json.loads(b)["schema_version"]}')
+@pytest.mark.parametrize(
+    "block", BLOCKS, ids=lambda b: f"{json.loads(b)['event_type']}-v{json.loads(b)['schema_version']}"
+)
 def test_doc_example_is_valid(block: str) -> None:
     verdict = check_event(block.encode("utf-8"))
     assert verdict.ok, verdict.reason

@@ -109,11 +109,7 @@ def test_statistics_may_be_empty_absent_means_unknown() -> None:
 
 def test_statistics_rotation_checks_only_when_both_sides_known() -> None:
     _ok(example_event("district.statistics", payload={"rotated": 50}))
-    _ok(
-        example_event(
-            "district.statistics", payload={"rotated_backbone": 50, "rotation_eligible": 10}
-        )
-    )
+    _ok(example_event("district.statistics", payload={"rotated_backbone": 50, "rotation_eligible": 10}))
 
 
 def test_every_statistics_field_at_its_bounds() -> None:

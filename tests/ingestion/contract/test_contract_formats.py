@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -82,7 +82,7 @@ def test_non_strings_are_left_to_the_type_keyword() -> None:
     st.datetimes(
         min_value=datetime(1, 1, 2),
         max_value=datetime(9999, 12, 30),
-        timezones=st.just(timezone.utc),
+        timezones=st.just(UTC),
     ),
     st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59),
 )

@@ -12,11 +12,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from mutations import fast_ok, mutated
 
 from ingestion.contract import REASON_CODES, Verdict, check_event, check_event_dict
 from ingestion.contract.examples import EXAMPLES
 from ingestion.contract.registry import load_schema_sets
-from mutations import fast_ok, mutated
 
 SCHEMA_SET = load_schema_sets()[1]
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -38,8 +38,7 @@ def test_random_bytes_never_raise(raw: bytes) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
 
@@ -81,23 +80,24 @@ INTERESTING = st.one_of(
         ]
     ),
     st.lists(st.integers(min_value=-1, max_value=60), max_size=4),
-    st.dictionaries(
-        st.sampled_from(["students", "classes", "primary", "x"]), st.integers(-1, 5), max_size=2
-    ),
+    st.dictionaries(st.sampled_from(["students", "classes", "primary", "x"]), st.integers(-1, 5), max_size=2),
 )
 
 
 def mutated_events() -> st.SearchStrategy[dict[str, Any]]:
-    return mutated(st.sampled_from(sorted(EXAMPLES.values(), key=lambda e: e["event_type"])), INTERESTING,
-                   ["school", "sections", "extra", "school_id", "senior"], min_edits=1, max_edits=3)
+    return mutated(
+        st.sampled_from(sorted(EXAMPLES.values(), key=lambda e: e["event_type"])),
+        INTERESTING,
+        ["school", "sections", "extra", "school_id", "senior"],
+        min_edits=1,
+        max_edits=3,
+    )
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_events())
 def test_fast_and_reference_validators_agree(event: dict[str, Any]) -> None:
-    assert fast_ok(SCHEMA_SET.fast_envelope, event) == SCHEMA_SET.ref_envelope.is_valid(
-        event
-    ), event
+    assert fast_ok(SCHEMA_SET.fast_envelope, event) == SCHEMA_SET.ref_envelope.is_valid(event), event
     for event_type in SCHEMA_SET.event_types:  # each payload against every payload schema
         payload = event.get("payload")
         fast = fast_ok(SCHEMA_SET.fast_payloads[event_type], payload)

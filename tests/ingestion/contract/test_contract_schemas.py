@@ -97,6 +97,8 @@ def test_the_payload_fields_the_rules_read_are_the_schemas_fields(version: str) 
 
     directory = SCHEMA_DIR / version
     staff = json.loads((directory / "school.staff.schema.json").read_text(encoding="utf-8"))["$defs"]["staff"]
-    facilities = json.loads((directory / "school.facilities.schema.json").read_text(encoding="utf-8"))["$defs"]["facilities"]
+    facilities = json.loads((directory / "school.facilities.schema.json").read_text(encoding="utf-8"))["$defs"][
+        "facilities"
+    ]
     assert tuple(staff["required"]) == STAFF_FIELDS
     assert tuple(facilities["required"]) == FACILITY_FIELDS

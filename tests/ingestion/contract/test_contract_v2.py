@@ -7,6 +7,7 @@ it was written from (round trip), whatever version 2 accepts becomes a valid ver
 the engine can never see a shape it does not know), and a bad version 2 event is dead-lettered with
 a reason that names the version 2 field.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mutations import fast_ok, mutated
 
 from ingestion.contract import (
     KNOWN_EVENT_TYPES,
@@ -30,7 +32,6 @@ from ingestion.contract.registry import load_schema_sets
 from ingestion.contract.upcast import section_of_grade, upcast_v2
 from ingestion.producer import key_for
 from ingestion.synthetic.versions import mix_versions, to_v2, to_v2_line
-from mutations import fast_ok, mutated
 
 TYPES = sorted(KNOWN_EVENT_TYPES)
 V2 = load_schema_sets()[2]
@@ -81,13 +82,15 @@ def test_version_1_event_is_still_returned_as_is() -> None:
 
 def test_enrolment_grades_roll_up_to_sections() -> None:
     event = to_v2(example_event("school.enrolment"))
-    event["payload"] = {"grades": [
-        {"grade": 8, "class_sizes": [50]},        # any order: grades are sorted
-        {"grade": 1, "class_sizes": [45, 46]},
-        {"grade": 7, "class_sizes": [48]},
-        {"grade": 6, "class_sizes": [44]},
-        {"grade": 10, "class_sizes": []},         # listed with no class: the section exists, empty
-    ]}
+    event["payload"] = {
+        "grades": [
+            {"grade": 8, "class_sizes": [50]},  # any order: grades are sorted
+            {"grade": 1, "class_sizes": [45, 46]},
+            {"grade": 7, "class_sizes": [48]},
+            {"grade": 6, "class_sizes": [44]},
+            {"grade": 10, "class_sizes": []},  # listed with no class: the section exists, empty
+        ]
+    }
     sections = check_event_dict(event).event["payload"]["sections"]  # type: ignore[index]
     assert sections == {
         "primary": {"students": 135, "classes": 3, "class_sizes": [45, 46, 44]},
@@ -98,11 +101,15 @@ def test_enrolment_grades_roll_up_to_sections() -> None:
 
 def test_five_four_school_system_puts_grade_6_in_junior() -> None:
     event = to_v2(example_event("school.enrolment"))
-    event["payload"] = {"school_system": "5-4", "grades": [
-        {"grade": 5, "class_sizes": [40]}, {"grade": 6, "class_sizes": [42, 41]}]}
+    event["payload"] = {
+        "school_system": "5-4",
+        "grades": [{"grade": 5, "class_sizes": [40]}, {"grade": 6, "class_sizes": [42, 41]}],
+    }
     sections = check_event_dict(event).event["payload"]["sections"]  # type: ignore[index]
-    assert sections == {"primary": {"students": 40, "classes": 1, "class_sizes": [40]},
-                        "junior": {"students": 83, "classes": 2, "class_sizes": [42, 41]}}
+    assert sections == {
+        "primary": {"students": 40, "classes": 1, "class_sizes": [40]},
+        "junior": {"students": 83, "classes": 2, "class_sizes": [42, 41]},
+    }
     assert section_of_grade(6, "6-3") == "primary" and section_of_grade(6, "5-4") == "junior"
     assert section_of_grade(10, "5-4") == "senior"
 
@@ -154,9 +161,10 @@ def test_decode_accepted_gives_the_event_the_check_accepted() -> None:
     city = generate_city(seed=11, schools=40, bad_fraction=0.05, duplicate_fraction=0.0, stale_fraction=0.0)
     mixed, converted = mix_versions(city.lines, fraction=0.5, seed=5)
     good = [line for line in mixed if check_event(line).ok][:200]
-    variants = [json.dumps({**json.loads(line), "source": "试点 \u00e9 \"q\" \\ /"},
-                           ensure_ascii=ascii, indent=indent).encode()
-                for line, ascii, indent in zip(good, [True, False] * 100, [None, 2, None, None] * 50)]
+    variants = [
+        json.dumps({**json.loads(line), "source": '试点 \u00e9 "q" \\ /'}, ensure_ascii=ascii, indent=indent).encode()
+        for line, ascii, indent in zip(good, [True, False] * 100, [None, 2, None, None] * 50)
+    ]
     accepted = 0
     for line in mixed + variants:
         verdict = check_event(line)
@@ -183,38 +191,60 @@ BAD_V2: dict[str, tuple[dict[str, Any], str, str]] = {
     "missing subject": (_case("school.staff", lambda e: e.pop("subject")), "schema", "subject: is required"),
     "v1 district_code at top level": (
         _case("school.staff", lambda e: e.update(district_code="370202")),
-        "schema", "district_code: is not an allowed property"),
+        "schema",
+        "district_code: is not an allowed property",
+    ),
     "bad subject.district_code": (
         _case("district.milestone", lambda e: e["subject"].update(district_code="37020")),
-        "schema", "subject.district_code:"),
+        "schema",
+        "subject.district_code:",
+    ),
     "school event without subject.school_id": (
         _case("school.enrolment", lambda e: e["subject"].pop("school_id")),
-        "schema", "subject.school_id: required for school.* events"),
+        "schema",
+        "subject.school_id: required for school.* events",
+    ),
     "district event with subject.school_id": (
         _case("district.milestone", lambda e: e["subject"].update(school_id="3702020001")),
-        "schema", "subject.school_id: must be absent or null"),
+        "schema",
+        "subject.school_id: must be absent or null",
+    ),
     "unknown field in subject": (
         _case("school.staff", lambda e: e["subject"].update(street="x")),
-        "schema", "subject.street: is not an allowed property"),
+        "schema",
+        "subject.street: is not an allowed property",
+    ),
     "v1 enrolment sections": (
         _case("school.enrolment", lambda e: e.update(payload=example_event("school.enrolment")["payload"])),
-        "schema", "payload"),
+        "schema",
+        "payload",
+    ),
     "grade 13": (
         _case("school.enrolment", lambda e: e["payload"]["grades"][0].update(grade=13)),
-        "schema", "payload.grades[0].grade: 13 is greater than the maximum of 12"),
+        "schema",
+        "payload.grades[0].grade: 13 is greater than the maximum of 12",
+    ),
     "negative class size": (
         _case("school.enrolment", lambda e: e["payload"]["grades"][1]["class_sizes"].__setitem__(0, -1)),
-        "schema", "payload.grades[1].class_sizes[0]: -1 is less than the minimum of 0"),
+        "schema",
+        "payload.grades[1].class_sizes[0]: -1 is less than the minimum of 0",
+    ),
     "no grades": (_case("school.enrolment", lambda e: e["payload"].update(grades=[])), "schema", "payload.grades:"),
     "unknown school_system": (
         _case("school.enrolment", lambda e: e["payload"].update(school_system="4-5")),
-        "schema", "payload.school_system:"),
+        "schema",
+        "payload.school_system:",
+    ),
     "grade listed twice": (
         _case("school.enrolment", lambda e: e["payload"]["grades"].append({"grade": 2, "class_sizes": [3]})),
-        "impossible_value", "payload.grades[5].grade: grade 2 is listed more than once"),
+        "impossible_value",
+        "payload.grades[5].grade: grade 2 is listed more than once",
+    ),
     "unchanged payload, impossible value": (
         _case("school.staff", lambda e: e["payload"]["sections"]["primary"].update(qualified_teachers=99)),
-        "impossible_value", "payload.sections.primary.qualified_teachers: 99 exceeds full_time_teachers 12"),
+        "impossible_value",
+        "payload.sections.primary.qualified_teachers: 99 exceeds full_time_teachers 12",
+    ),
 }
 
 
@@ -227,16 +257,19 @@ def test_invalid_v2_is_rejected_with_a_reason_naming_the_field(name: str) -> Non
         assert needle in (verdict.reason or ""), verdict.reason
 
 
-@pytest.mark.parametrize(("version", "code", "needle"), [
-    (3, "unsupported_schema_version", "unsupported schema_version 3 (this build reads 1, 2)"),
-    (0, "unsupported_schema_version", "unsupported schema_version 0 (this build reads 1, 2)"),
-    (-1, "unsupported_schema_version", "unsupported schema_version -1"),
-    ("1", "schema", 'schema_version: "1" is not of type integer'),
-    ("2", "schema", 'schema_version: "2" is not of type integer'),
-    (2.0, "schema", "schema_version: 2.0 is not of type integer"),
-    (True, "schema", "schema_version: true is not of type integer"),
-    (None, "schema", "schema_version: null is not of type integer"),
-])
+@pytest.mark.parametrize(
+    ("version", "code", "needle"),
+    [
+        (3, "unsupported_schema_version", "unsupported schema_version 3 (this build reads 1, 2)"),
+        (0, "unsupported_schema_version", "unsupported schema_version 0 (this build reads 1, 2)"),
+        (-1, "unsupported_schema_version", "unsupported schema_version -1"),
+        ("1", "schema", 'schema_version: "1" is not of type integer'),
+        ("2", "schema", 'schema_version: "2" is not of type integer'),
+        (2.0, "schema", "schema_version: 2.0 is not of type integer"),
+        (True, "schema", "schema_version: true is not of type integer"),
+        (None, "schema", "schema_version: null is not of type integer"),
+    ],
+)
 def test_unknown_versions_still_dead_letter_with_a_clear_reason(version: Any, code: str, needle: str) -> None:
     for body in (example_event("school.staff"), _v2("school.staff")):
         body["schema_version"] = version
@@ -253,8 +286,12 @@ def test_missing_schema_version_names_it() -> None:
 # --- properties ---------------------------------------------------------------------------------
 
 _VALUES = st.one_of(
-    st.integers(min_value=-2, max_value=14), st.integers(), st.floats(allow_nan=False), st.booleans(),
-    st.none(), st.text(max_size=8),
+    st.integers(min_value=-2, max_value=14),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=8),
     st.sampled_from(["370202", "3702020001", "6-3", "5-4", "primary", "junior", "2024-09-15"]),
     st.lists(st.integers(min_value=-1, max_value=60), max_size=4),
     st.fixed_dictionaries({"grade": st.integers(0, 13), "class_sizes": st.lists(st.integers(0, 60), max_size=3)}),
@@ -262,8 +299,13 @@ _VALUES = st.one_of(
 
 
 def mutated_v2() -> st.SearchStrategy[dict[str, Any]]:
-    return mutated(st.sampled_from([to_v2(EXAMPLES[t]) for t in TYPES]), _VALUES,
-                   ["school_id", "district_code", "school_system", "grades", "extra"], min_edits=0, max_edits=3)
+    return mutated(
+        st.sampled_from([to_v2(EXAMPLES[t]) for t in TYPES]),
+        _VALUES,
+        ["school_id", "district_code", "school_system", "grades", "extra"],
+        min_edits=0,
+        max_edits=3,
+    )
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,11 +6,13 @@ of 2**31 once passed the contract and made `dbt build` fail, and a seq of 10**30
 landing. These tests read the schemas, the landing's schemas and the dbt SQL, so a new cast or
 a new field without a bound fails here rather than in production.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 
@@ -19,7 +21,7 @@ from streams.landing import SCHEMAS
 
 ROOT = Path(__file__).resolve().parents[3]
 INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
-EXACT_DOUBLE = 2**53   # a double holds every integer up to here: sums of money stay exact
+EXACT_DOUBLE = 2**53  # a double holds every integer up to here: sums of money stay exact
 
 
 def _fields(node: Any, name: str = "$") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -72,8 +74,9 @@ def test_the_landing_columns_hold_the_contract_maxima() -> None:
         assert envelope[field]["maximum"] <= limit, (column, kind)
 
 
-_CAST = re.compile(r"cast\(json_extract_string\([^)]*?'\$\.(?:[a-z_]+\.)*([a-z_]+)'\)\s+as\s+(integer|bigint)\)",
-                   re.IGNORECASE)
+_CAST = re.compile(
+    r"cast\(json_extract_string\([^)]*?'\$\.(?:[a-z_]+\.)*([a-z_]+)'\)\s+as\s+(integer|bigint)\)", re.IGNORECASE
+)
 
 
 def test_every_integer_cast_in_the_dbt_models_fits_the_contract() -> None:

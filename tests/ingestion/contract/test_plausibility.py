@@ -1,5 +1,6 @@
 """Plausibility bounds (ingestion/contract/plausibility.yaml): storable but absurd values are
 dead-lettered `implausible_value`; the bounds file is validated on load."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,13 @@ def test_every_bound_of_the_file_is_enforced_at_its_edge() -> None:
     """Per event type, an event with every plainly-pathed field at its bound passes; one field a
     step beyond its bound is implausible, and the message names the field, the value and the bound."""
     bounds = load_bounds()
-    assert {b.event_type for b in bounds} >= {"school.enrolment", "school.staff", "school.facilities",
-                                              "school.finance", "district.statistics"}
+    assert {b.event_type for b in bounds} >= {
+        "school.enrolment",
+        "school.staff",
+        "school.facilities",
+        "school.finance",
+        "district.statistics",
+    }
     plain = [b for b in bounds if "*" not in b.segments and b.max is not None and len(b.segments) == 1]
     checked = 0
     for event_type in sorted({b.event_type for b in plain}):
@@ -42,7 +48,7 @@ def test_every_bound_of_the_file_is_enforced_at_its_edge() -> None:
             beyond["payload"][b.segments[0]] = b.max * 10
             code, reason = _check(beyond)
             if b.path in BOUNDED_BY_ANOTHER_FIELD and code == "impossible_value":
-                continue   # the sanity check (a subset above its whole) speaks first
+                continue  # the sanity check (a subset above its whole) speaks first
             assert code == IMPLAUSIBLE_VALUE, (b.path, reason)
             assert reason is not None and b.path in reason and "above the plausible maximum" in reason
             checked += 1
@@ -92,17 +98,35 @@ def _bounds_file(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("version: 2\nbounds: {}\n", "needs 'version: 1'"),
-    ("version: 1\nbounds:\n  school.nothing:\n    payload.x: {max: 1}\n", "bounds.school.nothing: not an event type"),
-    ("version: 1\nbounds:\n  school.finance:\n    payload.no_such_field: {max: 1}\n", "names no number"),
-    ("version: 1\nbounds:\n  school.registered:\n    payload.name: {max: 1}\n", "names no number"),
-    ("version: 1\nbounds:\n  school.finance:\n    sections.x: {max: 1}\n", "starts with 'payload.'"),
-    ("version: 1\nbounds:\n  school.finance:\n    payload.public_funds_budget_yuan: {min: 5, max: 5}\n", "min 5 is not below max 5"),
-    ("version: 1\nbounds:\n  school.finance:\n    payload.public_funds_budget_yuan: {max: .inf}\n", "finite number"),
-    ("version: 1\nbounds:\n  school.finance:\n    payload.public_funds_budget_yuan: {max: 1.0e+16}\n", "above the contract's maximum"),
-    ("version: 1\nbounds:\n  school.finance:\n    payload.public_funds_budget_yuan: {maximum: 5}\n", "expected {min"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("version: 2\nbounds: {}\n", "needs 'version: 1'"),
+        (
+            "version: 1\nbounds:\n  school.nothing:\n    payload.x: {max: 1}\n",
+            "bounds.school.nothing: not an event type",
+        ),
+        ("version: 1\nbounds:\n  school.finance:\n    payload.no_such_field: {max: 1}\n", "names no number"),
+        ("version: 1\nbounds:\n  school.registered:\n    payload.name: {max: 1}\n", "names no number"),
+        ("version: 1\nbounds:\n  school.finance:\n    sections.x: {max: 1}\n", "starts with 'payload.'"),
+        (
+            "version: 1\nbounds:\n  school.finance:\n    payload.public_funds_budget_yuan: {min: 5, max: 5}\n",
+            "min 5 is not below max 5",
+        ),
+        (
+            "version: 1\nbounds:\n  school.finance:\n    payload.public_funds_budget_yuan: {max: .inf}\n",
+            "finite number",
+        ),
+        (
+            "version: 1\nbounds:\n  school.finance:\n    payload.public_funds_budget_yuan: {max: 1.0e+16}\n",
+            "above the contract's maximum",
+        ),
+        (
+            "version: 1\nbounds:\n  school.finance:\n    payload.public_funds_budget_yuan: {maximum: 5}\n",
+            "expected {min",
+        ),
+    ],
+)
 def test_a_bad_bounds_file_fails_on_load_naming_the_entry(tmp_path: Path, text: str, needle: str) -> None:
     path = _bounds_file(tmp_path, text)
     with pytest.raises(PlausibilityError) as failure:
@@ -112,8 +136,10 @@ def test_a_bad_bounds_file_fails_on_load_naming_the_entry(tmp_path: Path, text: 
 
 
 def test_a_bureau_can_tighten_a_bound_without_code(tmp_path: Path) -> None:
-    path = _bounds_file(tmp_path, "version: 1\nbounds:\n  school.finance:\n"
-                                  "    payload.public_funds_budget_yuan: {max: 500000, unit: yuan}\n")
+    path = _bounds_file(
+        tmp_path,
+        "version: 1\nbounds:\n  school.finance:\n    payload.public_funds_budget_yuan: {max: 500000, unit: yuan}\n",
+    )
     check = compile_checks(load_bounds(path))["school.finance"]
     payload = example_event("school.finance")["payload"]
     payload["public_funds_budget_yuan"] = 600000.0

@@ -22,29 +22,51 @@ TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_BYTES = 64 * 1024
 
-SCHOOL_TYPES = {"primary", "junior", "nine_year", "twelve_year", "complete_secondary",
-                "teaching_point", "special"}
-STAFF_FIELDS = ("full_time_teachers", "qualified_teachers", "backbone_teachers",
-                "pe_arts_teachers", "certified_teachers", "trained_360h_teachers")
-FACILITY_FIELDS = ("teaching_aux_area_m2", "sports_area_m2", "equipment_value_yuan",
-                   "multimedia_rooms")
+SCHOOL_TYPES = {"primary", "junior", "nine_year", "twelve_year", "complete_secondary", "teaching_point", "special"}
+STAFF_FIELDS = (
+    "full_time_teachers",
+    "qualified_teachers",
+    "backbone_teachers",
+    "pe_arts_teachers",
+    "certified_teachers",
+    "trained_360h_teachers",
+)
+FACILITY_FIELDS = ("teaching_aux_area_m2", "sports_area_m2", "equipment_value_yuan", "multimedia_rooms")
 STAT_FIELDS = {
-    "rotation_eligible", "rotated", "rotated_backbone", "teacher_avg_pay_yuan",
-    "civil_servant_avg_pay_yuan", "special_ed_funds_per_student_yuan",
-    "nearby_enrolment_urban_pct", "nearby_enrolment_town_pct", "quality_hs_quota_pct",
-    "migrant_public_pct", "junior_retention_pct", "disabled_enrolment_pct",
-    "monitoring_level_iii_share_pct", "monitoring_difference_rate", "satisfaction_pct",
-    "education_spend_yuan", "education_spend_per_student_yuan", "training_institutions",
-    "after_school_coverage_pct", "it_competition_rural_share_pct", "quality_groups",
+    "rotation_eligible",
+    "rotated",
+    "rotated_backbone",
+    "teacher_avg_pay_yuan",
+    "civil_servant_avg_pay_yuan",
+    "special_ed_funds_per_student_yuan",
+    "nearby_enrolment_urban_pct",
+    "nearby_enrolment_town_pct",
+    "quality_hs_quota_pct",
+    "migrant_public_pct",
+    "junior_retention_pct",
+    "disabled_enrolment_pct",
+    "monitoring_level_iii_share_pct",
+    "monitoring_difference_rate",
+    "satisfaction_pct",
+    "education_spend_yuan",
+    "education_spend_per_student_yuan",
+    "training_institutions",
+    "after_school_coverage_pct",
+    "it_competition_rural_share_pct",
+    "quality_groups",
 }
 ASSESSED = ("G1", "G2", "G10", "Q3", "Q5", "Q6", "Q7", "Q8")
-VETOES = ("exam_admission", "illegal_school_choice", "key_schools", "falsified_data",
-          "major_incident")
+VETOES = ("exam_admission", "illegal_school_choice", "key_schools", "falsified_data", "major_incident")
 MILESTONES = {"self_assessment", "city_assessment", "recognition_application", "recognised"}
 
 THR = {  # (primary, junior)
-    "R1": (4.2, 5.3), "R2": (1.0, 1.0), "R3": (0.9, 0.9), "R4": (4.5, 5.8),
-    "R5": (7.5, 10.2), "R6": (2000, 2500), "R7": (2.3, 2.4),
+    "R1": (4.2, 5.3),
+    "R2": (1.0, 1.0),
+    "R3": (0.9, 0.9),
+    "R4": (4.5, 5.8),
+    "R5": (7.5, 10.2),
+    "R6": (2000, 2500),
+    "R7": (2.3, 2.4),
 }
 
 
@@ -79,24 +101,30 @@ def check_schema(e: Any) -> None:
     _need(isinstance(e, dict), "event is not an object")
     et = e.get("event_type")
     school = isinstance(et, str) and et.startswith("school.")
-    env = {"event_id", "event_type", "schema_version", "occurred_at", "source", "district_code",
-           "year", "seq", "payload"}
+    env = {
+        "event_id",
+        "event_type",
+        "schema_version",
+        "occurred_at",
+        "source",
+        "district_code",
+        "year",
+        "seq",
+        "payload",
+    }
     _keys(e, env | ({"school_id"} if school else set()))
     _need(isinstance(e["event_id"], str) and bool(UUID_RE.match(e["event_id"])), "event_id")
     _need(e["schema_version"] == 1 and _int(e["schema_version"]), "schema_version")
     _need(isinstance(e["occurred_at"], str) and bool(TIME_RE.match(e["occurred_at"])), "time")
     _need(isinstance(e["source"], str) and e["source"] != "", "source")
-    _need(isinstance(e["district_code"], str) and bool(re.fullmatch(r"\d{6}", e["district_code"])),
-          "district_code")
+    _need(isinstance(e["district_code"], str) and bool(re.fullmatch(r"\d{6}", e["district_code"])), "district_code")
     if school:
-        _need(isinstance(e["school_id"], str) and bool(re.fullmatch(r"\d{10}", e["school_id"])),
-              "school_id")
+        _need(isinstance(e["school_id"], str) and bool(re.fullmatch(r"\d{10}", e["school_id"])), "school_id")
     _need(_int(e["year"]), "year")
     _need(_int(e["seq"]) and e["seq"] >= 0, "seq")
     p = e["payload"]
     if et == "school.registered":
-        _keys(p, {"name", "school_type", "locale", "ownership", "boarding", "opened_year",
-                  "closed_year"})
+        _keys(p, {"name", "school_type", "locale", "ownership", "boarding", "opened_year", "closed_year"})
         _need(isinstance(p["name"], str), "name")
         _need(p["school_type"] in SCHOOL_TYPES, "school_type")
         _need(p["locale"] in ("urban", "town", "rural"), "locale")
@@ -111,8 +139,7 @@ def check_schema(e: Any) -> None:
         for s in p["sections"].values():
             _keys(s, {"students", "classes", "class_sizes"})
             _need(_int(s["students"]) and _int(s["classes"]), "ints")
-            _need(isinstance(s["class_sizes"], list) and all(_int(x) for x in s["class_sizes"]),
-                  "class_sizes")
+            _need(isinstance(s["class_sizes"], list) and all(_int(x) for x in s["class_sizes"]), "class_sizes")
     elif et == "school.staff":
         _keys(p, {"sections"})
         _need(isinstance(p["sections"], dict) and bool(p["sections"]), "sections")
@@ -132,8 +159,7 @@ def check_schema(e: Any) -> None:
             _keys(b, set(FACILITY_FIELDS))
             _need(all(_num(b[f]) for f in FACILITY_FIELDS) and _int(b["multimedia_rooms"]), "F")
     elif et == "school.finance":
-        _keys(p, {"public_funds_budget_yuan", "teacher_training_yuan",
-                  "public_funds_per_student_yuan"})
+        _keys(p, {"public_funds_budget_yuan", "teacher_training_yuan", "public_funds_per_student_yuan"})
         _need(all(_num(v) for v in p.values()), "numbers")
     elif et == "school.project":
         _keys(p, {"kind", "completed_on"})
@@ -204,8 +230,11 @@ def key(e: dict[str, Any]) -> tuple[str, str, int, str]:
     13 inspections and the milestones of a district-year are distinct facts, told apart by
     their item or kind (an assumption the contract should state)."""
     p = e["payload"]
-    sub = p.get("item", "") if e["event_type"] == "district.inspection" else (
-        p.get("kind", "") if e["event_type"] == "district.milestone" else "")
+    sub = (
+        p.get("item", "")
+        if e["event_type"] == "district.inspection"
+        else (p.get("kind", "") if e["event_type"] == "district.milestone" else "")
+    )
     return (e["event_type"], e.get("school_id") or e["district_code"], e["year"], sub)
 
 
@@ -233,8 +262,11 @@ def classify(lines: list[bytes]) -> tuple[list[str], dict[tuple[str, str, int, s
         if e["event_type"] != "district.registered" and e["district_code"] not in districts:
             cats.append("bad:unknown_district")
             continue
-        if e["event_type"].startswith("school.") and e["event_type"] != "school.registered" and (
-                e["school_id"] not in schools):
+        if (
+            e["event_type"].startswith("school.")
+            and e["event_type"] != "school.registered"
+            and (e["school_id"] not in schools)
+        ):
             cats.append("bad:unknown_school")
             continue
         try:
@@ -262,20 +294,18 @@ def classify(lines: list[bytes]) -> tuple[list[str], dict[tuple[str, str, int, s
 
 
 @lru_cache(maxsize=8)
-def city(seed: int = 2021, schools: int = 1000, bad: float = 0.0, dup: float = 0.0,
-         stale: float = 0.0):  # type: ignore[no-untyped-def]
+def city(seed: int = 2021, schools: int = 1000, bad: float = 0.0, dup: float = 0.0, stale: float = 0.0):  # type: ignore[no-untyped-def]
     """Generated once per parameter set and shared by the tests."""
-    return generate_city(seed=seed, schools=schools, bad_fraction=bad, duplicate_fraction=dup,
-                         stale_fraction=stale)
+    return generate_city(seed=seed, schools=schools, bad_fraction=bad, duplicate_fraction=dup, stale_fraction=stale)
 
 
 @lru_cache(maxsize=8)
-def read(seed: int = 2021, schools: int = 1000, bad: float = 0.0, dup: float = 0.0,
-         stale: float = 0.0):  # type: ignore[no-untyped-def]
+def read(seed: int = 2021, schools: int = 1000, bad: float = 0.0, dup: float = 0.0, stale: float = 0.0):  # type: ignore[no-untyped-def]
     return classify(city(seed, schools, bad, dup, stale).lines)
 
 
 # -- the standard, roughly -------------------------------------------------------------------
+
 
 def _wcv(pairs: list[tuple[float, float]]) -> float:
     n = sum(p for p, _ in pairs)
@@ -306,14 +336,20 @@ def sections(latest: dict, district: str, year: int) -> list[dict[str, Any]]:
             else:
                 f = fac["school"]
                 share = n / total
-            out.append({
-                "school_id": sid, "level": lv, "students": n,
-                "R1": 100 * st["qualified_teachers"] / n, "R2": 100 * st["backbone_teachers"] / n,
-                "R3": 100 * st["pe_arts_teachers"] / n,
-                "R4": f["teaching_aux_area_m2"] * share / n, "R5": f["sports_area_m2"] * share / n,
-                "R6": f["equipment_value_yuan"] * share / n,
-                "R7": 100 * f["multimedia_rooms"] * share / n,
-            })
+            out.append(
+                {
+                    "school_id": sid,
+                    "level": lv,
+                    "students": n,
+                    "R1": 100 * st["qualified_teachers"] / n,
+                    "R2": 100 * st["backbone_teachers"] / n,
+                    "R3": 100 * st["pe_arts_teachers"] / n,
+                    "R4": f["teaching_aux_area_m2"] * share / n,
+                    "R5": f["sports_area_m2"] * share / n,
+                    "R6": f["equipment_value_yuan"] * share / n,
+                    "R7": 100 * f["multimedia_rooms"] * share / n,
+                }
+            )
     return out
 
 
@@ -361,9 +397,12 @@ def failures(latest: dict, district: str, year: int) -> list[str]:
                     fails.append("G5")
             fac = latest[("school.facilities", sid, year, "")]["payload"]
             need = max(1, math.ceil(classes / 12))
-            if (len(fac["music_room_areas_m2"]) < need or len(fac["art_room_areas_m2"]) < need
-                    or min(fac["music_room_areas_m2"], default=0) < 96
-                    or min(fac["art_room_areas_m2"], default=0) < 90):
+            if (
+                len(fac["music_room_areas_m2"]) < need
+                or len(fac["art_room_areas_m2"]) < need
+                or min(fac["music_room_areas_m2"], default=0) < 96
+                or min(fac["art_room_areas_m2"], default=0) < 90
+            ):
                 fails.append("G3")
         elif et == "school.staff":
             for s in p["sections"].values():
@@ -373,10 +412,14 @@ def failures(latest: dict, district: str, year: int) -> list[str]:
         elif et == "school.finance":
             if p["teacher_training_yuan"] < 0.05 * p["public_funds_budget_yuan"]:
                 fails.append("Q4")
-            students = sum(s["students"] for s in
-                           latest[("school.enrolment", sid, year, "")]["payload"]["sections"].values())
-            if (info["locale"] == "rural" and students < 100
-                    and p["public_funds_budget_yuan"] < 100 * p["public_funds_per_student_yuan"]):
+            students = sum(
+                s["students"] for s in latest[("school.enrolment", sid, year, "")]["payload"]["sections"].values()
+            )
+            if (
+                info["locale"] == "rural"
+                and students < 100
+                and p["public_funds_budget_yuan"] < 100 * p["public_funds_per_student_yuan"]
+            ):
                 fails.append("G6")
     if trained < ft:
         fails.append("G9")
@@ -386,10 +429,8 @@ def failures(latest: dict, district: str, year: int) -> list[str]:
     checks = {
         "G7": st["special_ed_funds_per_student_yuan"] >= 6000,
         "G8": st["teacher_avg_pay_yuan"] >= st["civil_servant_avg_pay_yuan"],
-        "G11": st["rotated"] >= 0.1 * st["rotation_eligible"]
-        and st["rotated_backbone"] >= 0.2 * st["rotated"],
-        "G13": st["nearby_enrolment_urban_pct"] >= 100
-        and st.get("nearby_enrolment_town_pct", 100) >= 95,
+        "G11": st["rotated"] >= 0.1 * st["rotation_eligible"] and st["rotated_backbone"] >= 0.2 * st["rotated"],
+        "G13": st["nearby_enrolment_urban_pct"] >= 100 and st.get("nearby_enrolment_town_pct", 100) >= 95,
         "G14": st["quality_hs_quota_pct"] >= 50,
         "G15": st["migrant_public_pct"] >= 85,
         "Q1": st["junior_retention_pct"] >= 95,
@@ -402,8 +443,7 @@ def failures(latest: dict, district: str, year: int) -> list[str]:
         if et == "district.inspection" and code == district and y == year:
             if e["payload"]["result"] == "fail":
                 fails.append(item)
-    bb = next(e for (et, c, _, _), e in latest.items()
-              if et == "district.registered" and c == district)
+    bb = next(e for (et, c, _, _), e in latest.items() if et == "district.registered" and c == district)
     if bb["payload"]["basic_balance_year"] > year - 3:
         fails.append("PRE")
     return sorted(set(fails))

@@ -15,11 +15,12 @@ from ingestion.synthetic.__main__ import main
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_main_writes_the_same_bytes_as_the_api(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_writes_the_same_bytes_as_the_api(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "events.jsonl"
-    assert main(["--seed", "9", "--schools", "200", "--out", str(out), "--bad-fraction", "0.01",
-                 "--years", "2021-2023"]) == 0
+    assert (
+        main(["--seed", "9", "--schools", "200", "--out", str(out), "--bad-fraction", "0.01", "--years", "2021-2023"])
+        == 0
+    )
     manifest = json.loads(capsys.readouterr().out)
     city = generate_city(seed=9, schools=200, bad_fraction=0.01, years=range(2021, 2024))
     assert out.read_bytes() == b"".join(line + b"\n" for line in city.lines)
@@ -31,8 +32,12 @@ def test_module_runs_as_a_program(tmp_path: Path) -> None:
     out = tmp_path / "e.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "ingestion.synthetic", "--schools", "50", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     manifest = json.loads(proc.stdout)
     assert manifest["schools"] == 50
     assert manifest["lines"] == len(out.read_bytes().splitlines())

@@ -7,8 +7,8 @@ import json
 import re
 from pathlib import Path
 
-
 import _synthetic_checker as chk
+
 from ingestion.synthetic import EVENT_TYPES, QINGDAO
 
 CSV = Path(__file__).resolve().parents[3] / "ingestion" / "reference" / "districts.csv"
@@ -28,8 +28,7 @@ def test_every_valid_line_has_the_envelope() -> None:
             continue
         e = json.loads(line.decode("utf-8"))
         chk.check_schema(e)  # raises on any break
-        assert list(e)[:6] == ["event_id", "event_type", "schema_version", "occurred_at",
-                               "source", "district_code"]
+        assert list(e)[:6] == ["event_id", "event_type", "schema_version", "occurred_at", "source", "district_code"]
         assert e["event_type"] in EVENT_TYPES
         assert e["district_code"] in codes
         assert ("school_id" in e) == e["event_type"].startswith("school.")

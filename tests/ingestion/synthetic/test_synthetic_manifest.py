@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import _synthetic_checker as chk
 import pytest
 
-import _synthetic_checker as chk
 from ingestion.synthetic import MAX_LINE_BYTES, REASONS, generate_city
 
 NOISE = dict(bad=0.02, dup=0.02, stale=0.02)
@@ -34,8 +34,7 @@ def test_manifest_counts_match_the_lines() -> None:
     assert all(m["bad"][r] > 0 for r in REASONS)
     assert m["bad_total"] + m["valid_unique"] + m["duplicates"] + m["stale"] == m["lines"]
     assert 0.01 < m["bad_total"] / m["lines"] < 0.03
-    types = Counter(json.loads(line)["event_type"] for i, line in enumerate(city.lines)
-                    if city.category(i) == "valid")
+    types = Counter(json.loads(line)["event_type"] for i, line in enumerate(city.lines) if city.category(i) == "valid")
     assert m["event_types"] == {t: types[t] for t in m["event_types"]}
     assert len(city.bad_details) == m["bad_total"]
 

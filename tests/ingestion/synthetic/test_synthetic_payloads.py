@@ -23,8 +23,7 @@ def _latest():  # type: ignore[no-untyped-def]
 
 
 def _types(latest) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {sid: e["payload"]["school_type"] for (et, sid, _, _), e in latest.items()
-            if et == "school.registered"}
+    return {sid: e["payload"]["school_type"] for (et, sid, _, _), e in latest.items() if et == "school.registered"}
 
 
 def test_class_sizes_add_up() -> None:
@@ -53,8 +52,11 @@ def test_sections_follow_the_school_type() -> None:
 def test_teaching_points_are_small() -> None:
     latest = _latest()
     types = _types(latest)
-    sizes = [e["payload"]["sections"]["primary"] for (et, sid, _, _), e in latest.items()
-             if et == "school.enrolment" and types[sid] == "teaching_point"]
+    sizes = [
+        e["payload"]["sections"]["primary"]
+        for (et, sid, _, _), e in latest.items()
+        if et == "school.enrolment" and types[sid] == "teaching_point"
+    ]
     assert sizes
     assert all(1 <= s["classes"] <= 6 for s in sizes)
     assert sum(s["students"] < 50 for s in sizes) > len(sizes) / 2
@@ -95,8 +97,7 @@ def test_finance_is_consistent() -> None:
 
 
 def test_district_statistics_are_percentages_and_sometimes_incomplete() -> None:
-    stats = [e["payload"] for (et, _, _, _), e in _latest().items()
-             if et == "district.statistics"]
+    stats = [e["payload"] for (et, _, _, _), e in _latest().items() if et == "district.statistics"]
     assert len(stats) == 50
     for p in stats:
         assert set(p) <= chk.STAT_FIELDS
@@ -120,10 +121,16 @@ def test_one_inspection_per_item_per_district_year() -> None:
 
 def test_closed_schools_stop_reporting_and_new_ones_start() -> None:
     latest = _latest()
-    closed = {sid: e["payload"]["closed_year"] for (et, sid, _, _), e in latest.items()
-              if et == "school.registered" and e["payload"]["closed_year"] is not None}
-    opened = {sid: e["payload"]["opened_year"] for (et, sid, y, _), e in latest.items()
-              if et == "school.registered" and y > 2021 and e["payload"]["closed_year"] is None}
+    closed = {
+        sid: e["payload"]["closed_year"]
+        for (et, sid, _, _), e in latest.items()
+        if et == "school.registered" and e["payload"]["closed_year"] is not None
+    }
+    opened = {
+        sid: e["payload"]["opened_year"]
+        for (et, sid, y, _), e in latest.items()
+        if et == "school.registered" and y > 2021 and e["payload"]["closed_year"] is None
+    }
     assert closed and opened
     years: dict[str, set[int]] = defaultdict(set)
     for (et, sid, y, _), _e in latest.items():
@@ -143,7 +150,6 @@ def test_every_open_school_reports_all_four_facts_each_year() -> None:
     for (et, sid, y, _), _e in latest.items():
         if et in ("school.enrolment", "school.staff", "school.facilities", "school.finance"):
             facts[et].add((sid, y))
-    assert facts["school.enrolment"] == facts["school.staff"] == facts["school.facilities"] \
-        == facts["school.finance"]
+    assert facts["school.enrolment"] == facts["school.staff"] == facts["school.facilities"] == facts["school.finance"]
     per_year = Counter(y for _, y in facts["school.enrolment"])
     assert all(950 <= n <= 1000 for n in per_year.values()), per_year

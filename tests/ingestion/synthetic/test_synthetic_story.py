@@ -6,10 +6,10 @@ import statistics
 from collections import Counter
 
 import _synthetic_checker as chk
+
 from ingestion.synthetic import generate_city
 
-SHINAN, SHIBEI, HUANGDAO, LAOSHAN, PINGDU, LAIXI = (
-    "370202", "370203", "370211", "370212", "370283", "370285")
+SHINAN, SHIBEI, HUANGDAO, LAOSHAN, PINGDU, LAIXI = ("370202", "370203", "370211", "370212", "370283", "370285")
 
 
 def _classes(latest, code: str, year: int) -> list[int]:  # type: ignore[no-untyped-def]
@@ -22,8 +22,11 @@ def _classes(latest, code: str, year: int) -> list[int]:  # type: ignore[no-unty
 
 
 def _schools(latest, code: str, year: int) -> list[dict]:  # type: ignore[no-untyped-def]
-    return [e["payload"]["sections"] for (et, _, y, _), e in latest.items()
-            if et == "school.enrolment" and y == year and e["district_code"] == code]
+    return [
+        e["payload"]["sections"]
+        for (et, _, y, _), e in latest.items()
+        if et == "school.enrolment" and y == year and e["district_code"] == code
+    ]
 
 
 def test_city_size_and_mix() -> None:
@@ -43,8 +46,11 @@ def test_city_size_and_mix() -> None:
 
 def test_teaching_points_only_where_there_is_countryside() -> None:
     cats, latest = chk.read()
-    where = Counter(e["district_code"] for (et, _, _, _), e in latest.items()
-                    if et == "school.registered" and e["payload"]["school_type"] == "teaching_point")
+    where = Counter(
+        e["district_code"]
+        for (et, _, _, _), e in latest.items()
+        if et == "school.registered" and e["payload"]["school_type"] == "teaching_point"
+    )
     assert where[SHINAN] == where[SHIBEI] == 0
     assert where[PINGDU] > where[HUANGDAO] > 0
 
@@ -55,8 +61,9 @@ def test_urban_cores_are_crowded_and_rural_classes_small() -> None:
     assert statistics.mean(shinan) > statistics.mean(pingdu) + 5
     for code in (SHINAN, SHIBEI):
         assert max(_classes(latest, code, 2021)) >= 56  # large classes (大班额)
-        big = [s for s in _schools(latest, code, 2021)
-               if sum(v["students"] for k, v in s.items() if k != "senior") > 2000]
+        big = [
+            s for s in _schools(latest, code, 2021) if sum(v["students"] for k, v in s.items() if k != "senior") > 2000
+        ]
         assert big  # large-scale schools
     # C2: no large classes by 2025 in any district that attains
     for code in (SHINAN, SHIBEI, HUANGDAO, LAOSHAN):
@@ -103,8 +110,7 @@ def test_districts_attain_in_their_story_year() -> None:
 
 def test_laggards_miss_their_declared_year() -> None:
     story = chk.city().story
-    late = {c for c, s in story.items()
-            if s["attain_year"] is None or s["attain_year"] > s["declared_creation_year"]}
+    late = {c for c, s in story.items() if s["attain_year"] is None or s["attain_year"] > s["declared_creation_year"]}
     assert {PINGDU, LAIXI} <= late
     assert story[SHINAN]["attain_year"] == story[SHINAN]["declared_creation_year"]
 
@@ -112,17 +118,20 @@ def test_laggards_miss_their_declared_year() -> None:
 def test_calendar_milestones() -> None:
     city = chk.city()
     _, latest = chk.read()
-    ms = {(code, y, kind): e["payload"]["on"] for (et, code, y, kind), e in latest.items()
-          if et == "district.milestone"}
+    ms = {
+        (code, y, kind): e["payload"]["on"] for (et, code, y, kind), e in latest.items() if et == "district.milestone"
+    }
     assert (PINGDU, 2023, "self_assessment") not in ms  # missed
     assert ms[(LAIXI, 2024, "self_assessment")] > "2024-12-31"  # late
-    on_time = sum(ms.get((c, y, "self_assessment"), "9") <= f"{y}-12-31"
-                  for c in city.story for y in range(2021, 2026))
+    on_time = sum(ms.get((c, y, "self_assessment"), "9") <= f"{y}-12-31" for c in city.story for y in range(2021, 2026))
     assert on_time == 48
     applied = {code: y for (code, y, kind) in ms if kind == "recognition_application"}
     assert applied == {c: s["attain_year"] for c, s in city.story.items() if s["attain_year"]}
-    assert all(on <= f"{y + 1}-03-31" or (c, y) == (SHIBEI, 2022)
-               for (c, y, kind), on in ms.items() if kind == "city_assessment")
+    assert all(
+        on <= f"{y + 1}-03-31" or (c, y) == (SHIBEI, 2022)
+        for (c, y, kind), on in ms.items()
+        if kind == "city_assessment"
+    )
 
 
 def test_building_projects_per_year() -> None:
@@ -132,11 +141,12 @@ def test_building_projects_per_year() -> None:
 
 def test_spending_grows_and_training_institutions_shrink() -> None:
     _, latest = chk.read()
-    stats = {(code, y): e["payload"] for (et, code, y, _), e in latest.items()
-             if et == "district.statistics"}
-    falls = [(c, y) for (c, y), p in stats.items() if y > 2021
-             and p["education_spend_per_student_yuan"] < stats[(c, y - 1)][
-                 "education_spend_per_student_yuan"]]
+    stats = {(code, y): e["payload"] for (et, code, y, _), e in latest.items() if et == "district.statistics"}
+    falls = [
+        (c, y)
+        for (c, y), p in stats.items()
+        if y > 2021 and p["education_spend_per_student_yuan"] < stats[(c, y - 1)]["education_spend_per_student_yuan"]
+    ]
     assert falls == [(LAIXI, 2023)]  # the one C12 breach of the story
 
 

@@ -1,5 +1,6 @@
 """Helpers for the alerting tests (imported by conftest.py and the tests; a module name of its own,
 so it never collides with another folder's conftest)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -71,9 +72,11 @@ class Receiver:
 def alertmanager_binary() -> str:
     found = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if not found:
-        pytest.fail("Alertmanager is needed by the alerting tests and was not found: install it with "
-                    "`apt-get install -y prometheus-alertmanager` (Debian: /usr/bin/prometheus-alertmanager)",
-                    pytrace=False)
+        pytest.fail(
+            "Alertmanager is needed by the alerting tests and was not found: install it with "
+            "`apt-get install -y prometheus-alertmanager` (Debian: /usr/bin/prometheus-alertmanager)",
+            pytrace=False,
+        )
     return found
 
 
@@ -110,8 +113,11 @@ class Alertmanager:
             return json.loads(resp.read())
 
     def active(self, **match: str) -> list[dict[str, Any]]:
-        return [a for a in self.get("/api/v2/alerts?active=true&silenced=false&inhibited=true")
-                if all(a["labels"].get(k) == v for k, v in match.items())]
+        return [
+            a
+            for a in self.get("/api/v2/alerts?active=true&silenced=false&inhibited=true")
+            if all(a["labels"].get(k) == v for k, v in match.items())
+        ]
 
     def groups(self) -> list[dict[str, Any]]:
         return self.get("/api/v2/alerts/groups")
@@ -122,14 +128,30 @@ def dbt(args: list[str], warehouse: Path) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("dbt", path=str(VENV_BIN))
     assert exe, "dbt is a dependency of the project: run scripts/bootstrap.sh"
     env = dict(os.environ, JUNHENG_WAREHOUSE=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    cmd = [exe, *args, "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"),
-           "--target-path", str(warehouse / "dbt-target"), "--log-path", str(warehouse / "dbt-logs")]
+    cmd = [
+        exe,
+        *args,
+        "--project-dir",
+        str(ROOT / "dbt_project"),
+        "--profiles-dir",
+        str(ROOT / "dbt_project"),
+        "--target-path",
+        str(warehouse / "dbt-target"),
+        "--log-path",
+        str(warehouse / "dbt-logs"),
+    ]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
 # ---------------------------------------------------------------------- hand-made marts
-def fake_marts(path: Path, accountability: list[tuple], attainment: list[tuple] = (), city: list[tuple] = (),
-               as_of: dt.date = AS_OF, outlook: list[tuple] = ()) -> Path:
+def fake_marts(
+    path: Path,
+    accountability: list[tuple],
+    attainment: list[tuple] = (),
+    city: list[tuple] = (),
+    as_of: dt.date = AS_OF,
+    outlook: list[tuple] = (),
+) -> Path:
     """A DuckDB file with just the mart columns the alert source reads, for exact, fast cases.
 
     accountability: (district_code, year, declared_creation_year, attained, on_track, behind_reasons)
@@ -164,18 +186,38 @@ def fake_marts(path: Path, accountability: list[tuple], attainment: list[tuple] 
         for code, year, declared, deadline, projected, at_risk, risk, items in outlook:
             target = min(y for y in (declared, deadline) if y is not None)
             for item, item_year in items or [(None, None)]:
-                con.execute("insert into mart_district_outlook values (?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, 1, 2, ?)",
-                            [code, names.get(code, code), year, declared, deadline, target, projected, at_risk,
-                             list(risk), item, item_year, item in risk])
+                con.execute(
+                    "insert into mart_district_outlook values (?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, 1, 2, ?)",
+                    [
+                        code,
+                        names.get(code, code),
+                        year,
+                        declared,
+                        deadline,
+                        target,
+                        projected,
+                        at_risk,
+                        list(risk),
+                        item,
+                        item_year,
+                        item in risk,
+                    ],
+                )
         for code, year, declared, attained, on_track, reasons in accountability:
-            con.execute("insert into mart_district_accountability values (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [code, names.get(code, code), year, declared, attained, on_track, list(reasons), as_of])
+            con.execute(
+                "insert into mart_district_accountability values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [code, names.get(code, code), year, declared, attained, on_track, list(reasons), as_of],
+            )
         for code, year, vetoed, attained, failed in attainment:
-            con.execute("insert into mart_district_attainment values (?, ?, ?, ?, ?, ?, ?)",
-                        [code, names.get(code, code), year, vetoed, attained, list(failed), []])
+            con.execute(
+                "insert into mart_district_attainment values (?, ?, ?, ?, ?, ?, ?)",
+                [code, names.get(code, code), year, vetoed, attained, list(failed), []],
+            )
         for year, total, attained, target, on_track, c4, c10 in city:
-            con.execute("insert into mart_city_progress values (?, ?, ?, ?, ?, ?, 2.5, 20, ?, 12, 30, ?)",
-                        [year, total, attained, attained / total, target, on_track, c4, c10])
+            con.execute(
+                "insert into mart_city_progress values (?, ?, ?, ?, ?, ?, 2.5, 20, ?, 12, 30, ?)",
+                [year, total, attained, attained / total, target, on_track, c4, c10],
+            )
     finally:
         con.close()
     return path

@@ -4,6 +4,7 @@ warehouse built by the CLI and dbt.
 Alertmanager is not optional: without /usr/bin/prometheus-alertmanager the tests that need it
 FAIL (they never skip), saying how to install it (`apt-get install -y prometheus-alertmanager`).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,18 @@ from typing import Any
 
 import pytest
 import yaml
-
-from alerting_helpers import (AS_OF, ROOT, VENV_BIN, Alertmanager, Receiver, alertmanager_binary, am_test_config,
-                              dbt, free_port, wait_until)
+from alerting_helpers import (
+    AS_OF,
+    ROOT,
+    VENV_BIN,
+    Alertmanager,
+    Receiver,
+    alertmanager_binary,
+    am_test_config,
+    dbt,
+    free_port,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -62,9 +72,17 @@ def alertmanager(receiver, tmp_path):
     port = free_port()
     log = tmp_path / "alertmanager.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([binary, f"--config.file={config_path}", f"--storage.path={tmp_path / 'am-data'}",
-                                 f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config_path}",
+                f"--storage.path={tmp_path / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     am = Alertmanager(f"http://127.0.0.1:{port}", proc, log)
 
     def ready() -> bool:
@@ -100,8 +118,13 @@ def marts_warehouse(tmp_path_factory) -> Path:
     junheng = shutil.which("junheng", path=str(VENV_BIN))
     assert junheng, "the junheng CLI is installed in the venv (pip install -e .)"
     t0 = time.perf_counter()
-    run = subprocess.run([junheng, "run", str(events), "--warehouse", str(wh), "--no-gx", "--no-build", "--json"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [junheng, "run", str(events), "--warehouse", str(wh), "--no-gx", "--no-build", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     build = dbt(["build", "--vars", json.dumps({"as_of": AS_OF.isoformat()})], wh)
     assert build.returncode == 0, build.stdout[-6000:] + build.stderr[-2000:]

@@ -2,13 +2,13 @@
 infra/alertmanager/alertmanager.yml, its webhook receivers pointed at a test receiver): alerts fire,
 are visible in /api/v2/alerts, are grouped by district_code in /api/v2/alerts/groups, and
 disappear when resolved, the receiver getting the resolved notification."""
+
 from __future__ import annotations
 
 import shutil
 import subprocess
 
 import pytest
-
 from alerting_helpers import AM_CONFIG, AS_OF, fake_marts, wait_until
 
 from junheng.alerting import AlertConfig, evaluate_and_send
@@ -48,13 +48,20 @@ def test_fire_group_and_resolve_in_alertmanager(tmp_path, alertmanager, receiver
     assert len(run.fired) == 4 and run.deliveries[0].channel == "alertmanager" and run.deliveries[0].sent == 4
 
     # visible through GET /api/v2/alerts, with our labels, annotations and the fingerprint annotation
-    active = wait_until(lambda: len(am.active(service="junheng")) == 4 and am.active(service="junheng"),
-                        what="4 active alerts")
+    active = wait_until(
+        lambda: len(am.active(service="junheng")) == 4 and am.active(service="junheng"), what="4 active alerts"
+    )
     ids = {a["annotations"]["alert_id"] for a in active}
     assert ids == {a.alert_id for a in run.fired}
     c5 = next(a for a in active if a["labels"]["rule_id"] == "C5")
-    assert c5["labels"] == {"alertname": "DistrictBehind", "district_code": "370203", "rule_id": "C5",
-                            "severity": "major", "year": "2025", "service": "junheng"}
+    assert c5["labels"] == {
+        "alertname": "DistrictBehind",
+        "district_code": "370203",
+        "rule_id": "C5",
+        "severity": "major",
+        "year": "2025",
+        "service": "junheng",
+    }
     assert "C5" in c5["annotations"]["description"] and c5["annotations"]["fix"]
     assert c5["status"]["state"] == "active"
 
@@ -69,8 +76,10 @@ def test_fire_group_and_resolve_in_alertmanager(tmp_path, alertmanager, receiver
     duty = wait_until(lambda: receiver.bodies("/alerts/duty"), what="the duty notification")
     assert duty[0]["status"] == "firing" and duty[0]["groupLabels"] == {"district_code": "370203"}
     assert sorted(a["labels"]["rule_id"] for a in duty[0]["alerts"]) == ["C5", "C9"]
-    wait_until(lambda: receiver.bodies("/alerts/planning") and receiver.bodies("/alerts/leadership"),
-               what="planning and leadership notifications")
+    wait_until(
+        lambda: receiver.bodies("/alerts/planning") and receiver.bodies("/alerts/leadership"),
+        what="planning and leadership notifications",
+    )
 
     # evaluating again changes nothing: repeats are refreshed, not new
     again = _evaluate(tmp_path, am)
@@ -90,8 +99,10 @@ def test_fire_group_and_resolve_in_alertmanager(tmp_path, alertmanager, receiver
 
     (notice,) = wait_until(resolved_notice, what="the resolved notification")[:1]
     assert notice["groupLabels"] == {"district_code": "370203"}
-    assert sorted((a["labels"]["rule_id"], a["status"]) for a in notice["alerts"]) == [("C5", "resolved"),
-                                                                                       ("C9", "resolved")]
+    assert sorted((a["labels"]["rule_id"], a["status"]) for a in notice["alerts"]) == [
+        ("C5", "resolved"),
+        ("C9", "resolved"),
+    ]
     assert wait_until(lambda: _group(am, "370203", "bureau-duty") is None, what="the empty group to go")
 
 
@@ -99,8 +110,11 @@ def test_inhibition_and_refresh_keep_alerts_alive(tmp_path, alertmanager):
     """A vetoed district's DistrictBehind alerts of the same year are inhibited (still listed, not
     notified); a firing alert is re-posted with a fresh endsAt at every evaluation."""
     am = alertmanager
-    fake_marts(tmp_path / "junheng.duckdb", [("370215", 2025, 2025, False, False, ["DCY: not attained", "C5: x"])],
-               attainment=[("370215", 2025, True, False, ["V2"])])
+    fake_marts(
+        tmp_path / "junheng.duckdb",
+        [("370215", 2025, 2025, False, False, ["DCY: not attained", "C5: x"])],
+        attainment=[("370215", 2025, True, False, ["V2"])],
+    )
     run = _evaluate(tmp_path, am)
     assert run.ok and len(run.fired) == 3
 

@@ -2,6 +2,7 @@
 declared creation year (or the plan's deadline) is flagged while that year is still to come, the
 alert naming the items that drive the risk; on hand-made marts (exact cases) and on marts built the
 real way from a district improving too slowly."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,7 @@ from alerting_helpers import AS_OF, dbt, fake_marts
 
 from junheng.alerting.sources import read_marts
 
-EARLY = dt.date(2024, 3, 1)     # before the declared years of the hand-made districts
+EARLY = dt.date(2024, 3, 1)  # before the declared years of the hand-made districts
 
 
 def _at_risk(alerts):
@@ -21,14 +22,18 @@ def _at_risk(alerts):
 
 
 def test_at_risk_districts_fire_naming_their_items(tmp_path):
-    db = fake_marts(tmp_path / "junheng.duckdb", accountability=[], outlook=[
-        # too slow on SR (passes 2031) for its declared 2025; G8 passes in time and is not named as a driver
-        ("370203", 2023, 2025, 2025, 2031, True, ["SR"], [("SR", 2031), ("G8", 2024)]),
-        # an item that never passes at its rate, and one that passes too late
-        ("370211", 2023, 2024, 2025, None, True, ["Q9", "G9"], [("Q9", None), ("G9", 2027)]),
-        # fast enough: no alert
-        ("370212", 2023, 2025, 2025, 2024, False, [], [("SR", 2024)]),
-    ])
+    db = fake_marts(
+        tmp_path / "junheng.duckdb",
+        accountability=[],
+        outlook=[
+            # too slow on SR (passes 2031) for its declared 2025; G8 passes in time and is not named as a driver
+            ("370203", 2023, 2025, 2025, 2031, True, ["SR"], [("SR", 2031), ("G8", 2024)]),
+            # an item that never passes at its rate, and one that passes too late
+            ("370211", 2023, 2024, 2025, None, True, ["Q9", "G9"], [("Q9", None), ("G9", 2027)]),
+            # fast enough: no alert
+            ("370212", 2023, 2025, 2025, 2024, False, [], [("SR", 2024)]),
+        ],
+    )
     src = read_marts(db, as_of=EARLY)
     assert src.ok and not src.warnings, src.as_dict()
     risk = _at_risk(src.alerts)
@@ -80,7 +85,9 @@ def test_a_district_improving_too_slowly_fires_from_marts_built_the_real_way(tmp
     path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
     wh = tmp_path / "wh"
     assert EmbeddedRunner(wh, gx=False).run([path]).counts["dead_lettered"] == 0
-    build = dbt(["build", "--exclude", "resource_type:unit_test", "--vars", json.dumps({"as_of": EARLY.isoformat()})], wh)
+    build = dbt(
+        ["build", "--exclude", "resource_type:unit_test", "--vars", json.dumps({"as_of": EARLY.isoformat()})], wh
+    )
     assert build.returncode == 0, build.stdout[-6000:] + build.stderr[-2000:]
     src = read_marts(wh / "junheng.duckdb", as_of=EARLY)
     assert src.ok, src.as_dict()

@@ -1,6 +1,7 @@
 """End to end on a warehouse built the real way (`junheng run … --no-gx`, then `dbt build`):
 the marts' conditions become alerts, Alertmanager and the webhook get them, a district catching up
 resolves its alerts, and dbt's mart_alerts shows the history under its contract."""
+
 from __future__ import annotations
 
 import duckdb
@@ -21,29 +22,43 @@ def expected_conditions(db) -> set[tuple]:
     """What the marts say is wrong, computed here in SQL, independently of the alert source."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        behind = con.execute("""
+        behind = con.execute(
+            """
             with cur as (select district_code, max(year) as y from mart_district_accountability
                          where year <= ? group by district_code)
             select distinct a.district_code, a.year, split_part(r, ':', 1) as rid
             from mart_district_accountability as a join cur using (district_code), unnest(a.behind_reasons) as t(r)
             where a.on_track = false
               and (a.year = cur.y or (split_part(r, ':', 1) in ('D1', 'D2', 'D3') and a.year = cur.y - 1))
-        """, [AS_OF.year]).fetchall()
-        vetoes = con.execute("""
+        """,
+            [AS_OF.year],
+        ).fetchall()
+        vetoes = con.execute(
+            """
             with cur as (select district_code, max(year) as y from mart_district_attainment
                          where year <= ? group by district_code)
             select a.district_code, a.year, v from mart_district_attainment as a join cur using (district_code),
                    unnest(a.failed_items) as t(v)
             where a.year = cur.y and a.vetoed and v like 'V%'
-        """, [AS_OF.year]).fetchall()
-        at_risk = con.execute("""select distinct district_code, year from mart_district_outlook
-                                 where at_risk and year <= ? and ? <= target_year""", [AS_OF.year, AS_OF.year]).fetchall()
-        city = con.execute("""select year, on_track, c4_passed, c10_passed from mart_city_progress
-                              where year <= ? order by year desc limit 1""", [AS_OF.year]).fetchone()
+        """,
+            [AS_OF.year],
+        ).fetchall()
+        at_risk = con.execute(
+            """select distinct district_code, year from mart_district_outlook
+                                 where at_risk and year <= ? and ? <= target_year""",
+            [AS_OF.year, AS_OF.year],
+        ).fetchall()
+        city = con.execute(
+            """select year, on_track, c4_passed, c10_passed from mart_city_progress
+                              where year <= ? order by year desc limit 1""",
+            [AS_OF.year],
+        ).fetchone()
     finally:
         con.close()
-    out = {("DistrictDeadlineMissed" if rid in DEADLINES else "DistrictBehind", code, rid, year)
-           for code, year, rid in behind}
+    out = {
+        ("DistrictDeadlineMissed" if rid in DEADLINES else "DistrictBehind", code, rid, year)
+        for code, year, rid in behind
+    }
     out |= {("DistrictVetoed", code, rid, year) for code, year, rid in vetoes}
     out |= {("DistrictAtRisk", code, "OUTLOOK", year) for code, year in at_risk}
     year, on_track, c4, c10 = city
@@ -61,9 +76,10 @@ def test_marts_conditions_are_what_the_marts_say(marts_warehouse):
     assert got == expected_conditions(db)
     assert len(got) == len(src.alerts) >= 5
     assert {a.alertname for a in src.alerts} >= {"DistrictBehind", "DistrictDeadlineMissed", "CityOffTrack"}
-    rules = dict(duckdb.connect(str(db), read_only=True).execute(
-        "select rule_id, severity from catalogue.rules").fetchall())
-    for a in src.alerts:     # severity and clause come from the catalogue the marts were built with
+    rules = dict(
+        duckdb.connect(str(db), read_only=True).execute("select rule_id, severity from catalogue.rules").fetchall()
+    )
+    for a in src.alerts:  # severity and clause come from the catalogue the marts were built with
         if a.rule_id in rules:
             assert a.severity == rules[a.rule_id]
         assert a.rule_id in a.description and a.clause in a.description and "What to fix" in a.description
@@ -74,8 +90,9 @@ def test_end_to_end_with_alertmanager_webhook_and_mart_alerts(warehouse_copy, al
     config = AlertConfig(retry=RetryPolicy(attempts=2, backoff_s=0.05, timeout_s=5))
 
     def evaluate():
-        return evaluate_and_send(wh, as_of=AS_OF, alertmanager_url=am.url, webhook_url=receiver.url + "/hook",
-                                 kafka=False, config=config)
+        return evaluate_and_send(
+            wh, as_of=AS_OF, alertmanager_url=am.url, webhook_url=receiver.url + "/hook", kafka=False, config=config
+        )
 
     first = evaluate()
     assert first.ok, first.as_dict()
@@ -98,15 +115,23 @@ def test_end_to_end_with_alertmanager_webhook_and_mart_alerts(warehouse_copy, al
     # a district catches up (as a rebuild would show it): its current-year alerts resolve
     victim = next(a for a in first.fired if a.alertname == "DistrictBehind")
     con = duckdb.connect(str(wh / "junheng.duckdb"))
-    con.execute("update mart_district_accountability set on_track = true, behind_reasons = []::varchar[] "
-                "where district_code = ? and year = ?", [victim.district_code, victim.year])
+    con.execute(
+        "update mart_district_accountability set on_track = true, behind_reasons = []::varchar[] "
+        "where district_code = ? and year = ?",
+        [victim.district_code, victim.year],
+    )
     con.close()
     third = evaluate()
-    gone = {a.alert_id for a in first.fired
-            if a.district_code == victim.district_code and a.year == victim.year and a.alertname != "DistrictVetoed"}
+    gone = {
+        a.alert_id
+        for a in first.fired
+        if a.district_code == victim.district_code and a.year == victim.year and a.alertname != "DistrictVetoed"
+    }
     assert third.ok and {a.alert_id for a in third.resolved} == gone and not third.fired
-    wait_until(lambda: not {a["annotations"]["alert_id"] for a in am.active(service="junheng")} & gone,
-               what="the resolved alerts to leave Alertmanager")
+    wait_until(
+        lambda: not {a["annotations"]["alert_id"] for a in am.active(service="junheng")} & gone,
+        what="the resolved alerts to leave Alertmanager",
+    )
     events = receiver.bodies("/hook")[-1]["alerts"]
     assert {e["alert_id"] for e in events} == gone and {e["status"] for e in events} == {"resolved"}
 
@@ -117,11 +142,17 @@ def test_end_to_end_with_alertmanager_webhook_and_mart_alerts(warehouse_copy, al
     assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-2000:]
     con = duckdb.connect(str(wh / "junheng.duckdb"), read_only=True)
     try:
-        cols = [r[0] for r in con.execute("select column_name from information_schema.columns "
-                                          "where table_name = 'mart_alerts' order by ordinal_position").fetchall()]
-        assert cols[:len(CONTRACT)] == CONTRACT
-        rows = con.execute("select alert_id, district_code, state, starts_at, ends_at, is_open, severity, rule_id "
-                           "from mart_alerts").fetchall()
+        cols = [
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_name = 'mart_alerts' order by ordinal_position"
+            ).fetchall()
+        ]
+        assert cols[: len(CONTRACT)] == CONTRACT
+        rows = con.execute(
+            "select alert_id, district_code, state, starts_at, ends_at, is_open, severity, rule_id from mart_alerts"
+        ).fetchall()
     finally:
         con.close()
     assert len(rows) == n + len(gone)

@@ -7,6 +7,7 @@ in the normal and the `--json` output and in failure messages; and a `user:pass@
 delivered (urllib read `pass@host:port` as the port). Now names go through junheng.terminal.plain,
 URLs through junheng.alerting.urls.redact_url, and the credentials go as a Basic header.
 """
+
 from __future__ import annotations
 
 import base64
@@ -63,8 +64,9 @@ class AuthReceiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def url(self, *, credentials: bool = True) -> str:
-        userinfo = f"{USER}:{PASSWORD.replace('@', '%40').replace(' ', '%20').replace(':', '%3A')}@" \
-            if credentials else ""
+        userinfo = (
+            f"{USER}:{PASSWORD.replace('@', '%40').replace(' ', '%20').replace(':', '%3A')}@" if credentials else ""
+        )
         return f"http://{userinfo}127.0.0.1:{self.server.server_address[1]}/hook?token={TOKEN}&team=ops"
 
     def close(self) -> None:
@@ -97,8 +99,14 @@ def hostile_env(tmp_path, monkeypatch) -> dict[str, str]:
 
 def _alerts(warehouse: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     assert JUNHENG, "the junheng CLI is installed in the venv (scripts/bootstrap.sh)"
-    return subprocess.run([JUNHENG, "alerts", "--warehouse", str(warehouse), "--as-of", AS_OF.isoformat(),
-                           "--no-stream", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [JUNHENG, "alerts", "--warehouse", str(warehouse), "--as-of", AS_OF.isoformat(), "--no-stream", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def _no_secret_in(text: str) -> None:
@@ -116,7 +124,8 @@ def _no_secret_stored(warehouse: Path) -> None:
 
 @pytest.mark.parametrize("json_mode", [False, True], ids=["default", "json"])
 def test_alerts_shows_names_inert_and_urls_redacted_and_delivers_with_credentials(
-        tmp_path, hostile_env, auth_receiver, json_mode):
+    tmp_path, hostile_env, auth_receiver, json_mode
+):
     wh = tmp_path / "wh"
     wh.mkdir()
     fake_marts(wh / "junheng.duckdb", [("370203", 2025, 2025, False, False, ["DCY: x"])])
@@ -137,7 +146,7 @@ def test_alerts_shows_names_inert_and_urls_redacted_and_delivers_with_credential
     if json_mode:
         run = json.loads(out.stdout)
         assert [d["target"] for d in run["deliveries"]] == [target]
-        assert HOSTILE_NAME in run["fired"][0]["summary"]     # JSON escapes it (\u001b); the data is kept
+        assert HOSTILE_NAME in run["fired"][0]["summary"]  # JSON escapes it (\u001b); the data is kept
     else:
         assert f"webhook {target}: sent 1" in out.stdout
         assert "\\x1b]0;owned\\x07北区\\x1b[2J\\x9b31m (370203)" in out.stdout
@@ -151,11 +160,14 @@ def test_a_failed_delivery_reports_the_url_redacted(tmp_path, hostile_env, auth_
     auth_receiver.fail_with = 500
     out = _alerts(wh, hostile_env, "--webhook-url", auth_receiver.url())
     port = auth_receiver.server.server_address[1]
-    assert out.returncode == 2 and (f"FAILED after 1 attempts: RuntimeError: HTTP 500 from http://127.0.0.1:{port}"
-                                    f"/hook?token=***&team=***") in out.stdout, out.stdout[-3000:] + out.stderr[-3000:]
+    assert (
+        out.returncode == 2
+        and (f"FAILED after 1 attempts: RuntimeError: HTTP 500 from http://127.0.0.1:{port}/hook?token=***&team=***")
+        in out.stdout
+    ), out.stdout[-3000:] + out.stderr[-3000:]
     _no_secret_in(out.stdout + out.stderr)
     _no_secret_stored(wh)
-    auth_receiver.fail_with = None                     # the next run delivers what was queued
+    auth_receiver.fail_with = None  # the next run delivers what was queued
     out = _alerts(wh, hostile_env, "--webhook-url", auth_receiver.url(), "--json")
     assert out.returncode == 0 and len(auth_receiver.posts) == 1
     _no_secret_in(out.stdout + out.stderr)
@@ -170,15 +182,26 @@ def test_without_credentials_the_receiver_refuses(tmp_path, hostile_env, auth_re
     assert out.returncode == 2 and auth_receiver.refused == 1 and "HTTP 401" in out.stdout
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("https://u:secret@hooks.example/x?token=abc&sig=def#frag", "https://u:***@hooks.example/x?token=***&sig=***#***"),
-    ("https://tokenonly@hooks.example/x", "https://***@hooks.example/x"),
-    ("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
-     "https://hooks.slack.com/services/T00000000/B00000000/***"),
-    ("https://discord.com/api/webhooks/1234567890/aB3dEf9hIjK1mN0pQ", "https://discord.com/api/webhooks/1234567890/***"),
-    ("http://127.0.0.1:9093/api/v2/alerts", "http://127.0.0.1:9093/api/v2/alerts"),
-    ("http://h:notaport/x?token=abc", "<a URL that cannot be parsed, 29 characters>"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        (
+            "https://u:secret@hooks.example/x?token=abc&sig=def#frag",
+            "https://u:***@hooks.example/x?token=***&sig=***#***",
+        ),
+        ("https://tokenonly@hooks.example/x", "https://***@hooks.example/x"),
+        (
+            "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+            "https://hooks.slack.com/services/T00000000/B00000000/***",
+        ),
+        (
+            "https://discord.com/api/webhooks/1234567890/aB3dEf9hIjK1mN0pQ",
+            "https://discord.com/api/webhooks/1234567890/***",
+        ),
+        ("http://127.0.0.1:9093/api/v2/alerts", "http://127.0.0.1:9093/api/v2/alerts"),
+        ("http://h:notaport/x?token=abc", "<a URL that cannot be parsed, 29 characters>"),
+    ],
+)
 def test_redact_url(url, shown):
     assert redact_url(url) == shown
 
@@ -196,7 +219,7 @@ def test_split_credentials_and_scrub():
 def test_alertmanager_client_sends_url_credentials_as_basic_auth(auth_receiver):
     from junheng.alerting.delivery import AlertmanagerClient, RetryPolicy
 
-    base = auth_receiver.url().split("/hook")[0]                   # http://alerts:…@127.0.0.1:port
+    base = auth_receiver.url().split("/hook")[0]  # http://alerts:…@127.0.0.1:port
     client = AlertmanagerClient(base, RetryPolicy(attempts=1, timeout_s=5))
     report = client.post([{"labels": {"alertname": "X"}, "annotations": {"alert_id": "a1"}}])
     assert report.ok and report.sent == 1 and auth_receiver.refused == 0

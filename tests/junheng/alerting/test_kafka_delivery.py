@@ -1,5 +1,6 @@
 """The Kafka alerts topic: one message per state change, key = alert_id (needs the local broker,
 `infra/kafka/kafka.sh start`; a missing broker fails, never skips, as in tests/kafka)."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,10 @@ def bootstrap() -> str:
         with socket.create_connection(("127.0.0.1", port), timeout=3):
             pass
     except OSError as exc:
-        pytest.fail(f"Kafka broker not reachable at 127.0.0.1:{port} ({exc}); start it with infra/kafka/kafka.sh start",
-                    pytrace=False)
+        pytest.fail(
+            f"Kafka broker not reachable at 127.0.0.1:{port} ({exc}); start it with infra/kafka/kafka.sh start",
+            pytrace=False,
+        )
     return f"127.0.0.1:{port}"
 
 
@@ -53,8 +56,13 @@ def alerts_topic(bootstrap):
 def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 20.0) -> list:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=1000,
+    )
     try:
         tp = TopicPartition(topic, 0)
         consumer.assign([tp])
@@ -73,17 +81,26 @@ def test_state_changes_go_to_the_alerts_topic_keyed_by_alert_id(tmp_path, bootst
     from junheng.settings import KafkaSettings
 
     prefix, topic = alerts_topic
-    config = AlertConfig(kafka_settings=KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix),
-                         retry=RetryPolicy(attempts=2, backoff_s=0.1, timeout_s=10))
+    config = AlertConfig(
+        kafka_settings=KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix),
+        retry=RetryPolicy(attempts=2, backoff_s=0.1, timeout_s=10),
+    )
     alerter = StreamAlerter(tmp_path, kafka=True, config=config)
     try:
+
         def status(attained, previous):
-            return {"district_code": "370212", "year": 2025, "attained": attained, "previous_attained": previous,
-                    "failed_items": json.dumps(["V1"] if attained is False else []), "undecided_items": "[]"}
+            return {
+                "district_code": "370212",
+                "year": 2025,
+                "attained": attained,
+                "previous_attained": previous,
+                "failed_items": json.dumps(["V1"] if attained is False else []),
+                "undecided_items": "[]",
+            }
 
         fired = alerter.on_statuses([status(False, True)])
         assert fired.ok, fired.as_dict()
-        assert alerter.on_statuses([status(False, False)]).deliveries == []     # a repeat: nothing sent
+        assert alerter.on_statuses([status(False, False)]).deliveries == []  # a repeat: nothing sent
         resolved = alerter.on_statuses([status(True, False)])
         assert resolved.ok and resolved.deliveries[0].channel == "kafka" and resolved.deliveries[0].sent == 1
     finally:

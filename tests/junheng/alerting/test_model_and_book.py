@@ -1,5 +1,6 @@
 """The alert model and the AlertBook state machine: stable fingerprints, fire → repeat (deduped)
 → resolve, coverage, persistence, outboxes."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,28 +10,57 @@ import json
 import pytest
 
 from junheng.alerting.book import AlertBook, covers_sources, load_book, save_book
-from junheng.alerting.model import (CITY_OFF_TRACK, DISTRICT_BEHIND, FIRING, MARTS, RESOLVED, STREAM, Alert,
-                                    alert_event, canonical_identity, fingerprint)
+from junheng.alerting.model import (
+    CITY_OFF_TRACK,
+    DISTRICT_BEHIND,
+    FIRING,
+    MARTS,
+    RESOLVED,
+    STREAM,
+    Alert,
+    alert_event,
+    canonical_identity,
+    fingerprint,
+)
 
-T0 = dt.datetime(2026, 6, 30, 8, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 6, 30, 8, 0, tzinfo=dt.UTC)
 
 
 def at(minutes: int) -> dt.datetime:
     return T0 + dt.timedelta(minutes=minutes)
 
 
-def behind(code: str = "370203", rule: str = "C5", year: int = 2025, *, summary: str = "only 0 of 4 (0%)",
-           severity: str = "major", source: str = MARTS, name: str = DISTRICT_BEHIND) -> Alert:
-    return Alert(alertname=name, district_code=code, rule_id=rule, year=year, severity=severity,
-                 summary=f"{code} behind: {rule} {summary}", description=f"Rule {rule} … What to fix: …",
-                 clause="青教通字〔2021〕137号 三、(一)3", fix="fix it", reason=summary, source=source)
+def behind(
+    code: str = "370203",
+    rule: str = "C5",
+    year: int = 2025,
+    *,
+    summary: str = "only 0 of 4 (0%)",
+    severity: str = "major",
+    source: str = MARTS,
+    name: str = DISTRICT_BEHIND,
+) -> Alert:
+    return Alert(
+        alertname=name,
+        district_code=code,
+        rule_id=rule,
+        year=year,
+        severity=severity,
+        summary=f"{code} behind: {rule} {summary}",
+        description=f"Rule {rule} … What to fix: …",
+        clause="青教通字〔2021〕137号 三、(一)3",
+        fix="fix it",
+        reason=summary,
+        source=source,
+    )
 
 
 # ---------------------------------------------------------------------- fingerprints
 def test_fingerprint_is_sha256_of_the_identifying_labels_only():
     a = behind()
     expected = hashlib.sha256(
-        b'{"alertname":"DistrictBehind","district_code":"370203","rule_id":"C5","year":2025}').hexdigest()
+        b'{"alertname":"DistrictBehind","district_code":"370203","rule_id":"C5","year":2025}'
+    ).hexdigest()
     assert a.alert_id == expected == fingerprint("DistrictBehind", "370203", "C5", 2025)
     # a known value: the same in every run, on every machine, from every driver
     assert a.alert_id == "a696eacb9f56a697ca5c9aea36c0609e7068340fcb138000324e4b0f4a316f5b"
@@ -38,24 +68,43 @@ def test_fingerprint_is_sha256_of_the_identifying_labels_only():
     b = behind(summary="only 1 of 4 (25%)", severity="critical", source=STREAM).resolved(at(5))
     assert b.alert_id == a.alert_id
     # each identifying label does
-    others = {behind(code="370202").alert_id, behind(rule="C7").alert_id, behind(year=2024).alert_id,
-              behind(name="DistrictDeadlineMissed").alert_id}
+    others = {
+        behind(code="370202").alert_id,
+        behind(rule="C7").alert_id,
+        behind(year=2024).alert_id,
+        behind(name="DistrictDeadlineMissed").alert_id,
+    }
     assert len(others) == 4 and a.alert_id not in others
 
 
 def test_city_alerts_use_the_city_label_and_a_null_district():
-    c = Alert(alertname=CITY_OFF_TRACK, district_code=None, rule_id="C1", year=2025, severity="critical",
-              summary="Qingdao is off its plan", description="…")
+    c = Alert(
+        alertname=CITY_OFF_TRACK,
+        district_code=None,
+        rule_id="C1",
+        year=2025,
+        severity="critical",
+        summary="Qingdao is off its plan",
+        description="…",
+    )
     assert c.labels["district_code"] == "city"
-    assert canonical_identity(CITY_OFF_TRACK, None, "C1", 2025) == \
-        '{"alertname":"CityOffTrack","district_code":"city","rule_id":"C1","year":2025}'
+    assert (
+        canonical_identity(CITY_OFF_TRACK, None, "C1", 2025)
+        == '{"alertname":"CityOffTrack","district_code":"city","rule_id":"C1","year":2025}'
+    )
     assert c.scope == "city" and behind().scope == "district"
 
 
 def test_labels_and_annotations():
     a = behind()
-    assert a.labels == {"alertname": "DistrictBehind", "district_code": "370203", "rule_id": "C5",
-                        "severity": "major", "year": "2025", "service": "junheng"}
+    assert a.labels == {
+        "alertname": "DistrictBehind",
+        "district_code": "370203",
+        "rule_id": "C5",
+        "severity": "major",
+        "year": "2025",
+        "service": "junheng",
+    }
     notes = a.annotations
     assert {"summary", "description", "rule_id", "clause", "fix", "alert_id", "district"} <= set(notes)
     assert notes["alert_id"] == a.alert_id and notes["rule_id"] == "C5"

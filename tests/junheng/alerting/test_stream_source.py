@@ -1,5 +1,6 @@
 """The stream source: district status change rows → DistrictAttainmentLost, from the rows of a
 batch (the worker hook) and from the landed rows (``junheng alerts``) — the same alerts either way."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,14 @@ AS_OF = dt.date(2026, 6, 30)
 
 
 def row(attained, previous=None, failed=(), code="370202", year=2023):
-    return {"district_code": code, "year": year, "attained": attained, "previous_attained": previous,
-            "failed_items": json.dumps(list(failed)), "undecided_items": "[]"}
+    return {
+        "district_code": code,
+        "year": year,
+        "attained": attained,
+        "previous_attained": previous,
+        "failed_items": json.dumps(list(failed)),
+        "undecided_items": "[]",
+    }
 
 
 def lost(memory):
@@ -36,7 +43,7 @@ def test_attained_true_to_false_fires_and_coming_back_clears():
     assert alert.alertname == DISTRICT_ATTAINMENT_LOST and alert.rule_id == "ATTAINMENT"
     assert alert.alert_id == fingerprint(DISTRICT_ATTAINMENT_LOST, "370202", "ATTAINMENT", 2023)
     assert "V1" in alert.summary and "市南区 (370202)" in alert.summary and "V1" in alert.description
-    apply_statuses(memory, [row(False, False, ["V1", "G5"])])      # still lost, wording follows
+    apply_statuses(memory, [row(False, False, ["V1", "G5"])])  # still lost, wording follows
     assert "G5" in attainment_alerts(memory)[0].summary
     apply_statuses(memory, [row(True, False)])
     assert lost(memory) == set()
@@ -88,18 +95,20 @@ def test_worker_hook_and_landed_rows_give_the_same_alerts(tmp_path, receiver):
     hooked = tmp_path / "hooked"
     alerter = StreamAlerter(hooked, webhook_url=receiver.url + "/hook")
     runner = HookedRunner(hooked, alerter)
-    files = [write(tmp_path / "1.jsonl", good_district()),
-             write(tmp_path / "2.jsonl", [inspection("exam_admission", "fail", seq=1)]),
-             write(tmp_path / "3.jsonl", [inspection("exam_admission", "pass", seq=2)])]
+    files = [
+        write(tmp_path / "1.jsonl", good_district()),
+        write(tmp_path / "2.jsonl", [inspection("exam_admission", "fail", seq=1)]),
+        write(tmp_path / "3.jsonl", [inspection("exam_admission", "pass", seq=2)]),
+    ]
     alert_id = fingerprint(DISTRICT_ATTAINMENT_LOST, "370202", "ATTAINMENT", 2023)
 
     runner.run([files[0]])
     assert runner.runs[-1].fired == [] and runner.runs[-1].ok
-    runner.run([files[1]])                                   # the veto: attained True → False
+    runner.run([files[1]])  # the veto: attained True → False
     run = runner.runs[-1]
     assert [a.alert_id for a in run.fired] == [alert_id] and run.ok, run.as_dict()
     assert "V1" in run.fired[0].summary
-    runner.run([files[2]])                                   # cleared: back to attained
+    runner.run([files[2]])  # cleared: back to attained
     run = runner.runs[-1]
     assert [a.alert_id for a in run.resolved] == [alert_id] and not run.fired
 

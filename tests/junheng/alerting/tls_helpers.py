@@ -4,6 +4,7 @@ Alertmanager's ``--web.config.file`` (TLS + basic auth, its password stored as a
 
 Without openssl the tests FAIL (never skip), saying what to install.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,8 @@ import pytest
 
 @dataclass(frozen=True)
 class Certs:
-    ca: Path            # what clients trust (JUNHENG_ALERT_CAFILE)
-    cert: Path          # the server's certificate, for 127.0.0.1 and localhost, signed by ca
+    ca: Path  # what clients trust (JUNHENG_ALERT_CAFILE)
+    cert: Path  # the server's certificate, for 127.0.0.1 and localhost, signed by ca
     key: Path
 
 
@@ -38,12 +39,40 @@ def make_test_ca(folder: Path) -> Certs:
         proc = subprocess.run([openssl, *args], cwd=folder, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=junheng test CA",
-        "-keyout", "ca.key", "-out", "ca.pem")
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=junheng test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    )
     run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr")
     (folder / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-        "-extfile", "server.ext", "-out", "server.pem")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    )
     return Certs(folder / "ca.pem", folder / "server.pem", folder / "server.key")
 
 
@@ -61,7 +90,7 @@ class AuthReceiver:
 
     server: ThreadingHTTPServer
     accepted: set[str] = field(default_factory=set)
-    posts: list[tuple[str, Any, str]] = field(default_factory=list)     # (path, body, Authorization)
+    posts: list[tuple[str, Any, str]] = field(default_factory=list)  # (path, body, Authorization)
     refused: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -109,17 +138,21 @@ def bcrypt_hash(password: str) -> str:
     """The bcrypt hash Alertmanager's basic_auth_users wants (glibc's crypt, Python 3.11's crypt module)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt   # deprecated (removed in 3.13); the project is Python 3.11
+        import crypt  # deprecated (removed in 3.13); the project is Python 3.11
 
     hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 6))
     if not hashed or not hashed.startswith("$2"):
-        pytest.fail("this system's crypt() cannot make bcrypt hashes (needed for Alertmanager's basic auth)",
-                    pytrace=False)
+        pytest.fail(
+            "this system's crypt() cannot make bcrypt hashes (needed for Alertmanager's basic auth)", pytrace=False
+        )
     return hashed
 
 
 def alertmanager_web_config(path: Path, ca: Certs, user: str, password: str) -> Path:
     """Alertmanager's --web.config.file: TLS with the test certificate, one basic-auth user."""
-    path.write_text(f"tls_server_config:\n  cert_file: {ca.cert}\n  key_file: {ca.key}\n"
-                    f"basic_auth_users:\n  {user}: '{bcrypt_hash(password)}'\n", encoding="utf-8")
+    path.write_text(
+        f"tls_server_config:\n  cert_file: {ca.cert}\n  key_file: {ca.key}\n"
+        f"basic_auth_users:\n  {user}: '{bcrypt_hash(password)}'\n",
+        encoding="utf-8",
+    )
     return path

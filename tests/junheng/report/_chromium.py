@@ -11,6 +11,7 @@ Two ways in, both used by the tests:
 Chromium runs with its own throw-away profile, no sandbox (root in containers), no GPU, no QUIC, no
 background networking, and a host resolver that resolves nothing, so a page can never reach a network.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,13 +28,27 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM = Path("/usr/bin/chromium")
-MISSING = (f"{CHROMIUM} is missing: the report's browser test needs Debian's 'chromium' package "
-           "(apt-get install -y chromium; scripts/system-deps.sh installs it)")
+MISSING = (
+    f"{CHROMIUM} is missing: the report's browser test needs Debian's 'chromium' package "
+    "(apt-get install -y chromium; scripts/system-deps.sh installs it)"
+)
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--force-device-scale-factor=1"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--force-device-scale-factor=1",
+]
 
 
 def chromium() -> Path:
@@ -47,8 +62,9 @@ def run_cli(args: list[str], timeout: float = 90) -> subprocess.CompletedProcess
     # Chromium's helper processes may still be writing the profile as the browser exits
     with tempfile.TemporaryDirectory(prefix="chromium-profile-", ignore_cleanup_errors=True) as profile:
         cmd = [str(chromium()), *FLAGS, f"--user-data-dir={profile}", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env=dict(os.environ, LANG="C.UTF-8"))
+        return subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, LANG="C.UTF-8")
+        )
 
 
 def console_lines(stderr: str) -> list[str]:
@@ -59,12 +75,15 @@ def console_lines(stderr: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------------
 # a minimal WebSocket client (enough for the DevTools protocol on localhost)
 
+
 class WebSocket:
     def __init__(self, host: str, port: int, path: str, timeout: float = 30):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         self.sock.sendall(request.encode())
         head = b""
         while b"\r\n\r\n" not in head:
@@ -115,7 +134,7 @@ class WebSocket:
             payload = self._read(n)
             if mask:
                 payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-            if opcode == 0x9:                                   # ping → pong
+            if opcode == 0x9:  # ping → pong
                 self._send_frame(0xA, payload)
                 continue
             if opcode == 0xA:
@@ -124,7 +143,7 @@ class WebSocket:
                 raise ConnectionError("DevTools closed the WebSocket")
             if opcode in (0x1, 0x2):
                 first_opcode, message = opcode, payload
-            else:                                               # continuation
+            else:  # continuation
                 message += payload
             if fin and first_opcode is not None:
                 return message.decode("utf-8")
@@ -140,25 +159,34 @@ class WebSocket:
 # ---------------------------------------------------------------------------------------------------
 # a DevTools session on one page
 
+
 @dataclass
 class PageRun:
-    requests: list[str] = field(default_factory=list)        # every URL the page asked for
-    console: list[dict[str, Any]] = field(default_factory=list)   # Runtime.consoleAPICalled params
+    requests: list[str] = field(default_factory=list)  # every URL the page asked for
+    console: list[dict[str, Any]] = field(default_factory=list)  # Runtime.consoleAPICalled params
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)  # Log.entryAdded entries
-    failed: list[dict[str, Any]] = field(default_factory=list)    # Network.loadingFailed params
+    failed: list[dict[str, Any]] = field(default_factory=list)  # Network.loadingFailed params
     screenshot: bytes = b""
     dom: str = ""
     size: tuple[int, int] = (0, 0)
-    probe: Any = None                                         # value of the probe expression, if any
+    probe: Any = None  # value of the probe expression, if any
 
     def errors(self) -> list[str]:
-        out = [f"uncaught: {e.get('exceptionDetails', {}).get('exception', {}).get('description') or e}"
-               for e in self.exceptions]
-        out += [f"console.{c['type']}: {[a.get('value', a.get('description')) for a in c.get('args', [])]}"
-                for c in self.console if c.get("type") in ("error", "assert", "warning")]
-        out += [f"log {e['entry'].get('level')}: {e['entry'].get('text')} ({e['entry'].get('url', '')})"
-                for e in self.log if e.get("entry", {}).get("level") in ("error", "warning")]
+        out = [
+            f"uncaught: {e.get('exceptionDetails', {}).get('exception', {}).get('description') or e}"
+            for e in self.exceptions
+        ]
+        out += [
+            f"console.{c['type']}: {[a.get('value', a.get('description')) for a in c.get('args', [])]}"
+            for c in self.console
+            if c.get("type") in ("error", "assert", "warning")
+        ]
+        out += [
+            f"log {e['entry'].get('level')}: {e['entry'].get('text')} ({e['entry'].get('url', '')})"
+            for e in self.log
+            if e.get("entry", {}).get("level") in ("error", "warning")
+        ]
         out += [f"request failed: {f.get('errorText')} {f.get('requestId')}" for f in self.failed]
         return out
 
@@ -171,10 +199,20 @@ class DevTools:
         self.width, self.height = width, height
         self._profile = tempfile.TemporaryDirectory(prefix="chromium-cdp-", ignore_cleanup_errors=True)
         self.proc = subprocess.Popen(
-            [str(chromium()), *FLAGS, f"--user-data-dir={self._profile.name}", "--remote-debugging-port=0",
-             "--remote-debugging-address=127.0.0.1", f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, LANG="C.UTF-8"),
-            start_new_session=True)  # its own process group, so close() can stop every helper process
+            [
+                str(chromium()),
+                *FLAGS,
+                f"--user-data-dir={self._profile.name}",
+                "--remote-debugging-port=0",
+                "--remote-debugging-address=127.0.0.1",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ, LANG="C.UTF-8"),
+            start_new_session=True,
+        )  # its own process group, so close() can stop every helper process
         port_file = Path(self._profile.name) / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
         while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):
@@ -230,7 +268,7 @@ class DevTools:
             while time.monotonic() < end:
                 try:
                     message = json.loads(self.ws.recv())
-                except (socket.timeout, TimeoutError):
+                except TimeoutError:
                     continue
                 if "method" in message:
                     self.events.append(message)
@@ -248,8 +286,13 @@ class DevTools:
         say) and collect again, so errors it causes are in the run too."""
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.page(f"{domain}.enable")
-        self.page("Emulation.setDeviceMetricsOverride", width=self.width, height=self.height,
-                  deviceScaleFactor=1, mobile=False)
+        self.page(
+            "Emulation.setDeviceMetricsOverride",
+            width=self.width,
+            height=self.height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         self.events.clear()
         self.page("Page.navigate", url=url)
         self.wait_for("Page.loadEventFired")
@@ -259,8 +302,13 @@ class DevTools:
         content = metrics.get("cssContentSize") or metrics["contentSize"]
         w, h = int(content["width"]), int(content["height"])
         if full_page:
-            self.page("Emulation.setDeviceMetricsOverride", width=self.width, height=min(h, 16000),
-                      deviceScaleFactor=1, mobile=False)
+            self.page(
+                "Emulation.setDeviceMetricsOverride",
+                width=self.width,
+                height=min(h, 16000),
+                deviceScaleFactor=1,
+                mobile=False,
+            )
         shot = self.page("Page.captureScreenshot", format="png", captureBeyondViewport=full_page)
         value = None
         if probe is not None:
@@ -304,7 +352,7 @@ class DevTools:
             time.sleep(0.2)
             self._profile.cleanup()
 
-    def __enter__(self) -> "DevTools":
+    def __enter__(self) -> DevTools:
         return self
 
     def __exit__(self, *exc: object) -> None:

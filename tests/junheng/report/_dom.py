@@ -1,4 +1,5 @@
 """A small DOM from html.parser, enough to query the report (by tag, id, class, attribute)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,8 +12,8 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 class Node:
     tag: str
     attrs: dict[str, str | None]
-    children: list["Node | str"] = field(default_factory=list)
-    parent: "Node | None" = None
+    children: list[Node | str] = field(default_factory=list)
+    parent: Node | None = None
 
     def text(self) -> str:
         return "".join(c if isinstance(c, str) else c.text() for c in self.children)
@@ -23,20 +24,24 @@ class Node:
             if isinstance(c, Node):
                 yield from c.iter()
 
-    def find_all(self, tag: str | None = None, **attrs: str) -> list["Node"]:
+    def find_all(self, tag: str | None = None, **attrs: str) -> list[Node]:
         out = []
         for n in self.iter():
             if tag is not None and n.tag != tag:
                 continue
-            if all((n.attrs.get(k.rstrip("_").replace("_", "-")) == v) if k != "class_" else
-                   v in (n.attrs.get("class") or "").split() for k, v in attrs.items()):
+            if all(
+                (n.attrs.get(k.rstrip("_").replace("_", "-")) == v)
+                if k != "class_"
+                else v in (n.attrs.get("class") or "").split()
+                for k, v in attrs.items()
+            ):
                 out.append(n)
         return out
 
-    def by_id(self, id_: str) -> "Node | None":
+    def by_id(self, id_: str) -> Node | None:
         return next((n for n in self.iter() if n.attrs.get("id") == id_), None)
 
-    def elements(self) -> list["Node"]:
+    def elements(self) -> list[Node]:
         return [c for c in self.children if isinstance(c, Node)]
 
 

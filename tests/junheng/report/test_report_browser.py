@@ -16,6 +16,7 @@ Two control tests load deliberately broken pages and check that the same probes 
 error, a console.error and an external request, so a silent Chromium cannot make these tests pass.
 Chromium missing is a failure naming the package, never a skip.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,14 +24,13 @@ import shutil
 import time
 from pathlib import Path
 
+import _chromium
 import duckdb
 import pytest
-
-import _chromium
 from _dom import parse
 
 ROOT = Path(__file__).resolve().parents[3]
-ARTIFACTS = ROOT / "test-artifacts"      # git-ignored; CI keeps it
+ARTIFACTS = ROOT / "test-artifacts"  # git-ignored; CI keeps it
 
 pytestmark = [pytest.mark.slow]
 
@@ -47,8 +47,9 @@ def test_chromium_is_installed():
 def marts(report_warehouse: Path) -> dict:
     con = duckdb.connect(str(report_warehouse / "junheng.duckdb"), read_only=True)
     try:
-        attainment = con.execute("select district_code, year, attained, failed_items "
-                                 "from mart_district_attainment").fetchall()
+        attainment = con.execute(
+            "select district_code, year, attained, failed_items from mart_district_attainment"
+        ).fetchall()
         codes = sorted({r[0] for r in attainment})
         years = sorted({r[1] for r in attainment})
         balance = con.execute("select distinct year, level, indicator from mart_district_balance").fetchall()
@@ -64,8 +65,9 @@ def marts(report_warehouse: Path) -> dict:
 def dumped(report_file: Path) -> dict:
     _chromium.chromium()
     start = time.perf_counter()
-    run = _chromium.run_cli(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=3000", "--dump-dom",
-                             report_file.as_uri()])
+    run = _chromium.run_cli(
+        ["--enable-logging=stderr", "--v=0", "--virtual-time-budget=3000", "--dump-dom", report_file.as_uri()]
+    )
     elapsed = time.perf_counter() - start
     assert run.returncode == 0, run.stderr[-3000:]
     return {"dom": parse(run.stdout), "html": run.stdout, "stderr": run.stderr, "elapsed": elapsed}
@@ -97,6 +99,7 @@ def devtools_run(report_file: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 # ---------------------------------------------------------------------------------------------------
+
 
 def test_it_renders_a_screenshot(report_file: Path, tmp_path: Path):
     png = tmp_path / "report-viewport.png"
@@ -163,7 +166,7 @@ def test_the_open_alerts_are_those_of_the_mart_or_none(dumped: dict, marts: dict
 
     expected = [a["alert_id"] for a in open_alerts(marts["alerts"], report_as_of)]
     dom = dumped["dom"]
-    if not expected:      # mart_alerts empty (or nothing firing): the section says so
+    if not expected:  # mart_alerts empty (or nothing firing): the section says so
         none = dom.by_id("alerts-none")
         assert none is not None and "none" in none.text() and dom.by_id("alerts-table") is None
     else:
@@ -180,16 +183,19 @@ def test_expand_all_opens_every_year(devtools_run: _chromium.PageRun, marts: dic
     assert devtools_run.probe == {"before": years - 1, "after": 0, "pressed": "true"}
 
 
-def test_no_console_error_no_exception_and_no_request_but_the_page(devtools_run: _chromium.PageRun,
-                                                                  report_file: Path):
+def test_no_console_error_no_exception_and_no_request_but_the_page(devtools_run: _chromium.PageRun, report_file: Path):
     assert devtools_run.errors() == []
     assert devtools_run.requests == [report_file.as_uri()]
 
 
 def test_the_file_references_nothing_outside_itself(report_file: Path, report_as_of):
     doc = parse(report_file.read_text(encoding="utf-8"))
-    refs = [(n.tag, k, v) for n in doc.iter() for k, v in n.attrs.items()
-            if k in ("src", "href", "xlink:href", "action", "poster", "data", "srcset", "background") and v]
+    refs = [
+        (n.tag, k, v)
+        for n in doc.iter()
+        for k, v in n.attrs.items()
+        if k in ("src", "href", "xlink:href", "action", "poster", "data", "srcset", "background") and v
+    ]
     outside = [r for r in refs if not r[2].startswith("#")]
     assert not outside, outside[:10]
     assert not doc.find_all("link") and not doc.find_all("iframe") and not doc.find_all("img")

@@ -8,6 +8,7 @@ and a reason in words with its gap. The pages (PNG), the PDF itself, a screensho
 one of a district's card are kept in test-artifacts/report/ (git-ignored; CI keeps it), which
 docs/report.md shows. Chromium or poppler missing is a failure naming the package, never a skip.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,18 @@ import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-ARTIFACTS = ROOT / "test-artifacts" / "report"      # git-ignored; CI keeps it
+ARTIFACTS = ROOT / "test-artifacts" / "report"  # git-ignored; CI keeps it
 AS_OF = "2026-06-30"
-TITLES = ["青岛市义务教育优质均衡发展监测报告", "总览：达标区县与规划目标", "区县详情：需要采取的行动",
-          "区县达标矩阵", "校际差异系数（RA-CV）", "全市规划目标进展", "区县趋势", "未解除告警"]
+TITLES = [
+    "青岛市义务教育优质均衡发展监测报告",
+    "总览：达标区县与规划目标",
+    "区县详情：需要采取的行动",
+    "区县达标矩阵",
+    "校际差异系数（RA-CV）",
+    "全市规划目标进展",
+    "区县趋势",
+    "未解除告警",
+]
 
 pytestmark = [pytest.mark.slow]
 
@@ -38,8 +47,9 @@ def _poppler(tool: str) -> str:
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(env or os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "junheng.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "junheng.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +93,17 @@ def _pgm(path: Path) -> tuple[int, int, bytes]:
     data = path.read_bytes()
     fields: list[bytes] = []
     pos = 0
-    while len(fields) < 4:                       # magic, width, height, maxval
-        while data[pos:pos + 1].isspace():
+    while len(fields) < 4:  # magic, width, height, maxval
+        while data[pos : pos + 1].isspace():
             pos += 1
         end = pos
-        while not data[end:end + 1].isspace():
+        while not data[end : end + 1].isspace():
             end += 1
         fields.append(data[pos:end])
         pos = end
     assert fields[0] == b"P5" and fields[3] == b"255", fields
     width, height = int(fields[1]), int(fields[2])
-    pixels = data[pos + 1:pos + 1 + width * height]
+    pixels = data[pos + 1 : pos + 1 + width * height]
     assert len(pixels) == width * height
     return width, height, pixels
 
@@ -105,6 +115,7 @@ def _variance(pixels: bytes) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------
+
 
 def test_the_pdf_has_pages_and_none_is_blank(printed: dict):
     pdf = printed["pdf"]
@@ -128,13 +139,14 @@ def test_the_pdf_has_pages_and_none_is_blank(printed: dict):
     pngs = sorted(ARTIFACTS.glob("pdf-page-*.png"))
     assert len(pngs) == pages
     for png in pngs:
-        assert _chromium.png_size(png.read_bytes())[0] in (496, 497)        # A4 at 60 dpi: 8.27 in
+        assert _chromium.png_size(png.read_bytes())[0] in (496, 497)  # A4 at 60 dpi: 8.27 in
 
 
 def test_the_text_layer_has_the_chinese_titles_a_school_and_a_gap(printed: dict, failing_school: str):
-    text = subprocess.run([_poppler("pdftotext"), "-layout", str(printed["pdf"]), "-"], capture_output=True,
-                          text=True, check=True).stdout
-    flat = "".join(text.split())                 # pdftotext may break a line inside a title
+    text = subprocess.run(
+        [_poppler("pdftotext"), "-layout", str(printed["pdf"]), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = "".join(text.split())  # pdftotext may break a line inside a title
     missing = [t for t in TITLES if "".join(t.split()) not in flat]
     assert not missing, f"section titles missing from the PDF's text: {missing}"
     assert "".join(failing_school.split()) in flat, f"the failing school {failing_school} is not in the PDF"
@@ -156,8 +168,12 @@ def test_screenshots_of_the_html_are_kept(printed: dict):
         run_page = browser.load(printed["html"].as_uri(), probe=probe)
         box = run_page.probe
         assert box is not None, "no district card in the page"
-        shot = browser.page("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                            clip={**{k: box[k] for k in ("x", "y", "width", "height")}, "scale": 1})
+        shot = browser.page(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={**{k: box[k] for k in ("x", "y", "width", "height")}, "scale": 1},
+        )
     import base64
 
     card = ARTIFACTS / "html-district.png"
@@ -169,7 +185,7 @@ def test_screenshots_of_the_html_are_kept(printed: dict):
 
 
 def test_a_missing_chromium_is_one_line_and_exit_2(tmp_path: Path):
-    env = dict(os.environ, PATH=str(Path(sys.executable).parent))       # the venv only: no chromium on it
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # the venv only: no chromium on it
     run = _cli("report", "--warehouse", str(tmp_path / "wh"), "--pdf", env=env)
     assert run.returncode == 2, run.stdout + run.stderr
     lines = run.stderr.strip().splitlines()

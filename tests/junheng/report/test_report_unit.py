@@ -1,5 +1,6 @@
 """The report builder on small hand-made warehouses (no dbt, no browser): empty marts, empty
 mart_alerts, open-alert logic, escaping of everything that comes from the data, the CSP, errors."""
+
 from __future__ import annotations
 
 import base64
@@ -8,8 +9,8 @@ import hashlib
 import re
 
 import pytest
-
 from _dom import parse
+
 from junheng.report import ReportError, open_alerts, write_report
 from junheng.report.markup import Markup, el, esc, join
 
@@ -18,24 +19,61 @@ EVIL = """<script>alert("x")</script> & "quoted" 'single' </td><img src=x onerro
 
 
 def _city(year, attained, total=2, target=0.0, on_track=True, **extra):
-    return {"year": year, "districts_total": total, "districts_attained": attained, "districts_undecided": 0,
-            "attained_share": attained / total, "target_share": target, "on_track": on_track,
-            "c1_passed": on_track, "c4_value": 21.0, "c4_threshold": 20.0, "c4_passed": True,
-            "c10_value": 12.0, "c10_threshold": 30.0, "c10_passed": None, **extra}
+    return {
+        "year": year,
+        "districts_total": total,
+        "districts_attained": attained,
+        "districts_undecided": 0,
+        "attained_share": attained / total,
+        "target_share": target,
+        "on_track": on_track,
+        "c1_passed": on_track,
+        "c4_value": 21.0,
+        "c4_threshold": 20.0,
+        "c4_passed": True,
+        "c10_value": 12.0,
+        "c10_threshold": 30.0,
+        "c10_passed": None,
+        **extra,
+    }
 
 
 def _attainment(code, name, year, attained, failed=(), undecided=()):
-    return {"district_code": code, "district_name": name, "district_name_en": name + " (en)", "year": year,
-            "resource_passed": attained, "government_passed": attained, "quality_passed": True,
-            "social_passed": True, "prerequisite_passed": True, "vetoed": False, "attained": attained,
-            "failed_items": list(failed), "undecided_items": list(undecided),
-            "attainment_key": f"{code}-{year}"}
+    return {
+        "district_code": code,
+        "district_name": name,
+        "district_name_en": name + " (en)",
+        "year": year,
+        "resource_passed": attained,
+        "government_passed": attained,
+        "quality_passed": True,
+        "social_passed": True,
+        "prerequisite_passed": True,
+        "vetoed": False,
+        "attained": attained,
+        "failed_items": list(failed),
+        "undecided_items": list(undecided),
+        "attainment_key": f"{code}-{year}",
+    }
 
 
 def _balance(code, year, level, indicator, cv, threshold, passed, reason=None):
-    return {"district_code": code, "year": year, "level": level, "indicator": indicator, "sections": 4,
-            "students": 1000, "weighted_mean": 1.0, "cv": cv, "threshold": threshold, "passed": passed,
-            "comparator": "<=", "sections_missing_input": 0, "reason": reason, "rule_id": "RA-CV"}
+    return {
+        "district_code": code,
+        "year": year,
+        "level": level,
+        "indicator": indicator,
+        "sections": 4,
+        "students": 1000,
+        "weighted_mean": 1.0,
+        "cv": cv,
+        "threshold": threshold,
+        "passed": passed,
+        "comparator": "<=",
+        "sections_missing_input": 0,
+        "reason": reason,
+        "rule_id": "RA-CV",
+    }
 
 
 def _small_city(evil_name: str = "市南区") -> dict:
@@ -49,19 +87,45 @@ def _small_city(evil_name: str = "市南区") -> dict:
             _attainment("370203", "市北区", 2023, False, failed=["Q4"]),
         ],
         "mart_district_accountability": [
-            {"district_code": c, "district_name": n, "year": y, "declared_creation_year": 2023,
-             "attained": None, "on_track": c == "370202", "behind_reasons": [] if c == "370202" else [EVIL],
-             "as_of": AS_OF} for c, n in codes for y in (2022, 2023)],
+            {
+                "district_code": c,
+                "district_name": n,
+                "year": y,
+                "declared_creation_year": 2023,
+                "attained": None,
+                "on_track": c == "370202",
+                "behind_reasons": [] if c == "370202" else [EVIL],
+                "as_of": AS_OF,
+            }
+            for c, n in codes
+            for y in (2022, 2023)
+        ],
         "mart_district_balance": [
             _balance("370202", 2023, "primary", "R1", 0.21, 0.5, True),
             _balance("370203", 2023, "primary", "R1", 0.61, 0.5, False, reason="CV 0.610 above 0.5"),
             _balance("370202", 2023, "junior", "R1", None, 0.45, None, reason=EVIL),
         ],
         "mart_school_section_status": [
-            {"district_code": "370202", "school_id": "S1", "section": "primary", "year": 2023, "students": 300,
-             "indicators_met": 7, "passed": True, "included": True},
-            {"district_code": "370202", "school_id": "S2", "section": "primary", "year": 2023, "students": 200,
-             "indicators_met": 5, "passed": False, "included": True},
+            {
+                "district_code": "370202",
+                "school_id": "S1",
+                "section": "primary",
+                "year": 2023,
+                "students": 300,
+                "indicators_met": 7,
+                "passed": True,
+                "included": True,
+            },
+            {
+                "district_code": "370202",
+                "school_id": "S2",
+                "section": "primary",
+                "year": 2023,
+                "students": 200,
+                "indicators_met": 5,
+                "passed": False,
+                "included": True,
+            },
         ],
     }
 
@@ -73,6 +137,7 @@ def _scripts_and_handlers(doc):
 
 
 # ---------------------------------------------------------------------------------------------------
+
 
 def test_every_mart_empty_renders_with_no_data_and_no_alerts(mart_db):
     wh = mart_db()
@@ -92,8 +157,16 @@ def test_empty_mart_alerts_beside_data_shows_none(mart_db):
     none = doc.by_id("alerts-none")
     assert none is not None and "无 none" in none.text()
     assert doc.by_id("alerts-table") is None
-    for chart_id in ("chart-headline", "chart-city-share", "chart-c4", "chart-c10", "cv-2023-primary-R1",
-                     "cv-2023-junior-R1", "spark-failed-370202", "spark-ras-370202"):
+    for chart_id in (
+        "chart-headline",
+        "chart-city-share",
+        "chart-c4",
+        "chart-c10",
+        "cv-2023-primary-R1",
+        "cv-2023-junior-R1",
+        "spark-failed-370202",
+        "spark-ras-370202",
+    ):
         svg = doc.by_id(chart_id)
         assert svg is not None and svg.tag == "svg", chart_id
         assert svg.attrs["role"] == "img"
@@ -107,16 +180,27 @@ def test_empty_mart_alerts_beside_data_shows_none(mart_db):
 
 
 def test_text_from_the_data_is_escaped_everywhere(mart_db):
-    wh = mart_db(**_small_city(evil_name=EVIL), mart_alerts=[
-        {"alert_id": "a1", "district_code": "370202", "rule_id": "<i>G3</i>", "severity": "critical",
-         "state": "firing", "starts_at": dt.datetime(2026, 5, 1, 8), "summary": EVIL}])
+    wh = mart_db(
+        **_small_city(evil_name=EVIL),
+        mart_alerts=[
+            {
+                "alert_id": "a1",
+                "district_code": "370202",
+                "rule_id": "<i>G3</i>",
+                "severity": "critical",
+                "state": "firing",
+                "starts_at": dt.datetime(2026, 5, 1, 8),
+                "summary": EVIL,
+            }
+        ],
+    )
     text = write_report(wh, as_of=AS_OF).read_text(encoding="utf-8")
     assert "<img" not in text and "<script>alert" not in text
     assert "<b>G10</b>" not in text and "&lt;b&gt;G10&lt;/b&gt;" in text
     assert "<i>G3</i>" not in text
     doc = parse(text)
     scripts, handlers = _scripts_and_handlers(doc)
-    assert len(scripts) == 1 and "data-js" in scripts[0].text()      # only the report's own script
+    assert len(scripts) == 1 and "data-js" in scripts[0].text()  # only the report's own script
     assert handlers == [] and doc.find_all("img") == []
     # the evil strings come back intact as text and attribute values, i.e. escaped, not dropped
     name_cells = [th for th in doc.find_all("th", class_="district") if EVIL in th.text()]
@@ -124,14 +208,16 @@ def test_text_from_the_data_is_escaped_everywhere(mart_db):
     assert any(EVIL in (n.attrs.get("title") or "") for n in doc.iter())
     alert_row = doc.find_all("tr", data_alert="a1")[0]
     assert EVIL in alert_row.text() and "<i>G3</i>" in alert_row.text()
-    assert any(EVIL in li.text() for li in doc.find_all("li"))                       # behind reasons
-    assert any(EVIL in (t.text()) for t in doc.find_all("title"))                     # an SVG tooltip
+    assert any(EVIL in li.text() for li in doc.find_all("li"))  # behind reasons
+    assert any(EVIL in (t.text()) for t in doc.find_all("title"))  # an SVG tooltip
 
 
 def test_markup_builder_escapes_text_and_attributes():
     out = el("td", '<a href="x">&', title='"><script>', data_x="1 & 2", class_="c", hidden=True, skip=None)
-    assert out == ('<td title="&quot;&gt;&lt;script&gt;" data-x="1 &amp; 2" class="c" hidden>'
-                   '&lt;a href=&quot;x&quot;&gt;&amp;</td>')
+    assert out == (
+        '<td title="&quot;&gt;&lt;script&gt;" data-x="1 &amp; 2" class="c" hidden>'
+        "&lt;a href=&quot;x&quot;&gt;&amp;</td>"
+    )
     assert join("<", el("b", "x"), None, ["&", 1]) == "&lt;<b>x</b>&amp;1"
     assert esc(Markup("<b>")) == "<b>" and esc("<b>") == "&lt;b&gt;"
     assert el("input", type="checkbox", checked=True) == '<input type="checkbox" checked>'
@@ -162,8 +248,13 @@ def test_open_alerts_follow_the_latest_state_change():
         {"alert_id": "c", "state": "firing", "starts_at": t(5), "severity": "major"},
         # d: resolved after as_of → still open on as_of
         {"alert_id": "d", "state": "firing", "starts_at": t(10), "severity": "critical"},
-        {"alert_id": "d", "state": "resolved", "starts_at": t(10), "ends_at": dt.datetime(2026, 7, 2),
-         "severity": "critical"},
+        {
+            "alert_id": "d",
+            "state": "resolved",
+            "starts_at": t(10),
+            "ends_at": dt.datetime(2026, 7, 2),
+            "severity": "critical",
+        },
         # e: fires after as_of → not yet
         {"alert_id": "e", "state": "firing", "starts_at": dt.datetime(2026, 7, 1, 0, 0), "severity": "critical"},
         # f: fired and resolved at the same instant → closed
@@ -177,13 +268,39 @@ def test_open_alerts_follow_the_latest_state_change():
 
 
 def test_open_alerts_are_listed_with_their_district(mart_db):
-    wh = mart_db(**_small_city(), mart_alerts=[
-        {"alert_id": "x1", "district_code": "370203", "rule_id": "Q4", "severity": "major", "state": "firing",
-         "starts_at": dt.datetime(2026, 6, 1), "summary": "Q4 fails in 2023"},
-        {"alert_id": "x2", "district_code": "370202", "rule_id": "G3", "severity": "minor", "state": "firing",
-         "starts_at": dt.datetime(2026, 5, 1), "summary": "closed"},
-        {"alert_id": "x2", "district_code": "370202", "rule_id": "G3", "severity": "minor", "state": "resolved",
-         "starts_at": dt.datetime(2026, 5, 1), "ends_at": dt.datetime(2026, 5, 3), "summary": "closed"}])
+    wh = mart_db(
+        **_small_city(),
+        mart_alerts=[
+            {
+                "alert_id": "x1",
+                "district_code": "370203",
+                "rule_id": "Q4",
+                "severity": "major",
+                "state": "firing",
+                "starts_at": dt.datetime(2026, 6, 1),
+                "summary": "Q4 fails in 2023",
+            },
+            {
+                "alert_id": "x2",
+                "district_code": "370202",
+                "rule_id": "G3",
+                "severity": "minor",
+                "state": "firing",
+                "starts_at": dt.datetime(2026, 5, 1),
+                "summary": "closed",
+            },
+            {
+                "alert_id": "x2",
+                "district_code": "370202",
+                "rule_id": "G3",
+                "severity": "minor",
+                "state": "resolved",
+                "starts_at": dt.datetime(2026, 5, 1),
+                "ends_at": dt.datetime(2026, 5, 3),
+                "summary": "closed",
+            },
+        ],
+    )
     doc = parse(write_report(wh, as_of=AS_OF).read_text(encoding="utf-8"))
     assert doc.by_id("alerts-none") is None
     rows = doc.by_id("alerts-table").find_all("tr", data_alert="x1")
