@@ -315,7 +315,10 @@ def test_an_expectation_sql_cannot_evaluate_fails_the_checkpoint(warehouse_copy,
 
 
 def _changed_only(database: Path, district: str, from_year: int) -> None:
+    """Mark what an incremental build records as changed. The copy is of the published file, which
+    carries the marts but not the working database's `incremental` schema."""
     with duckdb.connect(str(database)) as con:
+        con.execute("create schema if not exists incremental")
         con.execute("create or replace table incremental.changed_districts as "
                     f"select '{district}' as district_code, {from_year} as from_year")
 

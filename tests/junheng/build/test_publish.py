@@ -224,12 +224,18 @@ def test_comments_and_not_null_columns_are_published(layout):
         con.close()
 
 
+def _drop_every_mart(con: duckdb.DuckDBPyConnection) -> None:
+    marts = con.execute("select table_name from information_schema.tables "
+                        "where table_schema = 'main' and table_name like 'mart\\_%' escape '\\'").fetchall()
+    assert marts, "the working database holds marts before the plant"
+    for (name,) in marts:
+        con.execute(f"drop table main.{name}")
+
+
 @pytest.mark.parametrize("plant, reason", [
-    ("create table main.mart_zz_variant as select 1::variant as v", "VARIANT columns are not supported"),
-    ("drop table main.mart_alerts; drop table main.mart_city_progress; drop table main.mart_district_accountability; "
-     "drop table main.mart_district_attainment; drop table main.mart_district_balance; "
-     "drop table main.mart_school_section_indicators; drop table main.mart_school_section_status",
-     "holds no main.mart_* table"),
+    (lambda con: con.execute("create table main.mart_zz_variant as select 1::variant as v"),
+     "VARIANT columns are not supported"),
+    (_drop_every_mart, "holds no main.mart_* table"),
 ], ids=["a type DuckDB 1.x cannot store", "no marts"])
 def test_a_publish_that_fails_publishes_nothing_and_says_why(layout, plant, reason):
     _change(layout, 400)
@@ -237,7 +243,7 @@ def test_a_publish_that_fails_publishes_nothing_and_says_why(layout, plant, reas
     before = _digest(layout.published)
     con = duckdb.connect(str(layout.working_database))
     try:
-        con.execute(plant)
+        plant(con)
     finally:
         con.close()
     with pytest.raises(PublishError, match=re.escape(reason)) as caught:
