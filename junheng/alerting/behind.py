@@ -250,25 +250,47 @@ def read_landed(landing_root: str | Path) -> LandedHistory | None:
         con.close()
 
 
+def _end_of_day(due: dt.date) -> dt.datetime:
+    """The moment a deadline day has passed in Qingdao (00:00 +08:00 the next day), as UTC."""
+    return dt.datetime.combine(due + dt.timedelta(days=1), dt.time(), tzinfo=QINGDAO).astimezone(dt.UTC)
+
+
 def deadline_times(con: Any) -> dict[Key, dt.datetime]:
-    """When each deadline D1–D3 of a district-year passed: the end of its due day in Qingdao, as
-    UTC (from the marts' ``intermediate.int_district_deadlines``; empty when it is not there)."""
+    """When each deadline D1–D3 of a district-year passed, from the marts' own due dates
+    (``intermediate.int_district_deadlines.due_on``, in the build's database); empty when they are
+    not there (the published copy keeps only the marts: :func:`attach_deadlines` then reads the
+    catalogue)."""
     try:
         rows = con.execute(
             "select district_code, year, rule_id, due_on from intermediate.int_district_deadlines"
         ).fetchall()
     except Exception:
         return {}
-    out: dict[Key, dt.datetime] = {}
-    for code, year, rid, due in rows:
-        if due is not None:
-            end = dt.datetime.combine(due + dt.timedelta(days=1), dt.time(), tzinfo=QINGDAO)
-            out[(code, int(year), rid)] = end.astimezone(dt.UTC)
-    return out
+    return {(code, int(year), rid): _end_of_day(due) for code, year, rid, due in rows if due is not None}
+
+
+def catalogue_due(catalogue: Any, rule_id: str, year: int) -> dt.date | None:
+    """A deadline's due day for a statistical year from the rules catalogue (its params
+    ``year_offset``, ``month``, ``day``: rules/accountability.py deadline_result)."""
+    try:
+        p = catalogue.rules[rule_id].params
+        return dt.date(year + int(p["year_offset"]), int(p["month"]), int(p["day"]))
+    except (KeyError, TypeError, ValueError):  # not a deadline of this catalogue
+        return None
 
 
 def attach_deadlines(alerts: Iterable[Alert], due: Mapping[Key, dt.datetime]) -> None:
     """Set ``fell_behind_at`` of the missed deadlines to the moment the deadline passed."""
+    catalogue = None
     for a in alerts:
         if a.alertname == DISTRICT_DEADLINE_MISSED and a.district_code and a.year is not None:
-            a.fell_behind_at = due.get((a.district_code, a.year, a.rule_id)) or a.fell_behind_at
+            at = due.get((a.district_code, a.year, a.rule_id))
+            if at is None:
+                if catalogue is None:
+                    from junheng.settings import catalogue_name
+                    from rules import load_catalogue
+
+                    catalogue = load_catalogue(catalogue_name())
+                day = catalogue_due(catalogue, a.rule_id, a.year)
+                at = _end_of_day(day) if day is not None else None
+            a.fell_behind_at = at or a.fell_behind_at
