@@ -72,13 +72,11 @@ def event_time(value: Any) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        t = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    else:
-        try:
-            t = parse_time(str(value))
-        except ValueError:
-            return None
-    return to_minute(t)
+        return to_minute(value)  # a naive one is UTC
+    try:
+        return to_minute(parse_time(str(value)))
+    except ValueError:
+        return None
 
 
 def batch_event_times(applied: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int | None], dt.datetime]:
@@ -243,8 +241,9 @@ def read_landed(landing_root: str | Path) -> LandedHistory | None:
             for row in timed(outlook_dir, "s.district_code, s.year, s.at_risk", False):
                 history.walk.outlook({**row, "event_time": event_time(row["event_time"])})
         for d, y, t in con.execute("select d, y, max(t) from ev group by all").fetchall():
-            if t is not None:
-                history.latest[(d, int(y))] = event_time(t)  # type: ignore[assignment]
+            latest = to_minute(t)
+            if latest is not None:
+                history.latest[(d, int(y))] = latest
         return history
     finally:
         con.close()

@@ -40,12 +40,12 @@ select
     cast(state as varchar)                     as state,
     cast(starts_at as timestamp)               as starts_at,
     cast(ends_at as timestamp)                 as ends_at,
+    cast(summary as varchar)                   as summary,
     {%- if has_fell_behind %}
     cast(fell_behind_at as timestamp)          as fell_behind_at,
     {%- else %}
     cast(null as timestamp)                    as fell_behind_at,
     {%- endif %}
-    cast(summary as varchar)                   as summary,
     cast(event_id as varchar)                  as event_id,
     cast(alertname as varchar)                 as alertname,
     cast(year as integer)                      as year,
