@@ -195,3 +195,28 @@ def test_the_book_mart_alerts_and_the_report_say_when_the_district_fell_behind(t
     row = re.search(rf'<tr[^>]*data-alert="{vetoed}"[^>]*>(.*?)</tr>', html, re.S)
     assert row is not None, "the vetoed alert is in the report"
     assert re.search(r'class="since"[^>]*>2024-03-05 02:17 UTC<', row.group(1)), row.group(1)
+
+
+def test_history_landed_before_fell_behind_at_existed_builds_with_it_null(warehouse_copy):
+    """A warehouse whose alert history predates the column (its files lack it) still builds
+    mart_alerts: the column is there, null, and the report falls back to starts_at."""
+    import pyarrow as pa
+    from alerting_helpers import dbt
+
+    from junheng.alerting.history import SCHEMA, TABLE, event_row
+    from junheng.alerting.model import DISTRICT_BEHIND, alert_event
+    from streams.landing import LandingWriter
+
+    now = dt.datetime(2026, 6, 30, 8, 5, 43, tzinfo=dt.UTC)
+    alert = Alert(DISTRICT_BEHIND, "370202", "C5", 2025, "major", "s", "d", fell_behind_at=FELL_BEHIND).fired(now)
+    old = pa.schema([f for f in SCHEMA if f.name != "fell_behind_at"])
+    writer = LandingWriter(warehouse_copy / "landing", "alerts", schemas={TABLE: old})
+    writer.write(TABLE, [event_row(alert_event(alert, evaluated_at=now, run_id="old", as_of=AS_OF))], 0)
+    build = dbt(["build", "--select", "mart_alerts"], warehouse_copy)
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-2000:]
+    con = duckdb.connect(str(warehouse_copy / "junheng.duckdb"), read_only=True)
+    try:
+        rows = con.execute("select alert_id, fell_behind_at, starts_at from main.mart_alerts").fetchall()
+    finally:
+        con.close()
+    assert rows == [(alert.alert_id, None, now.replace(tzinfo=None))]
