@@ -196,6 +196,7 @@ def read_landed(landing_root: str | Path) -> LandedHistory | None:
         return None
     con = duckdb.connect()
     try:
+        con.execute("set TimeZone = 'UTC'")  # an occurred_at without its offset is UTC, as event_time() reads it
         if _has_parts(events_dir):
             con.execute(
                 f"""create temp view ev as
@@ -268,13 +269,25 @@ def deadline_times(con: Any) -> dict[Key, dt.datetime]:
     return {(code, int(year), rid): _end_of_day(due) for code, year, rid, due in rows if due is not None}
 
 
+def _catalogue() -> Any:
+    """The rules catalogue in use (JUNHENG_CATALOGUE), or None when it cannot be read (the deadlines'
+    times are then unknown, never an error of the evaluation)."""
+    try:
+        from junheng.settings import catalogue_name
+        from rules import load_catalogue
+
+        return load_catalogue(catalogue_name())
+    except Exception:
+        return None
+
+
 def catalogue_due(catalogue: Any, rule_id: str, year: int) -> dt.date | None:
     """A deadline's due day for a statistical year from the rules catalogue (its params
     ``year_offset``, ``month``, ``day``: rules/accountability.py deadline_result)."""
     try:
         p = catalogue.rules[rule_id].params
         return dt.date(year + int(p["year_offset"]), int(p["month"]), int(p["day"]))
-    except (KeyError, TypeError, ValueError):  # not a deadline of this catalogue
+    except (AttributeError, KeyError, TypeError, ValueError):  # no catalogue, or not a deadline of it
         return None
 
 
@@ -286,10 +299,7 @@ def attach_deadlines(alerts: Iterable[Alert], due: Mapping[Key, dt.datetime]) ->
             at = due.get((a.district_code, a.year, a.rule_id))
             if at is None:
                 if catalogue is None:
-                    from junheng.settings import catalogue_name
-                    from rules import load_catalogue
-
-                    catalogue = load_catalogue(catalogue_name())
+                    catalogue = _catalogue()
                 day = catalogue_due(catalogue, a.rule_id, a.year)
                 at = _end_of_day(day) if day is not None else None
             a.fell_behind_at = at or a.fell_behind_at
