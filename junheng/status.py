@@ -214,7 +214,9 @@ def _alerts(layout: WarehouseLayout) -> dict[str, Any]:
                 "severity": a.severity,
                 "district_code": a.district_code,
                 "year": a.year,
-                "since": a.starts_at.isoformat() if a.starts_at else None,
+                # when the district fell behind (the event time; docs/alerts.md), else when it fired
+                "since": (a.fell_behind_at or a.starts_at).isoformat() if (a.fell_behind_at or a.starts_at) else None,
+                "fired_at": a.starts_at.isoformat() if a.starts_at else None,
                 "summary": a.summary,
             }
             for a in firing

@@ -298,11 +298,12 @@ class StreamAlerts:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts")
         self.metrics = metrics
 
-    def submit(self, statuses: list[dict[str, Any]]) -> None:
-        self.pool.submit(self._evaluate, statuses).add_done_callback(_log_failure)
+    def submit(self, statuses: list[dict[str, Any]], applied: list[dict[str, Any]] | None = None) -> None:
+        """`applied`: the batch's applied events (their ``occurred_at`` say when a district fell behind)."""
+        self.pool.submit(self._evaluate, statuses, applied).add_done_callback(_log_failure)
 
-    def _evaluate(self, statuses: list[dict[str, Any]]) -> Any:
-        run = self.alerter.on_statuses(statuses)
+    def _evaluate(self, statuses: list[dict[str, Any]], applied: list[dict[str, Any]] | None = None) -> Any:
+        run = self.alerter.on_statuses(statuses, applied)
         if self.metrics is not None:
             self.metrics.record_alert_run(run)
         return run

@@ -55,7 +55,9 @@ log = logging.getLogger("streams.pipeline")
 COUNT_KEYS = ("read",) + OUTCOMES  # read, applied, duplicate, stale, dead_lettered
 #: an internal_error dead letter's reason is cut to this many characters (the exception's text can be long)
 INTERNAL_ERROR_REASON_CHARS = 300
-StatusHook = Callable[[list[dict[str, Any]]], Any]
+#: the stream alerts' hook: a landed batch's district status rows and the events it applied (whose
+#: ``occurred_at`` say when a district fell behind: junheng/alerting/behind.py)
+StatusHook = Callable[[list[dict[str, Any]], list[dict[str, Any]]], Any]
 
 
 class StateStore(MutableMapping[str, DistrictState], abc.ABC):
@@ -138,7 +140,7 @@ class Pipeline:
     ) -> None:
         """`school_owners`: which district registered each school (None: built from `states`, for
         a store that holds every state in memory). `on_statuses`: called after a batch is landed
-        with its district-status rows, when there are any; it must not block (the worker hands
+        with its district-status rows and its applied events, when there are status rows; it must not block (the worker hands
         them to its stream alerts on another thread) and nothing of the pipeline waits for it."""
         self.states = states
         self.landing = landing
@@ -232,7 +234,7 @@ class Pipeline:
         if known is not None and fresh:
             known.update(d.id for d in fresh)
         if result.statuses and self.on_statuses is not None:
-            self.on_statuses(list(result.statuses))
+            self.on_statuses(list(result.statuses), list(result.applied))
         return paths
 
 

@@ -63,6 +63,15 @@ def rfc3339(t: dt.datetime | None) -> str | None:
     return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def to_minute(t: dt.datetime | None) -> dt.datetime | None:
+    """UTC, seconds and below cut: the precision of ``fell_behind_at`` (an event time to the minute)."""
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.astimezone(dt.UTC).replace(second=0, microsecond=0)
+
+
 def parse_time(value: str | None) -> dt.datetime | None:
     if not value:
         return None
@@ -99,7 +108,9 @@ def fingerprint(alertname: str, district_code: str | None, rule_id: str, year: i
 class Alert:
     """One alert and where it stands. ``starts_at`` is when it began firing (this episode),
     ``ends_at`` when it was resolved (None while firing), ``last_seen_at`` the last evaluation that
-    found the condition true."""
+    found the condition true. ``fell_behind_at`` is when the district fell behind: the event time
+    (``occurred_at``, UTC, to the minute) of the change that made the rule fail, or the deadline
+    that passed (junheng/alerting/behind.py); None when unknown (city alerts)."""
 
     alertname: str
     district_code: str | None  # None: the city
@@ -119,8 +130,10 @@ class Alert:
     starts_at: dt.datetime | None = None
     ends_at: dt.datetime | None = None
     last_seen_at: dt.datetime | None = None
+    fell_behind_at: dt.datetime | None = None
 
     def __post_init__(self) -> None:
+        self.fell_behind_at = to_minute(self.fell_behind_at)
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
         if self.state not in STATES:
@@ -167,6 +180,8 @@ class Alert:
                 else (self.district_code or "Qingdao (city)")
             ),
         }
+        if self.fell_behind_at is not None:
+            notes["fell_behind_at"] = rfc3339(self.fell_behind_at) or ""
         notes.update({k: str(v) for k, v in self.extra_annotations.items()})
         return {k: v for k, v in notes.items() if v}
 
@@ -192,11 +207,13 @@ class Alert:
         )
 
     def refreshed(self, current: Alert, now: dt.datetime) -> Alert:
-        """Still firing: keep the episode (starts_at), take the current wording and severity."""
+        """Still firing: keep the episode (starts_at, and when it fell behind once known), take the
+        current wording and severity."""
         return replace(
             current,
             state=FIRING,
             starts_at=self.starts_at,
+            fell_behind_at=self.fell_behind_at or current.fell_behind_at,
             ends_at=None,
             last_seen_at=now,
             extra_labels=dict(current.extra_labels),
@@ -225,6 +242,7 @@ class Alert:
             "starts_at": rfc3339(self.starts_at),
             "ends_at": rfc3339(self.ends_at),
             "last_seen_at": rfc3339(self.last_seen_at),
+            "fell_behind_at": rfc3339(self.fell_behind_at),
         }
 
     @classmethod
@@ -248,6 +266,7 @@ class Alert:
             starts_at=parse_time(d.get("starts_at")),
             ends_at=parse_time(d.get("ends_at")),
             last_seen_at=parse_time(d.get("last_seen_at")),
+            fell_behind_at=parse_time(d.get("fell_behind_at")),
         )
         if d.get("alert_id") and d["alert_id"] != alert.alert_id:
             raise ValueError(f"alert_id {d['alert_id']} does not match its labels ({alert.alert_id})")
@@ -288,6 +307,7 @@ def alert_event(
         "annotations": alert.annotations,
         "startsAt": rfc3339(alert.starts_at),
         "endsAt": rfc3339(alert.ends_at),
+        "fell_behind_at": rfc3339(alert.fell_behind_at),
         "generatorURL": generator_url or "",
         "evaluated_at": rfc3339(evaluated_at),
         "as_of": as_of.isoformat() if as_of else None,

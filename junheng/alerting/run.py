@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from junheng.alerting.behind import LandedHistory, read_landed, with_event_times
 from junheng.alerting.book import (
     DEFAULT_RETENTION,
     AlertBook,
@@ -60,7 +61,6 @@ from junheng.alerting.sources import (
     apply_statuses,
     attainment_alerts,
     district_names,
-    landed_statuses,
     read_marts,
 )
 from junheng.layout import WarehouseLayout
@@ -466,12 +466,17 @@ def evaluate(
             if src.ok:
                 current += src.alerts
                 covered.append(MARTS)
+        landed: LandedHistory | None = None
+        try:  # the status rows with their event times: the stream's source, and when districts fell behind
+            landed = read_landed(landing) if config.stream or config.marts else None
+        except Exception as exc:  # unreadable is not empty: its alerts are kept as they were
+            detail = f"reading {landing}/district_status failed: {exc}"
+            if config.stream:
+                sources[STREAM] = SourceResult(STREAM, False, detail=detail)
+            else:
+                log.warning("%s; alerts fell behind since unknown", detail)
+        rows = landed.statuses if landed is not None else None
         if config.stream:
-            try:
-                rows = landed_statuses(landing)
-            except Exception as exc:  # unreadable is not empty: its alerts are kept as they were
-                rows = None
-                sources[STREAM] = SourceResult(STREAM, False, detail=f"reading {landing}/district_status failed: {exc}")
             if STREAM in sources:
                 pass  # the read failed: reported above, nothing covered
             elif rows is None:
@@ -491,6 +496,8 @@ def evaluate(
                 sources[STREAM] = SourceResult(STREAM, True, alerts, f"{len(rows)} status rows", len(rows))
                 current += alerts
                 covered.append(STREAM)
+        if landed is not None:
+            landed.attach(current)
         return current, covers_sources(*covered), sources
 
     channels = _channels(alertmanager_url, webhook_url, kafka, config)
@@ -530,10 +537,16 @@ class StreamAlerter:
         self.rulebook = self.config.rulebook or RuleBook.from_catalogue()
         self.channels = _channels(alertmanager_url, webhook_url, kafka, self.config)
 
-    def on_statuses(self, statuses: Sequence[Mapping[str, Any]]) -> AlertRun | None:
-        """Evaluate one batch's status rows (None when the batch changed no status)."""
+    def on_statuses(
+        self, statuses: Sequence[Mapping[str, Any]], applied: Sequence[Mapping[str, Any]] | None = None
+    ) -> AlertRun | None:
+        """Evaluate one batch's status rows (None when the batch changed no status). `applied`: the
+        batch's applied events, so an alert knows when its district fell behind (their latest
+        ``occurred_at``); without them ``fell_behind_at`` is filled by the next ``junheng alerts``."""
         if not statuses:
             return None
+        if applied is not None:
+            statuses = with_event_times(statuses, applied)
 
         def gather(book: AlertBook) -> tuple[list[Alert], Covers, dict[str, SourceResult]]:
             apply_statuses(book.memory, statuses)

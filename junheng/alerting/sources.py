@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from junheng.alerting.behind import attach_deadlines, deadline_times
 from junheng.alerting.describe import ATTAINMENT, DCY, RuleBook, district_label, fix_text, items_text
 from junheng.alerting.model import (
     CITY_OFF_TRACK,
@@ -46,6 +47,8 @@ from junheng.alerting.model import (
     MARTS,
     STREAM,
     Alert,
+    parse_time,
+    rfc3339,
 )
 from junheng.alerting.outlook import at_risk_conditions
 
@@ -355,6 +358,7 @@ def read_marts(
             continue
         try:
             alerts, nrows, warnings = marts_conditions(con, as_of=as_of, years=years, rulebook=rulebook)
+            attach_deadlines(alerts, deadline_times(con))  # when each missed deadline passed
             return SourceResult(MARTS, True, alerts, f"read {path}", nrows, warnings)
         except duckdb.Error as exc:
             return SourceResult(
@@ -398,8 +402,11 @@ def apply_statuses(memory: dict[str, Any], rows: Iterable[Mapping[str, Any]]) ->
         if attained is True:
             entry["lost"] = False
             entry["last"] = True
+            entry.pop("since", None)
         elif attained is False:
             if row.get("previous_attained") is True or entry["last"] is True:
+                if not entry["lost"]:  # lost now: since the event time of this row (behind.py), if known
+                    entry["since"] = rfc3339(row.get("event_time"))
                 entry["lost"] = True
             entry["last"] = False
         n += 1
@@ -437,38 +444,10 @@ def attainment_alerts(
                 reason=why,
                 district_name=names.get(code),
                 source=STREAM,
+                fell_behind_at=parse_time(entry.get("since")),
             )
         )
     return alerts
-
-
-def _glob_literal(folder: Path, pattern: str) -> str:
-    """``folder/pattern`` as a DuckDB string literal: the folder's glob characters matched literally
-    and its quotes doubled, so a warehouse path like ``/data/o'brien [2024]`` is read, not a syntax
-    error or an empty match (the dbt sources do the same: dbt_project/macros/landing.sql)."""
-    literal = folder.as_posix().replace("[", "[[]").replace("*", "[*]").replace("?", "[?]")
-    return "'" + f"{literal}/{pattern}".replace("'", "''") + "'"
-
-
-def landed_statuses(landing_root: str | Path) -> list[dict[str, Any]] | None:
-    """Every landed district status row in landing order (batch, file, position), or None when
-    nothing was ever landed there (the source is then unavailable, not empty)."""
-    import duckdb
-
-    folder = Path(landing_root) / "district_status"
-    if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
-        return None
-    con = duckdb.connect()
-    try:
-        return _rows(
-            con,
-            f"""
-            select district_code, year, attained, previous_attained, failed_items, undecided_items, vetoed
-            from read_parquet({_glob_literal(folder, "part-*.parquet")}, union_by_name = true, filename = true)
-            order by landed_batch, filename, landed_pos""",
-        )
-    finally:
-        con.close()
 
 
 def district_names() -> dict[str, str]:

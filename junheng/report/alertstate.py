@@ -15,9 +15,10 @@ __all__ = ["open_alerts", "as_datetime", "since", "SEVERITY_ORDER"]
 
 SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
 
-#: columns a mart may carry for when the district fell behind (the event time of the change that
-#: made the rule fail), most precise first; `starts_at` (when the alert began firing) is the fallback
-SINCE_COLUMNS = ("behind_since", "fell_behind_at", "event_time", "starts_at")
+#: when the district fell behind: mart_alerts.fell_behind_at, the event time (occurred_at, to the
+#: minute) of the change that made the rule fail (junheng/alerting/behind.py); `starts_at` (when the
+#: alert began firing) where that is unknown (city alerts, history landed before it was recorded)
+SINCE_COLUMNS = ("fell_behind_at", "starts_at")
 
 
 def as_datetime(value: Any) -> dt.datetime | None:
@@ -87,7 +88,7 @@ def open_alerts(rows: Sequence[dict[str, Any]], as_of: dt.date | None = None) ->
 
 def since(alert: dict[str, Any]) -> str:
     """When the alert's district fell behind, to the minute, in UTC ('2026-06-30 08:05 UTC'): the
-    first of SINCE_COLUMNS the row has (an event time when the mart carries one)."""
+    first of SINCE_COLUMNS the row has a value for (the event time when it is known)."""
     for column in SINCE_COLUMNS:
         at = as_datetime(alert.get(column))
         if at is not None:

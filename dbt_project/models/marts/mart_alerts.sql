@@ -5,7 +5,14 @@
 -- alertname + district_code + rule_id + year (docs/alerts.md). City alerts have district_code null
 -- (scope 'city'). Times are UTC. A state change landed twice (the evaluator is at least once) is
 -- kept once: the first landed row of each event_id. labels and annotations are JSON, and text
--- beside them (labels_text, annotations_text) for BI tools that do not read JSON.
+-- beside them (labels_text, annotations_text) for BI tools that do not read JSON. fell_behind_at is
+-- when the district fell behind (the event time of the change that made the rule fail, to the minute;
+-- junheng/alerting/behind.py); history landed before it was recorded has none (null).
+{%- set has_fell_behind = false %}
+{%- if execute %}
+    {%- set probe = run_query("select * from " ~ landing('alert_events', 'alerting') ~ " limit 0") %}
+    {%- set has_fell_behind = 'fell_behind_at' in probe.column_names %}
+{%- endif %}
 with landed as (
     select * from {{ landing('alert_events', 'alerting') }}
 ),
@@ -34,6 +41,11 @@ select
     cast(starts_at as timestamp)               as starts_at,
     cast(ends_at as timestamp)                 as ends_at,
     cast(summary as varchar)                   as summary,
+    {%- if has_fell_behind %}
+    cast(fell_behind_at as timestamp)          as fell_behind_at,
+    {%- else %}
+    cast(null as timestamp)                    as fell_behind_at,
+    {%- endif %}
     cast(event_id as varchar)                  as event_id,
     cast(alertname as varchar)                 as alertname,
     cast(year as integer)                      as year,

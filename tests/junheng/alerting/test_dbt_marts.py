@@ -153,6 +153,12 @@ def test_end_to_end_with_alertmanager_webhook_and_mart_alerts(warehouse_copy, al
         rows = con.execute(
             "select alert_id, district_code, state, starts_at, ends_at, is_open, severity, rule_id from mart_alerts"
         ).fetchall()
+        # every district alert knows when its district fell behind (an event time before it fired)
+        unknown = con.execute(
+            "select count(*) filter (where fell_behind_at is null), count(*) filter (where fell_behind_at > starts_at) "
+            "from mart_alerts where district_code is not null"
+        ).fetchone()
+        assert unknown == (0, 0)
     finally:
         con.close()
     assert len(rows) == n + len(gone)

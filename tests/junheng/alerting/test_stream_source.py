@@ -83,7 +83,7 @@ class HookedRunner(EmbeddedRunner):
 
     def land(self, result, batch):
         super().land(result, batch)
-        self.runs.append(self.alerter.on_statuses(result.statuses))
+        self.runs.append(self.alerter.on_statuses(result.statuses, result.applied))
 
 
 def write(path: Path, events) -> Path:

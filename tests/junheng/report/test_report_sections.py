@@ -258,7 +258,8 @@ def test_since_prefers_the_time_the_district_fell_behind_when_the_mart_has_it():
 
     fired = dt.datetime(2026, 12, 5, 8, 5, 43, 256000)
     assert since({"starts_at": fired}) == "2026-12-05 08:05 UTC"
-    assert since({"starts_at": fired, "behind_since": dt.datetime(2026, 3, 2, 14, 7, 59)}) == "2026-03-02 14:07 UTC"
+    assert since({"starts_at": fired, "fell_behind_at": dt.datetime(2026, 3, 2, 14, 7, 59)}) == "2026-03-02 14:07 UTC"
+    assert since({"starts_at": fired, "fell_behind_at": None}) == "2026-12-05 08:05 UTC"  # unknown: when it fired
     assert since({"starts_at": None}) == "—"
 
 
