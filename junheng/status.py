@@ -215,8 +215,8 @@ def _alerts(layout: WarehouseLayout) -> dict[str, Any]:
                 "district_code": a.district_code,
                 "year": a.year,
                 # when the district fell behind (the event time; docs/alerts.md), else when it fired
-                "since": (a.fell_behind_at or a.starts_at).isoformat() if (a.fell_behind_at or a.starts_at) else None,
-                "fired_at": a.starts_at.isoformat() if a.starts_at else None,
+                "since": _moment(a.fell_behind_at or a.starts_at),
+                "fired_at": _moment(a.starts_at),
                 "summary": a.summary,
             }
             for a in firing
@@ -299,3 +299,7 @@ def text(s: dict[str, Any]) -> str:
         if len(a["open"]) > 20:
             lines.append(f"           … and {len(a['open']) - 20} more (--json lists all)")
     return "\n".join(plain(line) for line in lines)
+
+
+def _moment(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
