@@ -234,8 +234,7 @@ class EmbeddedRunner:
             if landed is not None and landed.writer == WRITER_ID and landed.batch >= first:
                 path.unlink(missing_ok=True)
                 removed += 1
-        for tmp in self.state_dir.glob("*.json.tmp"):
-            tmp.unlink(missing_ok=True)
+        self.store.discard_staged()  # the states it staged early (FileStates.trim) or at its commit
         self.layout.school_owners_index_tmp.unlink(missing_ok=True)
         self.journal_path.unlink()
         return f"rolled back: the run killed before its commit, {removed} landing files from batch {first} on removed"
@@ -311,6 +310,7 @@ class EmbeddedRunner:
             for path in reversed(self.landing.landed[first_file:]):  # newest first: a reader
                 path.unlink(missing_ok=True)  # never sees a later batch alone
             del self.landing.landed[first_file:]
+            self.store.discard_staged()  # the changed states trim() spilled: never committed
             self.journal_path.unlink(missing_ok=True)
             self._reload()  # half-applied: back to state/ before another run
             raise

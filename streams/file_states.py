@@ -66,6 +66,10 @@ class FileStates(StateStore):
         self._run_events: list[Path] = []  # the events files this run landed
         #: district -> fact key -> the ids of stale versions this run saw (the newest window)
         self._run_stale: dict[str, dict[str, tuple[str, ...]]] = {}
+        #: changed states written to their staged file by trim() and dropped from memory:
+        #: district -> its school ids (the owners' index entry stage() writes for it)
+        self._spilled: dict[str, list[str]] = {}
+        self.spills = 0  # changed states written early to their staged file by trim()
 
     # MutableMapping
     def __getitem__(self, code: str) -> DistrictState:
@@ -82,43 +86,61 @@ class FileStates(StateStore):
     def __setitem__(self, code: str, state: DistrictState) -> None:
         self.touched.add(code)
         self.dirty.add(code)
+        self._spilled.pop(code, None)  # its staged file is rewritten (stage) or removed (rollback)
         self._states.pop(code, None)
         self._states[code] = state
 
     def __delitem__(self, code: str) -> None:
-        del self._states[code]
+        if self._spilled.pop(code, None) is None:  # a spilled state is not in memory
+            del self._states[code]
+
+    def _codes(self) -> set[str]:
+        return self._on_disk | set(self._states) | set(self._spilled)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._on_disk | set(self._states)))
+        return iter(sorted(self._codes()))
 
     def __len__(self) -> int:
-        return len(self._on_disk | set(self._states))
+        return len(self._codes())
 
     def __contains__(self, code: object) -> bool:
-        return code in self._states or code in self._on_disk
+        return code in self._states or code in self._spilled or code in self._on_disk
 
     def loaded(self) -> int:
         """How many states are in memory now."""
         return len(self._states)
 
     def _fetch(self, code: str) -> DistrictState | None:
-        """The state in memory (now the most recently used), else read from its file, else None."""
+        """The state in memory (now the most recently used), else this run's spilled state from
+        its staged file, else the committed one from its state file, else None."""
         state = self._states.pop(code, None)
         if state is None:
-            if code not in self._on_disk:
+            if code in self._spilled:
+                state = self._read(self.staged_file(code))
+                del self._spilled[code]  # in memory again; the stale staged file is rewritten or removed
+            elif code in self._on_disk:
+                state = self._read(self.layout.state_file(code))
+            else:
                 return None
-            state = self._read(self.layout.state_file(code))
         self._states[code] = state
         return state
+
+    def staged_file(self, code: str) -> Path:
+        """Where a changed state is staged (early by :meth:`trim`, or by :meth:`stage`): beside its
+        file, a name the journal renames at commit and a rollback deletes (``*.json.tmp``)."""
+        return self.layout.state_file(code).with_suffix(".json.tmp")
 
     def iter_states(self, codes: AbstractSet[str] | None = None) -> Iterator[DistrictState]:
         """The states of `codes` (None: every district), in code order, without keeping the clean
         ones read for it: for readers of the whole warehouse (the run's attainment table) in
         bounded memory."""
-        every = self._on_disk | set(self._states)
+        every = self._codes()
         for code in sorted(every if codes is None else every & set(codes)):
             state = self._states.get(code)
-            yield state if state is not None else self._read(self.layout.state_file(code))
+            if state is None:
+                path = self.staged_file(code) if code in self._spilled else self.layout.state_file(code)
+                state = self._read(path)
+            yield state
 
     # the run
     def note_landed(self, result: BatchResult, paths: Sequence[Path]) -> None:
@@ -135,14 +157,19 @@ class FileStates(StateStore):
             facts[key] = (*facts.get(key, ()), str(event["event_id"]).lower())[-window:] if window > 0 else ()
 
     def forget_run(self) -> None:
-        """The run committed (its states are the files now) or was rolled back."""
+        """The run committed (its states are the files now, the spilled ones renamed too) or was
+        rolled back (its staged files removed: :meth:`discard_staged`)."""
         self._run_events = []
         self._run_stale = {}
+        self._spilled = {}
         self.dirty = set()
 
     def trim(self) -> int:
-        """Drop the least recently used clean states beyond ``max_loaded`` (a dropped state is
-        read from its file again when needed). Call between batches, never amid one."""
+        """Keep at most ``max_loaded`` states in memory: drop the least recently used clean ones
+        beyond it (read from their file again when needed), then, if still beyond it, write the
+        least recently used changed ones to their staged file and drop them (:meth:`_spill`; read
+        back from there when needed). Call between batches, never amid one (the changed states
+        must be those :meth:`note_landed` knows). Returns how many states left memory."""
         if self.max_loaded is None or len(self._states) <= self.max_loaded:
             return 0
         excess = len(self._states) - self.max_loaded
@@ -150,7 +177,32 @@ class FileStates(StateStore):
         for code in doomed:
             del self._states[code]
         self.evictions += len(doomed)
-        return len(doomed)
+        # every state in memory is clean and on disk, or changed by this run (__setitem__, note_landed)
+        spill = [c for c in self._states if c in self.dirty][: len(self._states) - self.max_loaded]
+        for code in spill:
+            self._spill(code)
+        return len(doomed) + len(spill)
+
+    def _spill(self, code: str) -> None:
+        """Write a changed state to its staged file and drop it from memory. The file is not
+        committed: only the journal's renames at the commit make it the district's state, and a
+        rollback (streams/embedded.py) deletes it, so the state files stay those of the last
+        committed run. Not fsynced here: :meth:`stage` does, before the journal names it."""
+        state = self._states.pop(code)
+        self.layout.state.mkdir(parents=True, exist_ok=True)
+        with open(self.staged_file(code), "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(state.to_state(), ensure_ascii=False))
+        self._spilled[code] = list(state.schools)
+        self.spills += 1
+
+    def discard_staged(self) -> int:
+        """Remove every staged state file (``state/*.json.tmp``): the spilled states of a run
+        rolled back, or what a killed run left. Returns how many were removed."""
+        removed = 0
+        for tmp in self.layout.state.glob("*.json.tmp"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
     # files
     def load(self) -> None:
@@ -185,6 +237,8 @@ class FileStates(StateStore):
         for event in landed_events(self._run_events, codes) if self._run_events else ():
             landed.setdefault(event["district_code"], []).append(event)
         for code in codes:
+            if self._spilled.pop(code, None) is not None:  # rebuilt below: the spilled copy goes
+                self.staged_file(code).unlink(missing_ok=True)
             path = self.layout.state_file(code)
             state = self._read(path) if code in self._on_disk else None
             events = landed.get(code)
@@ -200,27 +254,38 @@ class FileStates(StateStore):
                 self._states[code] = state
 
     def stage(self) -> tuple[list[tuple[Path, Path]], tuple[Path, Path] | None]:
-        """Write every changed state under a temporary name beside its file, and the school
-        owners' index after them, all or nothing: on an error the temporary files written so far
-        are removed and the error raised (a full disk leaves ``state/`` as it was). Returns the
-        (temporary, final) paths of the states and of the index (None: unchanged) for the
-        caller's journal to rename, states first."""
+        """Write every changed state still in memory under its staged name beside its file (the
+        spilled ones are there already: fsynced now), and the school owners' index after them,
+        all or nothing: on an error the staged files written so far are removed and the error
+        raised (a full disk leaves ``state/`` as it was; the run's rollback removes the spilled
+        ones). Returns the (temporary, final) paths of the states and of the index (None:
+        unchanged) for the caller's journal to rename, states first."""
         self.layout.state.mkdir(parents=True, exist_ok=True)
         staged: list[tuple[Path, Path]] = []
         index: tuple[Path, Path] | None = None
         try:
             for code in sorted(self.dirty):
+                path, tmp = self.layout.state_file(code), self.staged_file(code)
                 state = self._states.get(code)
-                if state is None:  # created, then put back to nothing by the fallback's evict
+                if state is not None:
+                    staged.append((tmp, path))
+                    with open(tmp, "w", encoding="utf-8") as fh:
+                        fh.write(json.dumps(state.to_state(), ensure_ascii=False))
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    schools: Iterable[str] = state.schools
+                elif code in self._spilled:
+                    staged.append((tmp, path))
+                    fd = os.open(tmp, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                    schools = self._spilled[code]
+                else:  # created, then put back to nothing by the fallback's evict
+                    tmp.unlink(missing_ok=True)
                     continue
-                path = self.layout.state_file(code)
-                tmp = path.with_suffix(".json.tmp")
-                staged.append((tmp, path))
-                with open(tmp, "w", encoding="utf-8") as fh:
-                    fh.write(json.dumps(state.to_state(), ensure_ascii=False))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                self.owners_index.note(code, identity(tmp), state.schools)
+                self.owners_index.note(code, identity(tmp), schools)
             index = self.owners_index.stage()
         except BaseException:
             for tmp, _ in staged:

@@ -47,11 +47,23 @@ class EagerStates(FileStates):
         return owners
 
 
+class WatchedStates(FileStates):
+    """FileStates that records how many states it holds after each trim (after each landed batch)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loaded_after_trim: list[int] = []
+
+    def trim(self) -> int:
+        out = super().trim()
+        self.loaded_after_trim.append(self.loaded())
+        return out
+
+
 def _runner(warehouse: Path, eager: bool = False, max_loaded: int | None = 3) -> EmbeddedRunner:
     runner = EmbeddedRunner(warehouse, batch_size=BATCH, max_loaded=max_loaded)
-    if eager:
-        store = EagerStates(runner.engine, warehouse)
-        runner.store = runner.pipeline.states = runner.pipeline.processor.states = store
+    store = EagerStates(runner.engine, warehouse) if eager else WatchedStates(runner.engine, warehouse, max_loaded)
+    runner.store = runner.pipeline.states = runner.pipeline.processor.states = store
     return runner
 
 
@@ -131,29 +143,38 @@ def _fail_landing_after(monkeypatch: pytest.MonkeyPatch, files_ok: int) -> None:
 
 
 def _sequence(
-    warehouse: Path, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, eager: bool
-) -> tuple[list[Any], int]:
+    warehouse: Path, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch, eager: bool, max_loaded: int = 3
+) -> tuple[list[Any], list[EmbeddedRunner]]:
     """head; tail failing on its 7th landing file (rolled back); tail; the correction. The
-    summaries, and how many states the runs dropped to stay within their bound."""
-    runners = [_runner(warehouse, eager) for _ in range(4)]
+    summaries, and the runners."""
+    runners = [_runner(warehouse, eager, max_loaded) for _ in range(4)]
     sums = [runners[0].run([files["head"]]).as_dict()]
     with monkeypatch.context() as m:
         _fail_landing_after(m, 6)
         with pytest.raises(OSError, match="No space left"):
             runners[1].run([files["tail"]])
+    # rolled back in-process: the states it had spilled are gone, the committed files are head's
+    assert not list(WarehouseLayout(warehouse).state.glob("*.json.tmp"))
     sums.append(runners[2].run([files["tail"]]).as_dict())
     sums.append(runners[3].run([files["fix"]]).as_dict())
-    return [{k: v for k, v in s.items() if k not in ("elapsed_s", "landing")} for s in sums], sum(
-        r.store.evictions for r in runners
-    )
+    return [{k: v for k, v in s.items() if k not in ("elapsed_s", "landing")} for s in sums], runners
 
 
-def test_lazy_runs_land_and_save_exactly_what_the_eager_driver_did(files, tmp_path, monkeypatch):
+@pytest.mark.parametrize("max_loaded", [3, 2, 1])
+def test_lazy_runs_land_and_save_exactly_what_the_eager_driver_did(files, tmp_path, monkeypatch, max_loaded):
+    """Bounded runs -- clean states dropped and changed ones spilled to their staged files and
+    read back from there, at most `max_loaded` in memory after every batch -- land and save
+    exactly what the unbounded eager driver did."""
     lazy, eager = tmp_path / "lazy", tmp_path / "eager"
-    got, dropped = _sequence(lazy, files, monkeypatch, eager=False)
+    got, runners = _sequence(lazy, files, monkeypatch, eager=False, max_loaded=max_loaded)
     want, _ = _sequence(eager, files, monkeypatch, eager=True)
     assert got == want
-    assert dropped > DISTRICTS  # states were dropped and read again within the runs
+    stores = [r.store for r in runners if isinstance(r.store, WatchedStates)]
+    assert len(stores) == 4 and all(s.loaded_after_trim for s in stores)
+    assert max(n for s in stores for n in s.loaded_after_trim) <= max_loaded  # clean and changed together
+    # states were dropped and read again, changed ones spilled, within the runs
+    assert sum(s.spills for s in stores) > DISTRICTS and sum(s.evictions for s in stores) > 0
+    assert not list(WarehouseLayout(lazy).state.glob("*.json.tmp"))  # all renamed at the commits
     assert all(s["balanced"] for s in got) and got[-1]["applied"] > 0
     assert _landing(lazy) == _landing(eager)
     assert _state_files(lazy) == _state_files(eager)
@@ -242,3 +263,30 @@ def test_the_attainment_table_read_one_state_at_a_time_equals_the_one_from_every
     assert years == years_of(states) and years
     assert rows == district_rows(states, names, years, as_of)
     assert city == city_rows(states, years)
+
+
+def test_a_spilled_district_touched_again_in_the_run_gets_its_spilled_state(files, tmp_path):
+    """One run of the tail and the correction on top of the committed head, holding one state at
+    a time: the corrected district's state is spilled during the tail and read back from its
+    staged file (not the committed head file) when the correction comes, so the correction lands
+    on the run's earlier events -- the same landing and states as an unbounded run."""
+    code = str(files["code"])
+    both = tmp_path / "tail-and-fix.jsonl"
+    both.write_bytes(files["tail"].read_bytes() + files["fix"].read_bytes())
+    out: dict[str, Any] = {}
+    for name, max_loaded in (("bounded", 1), ("unbounded", None)):
+        warehouse = tmp_path / name
+        assert _runner(warehouse, max_loaded=max_loaded).run([files["head"]]).balanced()
+        head_file = WarehouseLayout(warehouse).state_file(code).read_bytes()
+        runner = _runner(warehouse, max_loaded=max_loaded)
+        read: list[str] = []
+        original = runner.store._read
+        runner.store._read = lambda path: (read.append(path.name), original(path))[1]  # type: ignore[method-assign]
+        summary = runner.run([both])
+        assert summary.balanced() and summary.counts["applied"] > 0
+        out[name] = (summary.as_dict() | {"elapsed_s": 0, "landing": ""}, _landing(warehouse), _state_files(warehouse))
+        assert WarehouseLayout(warehouse).state_file(code).read_bytes() != head_file
+        if max_loaded == 1:
+            assert f"{code}.json.tmp" in read and runner.store.spills > DISTRICTS
+            assert read.index(f"{code}.json") < read.index(f"{code}.json.tmp")  # committed once, then spilled
+    assert out["bounded"] == out["unbounded"]
