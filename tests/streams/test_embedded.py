@@ -141,12 +141,15 @@ def _normal_states(warehouse: Path) -> dict[str, Any]:
     return out
 
 
-def test_a_bug_in_the_core_dead_letters_only_its_record_and_the_run_goes_on(monkeypatch, tmp_path):
+@pytest.mark.parametrize("max_loaded", [None, 1])
+def test_a_bug_in_the_core_dead_letters_only_its_record_and_the_run_goes_on(monkeypatch, tmp_path, max_loaded):
     """The embedded driver has the worker's per-record fallback (streams/pipeline.py): when the
     rules engine raises on one event (a bug, not bad input), that event is dead-lettered
     ``internal_error``, the run goes on and commits, and every district state ends exactly as if
     the event had never come -- also the district it belonged to, which is rebuilt from its state
-    file, the batches the run had landed before, and the stale versions the run had seen."""
+    file, the batches the run had landed before, and the stale versions the run had seen. With
+    one state in memory (`max_loaded` 1) the batch's districts were spilled to their staged
+    files (streams/file_states.py): the fallback's rebuild forgets those copies."""
     from ingestion.reference import load_districts
     from rules import load_catalogue
     from rules.facts import fact_key_str
@@ -193,7 +196,11 @@ def test_a_bug_in_the_core_dead_letters_only_its_record_and_the_run_goes_on(monk
     def run(warehouse: Path, lines: list[bytes], name: str):
         path = tmp_path / f"{warehouse.name}-{name}.jsonl"
         path.write_bytes(b"".join(line + b"\n" for line in lines))
-        return EmbeddedRunner(warehouse, batch_size=batch_size).run([path])
+        runner = EmbeddedRunner(warehouse, batch_size=batch_size, max_loaded=max_loaded)
+        runners.append(runner)
+        return runner.run([path])
+
+    runners: list[EmbeddedRunner] = []
 
     reference = tmp_path / "reference"
     run(reference, first, "first")
@@ -212,6 +219,8 @@ def test_a_bug_in_the_core_dead_letters_only_its_record_and_the_run_goes_on(monk
     got = run(faulted, second, "second")
 
     assert got.balanced() and got.counts.internal_errors == 1 and got.counts.batches > 3
+    if max_loaded == 1:
+        assert runners[-1].store.spills > 0 and not list((faulted / "state").glob("*.json.tmp"))
     expected = want.counts.as_dict()
     expected.update(
         read=expected["read"] + 1,

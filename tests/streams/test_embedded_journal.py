@@ -57,8 +57,9 @@ def _landed_ids(warehouse: Path) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
-def _killed_run(warehouse: Path, path: Path, hook: str) -> None:
-    """`EmbeddedRunner(...).run([path])` in a child that SIGKILLs itself at `hook`."""
+def _killed_run(warehouse: Path, path: Path, hook: str, **env: str) -> None:
+    """`EmbeddedRunner(...).run([path])` in a child that SIGKILLs itself at `hook` (`env`: more
+    environment for the child)."""
     code = (
         f"from streams.embedded import EmbeddedRunner\n"
         f"EmbeddedRunner({str(warehouse)!r}, batch_size={BATCH}).run([{str(path)!r}])\n"
@@ -68,7 +69,7 @@ def _killed_run(warehouse: Path, path: Path, hook: str) -> None:
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        env=subprocess_env({**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, **{EMBEDDED_KILL: hook}),
+        env=subprocess_env({**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **env}, **{EMBEDDED_KILL: hook}),
         timeout=300,
     )
     assert out.returncode == -signal.SIGKILL, out.stderr
@@ -99,6 +100,32 @@ def test_a_run_killed_before_its_commit_is_rolled_back(stream, clean, tmp_path):
     assert summary.as_dict() | {"elapsed_s": 0, "landing": ""} == clean["counts"] | {"elapsed_s": 0, "landing": ""}
     assert _landed_ids(warehouse) == clean["ids"]  # each applied event landed once
     assert _states(warehouse) == clean["states"]
+
+
+def test_a_run_killed_after_spilling_changed_states_is_rolled_back(stream, clean, tmp_path):
+    """A run holding one state at a time writes the others it changed to their staged files
+    (streams/file_states.py) long before its commit; killed then, it is rolled back like any
+    other: the committed state files unchanged, byte for byte, and no staged file left."""
+    whole, head, tail = stream
+    warehouse = tmp_path / "wh"
+    state = warehouse / "state"
+    assert EmbeddedRunner(warehouse, batch_size=BATCH).run([head]).balanced()
+    committed = {p.name: p.read_bytes() for p in state.iterdir()}
+    assert len([n for n in committed if n.endswith(".json")]) > 2
+    _killed_run(warehouse, tail, "batch:2", JUNHENG_MAX_LOADED_DISTRICTS="1")
+    assert json.loads((state / JOURNAL).read_text())["phase"] == "running"
+    spilled = sorted(p.name for p in state.glob("*.json.tmp"))
+    assert spilled  # batch 1's changed states beyond the one kept, staged early
+    assert {p.name: p.read_bytes() for p in state.iterdir() if p.name != JOURNAL} == committed | {
+        name: (state / name).read_bytes() for name in spilled
+    }  # the committed files untouched so far
+
+    runner = EmbeddedRunner(warehouse, batch_size=BATCH, max_loaded=1).open()
+    assert runner.recovered and runner.recovered.startswith("rolled back")
+    assert {p.name: p.read_bytes() for p in state.iterdir()} == committed  # no staged file, no journal
+    assert runner.run([tail]).balanced() and runner.store.spills > 0  # bounded again, and committed
+    assert not list(state.glob("*.json.tmp"))
+    assert _states(warehouse) == clean["states"] and _landed_ids(warehouse) == clean["ids"]
 
 
 def test_a_run_killed_amid_its_commit_is_rolled_forward(stream, clean, tmp_path):
