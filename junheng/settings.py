@@ -123,7 +123,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "JUNHENG_MAX_LOADED_DISTRICTS",
         "128",
-        "district states kept in memory between batches, least recently used dropped (`junheng run`; the worker's `--max-loaded-districts` default)",
+        "district states kept in memory between batches, least recently used dropped (`junheng run`: changed ones"
+        " written to their staged files until the commit; the worker's `--max-loaded-districts` default)",
     ),
     Variable(
         "JUNHENG_PUBLISHED_KEEP",
@@ -296,7 +297,7 @@ class Settings:
     alerts: AlertSettings
     build: BuildSettings
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
-    max_loaded_districts: int = 128  # clean district states kept in memory (at least 1)
+    max_loaded_districts: int = 128  # district states kept in memory between batches (at least 1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -129,9 +129,10 @@ class EmbeddedRunner:
         max_loaded: int | None = None,
     ) -> None:
         """`gx=True` runs the Great Expectations suites on every micro-batch (what the CLI does);
-        an explicit `batch_validator` replaces them. `max_loaded`: the clean district states kept
-        in memory (default ``JUNHENG_MAX_LOADED_DISTRICTS``; streams/file_states.py). Nothing of
-        the warehouse is read here: :meth:`run` (or :meth:`open`) reads it under the warehouse's lock."""
+        an explicit `batch_validator` replaces them. `max_loaded`: the district states kept in
+        memory between batches, the changed ones beyond it spilled to their staged files (default
+        ``JUNHENG_MAX_LOADED_DISTRICTS``; streams/file_states.py). Nothing of the warehouse is
+        read here: :meth:`run` (or :meth:`open`) reads it under the warehouse's lock."""
         self.warehouse = Path(warehouse)
         self.layout = WarehouseLayout(self.warehouse)
         self.engine = Engine(catalogue or load_catalogue(settings().catalogue))

@@ -7,16 +7,24 @@ asks for it (``get``, ``[]``, ``in``), so a run that corrects one district reads
 
 A run writes back, at its commit, only the states it changed (:attr:`FileStates.dirty`: a state
 created by the run, or one that applied an event or saw a stale version), under temporary names
-(:meth:`FileStates.stage`); streams/embedded.py's journal renames them into place, so the files
-are always the states of the last committed run. What the current run changed in between is in
-memory, and in the landing files it has written so far (:meth:`FileStates.note_landed` keeps the
-list).
+(:meth:`FileStates.stage`: ``state/<district>.json.tmp``); streams/embedded.py's journal renames
+them into place, so the files are always the states of the last committed run. What the current
+run changed in between is in memory or in those staged files, and in the landing files it has
+written so far (:meth:`FileStates.note_landed` keeps the list).
 
-Memory: ``max_loaded`` bounds the states held, like the worker's streams/table_states.py. After
-each landed batch (:meth:`FileStates.trim`) the least recently used *clean* states beyond it are
-dropped -- a clean state equals its file, which gives it back when it is next needed. Changed
-states stay in memory until the commit (writing them early would make the files say something
-the run may still roll back), so a run holds at most ``max_loaded`` states plus those it changed.
+Memory: ``max_loaded`` bounds the states held between batches, clean and changed together, like
+the worker's streams/table_states.py. After each landed batch (:meth:`FileStates.trim`) the least
+recently used *clean* states beyond it are dropped -- a clean state equals its file, which gives
+it back when it is next needed -- and then, if the run changed more states than that, the least
+recently used *changed* ones are spilled: written to their staged file and dropped. A spilled
+state is read back from its staged file (never from the committed one) when the run needs it
+again, and :meth:`FileStates.stage` writes the changed states still in memory and lists the
+spilled ones too, so the journal renames them all. Staged files are never read as committed: the
+state files are only ``*.json``, a rollback (the next runner's on a ``running`` journal, or the
+run's own on an error: :meth:`FileStates.discard_staged`) deletes every ``*.json.tmp``, and a run
+killed at any point leaves the files of the last committed run. A spilled state costs a write and
+a read per spill; within a batch the states it touches are all in memory (the bound acts between
+batches, not inside one).
 
 That is also what :meth:`FileStates.evict` puts a district back to, for the pipeline's per-record
 fallback (streams/pipeline.py): its file, plus the events this run has landed for it, replayed in
@@ -49,7 +57,8 @@ from streams.processing import BatchResult
 
 class FileStates(StateStore):
     """The district states of ``state/<code>.json``, read when first needed, at most
-    ``max_loaded`` clean ones kept (None: no bound), the changed ones written back at commit."""
+    ``max_loaded`` kept between batches (None: no bound; changed ones beyond it spilled to their
+    staged files), the changed ones written back at commit."""
 
     def __init__(self, engine: Engine, warehouse: str | Path, max_loaded: int | None = None) -> None:
         self.engine = engine
@@ -225,8 +234,8 @@ class FileStates(StateStore):
 
     def evict(self, codes: Iterable[str] | None = None) -> None:
         """Put districts back to their state file plus what this run landed for them and the
-        stale versions it saw (module docstring); all districts: back to the files, as after a run
-        was rolled back."""
+        stale versions it saw (module docstring), forgetting any spilled copy; all districts: back
+        to the files, as after a run was rolled back."""
         if codes is None:
             self.load()
             return

@@ -281,7 +281,10 @@ def test_a_spilled_district_touched_again_in_the_run_gets_its_spilled_state(file
         runner = _runner(warehouse, max_loaded=max_loaded)
         read: list[str] = []
         original = runner.store._read
-        runner.store._read = lambda path: (read.append(path.name), original(path))[1]  # type: ignore[method-assign]
+        runner.store._read = lambda path, read=read, original=original: (  # type: ignore[method-assign,misc]
+            read.append(path.name),
+            original(path),
+        )[1]
         summary = runner.run([both])
         assert summary.balanced() and summary.counts["applied"] > 0
         out[name] = (summary.as_dict() | {"elapsed_s": 0, "landing": ""}, _landing(warehouse), _state_files(warehouse))
