@@ -24,16 +24,20 @@ A probe's latency = the moment that version was seen − the moment just before 
 to the producer (both this process's clock). It is matched to the oldest unanswered probe of its
 district-year, and only when the version shows that probe's value.
 
-Why probes are sparse (``--flip-every``, default 3 × max(max-staleness, 15 s)): a build reads the
-landing as it stands when it starts, so two flips of one district-year between two builds cancel
-out and the second would answer the first. At 500 events/s the landing changes every worker batch
-(0.2 s), so the debounce never fires and builds start on the staleness bound: one every
-max(max-staleness − build, build) seconds, a city build taking 10-15 s on this machine. Each
-district-year is therefore flipped at most once per ``--flip-every`` seconds, ≥ 3 build intervals;
-probes rotate over all district-years (50 at city scale: one probe every 0.9-1.8 s). The background
-corrections fill the rest of the rate, and keep running after the window until every probe is
-answered (or ``--drain`` seconds pass), so the last probes are not built by a debounce on a quiet
-landing.
+Why probes are sparse (``--flip-every``, default max(``--seconds``, 3 × max(max-staleness, 20 s))):
+a build reads the landing as it stands when it starts, so two flips of one district-year between two
+builds cancel out and the first is never answered. At 500 events/s the landing changes every worker
+batch (0.2 s), so the debounce never fires and builds start on the staleness bound: one every
+max(max-staleness − build, build) seconds. Every district-year is touched by the steady corrections,
+so each build rebuilds every district: 20-90 s per city build on this shared machine (2026-12-05,
+load 4-12). Each district-year is therefore flipped at most once per ``--flip-every`` seconds --
+by default at most once in the whole window, so no flip can cancel another whatever the build
+interval turns out to be; probes rotate over all district-years (50 at city scale: one probe every
+1.2 s in a 60 s window). ``min_flip_gap_s`` (the closest two flips of one district-year) against
+``max_version_gap_s`` (the longest wait between two published versions) says whether a run kept
+to that. The background corrections fill the rest of the rate, and keep running after the window
+until every probe is answered (or ``--drain`` seconds pass), so the last probes are not built by a
+debounce on a quiet landing.
 
 Reported: p50/p90/p99/max, probes resolved/unresolved, consistency (a probe answered by a version
 that was already published when it was sent would be a matching error: counted, expected 0), the
@@ -74,9 +78,10 @@ from benchmarks.published_watch import AS_OF, Key, Serve, Watcher, wait_serving
 TARGET_P99_S = 15.0
 
 
-def default_flip_every(max_staleness: float) -> float:
-    """Seconds between two flips of one district-year: 3 × the longest expected build interval."""
-    return 3.0 * max(max_staleness, 15.0)
+def default_flip_every(max_staleness: float, seconds: float) -> float:
+    """Seconds between two flips of one district-year: 3 × the longest expected build interval, and
+    at least the window (each district-year flipped once), as builds can be far slower than expected."""
+    return max(seconds, 3.0 * max(max_staleness, 20.0))
 
 
 async def _load(
@@ -148,7 +153,7 @@ def run_one(
     gx: bool = True,
 ) -> dict[str, Any]:
     """One serve setting: fresh topics, the city caught up and published, then the steady load."""
-    flip_every = flip_every or default_flip_every(max_staleness)
+    flip_every = flip_every or default_flip_every(max_staleness, seconds)
     drain_s = drain_s if drain_s is not None else 2 * max_staleness + 120
     prefix = unique_prefix("pub")
     settings = settings_for(servers, prefix)
@@ -208,6 +213,7 @@ def run_one(
     lat = [r["latency_s"] for r in watcher.resolved]
     p = {q: percentile(lat, q) for q in (50, 90, 99)}
     new_versions = [v for v in watcher.versions if first is not None and v["version"] > first]
+    seen = [v for v in watcher.versions if first is not None and v["version"] >= first]
     builds = [watcher.builds[v["version"]] for v in new_versions if v["version"] in watcher.builds]
     durations = [b["seconds"] for b in builds]
     return {
@@ -233,6 +239,10 @@ def run_one(
         "max_s": _r(max(lat) if lat else None),
         "min_s": _r(min(lat) if lat else None),
         "mean_s": _r(sum(lat) / len(lat) if lat else None),
+        "min_flip_gap_s": _r(watcher.min_flip_gap()),
+        "max_version_gap_s": _r(
+            max((b["seen"] - a["seen"] for a, b in zip(seen, seen[1:], strict=False)), default=None)
+        ),
         "first_version": first,
         "versions_published": len(new_versions),
         "versions_in_window": sum(1 for v in new_versions if window_start <= v["seen"] <= window_end),

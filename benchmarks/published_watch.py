@@ -75,11 +75,19 @@ class Watcher(threading.Thread):
         self.versions: list[dict[str, Any]] = []  # each version seen: when, and how long reading it took
         self.builds: dict[int, dict[str, Any]] = {}  # serve.json's last_build, by version
         self.read_errors = 0
+        self.flips: dict[Key, list[float]] = defaultdict(list)  # when each district-year was flipped
 
     def probe(self, key: Key, value: float) -> None:
         """Call just before the probe is handed to the producer."""
+        now = time.time()
         with self.lock:
-            self.pending[key].append((time.time(), value, self.version))
+            self.pending[key].append((now, value, self.version))
+            self.flips[key].append(now)
+
+    def min_flip_gap(self) -> float | None:
+        """The closest two flips of one district-year (None: none was flipped twice)."""
+        gaps = [b - a for times in self.flips.values() for a, b in zip(times, times[1:], strict=False)]
+        return min(gaps, default=None)
 
     def unresolved(self) -> int:
         with self.lock:
