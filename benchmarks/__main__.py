@@ -1,14 +1,16 @@
 """All benchmarks in one run: one table (figure, value, target, met?) and one JSON file.
 
-    python -m benchmarks [--quick] [--json out.json] [--only engine,pipeline,latency,scale]
+    python -m benchmarks [--quick] [--json out.json] [--only engine,pipeline,latency,published_latency,scale]
 
 * engine   -- rules-engine throughput (benchmarks/engine.py), no broker needed;
 * pipeline -- the Faust worker's events/s against a bare aiokafka consumer (benchmarks/pipeline.py);
 * latency  -- produce -> district-status message, p50/p99 (benchmarks/latency.py);
+* published_latency -- produce -> first published marts version showing it, under a steady load,
+  with ``junheng serve`` beside the worker (benchmarks/published_latency.py);
 * scale    -- national-scale dbt build and worker peak RSS (benchmarks/scale.py), if present;
 * stale_flood -- 100,000 stale versions of one fact: linear time, bounded state (benchmarks/stale_flood.py).
 
-pipeline and latency need the local broker (``bash infra/kafka/kafka.sh start``; ``make bench``
+pipeline, latency and published_latency need the local broker (``bash infra/kafka/kafka.sh start``; ``make bench``
 starts it). The JSON goes to ``benchmarks/results/<date>-<host>[-quick].json`` unless ``--json``
 says otherwise: small files, kept in git, so figures can be compared over time -- always with the
 machine description and load average recorded beside them, because this is a shared, noisy machine.
@@ -29,7 +31,7 @@ from typing import Any
 
 from benchmarks.machine import describe
 
-ALL = ("engine", "pipeline", "latency", "scale", "stale_flood")
+ALL = ("engine", "pipeline", "latency", "published_latency", "scale", "stale_flood")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 Row = tuple[str, Any, str, bool | None]  # figure, value, target, met (None: no target)
@@ -58,6 +60,14 @@ def run_latency(quick: bool) -> dict[str, Any]:
     return figures
 
 
+def run_published_latency(quick: bool) -> dict[str, Any]:
+    from benchmarks import published_latency
+
+    figures = published_latency.run(quick)
+    published_latency.print_table(figures)
+    return figures
+
+
 def run_scale(quick: bool) -> dict[str, Any]:
     try:
         from benchmarks import scale
@@ -81,6 +91,7 @@ RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "engine": run_engine,
     "pipeline": run_pipeline,
     "latency": run_latency,
+    "published_latency": run_published_latency,
     "scale": run_scale,
     "stale_flood": run_stale_flood,
 }
@@ -147,6 +158,23 @@ def latency_rows(f: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def published_latency_rows(f: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    target = f["target_p99_s"]
+    for r in f["rows"]:
+        setting = f"serve --max-staleness {r['max_staleness_s']:g}, {r['sent_per_s']}/s"
+        rows.append((f"event -> published p50, s ({setting})", r["p50_s"], "", None))
+        rows.append(
+            (
+                f"event -> published p99, s ({setting})",
+                r["p99_s"],
+                f"< {target:g}",
+                None if r["p99_s"] is None else r["p99_s"] < target and r["unresolved"] == 0,
+            )
+        )
+    return rows
+
+
 def scale_rows(f: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     for name, s in f.get("scales", {}).items():
@@ -187,6 +215,7 @@ ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "engine": engine_rows,
     "pipeline": pipeline_rows,
     "latency": latency_rows,
+    "published_latency": published_latency_rows,
     "scale": scale_rows,
     "stale_flood": stale_flood_rows,
 }

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from rules.logic import RELATIVE_TOLERANCE
+
 __all__ = ["CvPlan", "CvStep", "DistrictGaps", "ItemGap", "district_gaps"]
 
 ITEM_DIMENSIONS = ("government_guarantee", "education_quality", "social_recognition")
@@ -141,6 +143,10 @@ def district_gaps(state: Any, year: int) -> DistrictGaps:
         if r.value is None or r.threshold is None or r.comparator not in (">=", ">", "<=", "<"):
             continue
         distance = (r.threshold - r.value) if r.comparator in (">=", ">") else (r.value - r.threshold)
+        if r.comparator in (">", "<"):
+            # a value at a strict threshold fails by no distance at all: any move that the engine
+            # counts as one (rules.logic.compare's tolerance) is the gap, never 0 or -0.0
+            distance = max(distance, RELATIVE_TOLERANCE * max(abs(r.value), abs(r.threshold)))
         out.items.append(
             ItemGap(
                 rule_id,

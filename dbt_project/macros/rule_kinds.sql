@@ -118,7 +118,9 @@
 
     select rule_id, district_code, year,
            {{ all_of('passed') }} as passed,
-           any_value(value order by check_index) as value,
+           -- as the engine (rules/kinds/district_metric.py): the first failing check's value, else the first known
+           coalesce(any_value(value order by check_index) filter (where passed = false),
+                    any_value(value order by check_index)) as value,
            case when {{ all_of('passed') }} is distinct from true then
                string_agg(case when passed = false then coalesce(input, ratio_numerator || '/' || ratio_denominator)
                                    || ' = ' || printf('%.4g', value) || ', needs ' || comparator || ' ' || printf('%.4g', compared_with)

@@ -101,7 +101,7 @@ class Balance(RuleKind):
             rule,
             view,
             passed,
-            value=float(len(failing)),
+            value=float(len(failing)) if parts else None,  # no level: no count (the SQL's is null too)
             threshold=0.0,
             comparator="<=",
             inputs={p.subject.split("/", 1)[1]: p.value for p in parts},

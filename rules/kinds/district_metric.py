@@ -97,12 +97,19 @@ class DistrictMetric(RuleKind):
         verdicts: list[bool | None] = []
         inputs: dict[str, Any] = {}
         reasons: list[str] = []
+        # the figure shown is the first failing check's (the one the rule fails on), else the first
+        # known one; its comparator goes with it. The first check's value beside a verdict decided
+        # by another check would read "100 >= 100, failed" (and a gap to pass of 0: rules/gap_district.py)
         value = threshold = None
+        comparator = rule.checks[0].comparator
+        failing = False
         for c in rule.checks:
             ok, v, t, why = check(c, view, inputs)
             verdicts.append(ok)
-            if value is None:
-                value, threshold = v, t
+            if ok is False and not failing:
+                value, threshold, comparator, failing = v, t, c.comparator, True
+            elif value is None and not failing and v is not None:
+                value, threshold, comparator = v, t, c.comparator
             if why:
                 reasons.append(why)
             elif ok is False:
@@ -115,7 +122,7 @@ class DistrictMetric(RuleKind):
             passed,
             value=value,
             threshold=threshold,
-            comparator=rule.checks[0].comparator,
+            comparator=comparator,
             inputs=inputs,
             reason="; ".join(reasons) if passed is not True and reasons else None,
         )

@@ -41,9 +41,10 @@ class SectionRule(RuleKind):
             if passed is None
             else None
         )
-        return result(
-            rule, view, passed, value=float(failed), threshold=0.0, comparator="<=", inputs=inputs, reason=reason
-        )
+        # no level judged: no count to report (the SQL's value is null too), so no outlook draws a
+        # trend through a year without sections as if none of them failed
+        value = float(failed) if verdicts else None
+        return result(rule, view, passed, value=value, threshold=0.0, comparator="<=", inputs=inputs, reason=reason)
 
     def verdict(self, judge: Judge, rule: Rule, view: DistrictView) -> bool | None:
         verdicts = []

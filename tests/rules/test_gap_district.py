@@ -84,3 +84,39 @@ def test_a_failing_item_names_its_distance(engine) -> None:
     assert failing, gaps
     for g in failing.values():
         assert g.distance == pytest.approx(abs(g.threshold - g.value))
+
+
+@pytest.mark.parametrize(
+    ("stats", "rule_id", "value", "threshold", "comparator", "distance"),
+    [
+        # the first check met (100 >= 100), the second not: the item is the second check's
+        ({"monitoring_difference_rate": 1.0}, "Q9", 1.0, 0.15, "<", 0.85),
+        ({"rotated_backbone": 0}, "G11", 0.0, 20.0, ">=", 20.0),
+    ],
+)
+def test_a_rule_failing_on_a_later_check_names_that_check_and_a_positive_distance(
+    engine, stats, rule_id, value, threshold, comparator, distance
+) -> None:
+    """A rule of several checks failing on one after the first used to show the first (met) check:
+    "100 >= 100" and a distance of 0, which stopped `dbt build` (assert_district_gaps_match_sql:
+    distance <= 0) on schema-valid statistics (tests/streams/test_hostile_values.py)."""
+    state = engine.new_state(f.DISTRICT)
+    for e in f.good_district():
+        state.apply(e)
+    assert state.apply(f.statistics(year=2023, seq=1, **dict(f.GOOD_STATISTICS, **stats))).outcome == "applied"
+    r = state.results(2023)[rule_id]
+    assert (r.passed, r.value, r.threshold, r.comparator) == (False, value, threshold, comparator)
+    [item] = [g for g in district_gaps(state, 2023).items if g.rule_id == rule_id]
+    assert (item.value, item.threshold, item.comparator) == (value, threshold, comparator)
+    assert item.distance == pytest.approx(distance) and item.distance > 0
+
+
+def test_a_value_at_a_strict_threshold_is_a_positive_distance_from_it(engine) -> None:
+    """Q9's difference rate must be below 0.15: at exactly 0.15 it fails, and the gap is the
+    smallest move the engine counts (its relative tolerance), not 0."""
+    state = engine.new_state(f.DISTRICT)
+    for e in f.good_district():
+        state.apply(e)
+    state.apply(f.statistics(year=2023, seq=1, **dict(f.GOOD_STATISTICS, monitoring_difference_rate=0.15)))
+    [item] = [g for g in district_gaps(state, 2023).items if g.rule_id == "Q9"]
+    assert (item.value, item.comparator) == (0.15, "<") and 0 < item.distance <= 1e-12

@@ -92,3 +92,26 @@ def test_the_cli_table_says_why_a_district_is_not_on_track(engine) -> None:
     assert _why(engine, [80, 82, 84], declared=2025, institutions=[40, 38, 36]) == ""
     # not moving at all: it never gets there at this rate, and the item says why
     assert _why(engine, [80, 80, 80], declared=2023) == "behind: SR, C11; not at this rate (SR)"
+
+
+def test_a_year_without_sections_gives_the_section_rules_no_value_to_trend(engine) -> None:
+    """A year whose sections all have no students judges no level of RA-S or RA-CV: no value then,
+    as in the SQL (null), so the trend skips the year instead of reading it as "no section fails".
+    Found by tests/streams/test_hostile_values.py: a version of an enrolment with zero students made
+    the engine's RA-S slope 0.1 against the SQL's regr_slope 0.0 (assert_outlook_matches_sql)."""
+    state = engine.new_state(f.DISTRICT)
+    for year in (2021, 2022, 2023):
+        for e in f.good_district(year):
+            if year == 2021 and e["event_type"] == "school.enrolment":
+                e["payload"]["sections"] = {"primary": {"students": 0, "classes": 0, "class_sizes": []}}
+            if year > 2021 and e["event_type"] == "school.staff" and e["school_id"] == "3702020000":
+                e["payload"]["sections"]["primary"] = f.staff_section(full_time=1, qualified=0, backbone=0, pe_arts=0)
+            assert state.apply(e).outcome == "applied", e
+    for rule_id in ("RA-S", "RA-CV"):
+        r = state.results(2021)[rule_id]
+        assert (r.passed, r.value, r.reason) == (None, None, "no sections reported"), rule_id
+    assert state.results(2023)["RA-S"].value == 1.0
+    out = district_outlook(state)
+    assert out is not None
+    [ras] = [i for i in out.items if i.item == "RA-S"]
+    assert ras.values == ((2022, 1.0), (2023, 1.0)) and ras.slope == 0.0  # not 0 → 1 → 1, a slope of 0.5

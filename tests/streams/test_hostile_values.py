@@ -93,6 +93,39 @@ def test_each_event_that_stopped_the_pipeline_is_now_dead_lettered_or_harmless(t
     assert rows == [("junior", 0, 0, None), ("primary", 500, 0, None)], rows
 
 
+def test_a_rule_failing_on_a_later_check_and_a_year_without_sections_build(tmp_path: Path) -> None:
+    """Two schema-valid cases the property found, each of which failed `dbt build`: statistics
+    meeting a rule's first check but not a later one (Q9's difference rate 1.0, G11's rotated
+    backbone teachers 0) gave a gap to pass of 0 beside the met check's "100 >= 100"
+    (assert_district_gaps_match_sql); a year whose only sections have no students gave RA-S the
+    value 0 in the engine and null in the SQL, so the outlook's slopes differed
+    (assert_outlook_matches_sql). The gap names the failing check, the year has no value."""
+    events: list[dict[str, Any]] = []
+    for year in (2021, 2022, 2023):
+        for e in f.good_district(year):
+            if year == 2021 and e["event_type"] == "school.enrolment":
+                e["payload"]["sections"] = {"primary": {"students": 0, "classes": 0, "class_sizes": []}}
+            if year > 2021 and e["event_type"] == "school.staff" and e["school_id"] == "3702020000":
+                e["payload"]["sections"]["primary"] = f.staff_section(full_time=1, qualified=0, backbone=0, pe_arts=0)
+            if year == 2023 and e["event_type"] == "district.statistics":
+                e["payload"].update(monitoring_difference_rate=1.0, rotated_backbone=0)
+            events.append(e)
+    warehouse = tmp_path / "wh"
+    summary = EmbeddedRunner(warehouse).run([_write(tmp_path / "later_check.jsonl", events)])
+    assert summary.balanced() and summary.counts["applied"] == len(events)
+    result = _build_or_fail(warehouse)
+    con = duckdb.connect(result.database, read_only=True)
+    rows = con.execute(
+        "select item, value, threshold, comparator, distance, sql_value, sql_passed from mart_district_gap_to_pass "
+        "where year = 2023 and item in ('G11', 'Q9') order by item"
+    ).fetchall()
+    assert rows == [("G11", 0.0, 20.0, ">=", 20.0, 0.0, False), ("Q9", 1.0, 0.15, "<", 0.85, 1.0, False)], rows
+    [(slope, sql_slope)] = con.execute(
+        "select item_slope, sql_slope from mart_district_outlook where item = 'RA-S'"
+    ).fetchall()
+    assert slope == sql_slope == 0.0  # 2022 and 2023 (one section failing each), not 2021's "none"
+
+
 # ------------------------------------------------------------------ the property
 _EXTREMES_INT = (0, 1, 2**31 - 1, 2**31, 2**63 - 1, 10**30)
 _EXTREMES_FLOAT = (0.0, 1e-300, 1.0, 1e9, 1e14, 1e15, 1.0000001e15, 1e300)
