@@ -227,3 +227,18 @@ def good_district(year: int = 2023, schools: int = 4) -> list[dict[str, Any]]:
     events.append(statistics(year=year, **GOOD_STATISTICS))
     events += [inspection(item, "pass", year=year) for item in INSPECTION_ITEMS + VETO_ITEMS]
     return events
+
+
+def district_with_an_empty_first_year(years: tuple[int, ...] = (2021, 2022, 2023)) -> list[dict[str, Any]]:
+    """good_district over ``years``, except that the first year's enrolments report only a primary
+    section with no students (no level is judged then) and school 3702020000 has a single
+    unqualified teacher in the later years (its section fails): a trend with a year to skip."""
+    events = []
+    for year in years:
+        for e in good_district(year):
+            if year == years[0] and e["event_type"] == "school.enrolment":
+                e["payload"]["sections"] = {"primary": {"students": 0, "classes": 0, "class_sizes": []}}
+            if year > years[0] and e["event_type"] == "school.staff" and e["school_id"] == "3702020000":
+                e["payload"]["sections"]["primary"] = staff_section(full_time=1, qualified=0, backbone=0, pe_arts=0)
+            events.append(e)
+    return events

@@ -100,16 +100,10 @@ def test_a_rule_failing_on_a_later_check_and_a_year_without_sections_build(tmp_p
     (assert_district_gaps_match_sql); a year whose only sections have no students gave RA-S the
     value 0 in the engine and null in the SQL, so the outlook's slopes differed
     (assert_outlook_matches_sql). The gap names the failing check, the year has no value."""
-    events: list[dict[str, Any]] = []
-    for year in (2021, 2022, 2023):
-        for e in f.good_district(year):
-            if year == 2021 and e["event_type"] == "school.enrolment":
-                e["payload"]["sections"] = {"primary": {"students": 0, "classes": 0, "class_sizes": []}}
-            if year > 2021 and e["event_type"] == "school.staff" and e["school_id"] == "3702020000":
-                e["payload"]["sections"]["primary"] = f.staff_section(full_time=1, qualified=0, backbone=0, pe_arts=0)
-            if year == 2023 and e["event_type"] == "district.statistics":
-                e["payload"].update(monitoring_difference_rate=1.0, rotated_backbone=0)
-            events.append(e)
+    events = f.district_with_an_empty_first_year()
+    for e in events:
+        if e["year"] == 2023 and e["event_type"] == "district.statistics":
+            e["payload"].update(monitoring_difference_rate=1.0, rotated_backbone=0)
     warehouse = tmp_path / "wh"
     summary = EmbeddedRunner(warehouse).run([_write(tmp_path / "later_check.jsonl", events)])
     assert summary.balanced() and summary.counts["applied"] == len(events)
