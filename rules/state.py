@@ -519,6 +519,9 @@ class DistrictState:
             "inspections": {str(y): v for y, v in self.inspections.items()},
             "milestones": {str(y): v for y, v in self.milestones.items()},
             "projects": {str(y): v for y, v in self.projects.items()},
+            # the years judged so far: a year whose schools are only registered is not judged
+            # until its next event, which then lands its first status (from_state keeps that)
+            "judged": sorted(y for y, agg in self.years.items() if agg.verdicts),
         }
 
     @classmethod
@@ -540,10 +543,24 @@ class DistrictState:
         for sid, school in self.schools.items():
             for y in sorted(set(school.facts) | set(school.profiles)):
                 self._recompute_school(sid, school, y)
-        for y in set(self.stats) | set(self.inspections) | set(self.profiles):
+        judged = state.get("judged")
+        if judged is None:  # a state saved before the judged years were recorded
+            years = set(self.stats) | set(self.inspections) | set(self.profiles)
+        else:
+            years = {int(y) for y in judged}
+        for y in sorted(years):
             self._refresh_district_rules(y)
+        if judged is not None:
+            self._leave_unjudged(years)
         self.flush(sink)
         return self
+
+    def _leave_unjudged(self, judged: set[int]) -> None:
+        """Leave the years the saved state had not judged unjudged: judging them here would put
+        their first status into from_state's throwaway sink, and the run that reads the state
+        back would never land it (a stream cut into two runs lost each such district's first
+        status row of the year). Their dirty marks stay: the year's next event judges them all."""
+        self._dirty_years &= judged
 
 
 def _yoy_inputs(ev: SchoolEval) -> tuple[bool, bool | None, bool | None]:

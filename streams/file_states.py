@@ -18,9 +18,10 @@ recently used *clean* states beyond it are dropped -- a clean state equals its f
 it back when it is next needed -- and then, if the run changed more states than that, the least
 recently used *changed* ones are spilled: written to their staged file and dropped. A spilled
 state is read back from its staged file (never from the committed one) when the run needs it
-again -- as it was when spilled, the years the JSON rebuild judged but the live state had not
-dropped again, so that the run lands the same status rows as one that never spilled -- and :meth:`FileStates.stage` writes the changed states still in memory and lists the
-spilled ones too, so the journal renames them all. Staged files are never read as committed: the
+again -- as it was when spilled (the state file records the years it had judged, so the run
+lands the same status rows as one that never spilled) -- and :meth:`FileStates.stage` writes
+the changed states still in memory and lists the spilled ones too, so the journal renames them
+all. Staged files are never read as committed: the
 state files are only ``*.json``, a rollback (the next runner's on a ``running`` journal, or the
 run's own on an error: :meth:`FileStates.discard_staged`) deletes every ``*.json.tmp``, and a run
 killed at any point leaves the files of the last committed run. A spilled state costs a write and
@@ -77,9 +78,8 @@ class FileStates(StateStore):
         #: district -> fact key -> the ids of stale versions this run saw (the newest window)
         self._run_stale: dict[str, dict[str, tuple[str, ...]]] = {}
         #: changed states written to their staged file by trim() and dropped from memory:
-        #: district -> its school ids (the owners' index entry stage() writes for it) and the
-        #: years it had judged (:meth:`_unspill`)
-        self._spilled: dict[str, tuple[list[str], frozenset[int]]] = {}
+        #: district -> its school ids (the owners' index entry stage() writes for it)
+        self._spilled: dict[str, list[str]] = {}
         self.spills = 0  # changed states written early to their staged file by trim()
 
     # MutableMapping
@@ -127,26 +127,13 @@ class FileStates(StateStore):
         state = self._states.pop(code, None)
         if state is None:
             if code in self._spilled:
-                state = self._unspill(code)
+                state = self._read(self.staged_file(code))
+                del self._spilled[code]  # in memory again; the stale staged file is rewritten or removed
             elif code in self._on_disk:
                 state = self._read(self.layout.state_file(code))
             else:
                 return None
         self._states[code] = state
-        return state
-
-    def _unspill(self, code: str) -> DistrictState:
-        """A spilled state read back from its staged file, as it was when spilled: a state rebuilt
-        from JSON (``DistrictState.from_state``) has judged every year its schools name, also a
-        year the live state had not judged yet (only registrations so far), and would then not
-        report that year's first status as a change when its next event comes; such a year, with
-        nothing counted in it, is dropped again. The stale staged file is rewritten or removed."""
-        state = self._read(self.staged_file(code))
-        _, years = self._spilled.pop(code)
-        for year in [y for y, agg in state.years.items() if y not in years]:
-            agg = state.years[year]
-            if not agg.counters and not agg.moments and not agg.balance:
-                del state.years[year]
         return state
 
     def staged_file(self, code: str) -> Path:
@@ -163,7 +150,7 @@ class FileStates(StateStore):
             state = self._states.get(code)
             if state is None:
                 path = self.staged_file(code) if code in self._spilled else self.layout.state_file(code)
-                state = self._read(path)  # only read: years judged on reading do not matter here
+                state = self._read(path)
             yield state
 
     # the run
@@ -216,7 +203,7 @@ class FileStates(StateStore):
         self.layout.state.mkdir(parents=True, exist_ok=True)
         with open(self.staged_file(code), "w", encoding="utf-8") as fh:
             fh.write(json.dumps(state.to_state(), ensure_ascii=False))
-        self._spilled[code] = (list(state.schools), frozenset(state.years))
+        self._spilled[code] = list(state.schools)
         self.spills += 1
 
     def discard_staged(self) -> int:
@@ -305,7 +292,7 @@ class FileStates(StateStore):
                         os.fsync(fd)
                     finally:
                         os.close(fd)
-                    schools = self._spilled[code][0]
+                    schools = self._spilled[code]
                 else:  # created, then put back to nothing by the fallback's evict
                     tmp.unlink(missing_ok=True)
                     continue

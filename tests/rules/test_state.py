@@ -263,3 +263,22 @@ def test_seen_ids_are_bounded_per_fact_and_a_flood_of_stale_versions_stays_linea
         ).outcome
         == STALE
     )
+
+
+def test_a_restored_state_leaves_a_year_it_had_not_judged_unjudged(engine):
+    """A district registered before any of its schools: nothing is judged yet, the year's first
+    status comes with its next event. A state saved then and read back must land that first status
+    too, not judge the year on reading (a stream cut into two runs there lost those rows)."""
+    events = f.good_district()
+    registered = [e for e in events if e["event_type"] == "district.registered"]
+    rest = [e for e in events if e["event_type"] != "district.registered"]
+    live = engine.new_state(f.DISTRICT)
+    _, changes = live.apply_batch(registered)
+    assert changes.status == [] and live.summary(YEAR) is None
+    restored = DistrictState.from_state(engine, json.loads(json.dumps(live.to_state())))
+    assert restored.summary(YEAR) is None
+    _, live_changes = live.apply_batch(rest)
+    _, restored_changes = restored.apply_batch(rest)
+    assert live_changes.status[0][:2] == (YEAR, None)  # the year's first status
+    assert restored_changes.status == live_changes.status
+    assert restored.to_state() == live.to_state()
