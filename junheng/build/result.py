@@ -67,7 +67,9 @@ class BuildResult:
         if self.alerts is not None:
             a = self.alerts
             lines.append(f"  alerts: {len(a.firing)} firing ({len(a.fired)} new, {len(a.resolved)} resolved), "
-                         f"{_delivery_words(a)} ({t.get('alerts', 0):.1f} s; mart_alerts {t.get('dbt_alerts', 0):.1f} s)")
+                         f"{_delivery_words(a)} ({t.get('alerts', 0):.1f} s"
+                         + (f"; mart_alerts made over the first history {t['dbt_alerts']:.1f} s)"
+                            if "dbt_alerts" in t else ")"))
         if self.report:
             lines.append(f"  report: {self.report} ({t.get('report', 0):.1f} s)")
         if self.checkpoint.summary_page:

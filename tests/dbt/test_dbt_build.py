@@ -321,7 +321,8 @@ def test_marts_a_bi_tool_can_read(con):
     tables = dict(
         con.execute(
             "select table_name, comment from duckdb_tables() where database_name = current_database() "
-            "and schema_name = 'main'"
+            "and schema_name = 'main' union all select view_name, comment from duckdb_views() "
+            "where database_name = current_database() and schema_name = 'main'"  # mart_alerts is a view
         ).fetchall()
     )
     assert all(tables[m] for m in REQUIRED), tables

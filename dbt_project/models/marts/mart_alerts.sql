@@ -8,6 +8,11 @@
 -- beside them (labels_text, annotations_text) for BI tools that do not read JSON. fell_behind_at is
 -- when the district fell behind (the event time of the change that made the rule fail, to the minute;
 -- junheng/alerting/behind.py); history landed before it was recorded has none (null).
+-- A view over the landed history, not a table: a build evaluates the alerts on the marts this very
+-- dbt run built and lands their changes after it, and the view shows them without a second dbt run
+-- (publishing copies it into the published file as a table). While no history has landed the
+-- view is the empty relation; the build that lands the first file runs dbt for it once more.
+{{ config(materialized='view') }}
 {%- set has_fell_behind = false %}
 {%- if execute %}
     {%- set probe = run_query("select * from " ~ landing('alert_events', 'alerting') ~ " limit 0") %}
