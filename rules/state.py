@@ -519,8 +519,8 @@ class DistrictState:
             "inspections": {str(y): v for y, v in self.inspections.items()},
             "milestones": {str(y): v for y, v in self.milestones.items()},
             "projects": {str(y): v for y, v in self.projects.items()},
-            # the years judged so far: a year whose schools are only registered is not judged
-            # until its next event, which then lands its first status (from_state keeps that)
+            # the years judged so far: a year the district was registered for before any school
+            # event is not judged until that event, which lands its first status (from_state keeps it)
             "judged": sorted(y for y, agg in self.years.items() if agg.verdicts),
         }
 
@@ -551,16 +551,12 @@ class DistrictState:
         for y in sorted(years):
             self._refresh_district_rules(y)
         if judged is not None:
-            self._leave_unjudged(years)
+            # the years the saved state had not judged stay unjudged: judged here, their first
+            # status would go into the throwaway sink and never land (a stream cut into two runs
+            # lost it). Their dirty marks stay: the year's next event judges them all.
+            self._dirty_years &= years
         self.flush(sink)
         return self
-
-    def _leave_unjudged(self, judged: set[int]) -> None:
-        """Leave the years the saved state had not judged unjudged: judging them here would put
-        their first status into from_state's throwaway sink, and the run that reads the state
-        back would never land it (a stream cut into two runs lost each such district's first
-        status row of the year). Their dirty marks stay: the year's next event judges them all."""
-        self._dirty_years &= judged
 
 
 def _yoy_inputs(ev: SchoolEval) -> tuple[bool, bool | None, bool | None]:

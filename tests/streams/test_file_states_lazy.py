@@ -296,10 +296,10 @@ def test_a_spilled_district_touched_again_in_the_run_gets_its_spilled_state(file
 
 
 def test_a_spill_point_lands_the_same_district_status_rows_as_an_unbounded_run(tmp_path):
-    """Many schools per district, so the first batches hold only registrations. A state spilled
-    after them and read back from JSON (``DistrictState.from_state``) would have judged the year
-    its schools name, and not land that year's first status when its next event comes (as at a
-    run boundary, docs/benchmarks.md); FileStates drops such a year again on reading it back."""
+    """Many schools per district, so districts are registered batches before their schools. A
+    state spilled in between and read back from JSON (``DistrictState.from_state``) must leave the
+    year it had not judged unjudged (the state file records the judged years), or it would not
+    land that year's first status when its next event comes."""
     lines = generate_city(seed=SEED, schools=960, years=range(2023, 2024), districts=DISTRICTS).lines
     path = tmp_path / "city.jsonl"
     path.write_bytes(b"".join(line + b"\n" for line in lines))
@@ -315,10 +315,10 @@ def test_a_spill_point_lands_the_same_district_status_rows_as_an_unbounded_run(t
 
 
 def test_a_stream_cut_into_two_runs_lands_the_same_district_status_rows_as_one_run(tmp_path):
-    """Many schools per district, so the first batches hold only registrations, and the stream cut
-    after them. The second run reads the states back from their files (``DistrictState.from_state``),
-    which must leave a year the first run had not judged unjudged: judging it on reading would
-    swallow the district's first status of the year, which its next event lands."""
+    """Many schools per district, so districts are registered batches before their schools, and
+    the stream is cut in between. The second run reads the states back from their files
+    (``DistrictState.from_state``), which must leave a year the first run had not judged unjudged:
+    judging it on reading would swallow the district's first status of the year."""
     lines = generate_city(seed=SEED, schools=960, years=range(2023, 2024), districts=DISTRICTS).lines
     whole, head, tail = tmp_path / "whole.jsonl", tmp_path / "head.jsonl", tmp_path / "tail.jsonl"
     whole.write_bytes(b"".join(line + b"\n" for line in lines))
