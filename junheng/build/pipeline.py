@@ -7,8 +7,8 @@
    dbt runs there, so the package's ``dbt_project/`` is only read.
 2. **plan**: :func:`junheng.incremental.make_plan` with what the working database holds (the plan
    state recorded when it was last published, or None: a full rebuild).
-3. **dbt**: ``dbt build`` into the working database, as a subprocess (junheng/build/dbt.py); GX
-   is imported in a background thread meanwhile.
+3. **dbt**: ``dbt build`` into the working database, as a subprocess (junheng/build/dbt.py: a
+   fresh one, or the warm one `junheng serve` keeps); GX is imported in a background thread meanwhile.
 4. **alerts**: evaluated on those marts (and the landed district statuses), their state changes
    landed in ``landing/alert_events`` and queued. ``mart_alerts`` is a view over that history, so
    it holds this very evaluation without a second dbt run (one was ~20 s under load); only the
@@ -34,6 +34,7 @@ from typing import Any, Callable
 from junheng import settings
 from junheng.build.busy import check_writable
 from junheng.build.dbt import run_dbt
+from junheng.build.dbt_session import DbtSession
 from junheng.build.errors import BuildCancelled, BuildError, BuildInputError
 from junheng.build.landing import watermark
 from junheng.build.publish import PublishError, current_version, publish
@@ -52,7 +53,8 @@ ALERT_MART = "mart_alerts"   # a view over the alert history, which the alert st
 def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | None = None, *,
           project_dir: Path | str | None = None, echo: Callable[[str], object] | None = None,
           data_docs: bool = True, wait_s: float = 0.0, alerts: bool = True, report: bool = True,
-          keep: int | None = None, cancel: threading.Event | None = None) -> BuildResult:
+          keep: int | None = None, cancel: threading.Event | None = None,
+          dbt_session: DbtSession | None = None) -> BuildResult:
     """Build the marts of ``warehouse`` from its landing files, check them, publish them.
 
     ``as_of``: the date deadlines (D1–D3) are judged on (default: today). ``catalogue``: rules
@@ -67,6 +69,7 @@ def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | 
     same build (delivered once published). ``report``: write ``<warehouse>/report/index.html`` from
     the published marts. ``keep``: published versions kept (default ``$JUNHENG_PUBLISHED_KEEP``).
     ``cancel``: when set, the build stops at the next stage (dbt is terminated) and publishes nothing.
+    ``dbt_session``: run dbt in this warm process instead of a fresh one (junheng/build/dbt_session.py).
     """
     warehouse = Path(warehouse).resolve()
     url_marks = sorted({c for c in str(warehouse) if c in _URL_MARKS})
@@ -84,7 +87,8 @@ def build(warehouse: Path | str, as_of: dt.date | None = None, catalogue: str | 
         except ValueError as exc:
             raise BuildInputError("publish", str(exc)) from None
     with hold_warehouse(warehouse, wait_s):
-        return _Build(warehouse, as_of, catalogue, project_dir, echo, data_docs, alerts, report, keep, cancel).run()
+        return _Build(warehouse, as_of, catalogue, project_dir, echo, data_docs, alerts, report, keep, cancel,
+                      dbt_session).run()
 
 
 class _Build:
@@ -92,7 +96,7 @@ class _Build:
 
     def __init__(self, warehouse: Path, as_of: dt.date | None, catalogue: str | None, project_dir: Path | str | None,
                  echo: Callable[[str], object] | None, data_docs: bool, alerts: bool, report: bool,
-                 keep: int | None, cancel: threading.Event | None) -> None:
+                 keep: int | None, cancel: threading.Event | None, dbt_session: DbtSession | None) -> None:
         self.warehouse = warehouse
         self.layout = WarehouseLayout(warehouse)
         self.as_of = as_of or dt.date.today()
@@ -107,6 +111,7 @@ class _Build:
         self.report = report
         self.keep = keep if keep is not None else 3
         self.cancel = cancel
+        self.dbt_session = dbt_session
         self.timings: dict[str, float] = {}
         self.notes: list[str] = []
         self.pending: Any = None
@@ -244,7 +249,8 @@ class _Build:
 
     def _dbt(self, database: Path, plan: Any, selection: list[str]) -> dict[str, int]:
         return run_dbt(self.project, self.warehouse, database, self.as_of, self.catalogue_name, self.echo,
-                       self.timings, selection, dbt_args=plan.dbt_args, dbt_vars=plan.dbt_vars, cancel=self.cancel)
+                       self.timings, selection, dbt_args=plan.dbt_args, dbt_vars=plan.dbt_vars, cancel=self.cancel,
+                       session=self.dbt_session)
 
     def _checkpoint(self, cat: Any, database: Path, plan: Any, gx_import: threading.Thread) -> Any:
         t = time.perf_counter()
