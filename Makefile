@@ -13,7 +13,7 @@ test-quick:      ## the suite without the Kafka tests (no broker needed)
 faults:          ## the fault-injection suite on real Kafka (docs/reliability.md); the broker must be running
 	bash scripts/bootstrap.sh && .venv/bin/python -m pytest -m faults -q
 
-bench:           ## all benchmarks (engine, pipeline, latency, event → published latency, scale; starts Kafka): one table + benchmarks/results/*.json
+bench:           ## all benchmarks (engine, pipeline, latency, event → published latency, freshness, scale; starts Kafka): one table + benchmarks/results/*.json
 	bash scripts/bench.sh
 
 kafka-start:

@@ -1,12 +1,14 @@
 """All benchmarks in one run: one table (figure, value, target, met?) and one JSON file.
 
-    python -m benchmarks [--quick] [--json out.json] [--only engine,pipeline,latency,published_latency,scale]
+    python -m benchmarks [--quick] [--json out.json] [--only engine,pipeline,latency,published_latency,freshness,...]
 
 * engine   -- rules-engine throughput (benchmarks/engine.py), no broker needed;
 * pipeline -- the Faust worker's events/s against a bare aiokafka consumer (benchmarks/pipeline.py);
 * latency  -- produce -> district-status message, p50/p99 (benchmarks/latency.py);
 * published_latency -- produce -> first published marts version showing it, under a steady load,
   with ``junheng serve`` beside the worker (benchmarks/published_latency.py);
+* freshness -- a one-district correction's landing to the version ``junheng serve`` published with
+  it, at city scale (benchmarks/freshness.py ``--serve 0.5``; national scale: run it by hand);
 * scale    -- national-scale dbt build and worker peak RSS (benchmarks/scale.py), if present;
 * stale_flood -- 100,000 stale versions of one fact: linear time, bounded state (benchmarks/stale_flood.py).
 
@@ -31,7 +33,7 @@ from typing import Any
 
 from benchmarks.machine import describe
 
-ALL = ("engine", "pipeline", "latency", "published_latency", "scale", "stale_flood")
+ALL = ("engine", "pipeline", "latency", "published_latency", "freshness", "scale", "stale_flood")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 Row = tuple[str, Any, str, bool | None]  # figure, value, target, met (None: no target)
@@ -68,6 +70,20 @@ def run_published_latency(quick: bool) -> dict[str, Any]:
     return figures
 
 
+def run_freshness(quick: bool) -> dict[str, Any]:
+    import tempfile
+
+    from benchmarks import freshness
+    from benchmarks.scale import SCALES
+
+    with tempfile.TemporaryDirectory(prefix="junheng-freshness-") as workdir:
+        figures = freshness.run(
+            SCALES["tiny" if quick else "city"], Path(workdir), corrections=1 if quick else 3, serve_debounce_s=0.5
+        )
+    print(json.dumps(figures.get("correction_median_s"), indent=1))
+    return figures
+
+
 def run_scale(quick: bool) -> dict[str, Any]:
     try:
         from benchmarks import scale
@@ -92,6 +108,7 @@ RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "pipeline": run_pipeline,
     "latency": run_latency,
     "published_latency": run_published_latency,
+    "freshness": run_freshness,
     "scale": run_scale,
     "stale_flood": run_stale_flood,
 }
@@ -175,6 +192,24 @@ def published_latency_rows(f: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def freshness_rows(f: dict[str, Any]) -> list[Row]:
+    from benchmarks.freshness import TARGETS_S
+
+    name = f["workload"]["name"]
+    median = f["correction_median_s"]
+    target = TARGETS_S["city_correction"]
+    return [
+        (f"freshness {name}: full first build (junheng serve), s", f["full_build"]["total_s"], "", None),
+        (
+            f"freshness {name}: correction -> published (serve), s",
+            median["total"],
+            f"< {target:g} (city)",
+            median["total"] < target if name == "city" else None,
+        ),
+        (f"freshness {name}: its dbt (warm), s", median.get("dbt"), "", None),
+    ]
+
+
 def scale_rows(f: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     for name, s in f.get("scales", {}).items():
@@ -216,6 +251,7 @@ ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "pipeline": pipeline_rows,
     "latency": latency_rows,
     "published_latency": published_latency_rows,
+    "freshness": freshness_rows,
     "scale": scale_rows,
     "stale_flood": stale_flood_rows,
 }

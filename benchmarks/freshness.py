@@ -1,7 +1,7 @@
 """Freshness: how long a correction takes from its events to checked marts, full vs incremental.
 
     python -m benchmarks.freshness [--scale city|national] [--years 2021-2025] [--corrections 3]
-                                   [--workdir DIR] [--verify] [--published] [--json out.json]
+                                   [--workdir DIR] [--verify] [--published | --serve DEBOUNCE] [--json out.json]
 
 For a scale of ``benchmarks.scale`` (its event file, district list and dbt project):
 
@@ -21,7 +21,11 @@ Publishing, the alert stage and the report are not part of these figures. With `
 every build is ``junheng build`` itself instead (its own process: seeds, plan, dbt, alerts,
 checkpoint with Data Docs, publish, export, delivery, report), so a step's total is the time
 from a correction's arrival to its published mart row, alerts and report; the build's own stage
-timings are reported beside. Times depend on the machine's load (recorded), memory does not.
+timings are reported beside. With ``--serve DEBOUNCE`` ``junheng serve`` builds instead, as it does
+beside a worker (dbt kept warm across its builds): its first build is the full one, and each
+correction is timed from the start of its landing to the version serve published with it (serve
+noticing the change and its debounce included). Times depend on the machine's load (recorded),
+memory does not.
 """
 
 from __future__ import annotations
@@ -203,6 +207,53 @@ def publish_once(p: Prepared, warehouse: Path, previous: dict[str, Any] | None, 
     }
 
 
+def serve_builds(p: Prepared, warehouse: Path, corrections: int, timeout_s: float, debounce_s: float) -> dict[str, Any]:
+    """``junheng serve`` on the landed warehouse (dbt kept warm across its builds): its first build
+    is the full one; then each correction is landed and timed from the landing's start to the
+    version serve published with it (its ``serve.json``: after alerts, publish and report)."""
+    from benchmarks.published_watch import Serve
+
+    log = warehouse.parent / f"{warehouse.name}.serve.log"
+    serve = Serve(
+        warehouse, log, max_staleness=30.0, debounce=debounce_s, data_docs=True, poll=0.1, env=_env(p, warehouse)
+    )
+
+    def published_after(version: int, since: float) -> dict[str, Any]:
+        while True:
+            status = serve.status() or {}
+            now = (status.get("published") or {}).get("version") or 0
+            if now > version and status.get("state") in ("idle", "pending"):
+                return status
+            if serve.proc.poll() is not None or time.perf_counter() - since > timeout_s:
+                raise RuntimeError(f"junheng serve published nothing after version {version}:\n{serve.log_tail()}")
+            time.sleep(0.02)
+
+    def build_of(status: dict[str, Any]) -> dict[str, Any]:
+        last = status["last_build"]
+        return {"seconds": last["seconds"], "timings": last["timings"], "published_version": last["version"]}
+
+    try:
+        t0 = time.perf_counter()
+        status = published_after(0, t0)
+        out: dict[str, Any] = {
+            "full_build": {"build": build_of(status), "total_s": round(time.perf_counter() - t0, 2)},
+            "corrections": [],
+        }
+        for i in range(corrections):
+            version = status["published"]["version"]
+            t0 = time.perf_counter()
+            step: dict[str, Any] = {"correction": correct_one_district(p, warehouse, i, timeout_s)}
+            status = published_after(version, t0)
+            step["build"] = build_of(status)
+            step["total_s"] = round(time.perf_counter() - t0, 2)
+            # between the landing and the build: serve noticing the change (poll) and the debounce
+            step["waited_s"] = round(step["total_s"] - step["correction"]["wall_s"] - step["build"]["seconds"], 2)
+            out["corrections"].append(step)
+        return out
+    finally:
+        serve.stop()
+
+
 def correct_one_district(p: Prepared, warehouse: Path, step: int, timeout_s: float) -> dict[str, Any]:
     """New versions of a few facts of one district's schools (last year), landed by the embedded
     driver in its own process."""
@@ -286,33 +337,50 @@ def run(
     check: bool = False,
     timeout_s: float = 7200.0,
     published: bool = False,
+    serve_debounce_s: float | None = None,
 ) -> dict[str, Any]:
     p = prepare(scale, workdir)
     warehouse = workdir / f"{scale.name}-freshness-wh"
     build = publish_once if published else build_once
+    served = serve_debounce_s is not None
     out: dict[str, Any] = {
         "machine_start": describe(),
         "workload": scale.describe() | {"lines": p.manifest.get("lines"), "bytes": p.events.stat().st_size},
-        "measured": "junheng build (published)" if published else "plan, dbt, checkpoint",
+        "measured": f"junheng serve (dbt kept warm, debounce {serve_debounce_s:g} s)"
+        if served
+        else "junheng build (published)"
+        if published
+        else "plan, dbt, checkpoint",
     }
     out["embedded"] = {k: v for k, v in measure_embedded(p, warehouse, timeout_s).items() if k != "rss_curve"}
-    full = build(p, warehouse, None, timeout_s)
-    state = full.pop("state")
-    out["full_build"] = full
-    steps: list[dict[str, Any]] = []
-    for i in range(corrections):
-        step: dict[str, Any] = {"correction": correct_one_district(p, warehouse, i, timeout_s)}
-        built = build(p, warehouse, state, timeout_s)
-        state = built.pop("state")
-        step["build"] = built
-        step["total_s"] = round(step["correction"]["wall_s"] + built["total_s"], 2)
-        steps.append(step)
-    out["corrections"] = steps
+    if serve_debounce_s is not None:
+        out |= serve_builds(p, warehouse, corrections, timeout_s, serve_debounce_s)
+        steps: list[dict[str, Any]] = out["corrections"]
+    else:
+        full = build(p, warehouse, None, timeout_s)
+        state = full.pop("state")
+        out["full_build"] = full
+        steps = []
+        for i in range(corrections):
+            step: dict[str, Any] = {"correction": correct_one_district(p, warehouse, i, timeout_s)}
+            built = build(p, warehouse, state, timeout_s)
+            state = built.pop("state")
+            step["build"] = built
+            step["total_s"] = round(step["correction"]["wall_s"] + built["total_s"], 2)
+            steps.append(step)
+        out["corrections"] = steps
     if steps:
         out["correction_median_s"] = {
             "landing (junheng run)": statistics.median(s["correction"]["wall_s"] for s in steps)
         }
-        if published:
+        if served:
+            stages = sorted({k for s in steps for k in s["build"]["timings"]} - {"total"})
+            out["correction_median_s"] |= {
+                k: statistics.median(s["build"]["timings"].get(k, 0.0) for s in steps) for k in stages
+            }
+            out["correction_median_s"]["serve noticing + debounce"] = statistics.median(s["waited_s"] for s in steps)
+            out["correction_median_s"]["build"] = statistics.median(s["build"]["seconds"] for s in steps)
+        elif published:
             stages = sorted({k for s in steps for k in s["build"]["build"]["timings"]} - {"total"})
             out["correction_median_s"] |= {
                 k: statistics.median(s["build"]["build"]["timings"].get(k, 0.0) for s in steps) for k in stages
@@ -346,6 +414,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--published", action="store_true", help="time `junheng build` (alerts, publish, report) instead"
     )
+    parser.add_argument(
+        "--serve",
+        type=float,
+        metavar="DEBOUNCE",
+        help="let `junheng serve` (dbt kept warm) build, with this debounce in seconds, and time each "
+        "correction from its landing to the version serve published",
+    )
     parser.add_argument("--json", type=Path, help="write the figures there too")
     args = parser.parse_args(argv)
     scale = SCALES[args.scale]
@@ -360,7 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             scale.worker_gx,
             scale.worker_batch_seconds,
         )
-    result = run(scale, args.workdir, args.corrections, args.verify, published=args.published)
+    result = run(
+        scale, args.workdir, args.corrections, args.verify, published=args.published, serve_debounce_s=args.serve
+    )
     text = json.dumps(result, ensure_ascii=False, indent=2)
     print(text)
     if args.json:

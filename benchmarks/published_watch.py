@@ -27,13 +27,21 @@ class Serve:
     """``python -m junheng.cli serve`` on the worker's warehouse, its log in a file."""
 
     def __init__(
-        self, warehouse: Path, log_path: Path, *, max_staleness: float, debounce: float, data_docs: bool
+        self,
+        warehouse: Path,
+        log_path: Path,
+        *,
+        max_staleness: float,
+        debounce: float,
+        data_docs: bool,
+        poll: float = 0.5,
+        env: dict[str, str] | None = None,
     ) -> None:
-        env = dict(os.environ, PYTHONWARNINGS="ignore::DeprecationWarning")
+        env = dict(os.environ if env is None else env, PYTHONWARNINGS="ignore::DeprecationWarning")
         for name in ("JUNHENG_ALERTMANAGER_URL", "JUNHENG_ALERT_WEBHOOK_URL"):  # deliver nothing anywhere
             env.pop(name, None)
         cmd = [sys.executable, "-m", "junheng.cli", "serve", "--warehouse", str(warehouse), "--as-of", AS_OF]
-        cmd += ["--max-staleness", str(max_staleness), "--debounce", str(debounce), "--poll", "0.5"]
+        cmd += ["--max-staleness", str(max_staleness), "--debounce", str(debounce), "--poll", str(poll)]
         if not data_docs:
             cmd.append("--no-data-docs")
         self.status_file = warehouse / "serve.json"
