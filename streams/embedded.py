@@ -5,7 +5,9 @@ the Faust worker's, and run through the same pipeline (streams/pipeline.py: chec
 in-process, the rules engine with its per-record fallback, the landing). District states are kept
 under <warehouse>/state between runs (streams/file_states.py), so running the same files twice
 applies nothing twice (the second run counts duplicates). A run reads only the states of the
-districts its events name, and writes back only the ones it changed.
+districts its events name, and writes back only the ones it changed. A micro-batch naming more
+districts than the state bound is processed in runs of at most that many (streams/district_runs.py),
+so memory stays bounded at the end of a national stream too.
 
 A run is all or nothing, also when the process is killed (SIGKILL, power loss): it keeps a journal,
 ``state/run.journal``. While it runs, the journal says ``running`` and from which landing
@@ -42,6 +44,7 @@ from junheng.settings import settings
 from junheng.warehouse_lock import WarehouseBusy, WarehouseLock
 from rules import Catalogue, load_catalogue
 from rules.state import DistrictState, Engine
+from streams.district_runs import district_of_raw, split_runs
 from streams.file_states import FileStates
 from streams.landing import LandingWriter, landed_dead_letter_ids
 from streams.pipeline import Counts, Pipeline
@@ -289,7 +292,7 @@ class EmbeddedRunner:
         first_file = len(self.landing.landed)  # what this run lands: landing.landed[first_file:]
         self._journal("running", first_batch)
         try:
-            for records in batched(source, self.batch_size):
+            for records in self._parts(source):
                 result = self.pipeline.process(records)
                 landed = len(self.landing.landed)
                 if annotate is None:
@@ -320,6 +323,13 @@ class EmbeddedRunner:
             self.store.trim()
         summary.elapsed_s = time.perf_counter() - start
         return summary
+
+    def _parts(self, source: Iterable[Record]) -> Iterator[Sequence[Record]]:
+        """The micro-batches, each cut into runs of at most ``max_loaded`` districts
+        (streams/district_runs.py), each processed and landed as a batch of its own: the states
+        in memory stay within about twice the bound even when a batch names every district."""
+        for batch in batched(source, self.batch_size):
+            yield from split_runs(batch, lambda rec: district_of_raw(rec.raw), self.store.max_loaded)
 
     @property
     def states(self) -> dict[str, DistrictState]:

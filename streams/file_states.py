@@ -26,7 +26,8 @@ state files are only ``*.json``, a rollback (the next runner's on a ``running`` 
 run's own on an error: :meth:`FileStates.discard_staged`) deletes every ``*.json.tmp``, and a run
 killed at any point leaves the files of the last committed run. A spilled state costs a write and
 a read per spill; within a batch the states it touches are all in memory (the bound acts between
-batches, not inside one).
+batches, not inside one: the embedded driver cuts a batch naming more districts than the bound
+into runs of at most that many, streams/district_runs.py).
 
 That is also what :meth:`FileStates.evict` puts a district back to, for the pipeline's per-record
 fallback (streams/pipeline.py): its file, plus the events this run has landed for it, replayed in
@@ -81,6 +82,7 @@ class FileStates(StateStore):
         #: district -> its school ids (the owners' index entry stage() writes for it)
         self._spilled: dict[str, list[str]] = {}
         self.spills = 0  # changed states written early to their staged file by trim()
+        self.peak_loaded = 0  # the most states in memory at once (tests and benchmarks)
 
     # MutableMapping
     def __getitem__(self, code: str) -> DistrictState:
@@ -100,6 +102,7 @@ class FileStates(StateStore):
         self._spilled.pop(code, None)  # its staged file is rewritten (stage) or removed (rollback)
         self._states.pop(code, None)
         self._states[code] = state
+        self.peak_loaded = max(self.peak_loaded, len(self._states))
 
     def __delitem__(self, code: str) -> None:
         if self._spilled.pop(code, None) is None:  # a spilled state is not in memory
@@ -134,6 +137,7 @@ class FileStates(StateStore):
             else:
                 return None
         self._states[code] = state
+        self.peak_loaded = max(self.peak_loaded, len(self._states))
         return state
 
     def staged_file(self, code: str) -> Path:

@@ -18,27 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.bulk import OutMessage
+from streams.district_runs import split_runs
 from streams.processing import BatchResult, Checked, Record
 from streams.sink import dead_letter_headers, json_bytes
 
 
 def split_by_districts(events: Sequence[Any], limit: int | None) -> list[Sequence[Any]]:
     """`events` cut, in order, into runs of at most `limit` distinct message keys (the district
-    codes the producer keys by); one run when `limit` is None or the batch has no more."""
-    if not limit:
-        return [events]
-    parts: list[Sequence[Any]] = []
-    seen: set[Any] = set()
-    start = 0
-    for i, ev in enumerate(events):
-        key = ev.message.key
-        if key not in seen:
-            if len(seen) >= limit:
-                parts.append(events[start:i])
-                start, seen = i, set()
-            seen.add(key)
-    parts.append(events[start:])
-    return parts
+    codes the producer keys by); one run when `limit` is None or the batch has no more
+    (streams/district_runs.py)."""
+    return split_runs(events, lambda ev: ev.message.key, limit)
 
 
 def group_records(events: Sequence[Any]) -> tuple[dict[int, list[Record]], dict[tuple[int, int], bytes]]:

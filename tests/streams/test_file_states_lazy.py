@@ -28,7 +28,11 @@ DISTRICTS = 24
 
 class EagerStates(FileStates):
     """The driver before lazy loading: every state read at open, every state written at commit,
-    the school owners built from the states."""
+    the school owners built from the states. Its ``max_loaded`` only cuts batches into runs of
+    that many districts, as the lazy store's does (streams/district_runs.py): nothing is dropped."""
+
+    def trim(self) -> int:
+        return 0
 
     def load(self) -> None:
         super().load()
@@ -62,7 +66,7 @@ class WatchedStates(FileStates):
 
 def _runner(warehouse: Path, eager: bool = False, max_loaded: int | None = 3) -> EmbeddedRunner:
     runner = EmbeddedRunner(warehouse, batch_size=BATCH, max_loaded=max_loaded)
-    store = EagerStates(runner.engine, warehouse) if eager else WatchedStates(runner.engine, warehouse, max_loaded)
+    store = (EagerStates if eager else WatchedStates)(runner.engine, warehouse, max_loaded)
     runner.store = runner.pipeline.states = runner.pipeline.processor.states = store
     return runner
 
@@ -167,7 +171,7 @@ def test_lazy_runs_land_and_save_exactly_what_the_eager_driver_did(files, tmp_pa
     exactly what the unbounded eager driver did."""
     lazy, eager = tmp_path / "lazy", tmp_path / "eager"
     got, runners = _sequence(lazy, files, monkeypatch, eager=False, max_loaded=max_loaded)
-    want, _ = _sequence(eager, files, monkeypatch, eager=True)
+    want, _ = _sequence(eager, files, monkeypatch, eager=True, max_loaded=max_loaded)
     assert got == want
     stores = [r.store for r in runners if isinstance(r.store, WatchedStates)]
     assert len(stores) == 4 and all(s.loaded_after_trim for s in stores)
@@ -274,11 +278,11 @@ def test_a_spilled_district_touched_again_in_the_run_gets_its_spilled_state(file
     both = tmp_path / "tail-and-fix.jsonl"
     both.write_bytes(files["tail"].read_bytes() + files["fix"].read_bytes())
     out: dict[str, Any] = {}
-    for name, max_loaded in (("bounded", 1), ("unbounded", None)):
+    for name, eager in (("bounded", False), ("unbounded", True)):  # cut alike: runs of one district
         warehouse = tmp_path / name
-        assert _runner(warehouse, max_loaded=max_loaded).run([files["head"]]).balanced()
+        assert _runner(warehouse, eager, max_loaded=1).run([files["head"]]).balanced()
         head_file = WarehouseLayout(warehouse).state_file(code).read_bytes()
-        runner = _runner(warehouse, max_loaded=max_loaded)
+        runner = _runner(warehouse, eager, max_loaded=1)
         read: list[str] = []
         original = runner.store._read
         runner.store._read = lambda path, read=read, original=original: (  # type: ignore[method-assign,misc]
@@ -289,7 +293,7 @@ def test_a_spilled_district_touched_again_in_the_run_gets_its_spilled_state(file
         assert summary.balanced() and summary.counts["applied"] > 0
         out[name] = (summary.as_dict() | {"elapsed_s": 0, "landing": ""}, _landing(warehouse), _state_files(warehouse))
         assert WarehouseLayout(warehouse).state_file(code).read_bytes() != head_file
-        if max_loaded == 1:
+        if not eager:
             assert f"{code}.json.tmp" in read and runner.store.spills > DISTRICTS
             assert read.index(f"{code}.json") < read.index(f"{code}.json.tmp")  # committed once, then spilled
     assert out["bounded"] == out["unbounded"]
@@ -304,10 +308,10 @@ def test_a_spill_point_lands_the_same_district_status_rows_as_an_unbounded_run(t
     path = tmp_path / "city.jsonl"
     path.write_bytes(b"".join(line + b"\n" for line in lines))
     got = {}
-    for name, max_loaded in (("bounded", 1), ("unbounded", None)):
-        runner = _runner(tmp_path / name, max_loaded=max_loaded)
+    for name, eager in (("bounded", False), ("unbounded", True)):  # cut alike: runs of one district
+        runner = _runner(tmp_path / name, eager, max_loaded=1)
         assert runner.run([path]).balanced()
-        assert runner.store.spills > DISTRICTS or max_loaded is None
+        assert runner.store.spills > DISTRICTS or eager
         got[name] = (_landing(tmp_path / name), _state_files(tmp_path / name))
     assert got["bounded"][1] == got["unbounded"][1]
     assert got["bounded"][0]["events"] == got["unbounded"][0]["events"]
@@ -339,3 +343,69 @@ def test_a_stream_cut_into_two_runs_lands_the_same_district_status_rows_as_one_r
     assert len(one) > DISTRICTS
     assert two == one
     assert _state_files(tmp_path / "two") == _state_files(tmp_path / "one")
+
+
+def _latest(warehouse: Path) -> dict[str, list[Any]]:
+    """What the marts read of the landing (dbt's staging): every event and dead letter, and the
+    latest section results per school-year, status and gaps per district-year, outlook per
+    district; without the landing's batch numbers, which a cut batch changes."""
+    con = duckdb.connect()
+    root = warehouse / "landing"
+
+    def rows(sql: str) -> list[Any]:
+        return con.execute(sql).fetchall()
+
+    drop = "exclude (landed_at, landed_batch, landed_pos, landed_file)"
+    latest = "row_number() over (partition by {} order by landed_batch desc, landed_pos desc) = 1"
+    return {
+        "events": rows(
+            f"select * {drop} from read_parquet('{root}/events/*.parquet', filename=landed_file) order by all"
+        ),
+        "dead_letters": rows(
+            f"select * {drop} from read_parquet('{root}/dead_letters/*.parquet', filename=landed_file) order by all"
+        ),
+        "section_results": rows(
+            f"select * {drop} from read_parquet('{root}/section_results/*.parquet', filename=landed_file) "
+            "qualify landed_batch = max(landed_batch) over (partition by school_id, year) order by all"
+        ),
+        **{
+            table: rows(
+                f"select * {drop} from read_parquet('{root}/{table}/*.parquet', filename=landed_file) "
+                f"qualify {latest.format(key)} order by all"
+            )
+            for table, key in (
+                ("district_status", "district_code, year"),
+                ("district_gaps", "district_code, year"),
+                ("district_outlook", "district_code"),
+            )
+        },
+    }
+
+
+def test_a_batch_naming_more_districts_than_the_bound_is_run_in_cuts_that_keep_memory_bounded(files, tmp_path):
+    """Batches of 200 events name most of the 24 districts. Bounded to two states, the driver
+    processes each batch in runs of at most two districts (streams/district_runs.py): never more
+    than about twice the bound in memory at once, where the uncut batch held every district it
+    named. Each run is landed as a batch of its own, so a district cut across runs may land an
+    intermediate status row more; what the marts read is the same, and so are the states."""
+    got: dict[str, Any] = {}
+    for name, max_loaded in (("cut", 2), ("whole", None)):
+        warehouse = tmp_path / name
+        runner = _runner(warehouse, max_loaded=max_loaded)
+        sums = [runner.run([files[part]]) for part in ("head", "tail", "fix")]
+        assert all(s.balanced() for s in sums)
+        got[name] = {
+            "counts": [{k: v for k, v in s.counts.as_dict().items() if k != "batches"} for s in sums],
+            "batches": sum(s.counts.batches for s in sums),
+            "peak": runner.store.peak_loaded,
+            "landing": _latest(warehouse),
+            "states": _state_files(warehouse),
+        }
+    cut, whole = got["cut"], got["whole"]
+    assert whole["peak"] >= DISTRICTS - 2 and cut["peak"] <= 2 * 2
+    assert cut["batches"] > 2 * whole["batches"]
+    assert cut["counts"] == whole["counts"] and cut["counts"][0]["applied"] > 0
+    assert cut["states"] == whole["states"]
+    for table, rows in whole["landing"].items():
+        assert rows, table
+        assert cut["landing"][table] == rows, table
