@@ -2,8 +2,9 @@
 
 dbt always runs in its own process (never in a worker's event loop): a fresh one per command,
 or the warm one a :class:`~junheng.build.dbt_session.DbtSession` keeps (`junheng serve`, which
-builds again and again). Either way it gets the venv's dbt beside ``sys.executable``, ``DBT_TARGET_DATABASE_PATH`` naming the working database (the profile,
-dbt_project/profiles.yml, reads it), ``JUNHENG_WAREHOUSE`` for the landing, and ``--vars`` holding
+builds again and again). Either way it gets the venv's dbt beside ``sys.executable``,
+``DBT_TARGET_DATABASE_PATH`` naming the working database (the profile, dbt_project/profiles.yml,
+reads it), ``JUNHENG_WAREHOUSE`` for the landing, and ``--vars`` holding
 ``as_of`` and the build plan's variables. The child is started with a parent-death signal, so a
 builder killed by SIGKILL (or the OOM killer) takes it along instead of leaving it holding the
 working database's write lock; and it is stopped when the build is cancelled.
