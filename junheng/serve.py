@@ -21,7 +21,8 @@ with dbt kept warm in one child process across builds (junheng/build/dbt_session
   ones;
 - the date deadlines are judged on (``as_of``, default today) moving on also asks for a build;
 - **status**: ``<warehouse>/serve.json`` says what it is doing (idle, waiting, building), the
-  published version and its age, the last build's outcome and the count of builds; with
+  published version and its age, the last build's outcome, the count of builds and its warm dbt
+  child (pid, children started, commands run); with
   ``--metrics-port`` the same as Prometheus metrics, with /healthz and /readyz (serve_health.py);
 - **stopping**: SIGTERM or SIGINT ends it with exit 0: idle at once; during a build dbt is
   terminated and nothing is published (a publish that has started completes first).
@@ -349,6 +350,14 @@ class Builder:
             "pending_s": None if self._pending_since is None else round(time.monotonic() - self._pending_since, 1),
             "builds": {"ok": self.counts.ok, "failed": self.counts.failed, "abandoned": self.counts.abandoned},
             "last_build": self.last_build,
+            # the warm dbt child: its pid, how many were started (a restart after a crash, a
+            # cancel or the memory bound), how many commands it ran
+            "dbt": {
+                "pid": self.dbt.pid,
+                "started": self.dbt.started,
+                "recycled": self.dbt.recycled,
+                "commands": self.dbt.commands,
+            },
             **extra,
         }
         path = self.layout.serve_status

@@ -84,6 +84,8 @@ def test_a_failed_build_is_one_line_and_retried_at_the_next_change(built_copy, t
                 and _value(wh, students_sql(*second[:3])) == second[3]
         status = serve.wait_for(both_published, BUILD_TIMEOUT_S, "the next change to be built and published")
         assert status["builds"]["failed"] == 1 and status["builds"]["ok"] >= 1 and status["last_build"]["ok"] is True
+        # one warm dbt child served every build, and it is still there for the next
+        assert status["dbt"]["started"] == 1 and status["dbt"]["commands"] >= 1 and alive(status["dbt"]["pid"])
         assert _value(wh, students_sql(school, year, section)) == after
         assert serve.stop() == 0
 
