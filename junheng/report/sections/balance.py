@@ -35,7 +35,8 @@ def balance(ctx: Ctx) -> Markup:
             el("p", "尚无数据 No data yet: mart_district_balance is empty.", class_="none"),
             id="balance",
         )
-    codes = [x["code"] for x in d.districts if any(k[0] == x["code"] for k in d.balance)]
+    with_rows = {k[0] for k in d.balance}
+    codes = [x["code"] for x in d.districts if x["code"] in with_rows]
     indicators = sorted({k[3] for k in d.balance}, key=id_key) or list(INDICATORS)
     body.append(
         el(

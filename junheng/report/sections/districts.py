@@ -41,9 +41,7 @@ def _failed_rules(ctx: Ctx, code: str, year: int) -> Markup | None:
 
 def _balance_reasons(ctx: Ctx, code: str, year: int) -> Markup | None:
     """The district's coefficients above their threshold, in words."""
-    rows = [
-        r for (c, y, _, _), r in sorted(ctx.d.balance.items()) if c == code and y == year and r.get("passed") is False
-    ]
+    rows = [r for r in ctx.d.balance_of(code, year) if r.get("passed") is False]
     if not rows:
         return None
     level_zh = {"primary": "小学", "junior": "初中"}

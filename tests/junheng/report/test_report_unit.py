@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import hashlib
 import re
+from pathlib import Path
 
 import pytest
 from _dom import parse
@@ -339,3 +340,28 @@ def test_a_missing_chromium_fails_naming_the_debian_package(monkeypatch, tmp_pat
     monkeypatch.setattr(_chromium, "CHROMIUM", tmp_path / "no-chromium")
     with pytest.raises(AssertionError, match=r"Debian's 'chromium' package.*apt-get install -y chromium"):
         _chromium.chromium()
+
+
+def test_a_district_years_balance_rows_are_its_own_by_level_and_indicator():
+    """ReportData.balance_of: what the district cards list (RA-CV reasons), indexed once instead
+    of scanning every row per district (quadratic: minutes at national scale)."""
+    from junheng.report.data import ReportData
+
+    data = ReportData(warehouse=Path("."), as_of=dt.date(2026, 6, 30))
+    rows = {
+        (code, year, level, ind): {"district_code": code, "year": year, "level": level, "indicator": ind}
+        for code in ("370203", "370202")
+        for year in (2024, 2023)
+        for level in ("junior", "primary")
+        for ind in ("RA-CV-2", "RA-CV-1")
+    }
+    data.balance.update(rows)
+    got = data.balance_of("370202", 2024)
+    assert [(r["level"], r["indicator"]) for r in got] == [
+        ("junior", "RA-CV-1"),
+        ("junior", "RA-CV-2"),
+        ("primary", "RA-CV-1"),
+        ("primary", "RA-CV-2"),
+    ]
+    assert all(r["district_code"] == "370202" and r["year"] == 2024 for r in got)
+    assert data.balance_of("370202", 2022) == [] and data.balance_of("999999", 2024) == []
