@@ -207,7 +207,9 @@ def publish_once(p: Prepared, warehouse: Path, previous: dict[str, Any] | None, 
     }
 
 
-def serve_builds(p: Prepared, warehouse: Path, corrections: int, timeout_s: float, debounce_s: float) -> dict[str, Any]:
+def serve_builds(
+    p: Prepared, warehouse: Path, corrections: int, timeout_s: float, debounce_s: float, first_step: int = 0
+) -> dict[str, Any]:
     """``junheng serve`` on the landed warehouse (dbt kept warm across its builds): its first build
     is the full one; then each correction is landed and timed from the landing's start to the
     version serve published with it (its ``serve.json``: after alerts, publish and report)."""
@@ -236,13 +238,18 @@ def serve_builds(p: Prepared, warehouse: Path, corrections: int, timeout_s: floa
         t0 = time.perf_counter()
         status = published_after(0, t0)
         out: dict[str, Any] = {
-            "full_build": {"build": build_of(status), "total_s": round(time.perf_counter() - t0, 2)},
+            # None: the warehouse was published before serve started (nothing for it to build)
+            "full_build": {"build": build_of(status), "total_s": round(time.perf_counter() - t0, 2)}
+            if status.get("last_build")
+            else None,
             "corrections": [],
         }
-        for i in range(corrections):
+        for i in range(first_step, first_step + corrections):
             version = status["published"]["version"]
             t0 = time.perf_counter()
             step: dict[str, Any] = {"correction": correct_one_district(p, warehouse, i, timeout_s)}
+            if not step["correction"]["applied"]:  # nothing landed: serve has nothing to build
+                raise RuntimeError(f"correction {i} applied nothing (already landed?): {step['correction']}")
             status = published_after(version, t0)
             step["build"] = build_of(status)
             step["total_s"] = round(time.perf_counter() - t0, 2)
