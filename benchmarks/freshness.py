@@ -246,8 +246,10 @@ def serve_builds(
         }
         for i in range(first_step, first_step + corrections):
             version = status["published"]["version"]
-            t0 = time.perf_counter()
             step: dict[str, Any] = {"correction": correct_one_district(p, warehouse, i, timeout_s)}
+            # from the landing's start: picking and writing the correction (reading the stream,
+            # gigabytes at national scale) is the benchmark's work, not the correction's path
+            t0 = step["correction"].pop("launched_at")
             if not step["correction"]["applied"]:  # nothing landed: serve has nothing to build
                 raise RuntimeError(f"correction {i} applied nothing (already landed?): {step['correction']}")
             status = published_after(version, t0)
@@ -284,11 +286,13 @@ def correct_one_district(p: Prepared, warehouse: Path, step: int, timeout_s: flo
         "--no-build",
         "--json",
     ]
+    launched = time.perf_counter()  # the correction arrives: what came before is the benchmark's own reading
     m = _measured(
         cmd, p.env() | {"PYTHONPATH": str(PROJECT_ROOT)}, warehouse.parent / f"{warehouse.name}.step.log", timeout_s
     )
     summary = json.loads(m.pop("stdout").strip().splitlines()[-1])
     return {
+        "launched_at": launched,
         "events": len(new),
         "district": new[0]["district_code"] if new else None,
         "applied": summary["applied"],
@@ -369,7 +373,8 @@ def run(
         out["full_build"] = full
         steps = []
         for i in range(corrections):
-            step: dict[str, Any] = {"correction": correct_one_district(p, warehouse, i, timeout_s)}
+            step = {"correction": correct_one_district(p, warehouse, i, timeout_s)}
+            step["correction"].pop("launched_at")
             built = build(p, warehouse, state, timeout_s)
             state = built.pop("state")
             step["build"] = built
