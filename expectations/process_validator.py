@@ -113,17 +113,18 @@ class ProcessValidator:
         """The child's pid, restarts, CPU seconds and peak RSS (Linux /proc; None elsewhere or
         once closed): the worker reports them beside its own, since its CPU figures leave the
         child out."""
+        from junheng.metrics import process_memory_mib
+
         pid = self.pid
         cpu_s = peak_mib = None
         if pid is not None:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 cpu_s = round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 3)
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak_mib = round(int(line.split()[1]) / 1024, 1)
             except (OSError, ValueError, IndexError):
                 pass
+            peak = process_memory_mib(pid, "VmHWM")
+            peak_mib = None if peak is None else round(peak, 1)
         return {"pid": pid, "restarts": self.restarts, "cpu_s": cpu_s, "peak_rss_mib": peak_mib}
 
     def _start(self) -> None:

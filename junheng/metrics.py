@@ -101,6 +101,19 @@ EXPORTED: dict[str, tuple[str, str]] = {
 }
 
 
+def process_memory_mib(pid: int, field: str = "VmRSS") -> float | None:
+    """A process's memory from Linux's ``/proc/<pid>/status`` in MiB: ``VmRSS`` (resident now) or
+    ``VmHWM`` (its peak); None once it has ended or elsewhere than Linux. For the children the
+    long-running processes keep (the GX validator, the builder's warm dbt)."""
+    try:
+        for line in open(f"/proc/{pid}/status", encoding="ascii", errors="replace"):
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 @dataclass
 class WorkerView:
     """What the worker's metrics read at each scrape (streams/worker_metrics.py builds it)."""

@@ -104,6 +104,31 @@ def students(con: Any, school_id: str, year: int, section: str = "primary") -> i
     return None if row is None else int(row[0])
 
 
+def published_value(warehouse: Path, sql: str) -> object:
+    """The first column of the first row `sql` returns from the published marts
+    (``<warehouse>/junheng.duckdb``, read-only, as a reader that reconnects sees them); None: no row."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse / "junheng.duckdb"), read_only=True)
+    try:
+        row = con.execute(sql).fetchone()
+        return None if row is None else row[0]
+    finally:
+        con.close()
+
+
+def land_enrolment_correction(warehouse: Path, skip: int) -> tuple[str, int, str, int]:
+    """:func:`enrolment_correction` of the warehouse's own ``events.jsonl`` (the `skip`-th school-year),
+    landed by the embedded driver; returns (school_id, year, section, students after it)."""
+    from streams.embedded import EmbeddedRunner
+
+    line, key = enrolment_correction((warehouse / "events.jsonl").read_bytes().splitlines(), skip=skip)
+    path = warehouse / f"correction-{skip}.jsonl"
+    path.write_bytes(line + b"\n")
+    assert EmbeddedRunner(warehouse).run([path]).counts["applied"] == 1
+    return key
+
+
 def current_version(warehouse: Path) -> int | None:
     """The published version `<warehouse>/published/current` names (None before the first)."""
     try:

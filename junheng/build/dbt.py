@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from junheng.build.busy import busy_error, is_lock_error
-from junheng.build.dbt_session import DbtSession, SessionEnded
+from junheng.build.dbt_session import DbtSession, SessionEnded, stop_on_cancel
 from junheng.build.errors import BuildCancelled, BuildError
 from junheng.layout import WarehouseLayout
 
@@ -131,26 +131,20 @@ def _run_process(cmd: list[str], env: dict[str, str], project: Path, output: _Ou
         raise BuildError("dbt", f"could not start {cmd[0]}: {exc}", timings=timings) from exc
     assert proc.stdout is not None
     if cancel is not None:
-        _terminate_on(cancel, proc)
+        stop_on_cancel(cancel, lambda: proc.poll() is not None, lambda: _terminate(proc))
     with proc:
         for line in proc.stdout:
             output.line(line)
     return proc.returncode
 
 
-def _terminate_on(cancel: threading.Event, proc: subprocess.Popen[str]) -> None:
-    """Terminate `proc` (then kill it) as soon as `cancel` is set, while it runs."""
-    def watch() -> None:
-        while proc.poll() is None:
-            if cancel.wait(0.2):
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                return
-
-    threading.Thread(target=watch, name="junheng-dbt-cancel", daemon=True).start()
+def _terminate(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 #: Run in a fresh interpreter between fork and dbt: ask the kernel for SIGKILL when the parent

@@ -33,7 +33,7 @@ from typing import Callable, Mapping, Sequence
 
 from junheng.build.dbt_child import DONE
 
-__all__ = ["DEFAULT_MAX_RSS_MIB", "DbtSession", "SessionEnded"]
+__all__ = ["DEFAULT_MAX_RSS_MIB", "DbtSession", "SessionEnded", "stop_on_cancel"]
 
 #: a child holding more than this after a command is replaced (MiB of resident memory)
 DEFAULT_MAX_RSS_MIB = 1024
@@ -80,7 +80,7 @@ class DbtSession:
             assert proc.stdin is not None and proc.stdout is not None
             done = threading.Event()
             if cancel is not None:
-                _kill_on(cancel, done, proc)
+                stop_on_cancel(cancel, done.is_set, proc.kill)
             try:
                 self.commands += 1
                 try:
@@ -156,25 +156,20 @@ class DbtSession:
 
     def _rss_mib(self) -> float:
         """The child's resident memory now (0 when unknown: not Linux, or it ended)."""
+        from junheng.metrics import process_memory_mib
+
         pid = self.pid
-        if pid is None:
-            return 0.0
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except (OSError, ValueError, IndexError):
-            pass
-        return 0.0
+        return (process_memory_mib(pid) or 0.0) if pid is not None else 0.0
 
 
-def _kill_on(cancel: threading.Event, done: threading.Event, proc: subprocess.Popen[str]) -> None:
-    """Kill ``proc`` if ``cancel`` is set before ``done`` (the command's end)."""
+def stop_on_cancel(cancel: threading.Event, finished: Callable[[], bool], stop: Callable[[], None]) -> None:
+    """Call ``stop`` once if ``cancel`` is set before ``finished()`` turns true (a thread that
+    polls both every 0.2 s): how a cancelled build stops its dbt, fresh or warm."""
     def watch() -> None:
-        while not done.is_set():
+        while not finished():
             if cancel.wait(0.2):
-                if not done.is_set():
-                    proc.kill()
+                if not finished():
+                    stop()
                 return
 
-    threading.Thread(target=watch, name="junheng-dbt-session-cancel", daemon=True).start()
+    threading.Thread(target=watch, name="junheng-dbt-cancel", daemon=True).start()

@@ -126,3 +126,11 @@ def test_raw_messages_get_the_verdicts_of_their_events(child, validator):
     expected = validator.validate(events)
     assert any(expected)
     assert child.validate_raw([r for r in raws if check_event(r).ok]) == expected
+
+
+def test_usage_reports_the_childs_own_cpu_and_peak_memory(child):
+    """What the worker reports beside its own figures (read from /proc by junheng.metrics)."""
+    usage = child.usage()
+    assert usage["pid"] == child.pid and usage["restarts"] >= 0
+    assert usage["cpu_s"] is not None and usage["cpu_s"] > 0
+    assert usage["peak_rss_mib"] is not None and usage["peak_rss_mib"] > 50  # GX alone is more than that

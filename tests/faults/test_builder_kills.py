@@ -22,7 +22,6 @@ import shutil
 import signal
 from pathlib import Path
 
-import duckdb
 import pytest
 from fault_helpers import AS_OF, MartBuild, mart_differences, mart_snapshot
 from publish_helpers import (
@@ -31,6 +30,7 @@ from publish_helpers import (
     child_holding,
     current_version,
     enrolment_correction,
+    published_value,
     students_sql,
     wait_until,
 )
@@ -54,15 +54,6 @@ def _served(warehouse: Path) -> dict[str, str]:
     return out
 
 
-def _value(warehouse: Path, sql: str) -> object:
-    con = duckdb.connect(str(warehouse / "junheng.duckdb"), read_only=True)
-    try:
-        row = con.execute(sql).fetchone()
-        return None if row is None else row[0]
-    finally:
-        con.close()
-
-
 def test_killed_builder_leaves_the_published_marts_and_the_next_build_publishes_the_right_ones(tmp_path: Path) -> None:
     from ingestion.synthetic import generate_city
     from streams.embedded import EmbeddedRunner
@@ -78,7 +69,7 @@ def test_killed_builder_leaves_the_published_marts_and_the_next_build_publishes_
     served = _served(wh)
     line, (school, year, section, after) = enrolment_correction(city.lines)
     query = students_sql(school, year, section)
-    before = _value(wh, query)
+    before = published_value(wh, query)
     assert before == after - 40
 
     (tmp_path / "correction.jsonl").write_bytes(line + b"\n")
@@ -93,7 +84,7 @@ def test_killed_builder_leaves_the_published_marts_and_the_next_build_publishes_
     )
     assert serve.kill() == -signal.SIGKILL
     wait_until(lambda: not alive(dbt), DBT_GONE_WITHIN_S, f"dbt (pid {dbt}) to die with the killed builder")
-    assert _served(wh) == served and _value(wh, query) == before
+    assert _served(wh) == served and published_value(wh, query) == before
 
     # 2. and 3. SIGKILL while publishing: before the rename, then before the switch
     for n, stage in enumerate(("seal", "switch"), start=2):
@@ -113,7 +104,7 @@ def test_killed_builder_leaves_the_published_marts_and_the_next_build_publishes_
         assert faulted.kill() == -signal.SIGKILL, faulted.log_tail()
         assert "published version" not in faulted.log_tail()
         assert _served(wh) == served, stage
-        assert current_version(wh) == 1 and _value(wh, query) == before
+        assert current_version(wh) == 1 and published_value(wh, query) == before
     left = sorted(p.name for p in (wh / "published").iterdir())
     assert "v000002" in left, f"the switch fault should leave a complete version that never became current: {left}"
 
@@ -127,7 +118,7 @@ def test_killed_builder_leaves_the_published_marts_and_the_next_build_publishes_
             status = again.wait_published(2, BUILD_TIMEOUT_S)
             assert status["builds"] == {"ok": 1, "failed": 0, "abandoned": 0}
             assert again.stop() == 0
-        assert current_version(wh) == 2 and _value(wh, query) == after
+        assert current_version(wh) == 2 and published_value(wh, query) == after
         assert sorted(p.name for p in (wh / "published").iterdir()) == ["current", "v000001", "v000002"]
         root = wh / "published"
         assert {

@@ -13,12 +13,14 @@ import os
 import signal
 import threading
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
 import pytest
 
-from publish_helpers import alive, current_version, enrolment_correction, has_open, students_sql, wait_until
+from publish_helpers import (alive, current_version, has_open, land_enrolment_correction, published_value, students_sql,
+                             wait_until)
 
 AS_OF = dt.date(2026, 6, 30)   # the `built` fixture's
 BUILD_TIMEOUT_S = 300
@@ -33,23 +35,19 @@ def _compare_marts() -> Any:
     return module
 
 
-def _land_correction(wh: Path, skip: int) -> tuple[str, int, str, int]:
-    from streams.embedded import EmbeddedRunner
-
-    line, key = enrolment_correction((wh / "events.jsonl").read_bytes().splitlines(), skip=skip)
-    path = wh / f"correction-{skip}.jsonl"
-    path.write_bytes(line + b"\n")
-    assert EmbeddedRunner(wh).run([path]).counts["applied"] == 1
-    return key
 
 
-def _value(wh: Path, sql: str) -> object:
-    con = duckdb.connect(str(wh / "junheng.duckdb"), read_only=True)
-    try:
-        row = con.execute(sql).fetchone()
-        return None if row is None else row[0]
-    finally:
-        con.close()
+
+
+def _when_writing(child: int, working: Path, act: Callable[[], object]) -> threading.Thread:
+    """A thread that does `act` once the session's dbt child has the working database open."""
+    def run() -> None:
+        wait_until(lambda: has_open(child, working), BUILD_TIMEOUT_S, "dbt to open the working database")
+        act()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
 
 
 # ------------------------------------------------------------------ the protocol, without a warehouse
@@ -107,11 +105,11 @@ def test_builds_in_one_warm_child_publish_the_marts_fresh_processes_do(built_cop
     with DbtSession() as session:
         for skip in (0, 1):
             for wh in (warm, fresh):
-                school, year, section, after = _land_correction(wh, skip)
+                school, year, section, after = land_enrolment_correction(wh, skip)
             published = build(warm, as_of=AS_OF, dbt_session=session)
             fresh_published = build(fresh, as_of=AS_OF)
             assert published.published.version == fresh_published.published.version == 2 + skip
-            assert _value(warm, students_sql(school, year, section)) == after
+            assert published_value(warm, students_sql(school, year, section)) == after
             # dbt released the working database: this process can write it (the later stages did)
             duckdb.connect(str(warm / "work" / "junheng.duckdb")).close()
             assert compare_marts.compare(warm, fresh, rel_tol=1e-9) == []
@@ -127,27 +125,22 @@ def test_a_child_killed_mid_build_fails_that_build_only(built_copy):
 
     wh = built_copy("killed")
     working = wh / "work" / "junheng.duckdb"
-    school, year, section, after = _land_correction(wh, skip=0)
+    school, year, section, after = land_enrolment_correction(wh, skip=0)
     with DbtSession() as session:
         session.start()
         child = session.pid
         assert child is not None
 
-        def kill_when_writing() -> None:
-            wait_until(lambda: has_open(child, working), BUILD_TIMEOUT_S, "dbt to open the working database")
-            os.kill(child, signal.SIGKILL)
-
-        killer = threading.Thread(target=kill_when_writing, daemon=True)
-        killer.start()
+        killer = _when_writing(child, working, lambda: os.kill(child, signal.SIGKILL))
         with pytest.raises(BuildError) as failed:
             build(wh, as_of=AS_OF, dbt_session=session)
         killer.join(5)
         assert failed.value.stage == "dbt"
         assert "dbt's session process ended during the command (exit -9)" in str(failed.value)
-        assert current_version(wh) == 1 and _value(wh, students_sql(school, year, section)) == after - 40
+        assert current_version(wh) == 1 and published_value(wh, students_sql(school, year, section)) == after - 40
 
         again = build(wh, as_of=AS_OF, dbt_session=session)
-        assert again.published.version == 2 and _value(wh, students_sql(school, year, section)) == after
+        assert again.published.version == 2 and published_value(wh, students_sql(school, year, section)) == after
         assert session.started == 2 and session.pid not in (None, child)
 
 
@@ -158,18 +151,14 @@ def test_a_cancelled_build_stops_the_child_and_the_next_build_starts_another(bui
 
     wh = built_copy("cancelled")
     working = wh / "work" / "junheng.duckdb"
-    _land_correction(wh, skip=0)
+    land_enrolment_correction(wh, skip=0)
     cancel = threading.Event()
     with DbtSession() as session:
         session.start()
         child = session.pid
         assert child is not None
 
-        def cancel_when_writing() -> None:
-            wait_until(lambda: has_open(child, working), BUILD_TIMEOUT_S, "dbt to open the working database")
-            cancel.set()
-
-        threading.Thread(target=cancel_when_writing, daemon=True).start()
+        _when_writing(child, working, cancel.set)
         with pytest.raises(BuildCancelled):
             build(wh, as_of=AS_OF, dbt_session=session, cancel=cancel)
         wait_until(lambda: not alive(child), 10, "the cancelled child to end")

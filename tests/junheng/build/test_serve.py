@@ -14,12 +14,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from publish_helpers import (ServeProcess, alive, child_holding, current_version, enrolment_correction, students_sql,
-                             wait_until)
+from publish_helpers import (ServeProcess, alive, child_holding, current_version, land_enrolment_correction,
+                             published_value, students_sql, wait_until)
 
 pytestmark = [pytest.mark.slow]
 
@@ -34,24 +33,8 @@ time.sleep(600)
 """
 
 
-def _land_correction(wh: Path, skip: int) -> tuple[str, int, str, int]:
-    from streams.embedded import EmbeddedRunner
-
-    line, key = enrolment_correction((wh / "events.jsonl").read_bytes().splitlines(), skip=skip)
-    path = wh / f"correction-{skip}.jsonl"
-    path.write_bytes(line + b"\n")
-    assert EmbeddedRunner(wh).run([path]).counts["applied"] == 1
-    return key
 
 
-def _value(wh: Path, sql: str) -> object:
-    import duckdb
-
-    con = duckdb.connect(str(wh / "junheng.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchone()[0]
-    finally:
-        con.close()
 
 
 def test_a_failed_build_is_one_line_and_retried_at_the_next_change(built_copy, tmp_path):
@@ -64,7 +47,7 @@ def test_a_failed_build_is_one_line_and_retried_at_the_next_change(built_copy, t
                                   stdout=subprocess.PIPE, text=True)
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-            school, year, section, after = _land_correction(wh, skip=0)
+            school, year, section, after = land_enrolment_correction(wh, skip=0)
             failed = serve.wait_for(lambda s: s["builds"]["failed"] >= 1, BUILD_TIMEOUT_S, "a failed build")
         finally:
             holder.kill()
@@ -74,19 +57,19 @@ def test_a_failed_build_is_one_line_and_retried_at_the_next_change(built_copy, t
         log = [line for line in serve.log_tail(200).splitlines() if "FAILED" in line]
         assert len(log) == 1 and "build FAILED at dbt" in log[0] and "still serving version 1" in log[0], log
         assert "Traceback" not in serve.log_tail(200)
-        assert current_version(wh) == 1 and _value(wh, students_sql(school, year, section)) == after - 40
+        assert current_version(wh) == 1 and published_value(wh, students_sql(school, year, section)) == after - 40
 
         # the landing changes: the builder tries again at once (not after its 10 s backoff)
-        second = _land_correction(wh, skip=1)
+        second = land_enrolment_correction(wh, skip=1)
 
         def both_published(s: dict) -> bool:
             return s["state"] == "idle" and (s.get("published") or {}).get("version", 0) >= 2 \
-                and _value(wh, students_sql(*second[:3])) == second[3]
+                and published_value(wh, students_sql(*second[:3])) == second[3]
         status = serve.wait_for(both_published, BUILD_TIMEOUT_S, "the next change to be built and published")
         assert status["builds"]["failed"] == 1 and status["builds"]["ok"] >= 1 and status["last_build"]["ok"] is True
         # one warm dbt child served every build, and it is still there for the next
         assert status["dbt"]["started"] == 1 and status["dbt"]["commands"] >= 1 and alive(status["dbt"]["pid"])
-        assert _value(wh, students_sql(school, year, section)) == after
+        assert published_value(wh, students_sql(school, year, section)) == after
         assert serve.stop() == 0
 
 
@@ -94,7 +77,7 @@ def test_sigterm_during_a_build_abandons_it_and_exits_0(built_copy, tmp_path):
     wh = built_copy("stopping")
     with ServeProcess(wh, tmp_path / "serve.log", as_of=AS_OF, debounce=0.5) as serve:
         serve.wait_for(lambda s: s["state"] == "idle", 60, "the builder to start idle")
-        _land_correction(wh, skip=0)
+        land_enrolment_correction(wh, skip=0)
         working = wh / "work" / "junheng.duckdb"
         dbt = wait_until(lambda: serve.alive() and child_holding(serve.proc.pid, working), BUILD_TIMEOUT_S,
                          "dbt building the correction")
