@@ -13,8 +13,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-from publish_helpers import ServeProcess, wait_until
-from test_serve import _HOLD, AS_OF, BUILD_TIMEOUT_S, _land_correction
+from publish_helpers import ServeProcess, land_enrolment_correction, wait_until
+from test_serve import _HOLD, AS_OF, BUILD_TIMEOUT_S
 
 pytestmark = [pytest.mark.slow]
 
@@ -63,7 +63,7 @@ def test_builder_metrics_and_readiness_follow_its_builds(built_copy, tmp_path):
         )
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-            _land_correction(wh, skip=0)
+            land_enrolment_correction(wh, skip=0)
             serve.wait_for(lambda s: s["builds"]["failed"] >= 1, BUILD_TIMEOUT_S, "a failed build")
         finally:
             holder.kill()
@@ -76,7 +76,7 @@ def test_builder_metrics_and_readiness_follow_its_builds(built_copy, tmp_path):
         assert status == 503 and "FAILED at dbt" in body, body
         assert _get(f"{base}/healthz")[0] == 200
 
-        _land_correction(wh, skip=1)
+        land_enrolment_correction(wh, skip=1)
         serve.wait_for(
             lambda s: s["state"] == "idle" and (s.get("published") or {}).get("version", 0) >= 2,
             BUILD_TIMEOUT_S,
