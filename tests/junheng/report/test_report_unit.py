@@ -365,3 +365,51 @@ def test_a_district_years_balance_rows_are_its_own_by_level_and_indicator():
     ]
     assert all(r["district_code"] == "370202" and r["year"] == 2024 for r in got)
     assert data.balance_of("370202", 2022) == [] and data.balance_of("999999", 2024) == []
+
+
+def test_a_cv_chart_of_many_districts_draws_the_worst_and_counts_the_rest():
+    """At national scale (2,800 districts, 70 charts) drawing every bar made a 100+ MiB page: over
+    CV_BARS_MAX districts a chart draws the failing, then undecided, then highest passing ones, and
+    counts the others under it; a city's districts are all drawn, in their own order."""
+    from junheng.report.data import ReportData
+    from junheng.report.sections.balance import CV_BARS_MAX, balance
+    from junheng.report.sections.common import Ctx
+
+    def data_of(n: int) -> ReportData:
+        data = ReportData(warehouse=Path("."), as_of=AS_OF)
+        data.thresholds = {"primary": 0.5}
+        for i in range(n):
+            code = f"9{i:05d}"
+            data.districts.append({"code": code, "name_zh": f"区{i}", "name_en": f"D{i}"})
+            # every 10th fails (CV above 0.5), every 25th is undecided, the rest pass with CV rising by i
+            if i % 25 == 7:
+                row = _balance(code, 2024, "primary", "R1", None, 0.5, None, reason="no value")
+            elif i % 10 == 3:
+                row = _balance(code, 2024, "primary", "R1", 0.6 + i / 10_000, 0.5, False)
+            else:
+                row = _balance(code, 2024, "primary", "R1", i / 1_000, 0.5, True)
+            data.balance[(code, 2024, "primary", "R1")] = row
+        return data
+
+    n = CV_BARS_MAX * 3
+    doc = parse(str(balance(Ctx(data_of(n)))))
+    bars = doc.find_all("rect", class_="cv-bar")
+    assert len(bars) == CV_BARS_MAX - 5   # the 5 undecided are drawn as text, not bars
+    failing = [i for i in range(n) if i % 10 == 3 and i % 25 != 7]
+    undecided = [i for i in range(n) if i % 25 == 7]
+    passing = n - len(failing) - len(undecided)
+    drawn_failing = [b for b in bars if b.attrs.get("data-passed") == "false"]
+    assert len(drawn_failing) == len(failing)
+    drawn_passing = CV_BARS_MAX - len(failing) - len(undecided)
+    highest = sorted((i for i in range(n) if i % 10 != 3 and i % 25 != 7), reverse=True)[:drawn_passing]
+    tips = " ".join(b.text() for b in bars if b.attrs.get("data-passed") == "true")
+    assert all(f"9{i:05d}" in tips for i in highest)
+    more = doc.find_all("p", class_="cv-more")
+    assert len(more) == 1
+    assert f"{n - CV_BARS_MAX} more districts not drawn: {passing - drawn_passing} pass, 0 above threshold, " \
+           "0 undecided, 0 no data" in more[0].text()
+
+    small = parse(str(balance(Ctx(data_of(CV_BARS_MAX)))))
+    assert not small.find_all("p", class_="cv-more")
+    labels = [t.text() for t in small.find_all("text") if t.text().startswith("区")]
+    assert labels == [f"区{i}" for i in range(CV_BARS_MAX)]   # every district, in its order
