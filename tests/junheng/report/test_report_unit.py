@@ -394,7 +394,7 @@ def test_a_cv_chart_of_many_districts_draws_the_worst_and_counts_the_rest():
     n = CV_BARS_MAX * 3
     doc = parse(str(balance(Ctx(data_of(n)))))
     bars = doc.find_all("rect", class_="cv-bar")
-    assert len(bars) == CV_BARS_MAX - 5   # the 5 undecided are drawn as text, not bars
+    assert len(bars) == CV_BARS_MAX - 5  # the 5 undecided are drawn as text, not bars
     failing = [i for i in range(n) if i % 10 == 3 and i % 25 != 7]
     undecided = [i for i in range(n) if i % 25 == 7]
     passing = n - len(failing) - len(undecided)
@@ -406,10 +406,12 @@ def test_a_cv_chart_of_many_districts_draws_the_worst_and_counts_the_rest():
     assert all(f"9{i:05d}" in tips for i in highest)
     more = doc.find_all("p", class_="cv-more")
     assert len(more) == 1
-    assert f"{n - CV_BARS_MAX} more districts not drawn: {passing - drawn_passing} pass, 0 above threshold, " \
-           "0 undecided, 0 no data" in more[0].text()
+    assert (
+        f"{n - CV_BARS_MAX} more districts not drawn: {passing - drawn_passing} pass, 0 above threshold, "
+        "0 undecided, 0 no data" in more[0].text()
+    )
 
     small = parse(str(balance(Ctx(data_of(CV_BARS_MAX)))))
     assert not small.find_all("p", class_="cv-more")
     labels = [t.text() for t in small.find_all("text") if t.text().startswith("区")]
-    assert labels == [f"区{i}" for i in range(CV_BARS_MAX)]   # every district, in its order
+    assert labels == [f"区{i}" for i in range(CV_BARS_MAX)]  # every district, in its order
