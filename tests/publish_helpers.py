@@ -129,6 +129,20 @@ def land_enrolment_correction(warehouse: Path, skip: int) -> tuple[str, int, str
     return key
 
 
+def compare_marts() -> Any:
+    """tests/dbt/compare_marts.py as a module: ``compare_marts().compare(a, b)`` lists how the marts
+    of two warehouses (or DuckDB files) differ, [] when equal."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "junheng_tests_compare_marts", ROOT / "tests" / "dbt" / "compare_marts.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def current_version(warehouse: Path) -> int | None:
     """The published version `<warehouse>/published/current` names (None before the first)."""
     try:

@@ -18,7 +18,8 @@
 6. **publish**: the marts copied into a new immutable version, made current in one rename
    (junheng/build/publish.py), the Parquet export with it.
 7. the queued alerts are delivered (only now: a build that published nothing delivers nothing;
-   its changes stay queued for the next), and the report is written from the published version.
+   its changes stay queued for the next), and the report is written: rendered from the checked
+   marts while stage 6 publishes them (junheng/build/report_stage.py), placed once they are.
 
 The warehouse lock is held throughout. A failure at any stage raises :class:`BuildError`; nothing
 is published before stage 6, so the marts readers open stay the last good ones.
@@ -38,6 +39,7 @@ from junheng.build.dbt_session import DbtSession
 from junheng.build.errors import BuildCancelled, BuildError, BuildInputError
 from junheng.build.landing import watermark
 from junheng.build.publish import PublishError, current_version, publish
+from junheng.build.report_stage import ReportDraft
 from junheng.build.result import BuildResult
 from junheng.build import working
 from junheng.layout import WarehouseLayout
@@ -173,6 +175,31 @@ class _Build:
         checkpoint = self._checkpoint(cat, database, plan, gx_import)
 
         self._stage("publish")
+        # the page is rendered from the checked marts while they are published (report_stage.py)
+        draft = ReportDraft.start(self.warehouse, self.as_of, database) if self.report else None
+        try:
+            published = self._publish(database, plan, checkpoint, landed, dbt_counts)
+        except BaseException:
+            if draft is not None:
+                draft.discard()
+            raise
+
+        try:
+            alert_run = self._deliver()
+            report_path = self._report(published, draft)
+        finally:
+            if draft is not None:   # whatever failed, nothing reads the working database after the build
+                draft.discard()
+        self.timings["total"] = round(time.perf_counter() - t_start, 3)
+        return BuildResult(
+            warehouse=str(self.warehouse), database=str(published.database), as_of=self.as_of.isoformat(),
+            catalogue=self.catalogue_name, timings=self.timings, dbt=dbt_counts, checkpoint=checkpoint,
+            exports=published.exports, manifest=str(published.export_manifest), alerts=alert_run,
+            report=report_path, published=published, plan=plan, notes=self.notes,
+            jurisdiction=self.jurisdiction.as_dict(), project=str(self.project))
+
+    # ------------------------------------------------------------------ stages
+    def _publish(self, database: Path, plan: Any, checkpoint: Any, landed: Any, dbt_counts: dict[str, int]) -> Any:
         t = time.perf_counter()
         info = {"as_of": self.as_of.isoformat(), "catalogue": self.catalogue_name,
                 "jurisdiction": self.jurisdiction.as_dict(),
@@ -188,23 +215,8 @@ class _Build:
         self.timings.pop("switch", None)
         self.timings["publish"] = round(time.perf_counter() - t - published.timings.get("export", 0), 3)
         working.record(self.layout, published.version, plan.state)
+        return published
 
-        alert_run = None
-        if self.pending is not None:
-            t = time.perf_counter()
-            pending, self.pending = self.pending, None
-            alert_run = pending.deliver()
-            self.timings["alerts"] = round(self.timings.get("alerts", 0) + time.perf_counter() - t, 3)
-        report_path = self._report(published)
-        self.timings["total"] = round(time.perf_counter() - t_start, 3)
-        return BuildResult(
-            warehouse=str(self.warehouse), database=str(published.database), as_of=self.as_of.isoformat(),
-            catalogue=self.catalogue_name, timings=self.timings, dbt=dbt_counts, checkpoint=checkpoint,
-            exports=published.exports, manifest=str(published.export_manifest), alerts=alert_run,
-            report=report_path, published=published, plan=plan, notes=self.notes,
-            jurisdiction=self.jurisdiction.as_dict(), project=str(self.project))
-
-    # ------------------------------------------------------------------ stages
     def _render_seeds(self) -> Any:
         """The warehouse's dbt project (junheng/build/project.py): the package's, with the seeds the
         catalogue and the district list render; the jurisdiction recorded. Returns the catalogue."""
@@ -274,19 +286,27 @@ class _Build:
                 checkpoint=checkpoint, timings=self.timings)
         return checkpoint
 
-    def _report(self, published: Any) -> str | None:
-        if not self.report:
+    def _deliver(self) -> Any:
+        """The alerts this build queued, delivered now that its marts are published."""
+        if self.pending is None:
             return None
         t = time.perf_counter()
-        from junheng.report import write_report
+        pending, self.pending = self.pending, None
+        alert_run = pending.deliver()
+        self.timings["alerts"] = round(self.timings.get("alerts", 0) + time.perf_counter() - t, 3)
+        return alert_run
 
+    def _report(self, published: Any, draft: ReportDraft | None) -> str | None:
+        if draft is None:
+            return None
         try:
-            path = str(write_report(self.warehouse, None, self.as_of, database=published.database))
-        except Exception as exc:
-            raise BuildError("report", f"version {published.version} of the marts was published, but the report "
-                                       f"could not be written: {type(exc).__name__}: {exc}",
-                             timings=self.timings) from exc
-        self.timings["report"] = round(time.perf_counter() - t, 3)
+            path, waited = draft.place(published.version)
+        except BuildError as exc:
+            exc.timings = self.timings
+            raise
+        finally:
+            self.timings["report"] = round(draft.seconds, 3)
+        self.timings["report_wait"] = round(waited, 3)
         return path
 
 

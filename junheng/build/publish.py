@@ -39,6 +39,7 @@ from typing import Any, Mapping
 
 from junheng.build.errors import BuildError
 from junheng.build.export import ExportedMart, export_marts, quoted, sql_literal
+from junheng.build.publish_delta import DeltaBase, DeltaMismatch, apply_delta, delta_base, incremental_marts
 from junheng.layout import DATABASE_NAME, WarehouseLayout
 
 __all__ = ["HEADER_VERSION", "STORAGE_VERSION", "Published", "current_manifest", "current_version",
@@ -76,11 +77,13 @@ class Published:
     export_manifest: Path
     pruned: list[int] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: how it was written: {"mode": "delta", "base_version": N, ...} or {"mode": "whole", "why": ...}
+    publishing: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"version": self.version, "folder": str(self.folder), "database": str(self.database),
                 "manifest": str(self.manifest), "marts": self.marts, "pruned": self.pruned,
-                "storage_version": STORAGE_VERSION}
+                "storage_version": STORAGE_VERSION, "publishing": self.publishing}
 
 
 # ------------------------------------------------------------------ what is published now
@@ -139,9 +142,10 @@ def publish(layout: WarehouseLayout, working: Path, info: Mapping[str, Any], *, 
     final = layout.published_version(version)
     tmp = root / f".{final.name}.tmp"
     timings: dict[str, float] = {}
+    base, why = delta_base(layout, current_version(layout), current_manifest(layout), info, STORAGE_VERSION)
     try:
         tmp.mkdir()
-        marts, exports = _write(working, tmp, version, info, timings)
+        marts, exports, publishing = _write(layout, working, tmp, version, info, timings, base, why)
         number = database_storage_number(tmp / DATABASE_NAME)
         if number != HEADER_VERSION:
             raise PublishError("publish", f"the published copy has storage number {number}, not {HEADER_VERSION} "
@@ -164,12 +168,15 @@ def publish(layout: WarehouseLayout, working: Path, info: Mapping[str, Any], *, 
     exports = {k: ExportedMart(str(final / EXPORT / Path(v.path).name), v.rows) for k, v in exports.items()}
     return Published(version=version, folder=final, database=final / DATABASE_NAME, manifest=final / MANIFEST,
                      marts=marts, exports=exports, export_manifest=final / EXPORT / "_manifest.json",
-                     pruned=pruned, timings=timings)
+                     pruned=pruned, timings=timings, publishing=publishing)
 
 
-def _write(working: Path, folder: Path, version: int, info: Mapping[str, Any],
-           timings: dict[str, float]) -> tuple[dict[str, int], dict[str, ExportedMart]]:
-    """The database, the export and the manifest of one version, into `folder`."""
+def _write(layout: WarehouseLayout, working: Path, folder: Path, version: int, info: Mapping[str, Any],
+           timings: dict[str, float], base: DeltaBase | None,
+           why: str) -> tuple[dict[str, int], dict[str, ExportedMart], dict[str, Any]]:
+    """The database, the export and the manifest of one version, into `folder`: the `base` version
+    plus the build's changes (publish_delta.py), or, without a base or when it does not fit, every
+    mart copied."""
     import duckdb
 
     t = time.perf_counter()
@@ -177,16 +184,21 @@ def _write(working: Path, folder: Path, version: int, info: Mapping[str, Any],
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
     try:
         con.execute(f"attach {sql_literal(working)} as work (read_only)")
-        con.execute(f"attach {sql_literal(folder / DATABASE_NAME)} as pub (storage_version '{STORAGE_VERSION}')")
         marts = list_marts(con, "work")
         if not marts:
             raise PublishError("publish", f"{working} holds no main.mart_* table: nothing was published and "
                                           "readers keep the previous marts")
-        rows: dict[str, int] = {}
-        for mart in marts:
-            con.execute(f"create table pub.main.{quoted(mart)} as select * from work.main.{quoted(mart)}")
-            (rows[mart],) = con.execute(f"select count(*) from pub.main.{quoted(mart)}").fetchone() or (0,)
-        _copy_definitions(con, marts)
+        rows: dict[str, int] | None = None
+        publishing: dict[str, Any] = {"mode": "whole", "why": why}
+        if base is not None:
+            try:
+                rows = _delta(con, layout, base, folder / DATABASE_NAME, marts)
+                publishing = {"mode": "delta", "base_version": base.version, "full_bytes": base.full_bytes}
+            except (DeltaMismatch, duckdb.Error, OSError) as exc:
+                _drop_copy(con, folder / DATABASE_NAME)
+                publishing["why"] = f"the current version did not fit as the base ({' '.join(str(exc).split())})"
+        if rows is None:
+            rows = _copy_whole(con, folder / DATABASE_NAME, marts)
         timings["publish"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
         document = {
@@ -202,12 +214,47 @@ def _write(working: Path, folder: Path, version: int, info: Mapping[str, Any],
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+    if publishing["mode"] == "whole":
+        publishing["full_bytes"] = (folder / DATABASE_NAME).stat().st_size
     manifest = {"version": version, "built_at": document["built_at"], **info,
                 "database": DATABASE_NAME, "storage_version": STORAGE_VERSION, "duckdb": duckdb.__version__,
-                "marts": {m: {"rows": rows[m]} for m in marts}}
+                "publish": publishing, "marts": {m: {"rows": rows[m]} for m in marts}}
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n",
                                    encoding="utf-8")
-    return rows, exports
+    return rows, exports, publishing
+
+
+def _copy_whole(con: Any, target: Path, marts: list[str]) -> dict[str, int]:
+    """Every mart of ``work`` copied into a new file `target`, attached as ``pub``."""
+    con.execute(f"attach {sql_literal(target)} as pub (storage_version '{STORAGE_VERSION}')")
+    rows: dict[str, int] = {}
+    for mart in marts:
+        con.execute(f"create table pub.main.{quoted(mart)} as select * from work.main.{quoted(mart)}")
+        (rows[mart],) = con.execute(f"select count(*) from pub.main.{quoted(mart)}").fetchone() or (0,)
+    _copy_definitions(con, marts)
+    return rows
+
+
+def _delta(con: Any, layout: WarehouseLayout, base: DeltaBase, target: Path, marts: list[str]) -> dict[str, int]:
+    """A byte copy of the `base` version's file as `target`, attached as ``pub``, with the build's
+    changes applied (publish_delta.py). Its storage stays the base's (checked after, as for a copy)."""
+    incremental = incremental_marts(layout.dbt_target / "manifest.json")
+    shutil.copyfile(base.database, target)
+    target.chmod(stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
+    con.execute(f"attach {sql_literal(target)} as pub")
+    return apply_delta(con, marts, incremental)
+
+
+def _drop_copy(con: Any, target: Path) -> None:
+    """Forget a delta that did not fit: the half-changed copy detached and removed."""
+    import duckdb
+
+    try:
+        con.execute("detach pub")
+    except duckdb.Error:
+        pass   # it was never attached
+    for path in (target, target.with_name(target.name + ".wal")):
+        path.unlink(missing_ok=True)
 
 
 def _copy_definitions(con: Any, marts: list[str]) -> None:

@@ -37,7 +37,7 @@ from junheng.report.sections.matrix import matrix
 from junheng.report.sections.overview import city, header, headline
 from junheng.report.sections.trends import trends
 
-__all__ = ["render_report", "write_report", "TITLE"]
+__all__ = ["place_report", "render_report", "report_html", "write_report", "TITLE"]
 
 TITLE = "青岛市义务教育优质均衡发展监测报告"
 
@@ -115,6 +115,24 @@ def render_report(data: ReportData) -> str:
     )
 
 
+def report_html(warehouse: Path, as_of: dt.date | None = None, *, database: Path | None = None) -> str:
+    """The page of `warehouse`'s marts, as a string: what :func:`write_report` writes."""
+    data = load_report_data(Path(database) if database is not None else WarehouseLayout(warehouse).database, as_of)
+    data.warehouse = Path(warehouse)
+    return render_report(data)
+
+
+def place_report(html_text: str, warehouse: Path, out: Path | None = None) -> Path:
+    """Write a rendered page to `out` (default `<warehouse>/report/index.html`) by one rename, so
+    a reader opens the previous page or this one, never half of it. Returns the path written."""
+    target = Path(out) if out is not None else WarehouseLayout(warehouse).report
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(html_text, encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
 def write_report(
     warehouse: Path, out: Path | None = None, as_of: dt.date | None = None, *, database: Path | None = None
 ) -> Path:
@@ -122,15 +140,5 @@ def write_report(
     HTML file, by default `<warehouse>/report/index.html`. `as_of` (default today) is printed on the
     page and decides which alerts are open (state changes after it are ignored); the deadlines D1–D3
     are those judged by dbt (its `as_of` var), as the marts hold them. `database`: the marts to read
-    (default the published marts readers open, `<warehouse>/junheng.duckdb`; a build passes the
-    version it just published, so its report shows its own marts). Returns the path written."""
-    warehouse = Path(warehouse)
-    data = load_report_data(Path(database) if database is not None else WarehouseLayout(warehouse).database, as_of)
-    data.warehouse = warehouse
-    html_text = render_report(data)
-    target = Path(out) if out is not None else WarehouseLayout(warehouse).report
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(html_text, encoding="utf-8")
-    tmp.replace(target)
-    return target
+    (default the published marts readers open, `<warehouse>/junheng.duckdb`). Returns the path written."""
+    return place_report(report_html(Path(warehouse), as_of, database=database), Path(warehouse), out)

@@ -74,7 +74,7 @@ def test_build_publishes_the_marts_and_their_export(built):
 
 def test_build_result_reports_stages_and_timings(built):
     assert set(built.timings) == {"seeds", "dbt", "alerts", "dbt_alerts", "checkpoint", "publish", "export",
-                                  "report", "total"}
+                                  "report", "report_wait", "total"}
     assert built.timings["total"] >= built.timings["dbt"] > 0
     assert not {"error", "fail", "warn", "skipped"} & set(built.dbt) and built.dbt.get("pass", 0) > 50
     text = built.summary()

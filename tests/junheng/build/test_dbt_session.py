@@ -5,10 +5,10 @@ same marts as fresh processes, the working database is free once dbt is done (th
 stages write it), and a child that dies, is cancelled or grows too big is replaced at the next
 command, never leaving a build that cannot run.
 """
+
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import os
 import signal
 import threading
@@ -19,28 +19,24 @@ from typing import Any
 import duckdb
 import pytest
 
-from publish_helpers import (alive, current_version, has_open, land_enrolment_correction, published_value, students_sql,
-                             wait_until)
+from publish_helpers import (
+    alive,
+    compare_marts,
+    current_version,
+    has_open,
+    land_enrolment_correction,
+    published_value,
+    students_sql,
+    wait_until,
+)
 
-AS_OF = dt.date(2026, 6, 30)   # the `built` fixture's
+AS_OF = dt.date(2026, 6, 30)  # the `built` fixture's
 BUILD_TIMEOUT_S = 300
-
-
-def _compare_marts() -> Any:
-    path = Path(__file__).resolve().parents[2] / "dbt" / "compare_marts.py"
-    spec = importlib.util.spec_from_file_location("junheng_tests_compare_marts", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-
-
 
 
 def _when_writing(child: int, working: Path, act: Callable[[], object]) -> threading.Thread:
     """A thread that does `act` once the session's dbt child has the working database open."""
+
     def run() -> None:
         wait_until(lambda: has_open(child, working), BUILD_TIMEOUT_S, "dbt to open the working database")
         act()
@@ -72,7 +68,7 @@ def test_commands_share_one_child_and_a_failing_command_does_not_end_it(tmp_path
 def test_a_child_over_its_memory_bound_is_replaced_after_the_command(tmp_path):
     from junheng.build.dbt_session import DbtSession
 
-    with DbtSession(max_rss_mib=1) as session:   # any dbt is bigger than 1 MiB
+    with DbtSession(max_rss_mib=1) as session:  # any dbt is bigger than 1 MiB
         for _ in range(2):
             assert session.invoke(["--version"], dict(os.environ), tmp_path, lambda line: None) == 0
             assert session.pid is None
@@ -101,7 +97,7 @@ def test_builds_in_one_warm_child_publish_the_marts_fresh_processes_do(built_cop
     from junheng.build.dbt_session import DbtSession
 
     warm, fresh = built_copy("warm"), built_copy("fresh")
-    compare_marts = _compare_marts()
+    comparing = compare_marts()
     with DbtSession() as session:
         for skip in (0, 1):
             for wh in (warm, fresh):
@@ -112,7 +108,7 @@ def test_builds_in_one_warm_child_publish_the_marts_fresh_processes_do(built_cop
             assert published_value(warm, students_sql(school, year, section)) == after
             # dbt released the working database: this process can write it (the later stages did)
             duckdb.connect(str(warm / "work" / "junheng.duckdb")).close()
-            assert compare_marts.compare(warm, fresh, rel_tol=1e-9) == []
+            assert comparing.compare(warm, fresh, rel_tol=1e-9) == []
         assert session.started == 1 and session.commands == 2
 
 
