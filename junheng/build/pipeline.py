@@ -143,7 +143,7 @@ class _Build:
         database = self.layout.working_database
         self.layout.work.mkdir(parents=True, exist_ok=True)
         published_before = current_version(self.layout)
-        previous = working.previous_state(self.layout, published_before)
+        previous = working.previous_state(self.layout, published_before, self.notes)
         self._prepare_working(database)
         plan = make_plan(self.layout, previous, project_dir=self.project)
         landed = watermark(self.layout)   # before dbt reads the landing: what this build surely includes

@@ -87,3 +87,22 @@ def test_whenever_the_current_version_cannot_be_the_base_every_mart_is_copied(bu
     assert published_value(wh, students_sql(school, year, section)) == after
     _same_marts(wh, Path(result.published.database))
     assert not list(Path(result.published.folder).glob("*.wal"))
+
+
+def test_a_working_database_written_by_hand_is_rebuilt_and_copied_whole(built_copy):
+    """docs/marts.md runs dbt by hand into the working database: what it adds is then in neither
+    the ledger's new files nor the current version, so the next build must not trust it."""
+    import duckdb
+
+    wh = built_copy()
+    con = duckdb.connect(str(wh / "work" / "junheng.duckdb"))
+    try:
+        con.execute("create table main.scratch_by_hand as select 1 as x")
+    finally:
+        con.close()
+    school, year, section, after = land_enrolment_correction(wh, 0)
+    result = build(wh, as_of=AS_OF)
+    assert result.plan.full_refresh and any("written after version 1" in n for n in result.notes), result.notes
+    assert _manifest(result)["publish"]["mode"] == "whole"
+    assert published_value(wh, students_sql(school, year, section)) == after
+    _same_marts(wh, Path(result.published.database))
