@@ -9,7 +9,9 @@ build that passed its checkpoint is published:
    storage version :data:`STORAGE_VERSION`, so DuckDB 1.0 and later (the versions BI drivers
    bundle) can open it -- holding a copy of every ``main.mart_*`` relation of the working database
    as a table, with its comments and NOT NULL columns, and nothing else (no seeds, staging,
-   intermediate or snapshot tables: a BI connection sees the marts only); ``export/<mart>.parquet``
+   intermediate or snapshot tables: a BI connection sees the marts only) -- or, after an
+   incremental build, a byte copy of the current version's file with the rows dbt recomputed
+   replaced (junheng/build/publish_delta.py: the same marts, a fraction of the writing); ``export/<mart>.parquet``
    and ``export/_manifest.json`` from that copy; ``manifest.json`` (version, build time, as_of,
    catalogue, checkpoint run, plan, landing watermark, row counts). Each file is fsynced and made
    read-only; the folder is renamed to ``published/v<N>/`` -- an immutable name, never reused;
