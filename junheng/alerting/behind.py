@@ -199,17 +199,17 @@ def read_landed(landing_root: str | Path) -> LandedHistory | None:
         con.execute("set TimeZone = 'UTC'")  # an occurred_at without its offset is UTC, as event_time() reads it
         if _has_parts(events_dir):
             con.execute(
-                f"""create temp view ev as
+                f"""create temp table ev as
                 select landed_batch as b, regexp_extract(filename, '[^/]*$') as f, district_code as d, year as y,
                        max(timezone('UTC', try_cast(occurred_at as timestamptz))) as t
                 from read_parquet({_glob(events_dir)}, union_by_name = true, filename = true) group by all"""
             )
         else:
             con.execute(
-                "create temp view ev as select 0::bigint b, ''::varchar f, ''::varchar d, 0::int y, "
+                "create temp table ev as select 0::bigint b, ''::varchar f, ''::varchar d, 0::int y, "
                 "null::timestamp t where false"
             )
-        con.execute("create temp view evd as select b, f, d, max(t) as t from ev group by all")
+        con.execute("create temp table evd as select b, f, d, max(t) as t from ev group by all")
 
         def timed(folder: Path, columns: str, same_year: bool) -> list[dict[str, Any]]:
             year_join = (
