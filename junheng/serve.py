@@ -14,6 +14,9 @@ with dbt kept warm in one child process across builds (junheng/build/dbt_session
 - **bounded staleness**: but it never waits so long that data landed first would be older than
   ``max_staleness`` when the build publishes: a build starts at the latest ``max_staleness`` minus
   the last build's duration after the first unbuilt change, however busy the landing;
+- **a steady stream** (the landing changed all through the last build) does not wait for a quiet
+  moment that never comes: the next build starts ``debounce`` seconds after the last one ended
+  (junheng/serve_schedule.py);
 - **one at a time**: a build runs in this process's main thread and holds the warehouse lock only
   while it builds; if another command holds the lock (a `junheng build` by hand), it waits;
 - **failures**: a failed build is logged in one line and tried again at the next landing change or
@@ -46,6 +49,7 @@ from typing import Any
 from junheng import settings
 from junheng.errors import UserError
 from junheng.layout import WarehouseLayout
+from junheng.serve_schedule import Schedule
 
 __all__ = ["Builder", "ServeOptions", "add_arguments", "cmd_serve"]
 
@@ -125,6 +129,8 @@ class Builder:
             )
         )
         self.dbt.start()  # dbt imports while the landing is watched
+        schedule = Schedule(debounce_s=o.debounce_s, max_staleness_s=o.max_staleness_s)
+        streaming, build_ended = False, 0.0  # the landing changed all through the last build
         seen: Any = None
         last_change = time.monotonic()
         failed_mark: Any = None
@@ -138,6 +144,7 @@ class Builder:
                 seen, last_change = mark, now
             why = self._why_build(mark, built)
             if why is None:
+                streaming = False
                 if (
                     self._pending_since is not None
                     or self._state != "idle"
@@ -150,17 +157,26 @@ class Builder:
             if self._pending_since is None:
                 self._pending_since = now
                 self._status("pending")
-            quiet = now - last_change >= o.debounce_s
-            due = now - self._pending_since >= max(0.0, o.max_staleness_s - self.last_duration_s)
+            rule = schedule.why_now(
+                now,
+                last_change=last_change,
+                pending_since=self._pending_since,
+                last_duration_s=self.last_duration_s,
+                streaming=streaming,
+                last_build_ended=build_ended,
+            )
             allowed = failed_mark is None or mark != failed_mark or now >= retry_at
-            if (quiet or due) and allowed:
+            if rule is not None and allowed:
                 outcome = self._build(stop, why)
+                build_ended = time.monotonic()
+                streaming = False
                 if outcome == "ok":
                     failed_mark, failures = None, 0
                     built = self._published_watermark()
                     after = watermark(self.layout)
                     # landed while it built: waiting since the build started at the latest
-                    self._pending_since = None if self._why_build(after, built) is None else self._build_started
+                    streaming = self._why_build(after, built) is not None
+                    self._pending_since = self._build_started if streaming else None
                 elif outcome == "failed":
                     failures += 1
                     failed_mark = mark
