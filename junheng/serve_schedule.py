@@ -7,7 +7,10 @@ A build starts when the landing is ahead of the published marts and one of these
 - **due**: the first unbuilt change is ``max_staleness`` minus the last build's duration old, so it
   is published within ``max_staleness`` however busy the landing;
 - **streaming**: the landing changed all through the last build (the worker lands a batch every
-  second or so: a steady stream), and ``debounce`` seconds have passed since that build ended.
+  second or so: a steady stream), and ``debounce`` seconds have passed since that build ended; or
+  it has kept changing for :data:`STREAM_AFTER_DEBOUNCES` debounces since the first unbuilt
+  change (a stream that began while the builder was idle: a burst of a worker's batches is over
+  in a few seconds, a stream is not).
   Under a steady stream the landing is never quiet, so without this rule every build waited for
   the staleness bound: at 500 events/s on the demo city, p99 event → published was 28 s at the
   default bound of 30 s. With it, builds follow each other with a ``debounce`` gap for the worker,
@@ -18,7 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Schedule"]
+__all__ = ["STREAM_AFTER_DEBOUNCES", "Schedule"]
+
+#: A landing that keeps changing this many debounces after its first unbuilt change is a stream.
+STREAM_AFTER_DEBOUNCES = 3
 
 
 @dataclass(frozen=True)
@@ -44,5 +50,7 @@ class Schedule:
         if now - last_change >= self.debounce_s:
             return "quiet"
         if streaming and now - last_build_ended >= self.debounce_s:
+            return "streaming"
+        if now - pending_since >= STREAM_AFTER_DEBOUNCES * self.debounce_s:
             return "streaming"
         return None
