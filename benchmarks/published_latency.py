@@ -27,8 +27,8 @@ district-year, and only when the version shows that probe's value.
 Why probes are sparse (``--flip-every``, default max(``--seconds``, 3 × max(max-staleness, 20 s))):
 a build reads the landing as it stands when it starts, so two flips of one district-year between two
 builds cancel out and the first is never answered. At 500 events/s the landing changes every worker
-batch (0.2 s), so the debounce never fires and builds start on the staleness bound: one every
-max(max-staleness − build, build) seconds. Every district-year is touched by the steady corrections,
+batch (0.2 s), so the debounce never fires: builds start on junheng serve's stream rule (a debounce
+after the last build: junheng/serve_schedule.py) or, before it, on the staleness bound. Every district-year is touched by the steady corrections,
 so each build rebuilds every district: 20-90 s per city build on this shared machine (2026-12-05,
 load 4-12). Each district-year is therefore flipped at most once per ``--flip-every`` seconds --
 by default at most once in the whole window, so no flip can cancel another whatever the build
