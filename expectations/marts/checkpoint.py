@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expectations.marts.sql import sql_literal
 from junheng.layout import WarehouseLayout
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "SuiteStatistics",
     "SUITES_DIR",
     "catalogue_parameters",
+    "changed_districts",
+    "changed_rows_sql",
     "changed_scope",
     "load_mart_suites",
     "read_mart",
@@ -349,27 +352,38 @@ def changed_scope(con: Any, plan: Any) -> list[tuple[str, int]] | None:
     full rebuild, or a database without that table."""
     if plan is None or getattr(plan, "full_refresh", True):
         return None
+    return changed_districts(con)
+
+
+def changed_districts(con: Any, catalog: str | None = None) -> list[tuple[str, int]] | None:
+    """``incremental.changed_districts`` of the database `catalog` attached to `con` (default: the
+    connection's own): [(district_code, from_year)], or None when it has no such table. What the
+    last dbt build recomputed (dbt_project/macros/incremental.sql); the checkpoint checks those
+    rows, publishing copies them (junheng/build/publish_delta.py)."""
+    where_catalog = "" if catalog is None else f" and database_name = {sql_literal(catalog)}"
     found = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'incremental' and table_name = 'changed_districts'"
+        "select count(*) from duckdb_tables() "
+        f"where schema_name = 'incremental' and table_name = 'changed_districts'{where_catalog}"
     ).fetchone()
     if not found or not found[0]:
         return None
+    table = "incremental.changed_districts" if catalog is None else f"{_ident(catalog)}.incremental.changed_districts"
     return [
-        (str(d), int(y))
-        for d, y in con.execute(
-            "select district_code, from_year from incremental.changed_districts order by 1"
-        ).fetchall()
+        (str(d), int(y)) for d, y in con.execute(f"select district_code, from_year from {table} order by 1").fetchall()
     ]
 
 
-def _scope_sql(partition: tuple[str, str], changed: Sequence[tuple[str, int]]) -> str:
+def changed_rows_sql(changed: Sequence[tuple[str, int]], district: str, year: str | None) -> str:
+    """A SQL condition true for the rows dbt recomputed (the ``changed`` macro's): each changed
+    district from its first changed year, or, with `year` None (a mart keyed by district alone),
+    every row of a changed district; ``false`` when nothing changed."""
     if not changed:
         return "false"
-    district, year = (_ident(c) for c in partition)
-    from expectations.marts.sql import sql_literal
-
-    return "(" + " or ".join(f"({district} = {sql_literal(d)} and {year} >= {y})" for d, y in changed) + ")"
+    d = _ident(district)
+    if year is None:
+        return f"{d} in ({', '.join(sql_literal(code) for code, _ in changed)})"
+    y = _ident(year)
+    return "(" + " or ".join(f"({d} = {sql_literal(code)} and {y} >= {int(first)})" for code, first in changed) + ")"
 
 
 def run_checkpoint(
@@ -449,7 +463,7 @@ def run_checkpoint(
                 )
                 stats.append(SuiteStatistics(s.mart, False, None, 0, 0, 0, 0.0))
                 continue
-            where = _scope_sql(s.partition, changed) if (changed is not None and s.partition) else None
+            where = changed_rows_sql(changed, *s.partition) if (changed is not None and s.partition) else None
             outcome = evaluate_suite(con, s, params, where, EXAMPLES)
             scope = "changed district-years" if where is not None else "all rows"
             if outcome.error is not None:  # e.g. a derived column naming a column the mart lost

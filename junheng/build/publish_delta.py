@@ -24,6 +24,7 @@ junheng/build/working.py), with the same ``as_of`` and catalogue, and while the 
 past :data:`GROWTH_LIMIT` times the size of the last version copied whole (deleted rows leave
 free blocks DuckDB reuses, but not necessarily all of them).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from junheng.build.export import quoted, sql_literal
+from junheng.build.export import quoted
 from junheng.layout import DATABASE_NAME, WarehouseLayout
 
 __all__ = ["DeltaBase", "DeltaMismatch", "GROWTH_LIMIT", "apply_delta", "delta_base", "incremental_marts"]
@@ -49,11 +50,16 @@ class DeltaMismatch(Exception):
 class DeltaBase:
     version: int
     database: Path
-    full_bytes: int   # the size of the last version copied whole, this base's ancestor
+    full_bytes: int  # the size of the last version copied whole, this base's ancestor
 
 
-def delta_base(layout: WarehouseLayout, current: int | None, base_manifest: Mapping[str, Any] | None,
-               info: Mapping[str, Any], storage_version: str) -> tuple[DeltaBase | None, str]:
+def delta_base(
+    layout: WarehouseLayout,
+    current: int | None,
+    base_manifest: Mapping[str, Any] | None,
+    info: Mapping[str, Any],
+    storage_version: str,
+) -> tuple[DeltaBase | None, str]:
     """The current version as the base of the next one, or None and why not."""
     plan = info.get("plan") or {}
     if plan.get("full_refresh", True):
@@ -73,8 +79,10 @@ def delta_base(layout: WarehouseLayout, current: int | None, base_manifest: Mapp
     publishing = base_manifest.get("publish") or {}
     full_bytes = int(publishing.get("full_bytes") or size)
     if size > GROWTH_LIMIT * full_bytes:
-        return None, (f"the current version's file ({size} bytes) grew past {GROWTH_LIMIT:g}x the last whole copy "
-                      f"({full_bytes} bytes): compacted by a whole copy")
+        return None, (
+            f"the current version's file ({size} bytes) grew past {GROWTH_LIMIT:g}x the last whole copy "
+            f"({full_bytes} bytes): compacted by a whole copy"
+        )
     return DeltaBase(current, database, full_bytes), "the current version plus the changed district-years"
 
 
@@ -88,61 +96,68 @@ def incremental_marts(manifest_path: Path) -> dict[str, tuple[str, str | None]]:
     out: dict[str, tuple[str, str | None]] = {}
     for node in nodes.values():
         config = node.get("config") or {}
-        if node.get("resource_type") == "model" and str(node.get("name", "")).startswith("mart_") \
-                and config.get("materialized") == "incremental":
+        if (
+            node.get("resource_type") == "model"
+            and str(node.get("name", "")).startswith("mart_")
+            and config.get("materialized") == "incremental"
+        ):
             if config.get("incremental_strategy") != "changed":
-                raise DeltaMismatch(f"{node['name']} is incremental by {config.get('incremental_strategy')!r}, "
-                                    "not by changed district-years")
+                raise DeltaMismatch(
+                    f"{node['name']} is incremental by {config.get('incremental_strategy')!r}, "
+                    "not by changed district-years"
+                )
             year = config.get("changed_year", "year")
             out[node["name"]] = (str(config.get("changed_district", "district_code")), str(year) if year else None)
     return out
 
 
 def _changed(con: Any) -> list[tuple[str, int]]:
-    found = con.execute("select count(*) from duckdb_tables() where database_name = 'work' "
-                        "and schema_name = 'incremental' and table_name = 'changed_districts'").fetchone()
-    if not found or not found[0]:
+    from expectations.marts import changed_districts
+
+    changed = changed_districts(con, "work")
+    if changed is None:
         raise DeltaMismatch("the working database has no incremental.changed_districts")
-    return [(str(d), int(y)) for d, y in con.execute(
-        "select district_code, from_year from work.incremental.changed_districts order by 1").fetchall()]
-
-
-def _where(changed: list[tuple[str, int]], district: str, year: str | None) -> str:
-    """The rows dbt recomputed (the ``changed`` macro's condition)."""
-    if not changed:
-        return "false"
-    if year is None:
-        return f"{quoted(district)} in ({', '.join(sql_literal(d) for d, _ in changed)})"
-    return "(" + " or ".join(f"({quoted(district)} = {sql_literal(d)} and {quoted(year)} >= {y})"
-                             for d, y in changed) + ")"
+    return changed
 
 
 def _columns(con: Any, catalog: str, mart: str) -> list[tuple[str, str]]:
-    return [(str(n), str(t)) for n, t in con.execute(
-        "select column_name, data_type from duckdb_columns() where database_name = ? and schema_name = 'main' "
-        "and table_name = ? order by column_index", [catalog, mart]).fetchall()]
+    return [
+        (str(n), str(t))
+        for n, t in con.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = ? and schema_name = 'main' "
+            "and table_name = ? order by column_index",
+            [catalog, mart],
+        ).fetchall()
+    ]
 
 
 def apply_delta(con: Any, marts: list[str], incremental: Mapping[str, tuple[str, str | None]]) -> dict[str, int]:
     """Turn ``pub`` (a copy of the base, attached to `con` beside ``work``) into the working
     database's marts: rows of the changed district-years of the incremental marts, every row of
     the others. Returns mart → rows; raises :class:`DeltaMismatch` when the base does not fit."""
-    published = set(con.execute("select table_name from duckdb_tables() where database_name = 'pub' "
-                                "and schema_name = 'main'").fetchall())
+    published = set(
+        con.execute(
+            "select table_name from duckdb_tables() where database_name = 'pub' and schema_name = 'main'"
+        ).fetchall()
+    )
     if {(m,) for m in marts} != published:
         raise DeltaMismatch("the base version holds other marts than the working database")
+    from expectations.marts import changed_rows_sql
+
     changed = _changed(con)
     rows: dict[str, int] = {}
     for mart in marts:
         if _columns(con, "work", mart) != _columns(con, "pub", mart):
             raise DeltaMismatch(f"{mart} has other columns than in the base version")
         target, source = f"pub.main.{quoted(mart)}", f"work.main.{quoted(mart)}"
-        where = _where(changed, *incremental[mart]) if mart in incremental else "true"
+        where = changed_rows_sql(changed, *incremental[mart]) if mart in incremental else "true"
         con.execute(f"delete from {target} where {where}")
         con.execute(f"insert into {target} select * from {source} where {where}")
         (published_rows,) = con.execute(f"select count(*) from {target}").fetchone() or (0,)
         (working_rows,) = con.execute(f"select count(*) from {source}").fetchone() or (0,)
         if published_rows != working_rows:
-            raise DeltaMismatch(f"{mart}: {published_rows} rows after the delta, {working_rows} in the working database")
+            raise DeltaMismatch(
+                f"{mart}: {published_rows} rows after the delta, {working_rows} in the working database"
+            )
         rows[mart] = int(published_rows)
     return rows

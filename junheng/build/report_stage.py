@@ -65,17 +65,16 @@ class ReportDraft:
         t = time.perf_counter()
         self._thread.join()
         waited = time.perf_counter() - t
-        if self.error is not None or self.html is None:
-            exc = self.error
-            raise BuildError("report", f"version {version} of the marts was published, but the report could not be "
-                                       f"written: {type(exc).__name__}: {exc}") from exc
-        from junheng.report.page import place_report
-
         try:
-            path = place_report(self.html, self.warehouse)
-        except OSError as exc:
+            if self.error is not None:
+                raise self.error
+            if self.html is None:
+                raise RuntimeError("the page was not rendered")
+            from junheng.report.page import place_report
+
+            return str(place_report(self.html, self.warehouse)), waited
+        except Exception as exc:   # the render's error, or writing the page (OSError)
             raise BuildError("report", f"version {version} of the marts was published, but the report could not be "
                                        f"written: {type(exc).__name__}: {exc}") from exc
         finally:
             self.html = None
-        return str(path), waited
